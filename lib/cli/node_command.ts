@@ -1,0 +1,77 @@
+/**
+ * `kvstore node`: runs one KV node.
+ *
+ * @module
+ */
+import { loadFleet } from "../config.ts";
+import { DEFAULT_NODE_CONFIG } from "../node.ts";
+import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
+import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
+
+/** Help text of `node`. */
+export const NODE_HELP = `Usage: kvstore node [options]
+
+Runs a KVStore node that answers the UDP client protocol.
+
+Options:
+  --port N              UDP port to serve (default 4000)
+  --host ADDR           interface to bind (default 127.0.0.1; 0.0.0.0 for all)
+  --config FILE         fleet file (nodes.yaml) listing seeds, monitor and keys
+  --max-bytes SIZE      store capacity, e.g. 64MiB (default 64MiB)
+  --data-dir DIR        keep keys in SQLite under DIR so a restart keeps them
+  --reply-cache-ttl D   how long replies are kept for retries (default 5s)
+  --max-in-flight N     requests executing at once before replying overload (default 1024)
+  -h, --help            show this help
+
+Scripts sent with 'kvctl run' execute only when the node runs with --allow-run
+(deno task node:admin); otherwise they are refused and reported.
+`;
+
+/** Runs the node command until the process is stopped. */
+export async function nodeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("node", args, {
+    port: { type: "string" },
+    host: { type: "string" },
+    config: { type: "string" },
+    "max-bytes": { type: "string" },
+    "data-dir": { type: "string" },
+    "reply-cache-ttl": { type: "string" },
+    "max-in-flight": { type: "string" },
+  });
+  if (values.help) {
+    console.log(NODE_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`node: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
+  }
+  const fleet = values.config ? await loadFleet(values.config) : undefined;
+  const port = values.port ? parseInteger(values.port, "--port", 0, 65535) : 4000;
+  const running = await startNode({
+    host: values.host ?? "127.0.0.1",
+    port,
+    fleet,
+    maxBytes: values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES,
+    dataDir: values["data-dir"],
+    pid: Deno.pid,
+    onShutdown: () => Deno.exit(0),
+    nodeConfig: {
+      replyCacheTtlMs: values["reply-cache-ttl"]
+        ? parseDuration(values["reply-cache-ttl"], "--reply-cache-ttl")
+        : DEFAULT_NODE_CONFIG.replyCacheTtlMs,
+      maxInFlight: values["max-in-flight"]
+        ? parseInteger(values["max-in-flight"], "--max-in-flight", 1)
+        : DEFAULT_NODE_CONFIG.maxInFlight,
+    },
+  });
+  const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
+  console.log(`kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded})`);
+  const stop = () => {
+    running.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await new Promise(() => {}); // serve until a signal or shutdown command
+  return 0;
+}

@@ -1,0 +1,52 @@
+/**
+ * HMAC-SHA256 with the shared cluster key (nodes.yaml `clusterKey`), used to
+ * authenticate what nodes send to the monitor so a stranger cannot fake a node.
+ *
+ * @module
+ */
+import { fromHex, toHex, utf8Encoder } from "./bytes.ts";
+
+/**
+ * Imports a hex cluster key for signing and verifying.
+ *
+ * @example
+ * ```ts
+ * const key = await importClusterKey("00".repeat(32));
+ * const tag = await signWithClusterKey(key, "hello");
+ * console.log(await verifyWithClusterKey(key, "hello", tag)); // true
+ * ```
+ */
+export function importClusterKey(hex: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    fromHex(hex) as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    [
+      "sign",
+      "verify",
+    ],
+  );
+}
+
+/** Hex HMAC-SHA256 of `data` (text or bytes). */
+export async function signWithClusterKey(key: CryptoKey, data: string | Uint8Array): Promise<string> {
+  const bytes = typeof data === "string" ? utf8Encoder.encode(data) : data;
+  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes as Uint8Array<ArrayBuffer>)));
+}
+
+/** Whether `tagHex` is the HMAC of `data` (constant-time via WebCrypto verify). */
+export async function verifyWithClusterKey(
+  key: CryptoKey,
+  data: string | Uint8Array,
+  tagHex: string,
+): Promise<boolean> {
+  let tag: Uint8Array;
+  try {
+    tag = fromHex(tagHex);
+  } catch {
+    return false;
+  }
+  const bytes = typeof data === "string" ? utf8Encoder.encode(data) : data;
+  return await crypto.subtle.verify("HMAC", key, tag as Uint8Array<ArrayBuffer>, bytes as Uint8Array<ArrayBuffer>);
+}

@@ -1,0 +1,120 @@
+/**
+ * Loading and validating the fleet file `nodes.yaml` (npm:yaml + zod), with
+ * errors that name the file, the line and what is wrong.
+ *
+ * @module
+ */
+import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { parseAddress } from "./transport.ts";
+
+const address = z.string().refine((s) => {
+  try {
+    parseAddress(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: "expected host:port, for example 127.0.0.1:4000" });
+
+/** Schema of nodes.yaml. */
+export const FleetSchema = z.strictObject({
+  /** Cluster name shown on the status page. */
+  name: z.string().min(1).default("kvstore"),
+  /** Status server: UDP-reachable host and its HTTP URL (issue: monitoring). */
+  monitor: z.strictObject({
+    url: z.string().url({ message: "expected a URL such as http://127.0.0.1:8080" }),
+  }).optional(),
+  /** Shared secret (hex, ≥ 32 digits) authenticating node reports and internal traffic. */
+  clusterKey: z.string().regex(/^[0-9a-fA-F]{32,}$/, { message: "expected at least 32 hex digits" }).optional(),
+  /** Admin Ed25519 public key (base64 SPKI or raw), for signed admin commands. */
+  adminPublicKey: z.string().min(1).optional(),
+  /** Timing preset for gossip: lan or wan. */
+  preset: z.enum(["lan", "wan"]).default("lan"),
+  /** Replication factors. */
+  replication: z.strictObject({
+    n: z.number().int().min(1).max(7).default(3),
+    w: z.number().int().min(1).max(7).default(2),
+    r: z.number().int().min(1).max(7).default(2),
+  }).default({ n: 3, w: 2, r: 2 }).refine((r) => r.w <= r.n && r.r <= r.n, {
+    message: "w and r must not exceed n",
+  }),
+  /** Seed nodes (client/UDP addresses). */
+  nodes: z.array(address).min(1, { message: "list at least one node address" }),
+});
+
+/** A validated fleet file. */
+export type FleetConfig = z.infer<typeof FleetSchema>;
+
+/** A fleet file that cannot be used; the message names the file, line and problem. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses and validates fleet-file text. `file` is only used in messages.
+ *
+ * @example
+ * ```ts
+ * const cfg = parseFleet("nodes:\n  - 127.0.0.1:4000\n", "nodes.yaml");
+ * console.log(cfg.nodes); // ["127.0.0.1:4000"]
+ * ```
+ */
+export function parseFleet(text: string, file: string): FleetConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lineCounter.linePos(e.pos[0]);
+    throw new ConfigError(`Cannot parse ${file}: line ${pos.line}, column ${pos.col}: ${e.message.split("\n")[0]}`);
+  }
+  const data = doc.toJS();
+  if (data === null || data === undefined) {
+    throw new ConfigError(`Invalid ${file}: the file is empty; it needs at least a "nodes:" list`);
+  }
+  const result = FleetSchema.safeParse(data);
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
+  const path = issue.path.map(String);
+  let line = 1;
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0
+      ? doc.contents
+      : doc.getIn(path.slice(0, depth).map((p) => /^\d+$/.test(p) ? Number(p) : p), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range && (depth > 0 || isMap(node) || isSeq(node))) {
+      line = lineCounter.linePos(range[0]).line;
+      break;
+    }
+  }
+  const where = path.length > 0 ? ` (at "${path.join(".")}")` : "";
+  let message = issue.message;
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
+    message = `missing required field "${path.at(-1)}"`;
+  }
+  if (issue.code === "unrecognized_keys") {
+    message = `unknown field ${(issue as { keys: string[] }).keys.map((k) => `"${k}"`).join(", ")}; allowed: ${
+      Object.keys(FleetSchema.shape).join(", ")
+    }`;
+  }
+  throw new ConfigError(`Invalid ${file}: line ${line}${where}: ${message}`);
+}
+
+/** Reads and validates a fleet file; throws {@linkcode ConfigError} with a clear message. */
+export async function loadFleet(path: string): Promise<FleetConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`Cannot read ${path}: no such file; pass --config with the path of your nodes.yaml`);
+    }
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseFleet(text, path);
+}

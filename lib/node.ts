@@ -1,0 +1,260 @@
+/**
+ * A KVStore node: answers the client protocol on a transport, with an
+ * at-most-once reply cache and overload protection, and routes internal
+ * messages (0x20–0xFF) to its {@linkcode Rpc} endpoint.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import type { ExecResult, Executor } from "./executor.ts";
+import { idKey, Rpc } from "./rpc.ts";
+import {
+  Command,
+  COMMAND_OFFSET,
+  decodeRequest,
+  encodeReply,
+  encodeU32Payload,
+  encodeValuePayload,
+  ErrorCode,
+  FIRST_INTERNAL_COMMAND,
+  HEADER_LENGTH,
+  isMutating,
+  type Request,
+} from "./protocol.ts";
+import { ReplyCache } from "./reply_cache.ts";
+import type { MemoryStore } from "./store.ts";
+import type { Address, Transport } from "./transport.ts";
+
+/** Tunables of the request path, with named defaults. */
+export interface NodeConfig {
+  /** How long replies are kept for at-most-once answers (ms). */
+  replyCacheTtlMs: number;
+  /** Memory bound of the reply cache (bytes). */
+  replyCacheMaxBytes: number;
+  /** Requests executing at once before new ones get 0x03 overload. */
+  maxInFlight: number;
+}
+
+/** Defaults: 5 s reply cache bounded at 64 MiB, 1,024 requests in flight. */
+export const DEFAULT_NODE_CONFIG: NodeConfig = {
+  replyCacheTtlMs: 5_000,
+  replyCacheMaxBytes: 64 * 1024 * 1024,
+  maxInFlight: 1_024,
+};
+
+/** Counters a node keeps (monitoring reads them). */
+export interface NodeCounters {
+  /** Requests by command name. */
+  requests: Record<string, number>;
+  /** Replies by error code (hex string). */
+  replies: Record<string, number>;
+  /** Datagrams too short to answer (< 17 bytes). */
+  dropped: number;
+  /** Retries answered from the reply cache. */
+  replayed: number;
+  /** Requests refused with 0x03. */
+  overloaded: number;
+}
+
+const COMMAND_NAMES: Record<number, string> = {
+  1: "put",
+  2: "get",
+  3: "remove",
+  4: "shutdown",
+  5: "wipeout",
+  6: "is_alive",
+  7: "get_pid",
+  8: "get_membership_count",
+};
+
+/** Everything a node needs, injected. */
+export interface NodeOptions {
+  /** Where datagrams come and go. */
+  transport: Transport;
+  /** Time source. */
+  clock: Clock;
+  /** Local store (wipeout clears it). */
+  store: MemoryStore;
+  /** Executes put/get/remove. */
+  executor: Executor;
+  /** Called after the shutdown reply was sent: stop at once, as if crashed. */
+  onShutdown?: () => void;
+  /** Process id reported by get-pid. */
+  pid?: number;
+  /** Tunables (defaults in {@linkcode DEFAULT_NODE_CONFIG}). */
+  config?: Partial<NodeConfig>;
+}
+
+/**
+ * Serves the client protocol.
+ *
+ * @example
+ * ```ts ignore
+ * const node = new KVNode({ transport, clock: realClock, store, executor });
+ * // node now answers datagrams arriving on transport
+ * node.close();
+ * ```
+ */
+export class KVNode {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly store: MemoryStore;
+  readonly rpc: Rpc;
+  readonly config: NodeConfig;
+  readonly replyCache: ReplyCache;
+  readonly counters: NodeCounters = { requests: {}, replies: {}, dropped: 0, replayed: 0, overloaded: 0 };
+  readonly startedAt: number;
+  executor: Executor;
+  #inFlight = new Set<string>();
+  #onShutdown: () => void;
+  #pid: number;
+  #closed = false;
+  #closers: (() => void)[] = [];
+
+  /** Creates a node and starts answering datagrams on the transport. */
+  constructor(options: NodeOptions) {
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.store = options.store;
+    this.executor = options.executor;
+    this.config = { ...DEFAULT_NODE_CONFIG, ...options.config };
+    this.replyCache = new ReplyCache({ ttlMs: this.config.replyCacheTtlMs, maxBytes: this.config.replyCacheMaxBytes });
+    this.rpc = new Rpc(this.transport, this.clock);
+    this.#onShutdown = options.onShutdown ?? (() => this.close());
+    this.#pid = options.pid ?? 0;
+    this.startedAt = this.clock.now();
+    this.transport.onReceive((data, from) => this.receive(data, from));
+  }
+
+  /** This node's address (its id in the cluster). */
+  get address(): Address {
+    return this.transport.address;
+  }
+
+  /** Requests executing now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Registers cleanup to run on {@linkcode KVNode.close} (timers of attached subsystems). */
+  onClose(fn: () => void): void {
+    this.#closers.push(fn);
+  }
+
+  /** Handles one datagram. Never throws; malformed input never changes the store. */
+  receive(packet: Uint8Array, from: Address): void {
+    if (this.#closed) return;
+    if (packet.length < HEADER_LENGTH) {
+      this.counters.dropped++;
+      return;
+    }
+    if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) {
+      this.rpc.receive(packet, from);
+      return;
+    }
+    const key = idKey(packet.subarray(0, 16));
+    const now = this.clock.now();
+    const cached = this.replyCache.get(key, now);
+    if (cached) {
+      this.counters.replayed++;
+      this.transport.send(cached, from);
+      return;
+    }
+    if (this.#inFlight.has(key)) return; // a retry of a request still executing: its reply is coming
+    const decoded = decodeRequest(packet);
+    if (!decoded.ok) {
+      if (decoded.id) this.#reply(key, decoded.id, decoded.code, undefined, from, false);
+      return;
+    }
+    const req = decoded.request;
+    const name = COMMAND_NAMES[req.command];
+    this.counters.requests[name] = (this.counters.requests[name] ?? 0) + 1;
+    const mutating = isMutating(req.command);
+    if (this.#inFlight.size >= this.config.maxInFlight || (mutating && !this.replyCache.hasRoom(64, now))) {
+      this.counters.overloaded++;
+      this.transport.send(encodeReply(req.id, ErrorCode.Overload), from);
+      return;
+    }
+    this.#execute(key, req, from, mutating);
+  }
+
+  #execute(key: string, req: Request, from: Address, mutating: boolean): void {
+    const id = req.id.slice();
+    switch (req.command) {
+      case Command.IsAlive:
+        return this.#reply(key, id, ErrorCode.Success, undefined, from, false);
+      case Command.GetPid:
+        return this.#reply(key, id, ErrorCode.Success, encodeU32Payload(this.#pid), from, false);
+      case Command.GetMembershipCount:
+        return this.#reply(key, id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
+      case Command.Wipeout:
+        this.store.clear();
+        return this.#reply(key, id, ErrorCode.Success, undefined, from, true);
+      case Command.Shutdown: {
+        this.#reply(key, id, ErrorCode.Success, undefined, from, true);
+        const flushed = this.transport.flush?.() ?? Promise.resolve();
+        flushed.finally(() => this.#onShutdown());
+        return;
+      }
+    }
+    let result: ExecResult | Promise<ExecResult>;
+    try {
+      result = req.command === Command.Put
+        ? this.executor.put(req.key, req.value)
+        : req.command === Command.Get
+        ? this.executor.get(req.key)
+        : this.executor.remove(req.key);
+    } catch {
+      result = { code: ErrorCode.InternalFailure };
+    }
+    if (result instanceof Promise) {
+      this.#inFlight.add(key);
+      result.then(
+        (r) => this.#finish(key, id, r, from, mutating),
+        () => this.#finish(key, id, { code: ErrorCode.InternalFailure }, from, mutating),
+      );
+    } else this.#finish(key, id, result, from, mutating);
+  }
+
+  #finish(key: string, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
+    this.#inFlight.delete(key);
+    if (this.#closed) return;
+    const payload = r.code === ErrorCode.Success && r.value ? encodeValuePayload(r.value) : undefined;
+    this.#reply(key, id, r.code, payload, from, mutating);
+  }
+
+  #reply(
+    key: string,
+    id: Uint8Array,
+    code: number,
+    payload: Uint8Array | undefined,
+    from: Address,
+    mutating: boolean,
+  ): void {
+    const reply = encodeReply(id, code, payload);
+    const hex = code.toString(16).padStart(2, "0");
+    this.counters.replies[hex] = (this.counters.replies[hex] ?? 0) + 1;
+    // Mutating replies are always cached (room was checked before executing, so the
+    // overshoot is bounded by maxInFlight small replies); others when room allows.
+    this.replyCache.put(key, reply, this.clock.now(), mutating);
+    this.transport.send(reply, from);
+  }
+
+  /** Stops answering and runs registered cleanups. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#closers.splice(0)) {
+      try {
+        fn();
+      } catch { /* keep closing */ }
+    }
+    this.rpc.close();
+    this.transport.close();
+  }
+
+  /** Whether {@linkcode KVNode.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

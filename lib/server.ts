@@ -1,0 +1,150 @@
+/**
+ * Assembles a running node from its parts: transport, store, persistence,
+ * executor, and the subsystems attached to it.
+ *
+ * @module
+ */
+import { type Clock, realClock, type TimerId } from "./clock.ts";
+import type { FleetConfig } from "./config.ts";
+import { LocalExecutor } from "./executor.ts";
+import { HybridLogicalClock } from "./hlc.ts";
+import { KVNode, type NodeConfig } from "./node.ts";
+import { SqlitePersistence } from "./sqlite_persistence.ts";
+import { MemoryStore } from "./store.ts";
+import type { Address, Transport } from "./transport.ts";
+import type { NodeContext } from "./node_context.ts";
+import type { MemberView } from "./peers.ts";
+import type { Random } from "./random.ts";
+import { attachCluster } from "./cluster/attach.ts";
+import { attachMonitoringAgent } from "./agent/attach.ts";
+import { attachAdmin } from "./admin/attach.ts";
+import { UdpTransport } from "./udp_transport.ts";
+
+/** Default store capacity: 64 MiB. */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** How to start a node. */
+export interface StartNodeOptions {
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** UDP port (default 4000; 0 picks a free one). */
+  port?: number;
+  /** A transport to use instead of binding UDP (simulation). */
+  transport?: Transport;
+  /** Time source (default real time). */
+  clock?: Clock;
+  /** Store capacity in bytes. */
+  maxBytes?: number;
+  /** Directory for durable storage (SQLite); in memory only when absent. */
+  dataDir?: string;
+  /** Validated fleet file, if any. */
+  fleet?: FleetConfig;
+  /** Request-path tunables. */
+  nodeConfig?: Partial<NodeConfig>;
+  /** Process id reported by get-pid. */
+  pid?: number;
+  /** What shutdown does after replying (default: close the node). */
+  onShutdown?: () => void;
+  /** Seeds to join through (default: the fleet file's nodes). Self is dropped from the list. */
+  seeds?: Address[];
+  /** Random source (default Math.random; seeded in simulations). */
+  random?: Random;
+  /** Per-subsystem options (flags, test tuning), passed to attach functions. */
+  subsystemOptions?: Record<string, unknown>;
+}
+
+/** A started node and what it is made of. */
+export interface RunningNode {
+  /** The protocol server. */
+  node: KVNode;
+  /** The local store. */
+  store: MemoryStore;
+  /** Version clock. */
+  hlc: HybridLogicalClock;
+  /** Keys loaded from the data dir at start. */
+  loadedKeys: number;
+  /** This node's view of the membership. */
+  members: MemberView;
+  /** The context the subsystems were attached with. */
+  context: NodeContext;
+  /** Stops everything and closes the data dir. */
+  close(): void;
+}
+
+/**
+ * Starts a node.
+ *
+ * @example
+ * ```ts ignore
+ * const { node, close } = await startNode({ port: 0 });
+ * console.log(node.address);
+ * close();
+ * ```
+ */
+export async function startNode(options: StartNodeOptions = {}): Promise<RunningNode> {
+  const clock = options.clock ?? realClock;
+  const store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
+  let persistence: SqlitePersistence | undefined;
+  let loadedKeys = 0;
+  if (options.dataDir) {
+    persistence = SqlitePersistence.open(options.dataDir);
+    loadedKeys = persistence.loadInto(store);
+    store.listener = persistence;
+  }
+  let transport: Transport;
+  try {
+    transport = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
+  } catch (e) {
+    persistence?.close();
+    throw e;
+  }
+  const hlc = new HybridLogicalClock(clock, transport.address);
+  const node = new KVNode({
+    transport,
+    clock,
+    store,
+    executor: new LocalExecutor(store, hlc),
+    pid: options.pid,
+    onShutdown: options.onShutdown,
+    config: options.nodeConfig,
+  });
+  const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
+  node.onClose(() => {
+    expiry();
+    persistence?.close();
+  });
+  const context: NodeContext = {
+    node,
+    store,
+    hlc,
+    clock,
+    random: options.random ?? Math.random,
+    fleet: options.fleet,
+    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== node.address),
+    dataDir: options.dataDir,
+    options: options.subsystemOptions ?? {},
+  };
+  const members = attachCluster(context);
+  attachMonitoringAgent(context, members);
+  attachAdmin(context, members);
+  return { node, store, hlc, loadedKeys, members, context, close: () => node.close() };
+}
+
+/** Repeats `fn` every `ms` on `clock`; returns a function that stops it. */
+export function setIntervalOn(clock: Clock, fn: () => void, ms: number): () => void {
+  let stopped = false;
+  let timer: TimerId = 0;
+  const tick = () => {
+    if (stopped) return;
+    try {
+      fn();
+    } finally {
+      if (!stopped) timer = clock.setTimeout(tick, ms);
+    }
+  };
+  timer = clock.setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Real UDP transport on `Deno.listenDatagram`.
+ *
+ * @module
+ */
+import {
+  type Address,
+  type DatagramHandler,
+  formatAddress,
+  type HostPort,
+  parseAddress,
+  type Transport,
+} from "./transport.ts";
+
+/**
+ * A {@linkcode Transport} over a real UDP socket.
+ *
+ * @example
+ * ```ts
+ * const t = await UdpTransport.listen("127.0.0.1", 0);
+ * t.onReceive((data, from) => t.send(data, from)); // echo
+ * t.close();
+ * ```
+ */
+export class UdpTransport implements Transport {
+  readonly address: Address;
+  #conn: Deno.DatagramConn;
+  #handler: DatagramHandler = () => {};
+  #closed = false;
+  #parsed = new Map<Address, Deno.NetAddr>();
+  #loop: Promise<void>;
+  #lastSend: Promise<void> = Promise.resolve();
+  /** Datagrams whose send failed (for example, host unreachable). */
+  sendErrors = 0;
+
+  private constructor(conn: Deno.DatagramConn) {
+    this.#conn = conn;
+    const a = conn.addr as Deno.NetAddr;
+    this.address = formatAddress(a.hostname, a.port);
+    this.#loop = this.#receiveLoop();
+  }
+
+  /** Binds a UDP socket; port 0 picks a free port. Throws a clear error if the port is taken. */
+  static listen(hostname: string, port: number): Promise<UdpTransport> {
+    try {
+      const conn = Deno.listenDatagram({ transport: "udp", hostname, port });
+      return Promise.resolve(new UdpTransport(conn));
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) {
+        throw new Error(
+          `Cannot listen on UDP ${formatAddress(hostname, port)}: the port is already in use; pick another with --port`,
+        );
+      }
+      if (e instanceof Deno.errors.AddrNotAvailable) {
+        throw new Error(
+          `Cannot listen on UDP ${formatAddress(hostname, port)}: that address is not on this host; check --host`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  send(data: Uint8Array, to: Address): void {
+    if (this.#closed) return;
+    let addr = this.#parsed.get(to);
+    if (!addr) {
+      const hp: HostPort = parseAddress(to);
+      addr = { transport: "udp", hostname: hp.hostname, port: hp.port };
+      if (this.#parsed.size > 10_000) this.#parsed.clear();
+      this.#parsed.set(to, addr);
+    }
+    this.#lastSend = this.#conn.send(data, addr).then(() => {}, () => {
+      this.sendErrors++;
+    });
+  }
+
+  /** Resolves when the datagrams sent so far have left the socket. */
+  flush(): Promise<void> {
+    return this.#lastSend;
+  }
+
+  onReceive(handler: DatagramHandler): void {
+    this.#handler = handler;
+  }
+
+  async #receiveLoop(): Promise<void> {
+    while (!this.#closed) {
+      let got: [Uint8Array, Deno.Addr];
+      try {
+        got = await this.#conn.receive();
+      } catch {
+        if (this.#closed) return;
+        continue; // e.g. ICMP port unreachable surfaced as an error: keep serving
+      }
+      const from = got[1] as Deno.NetAddr;
+      try {
+        this.#handler(got[0], formatAddress(from.hostname, from.port));
+      } catch (e) {
+        console.error(`kvstore: datagram handler failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Closes the socket and waits for the receive loop to end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Resolves when the receive loop has ended (after {@linkcode UdpTransport.close}). */
+  get closed(): Promise<void> {
+    return this.#loop;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Runs many real nodes (the same code as production) in one process on a
+ * {@linkcode MemoryNetwork} with virtual time: deterministic for a seed.
+ *
+ * @module
+ */
+import { VirtualClock } from "./clock.ts";
+import { MemoryNetwork, type NetworkConditions } from "./memory_network.ts";
+import { seededRandom } from "./random.ts";
+import { type RunningNode, startNode, type StartNodeOptions } from "./server.ts";
+import type { Address } from "./transport.ts";
+
+/** Options of a simulation. */
+export interface SimulationOptions {
+  /** Seed for the network and every node's random source. */
+  seed?: number;
+  /** Network faults. */
+  conditions?: Partial<NetworkConditions>;
+  /** Options passed to every node (subsystemOptions, nodeConfig, maxBytes, fleet …). */
+  nodeOptions?: Partial<StartNodeOptions>;
+}
+
+/**
+ * A simulated cluster.
+ *
+ * @example
+ * ```ts ignore
+ * const sim = new Simulation({ seed: 7 });
+ * await sim.addNodes(10);
+ * sim.clock.advance(5_000);
+ * sim.close();
+ * ```
+ */
+export class Simulation {
+  readonly clock: VirtualClock;
+  readonly network: MemoryNetwork;
+  readonly nodes = new Map<Address, RunningNode>();
+  readonly seed: number;
+  #options: SimulationOptions;
+  #counter = 0;
+
+  /** Creates an empty simulation. */
+  constructor(options: SimulationOptions = {}) {
+    this.seed = options.seed ?? 1;
+    this.clock = new VirtualClock();
+    this.network = new MemoryNetwork(this.clock, { seed: this.seed, ...options.conditions });
+    this.#options = options;
+  }
+
+  /** Address of the i-th node ever created. */
+  static address(i: number): Address {
+    return `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:4000`;
+  }
+
+  /**
+   * Starts a node. Seeds default to the first node created (so all join one cluster).
+   * Returns the running node.
+   */
+  async addNode(options: Partial<StartNodeOptions> = {}): Promise<RunningNode> {
+    const i = this.#counter++;
+    const address = Simulation.address(i);
+    const base = this.#options.nodeOptions ?? {};
+    const running = await startNode({
+      ...base,
+      ...options,
+      transport: this.network.createTransport(address),
+      clock: this.clock,
+      random: seededRandom(this.seed * 1_000_003 + i),
+      seeds: options.seeds ?? base.seeds ?? (i === 0 ? [] : [Simulation.address(0)]),
+      subsystemOptions: { ...base.subsystemOptions, ...options.subsystemOptions },
+    });
+    this.nodes.set(address, running);
+    return running;
+  }
+
+  /** Starts `n` nodes; returns them. */
+  async addNodes(n: number, options: Partial<StartNodeOptions> = {}): Promise<RunningNode[]> {
+    const out: RunningNode[] = [];
+    for (let k = 0; k < n; k++) out.push(await this.addNode(options));
+    return out;
+  }
+
+  /** Stops a node abruptly (as kill -9): it stops answering at once. */
+  kill(address: Address): void {
+    const n = this.nodes.get(address);
+    if (!n) throw new RangeError(`No simulated node at ${address}`);
+    n.close();
+    this.nodes.delete(address);
+  }
+
+  /** Advances virtual time by `ms`. */
+  advance(ms: number): void {
+    this.clock.advance(ms);
+  }
+
+  /** Addresses of running nodes. */
+  addresses(): Address[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** Stops every node. */
+  close(): void {
+    for (const n of this.nodes.values()) n.close();
+    this.nodes.clear();
+  }
+}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseAddress } from "./transport.ts";
 
@@ -81,17 +81,7 @@ export function parseFleet(text: string, file: string): FleetConfig {
   const issues = result.error.issues;
   const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
   const path = issue.path.map(String);
-  let line = 1;
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0
-      ? doc.contents
-      : doc.getIn(path.slice(0, depth).map((p) => /^\d+$/.test(p) ? Number(p) : p), true);
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    if (range && (depth > 0 || isMap(node) || isSeq(node))) {
-      line = lineCounter.linePos(range[0]).line;
-      break;
-    }
-  }
+  const line = lineOf(doc, lineCounter, path);
   const where = path.length > 0 ? ` (at "${path.join(".")}")` : "";
   let message = issue.message;
   if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) {
@@ -103,6 +93,25 @@ export function parseFleet(text: string, file: string): FleetConfig {
     }`;
   }
   throw new ConfigError(`Invalid ${file}: line ${line}${where}: ${message}`);
+}
+
+/** The line of the YAML key (or sequence item) at `path`, falling back to its nearest parent. */
+function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: string[]): number {
+  for (let depth = path.length; depth > 0; depth--) {
+    const parentPath = path.slice(0, depth - 1).map((p) => /^\d+$/.test(p) ? Number(p) : p);
+    const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
+    const last = path[depth - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && String(it.key.value) === last);
+      const range = (pair?.key as { range?: number[] } | undefined)?.range;
+      if (range) return lines.linePos(range[0]).line;
+    } else if (isSeq(parent)) {
+      const range = (parent.items[Number(last)] as { range?: number[] } | undefined)?.range;
+      if (range) return lines.linePos(range[0]).line;
+    }
+  }
+  const range = (doc.contents as { range?: number[] } | null)?.range;
+  return range ? lines.linePos(range[0]).line : 1;
 }
 
 /** Reads and validates a fleet file; throws {@linkcode ConfigError} with a clear message. */

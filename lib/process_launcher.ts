@@ -65,16 +65,21 @@ export class RoleProcess {
       while ((i = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        if (this.output.length > 5_000) this.output.shift();
-        this.output.push(line);
-        if (echo) console.log(`[${this.name}] ${line}`);
-        this.#readyWaiters = this.#readyWaiters.filter((w) => {
-          if (!w.pattern.test(line)) return true;
-          w.resolve(line);
-          return false;
-        });
+        this.#line(line, echo);
       }
     }
+    if (buf.length > 0) this.#line(buf, echo);
+  }
+
+  #line(line: string, echo: boolean): void {
+    if (this.output.length > 5_000) this.output.shift();
+    this.output.push(line);
+    if (echo) console.log(`[${this.name}] ${line}`);
+    this.#readyWaiters = this.#readyWaiters.filter((w) => {
+      if (!w.pattern.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
   }
 
   /** Resolves with the first output line matching `pattern`; rejects if the process exits first or after `timeoutMs`. */

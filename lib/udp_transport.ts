@@ -41,10 +41,10 @@ export class UdpTransport implements Transport {
   }
 
   /** Binds a UDP socket; port 0 picks a free port. Throws a clear error if the port is taken. */
-  static listen(hostname: string, port: number): Promise<UdpTransport> {
+  static async listen(hostname: string, port: number): Promise<UdpTransport> {
     try {
       const conn = Deno.listenDatagram({ transport: "udp", hostname, port });
-      return Promise.resolve(new UdpTransport(conn));
+      return await Promise.resolve(new UdpTransport(conn));
     } catch (e) {
       if (e instanceof Deno.errors.AddrInUse) {
         throw new Error(

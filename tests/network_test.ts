@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { VirtualClock } from "../lib/clock.ts";
+import { MemoryNetwork } from "../lib/memory_network.ts";
+import { sample, seededRandom } from "../lib/random.ts";
+import { UdpTransport } from "../lib/udp_transport.ts";
+import { Rpc } from "../lib/rpc.ts";
+import { decodeInternal, encodeInternal } from "../lib/envelope.ts";
+
+Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
+  const clock = new VirtualClock(0);
+  const fired: string[] = [];
+  clock.setTimeout(() => fired.push("b"), 20);
+  clock.setTimeout(() => fired.push("a"), 10);
+  const c = clock.setTimeout(() => fired.push("c"), 15);
+  clock.clearTimeout(c);
+  clock.advance(5);
+  assert.deepEqual(fired, []);
+  clock.advance(30);
+  assert.deepEqual(fired, ["a", "b"]);
+  assert.equal(clock.now(), 35);
+});
+
+Deno.test("memory network: delivery, loss, partition and heal are deterministic by seed", () => {
+  const run = (seed: number) => {
+    const clock = new VirtualClock(0);
+    const net = new MemoryNetwork(clock, { seed, loss: 0.3 });
+    const a = net.createTransport("a:1"), b = net.createTransport("b:1");
+    let got = 0;
+    b.onReceive(() => got++);
+    for (let i = 0; i < 1000; i++) a.send(new Uint8Array([i & 255]), "b:1");
+    clock.advance(100);
+    const lossy = got;
+    net.conditions.loss = 0;
+    net.partition(["a:1"], ["b:1"]);
+    a.send(new Uint8Array(1), "b:1");
+    clock.advance(100);
+    const partitioned = got - lossy;
+    net.heal();
+    a.send(new Uint8Array(1), "b:1");
+    clock.advance(100);
+    a.close();
+    b.close();
+    return { lossy, partitioned, healed: got - lossy - partitioned };
+  };
+  const r = run(5);
+  assert.ok(r.lossy > 600 && r.lossy < 800, `about 70% delivered, got ${r.lossy}`);
+  assert.equal(r.partitioned, 0);
+  assert.equal(r.healed, 1);
+  assert.deepEqual(run(5), r, "same seed, same outcome");
+});
+
+Deno.test("sample picks distinct items", () => {
+  const s = sample(seededRandom(1), [1, 2, 3, 4, 5], 3);
+  assert.equal(new Set(s).size, 3);
+});
+
+Deno.test("real UDP transport sends and receives on loopback", async () => {
+  const a = await UdpTransport.listen("127.0.0.1", 0);
+  const b = await UdpTransport.listen("127.0.0.1", 0);
+  try {
+    const got = new Promise<[Uint8Array, string]>((resolve) => b.onReceive((d, from) => resolve([d, from])));
+    a.send(new Uint8Array([1, 2, 3]), b.address);
+    const [data, from] = await got;
+    assert.deepEqual(data, new Uint8Array([1, 2, 3]));
+    assert.equal(from, a.address);
+    await assert.rejects(UdpTransport.listen("127.0.0.1", Number(b.address.split(":")[1])), /already in use/);
+  } finally {
+    a.close();
+    b.close();
+    await a.closed;
+    await b.closed;
+  }
+});
+
+Deno.test("rpc: call/reply with retries over a lossy network; malformed packets counted", async () => {
+  const clock = new VirtualClock(0);
+  const net = new MemoryNetwork(clock, { seed: 9, loss: 0.3 });
+  const ta = net.createTransport("a:1"), tb = net.createTransport("b:1");
+  const a = new Rpc(ta, clock), b = new Rpc(tb, clock);
+  ta.onReceive((d, f) => a.receive(d, f));
+  tb.onReceive((d, f) => b.receive(d, f));
+  b.handle(0x30, (m) => ({ header: { echo: (m.header as { n: number }).n * 2 } }));
+  let ok = 0;
+  const calls = Array.from({ length: 50 }, (_, n) =>
+    a.call("b:1", 0x30, { n }, undefined, { retries: 6 }).then((r) => {
+      assert.equal((r.header as { echo: number }).echo, n * 2);
+      ok++;
+    }));
+  for (let i = 0; i < 1_000 && ok < 50; i++) {
+    clock.advance(50);
+    await Promise.resolve();
+  }
+  await Promise.all(calls);
+  assert.equal(ok, 50);
+  b.receive(new Uint8Array(30).fill(0x31), "x:1");
+  assert.equal(b.stats.malformed, 1);
+  assert.equal(decodeInternal(encodeInternal(new Uint8Array(16), 0x40, { a: [1] }, new Uint8Array([7])))?.body[0], 7);
+  a.close();
+  b.close();
+  ta.close();
+  tb.close();
+});

@@ -47,7 +47,9 @@ export const DEFAULT_CLIENT_OPTIONS: ClientOptions = { timeoutMs: 100, retries: 
  * ```
  */
 export class KVClient {
+  /** The node this client talks to. */
   readonly target: Address;
+  /** The retry policy in force. */
   readonly options: ClientOptions;
   #transport: Transport;
   #clock: Clock;

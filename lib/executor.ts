@@ -47,7 +47,9 @@ const FULL: ExecResult = { code: ErrorCode.OutOfSpace };
  * ```
  */
 export class LocalExecutor implements Executor {
+  /** The local store. */
   readonly store: MemoryStore;
+  /** Issues write versions. */
   readonly hlc: HybridLogicalClock;
 
   /** Creates an executor over `store`, versioning writes with `hlc`. */

@@ -43,6 +43,7 @@ export function compareVersions(a: Version, b: Version): number {
 export class HybridLogicalClock {
   #last = 0;
   readonly #clock: Clock;
+  /** Id of the node whose versions this clock issues. */
   readonly nodeId: string;
 
   /** Creates a clock for `nodeId`. */

@@ -38,8 +38,11 @@ export const DEFAULT_CONDITIONS: NetworkConditions = { loss: 0, duplicate: 0, mi
  * ```
  */
 export class MemoryNetwork {
+  /** Virtual time the network delivers on. */
   readonly clock: Clock;
+  /** Seeded randomness for loss, duplication and delay. */
   readonly random: Random;
+  /** Current faults; may be changed during a simulation. */
   conditions: NetworkConditions;
   #hosts = new Map<Address, MemoryTransport>();
   #blocked = new Set<string>();

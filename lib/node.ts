@@ -96,14 +96,23 @@ export interface NodeOptions {
  * ```
  */
 export class KVNode {
+  /** Where datagrams come and go. */
   readonly transport: Transport;
+  /** Time source. */
   readonly clock: Clock;
+  /** Local store (wipeout clears it). */
   readonly store: MemoryStore;
+  /** Internal request/reply endpoint (commands 0x20–0xFF). */
   readonly rpc: Rpc;
+  /** Tunables in force. */
   readonly config: NodeConfig;
+  /** At-most-once reply cache. */
   readonly replyCache: ReplyCache;
+  /** Request and reply counters. */
   readonly counters: NodeCounters = { requests: {}, replies: {}, dropped: 0, replayed: 0, overloaded: 0 };
+  /** Clock time at start. */
   readonly startedAt: number;
+  /** Executes put/get/remove (local or replicated). */
   executor: Executor;
   #inFlight = new Set<string>();
   #onShutdown: () => void;

@@ -20,7 +20,9 @@ export const REPLY_CACHE_ENTRY_OVERHEAD = 96;
  * ```
  */
 export class ReplyCache {
+  /** How long a reply is kept (ms). */
   readonly ttlMs: number;
+  /** Memory bound (bytes). */
   readonly maxBytes: number;
   #map = new Map<string, { reply: Uint8Array; at: number }>();
   #bytes = 0;

@@ -32,9 +32,13 @@ export interface SimulationOptions {
  * ```
  */
 export class Simulation {
+  /** Virtual time of the simulation. */
   readonly clock: VirtualClock;
+  /** The simulated network. */
   readonly network: MemoryNetwork;
+  /** Running nodes by address. */
   readonly nodes = new Map<Address, RunningNode>();
+  /** Seed of the network and node randomness. */
   readonly seed: number;
   #options: SimulationOptions;
   #counter = 0;

@@ -43,10 +43,12 @@ export type ApplyResult = "applied" | "stale" | "full";
  * ```
  */
 export class MemoryStore {
+  /** Capacity in bytes. */
   readonly capacity: number;
   #map = new Map<string, Entry>();
   #bytes = 0;
   #live = 0;
+  /** Receives every change (persistence). */
   listener?: StoreListener;
 
   /** Creates a store that holds at most `capacity` bytes. */

@@ -1,0 +1,119 @@
+/**
+ * Debug queries of the replication layer (commands 0x60–0x6F): which keys a
+ * node holds with their versions, and its replication counters. Used by tests
+ * and the bench helper to check placement from outside; read-only.
+ *
+ * @module
+ */
+import { realClock } from "../clock.ts";
+import type { InternalMessage } from "../envelope.ts";
+import { Rpc, type RpcAnswer } from "../rpc.ts";
+import type { MemoryStore } from "../store.ts";
+import type { Address } from "../transport.ts";
+import { UdpTransport } from "../udp_transport.ts";
+import { DebugCommand, headerOf } from "./replica_protocol.ts";
+
+/** A key a node holds, as the debug query reports it. */
+export interface HeldKey {
+  /** Key, 64 hex digits. */
+  key: string;
+  /** HLC time of the version. */
+  t: number;
+  /** Node id of the version. */
+  n: string;
+  /** Whether the entry is a tombstone. */
+  tombstone: boolean;
+}
+
+/** What the handlers need from the executor. */
+export interface DebugSource {
+  /** Sizes and counters. */
+  debugStats(): Record<string, unknown>;
+  /** The local replica (its store). */
+  readonly replica: { readonly store: MemoryStore };
+}
+
+/** Keys per debug page (≈ 120 B each in JSON, well inside a datagram). */
+export const DEBUG_PAGE_KEYS = 400;
+
+/** Registers the debug handlers on `rpc`. */
+export function registerDebugHandlers(rpc: Rpc, source: DebugSource): void {
+  rpc.handle(DebugCommand.Keys, (m) => onKeys(m, source.replica.store));
+  rpc.handle(DebugCommand.Stats, () => ({ header: source.debugStats() }));
+}
+
+function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {
+  const h = headerOf(m.header);
+  const after = typeof h.after === "string" ? h.after : "";
+  const limit = typeof h.limit === "number" && h.limit >= 1 ? Math.min(h.limit, DEBUG_PAGE_KEYS) : DEBUG_PAGE_KEYS;
+  const keys: string[] = [];
+  for (const k of store.entries()) if (k[0] > after) keys.push(k[0]);
+  keys.sort();
+  const page = keys.slice(0, limit).map((k) => {
+    const e = store.getEntry(k)!;
+    return [k, e.version.t, e.version.n, e.tombstone ? 1 : 0];
+  });
+  return { header: { keys: page, next: keys.length > limit ? keys[limit - 1] : null } };
+}
+
+/**
+ * Client for the debug queries over its own UDP socket.
+ *
+ * @example
+ * ```ts ignore
+ * const dbg = await ClusterDebugClient.open();
+ * const held = await dbg.keys("127.0.0.1:4000");
+ * console.log(held.length, (await dbg.stats("127.0.0.1:4000")).owned);
+ * dbg.close();
+ * ```
+ */
+export class ClusterDebugClient {
+  #transport: UdpTransport;
+  #rpc: Rpc;
+
+  private constructor(transport: UdpTransport) {
+    this.#transport = transport;
+    this.#rpc = new Rpc(transport, realClock);
+    transport.onReceive((d, from) => this.#rpc.receive(d, from));
+  }
+
+  /** Opens a socket on an ephemeral loopback (or `host`) port. */
+  static async open(host = "127.0.0.1"): Promise<ClusterDebugClient> {
+    return new ClusterDebugClient(await UdpTransport.listen(host, 0));
+  }
+
+  /** Every key `node` holds (tombstones included), sorted by key. */
+  async keys(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<HeldKey[]> {
+    const out: HeldKey[] = [];
+    let after = "";
+    for (;;) {
+      const r = await this.#rpc.call(node, DebugCommand.Keys, { after }, undefined, {
+        timeoutMs: options.timeoutMs ?? 500,
+        retries: options.retries ?? 3,
+      });
+      const h = headerOf(r.header);
+      if (!Array.isArray(h.keys)) throw new TypeError(`Malformed debug reply from ${node}`);
+      for (const row of h.keys as unknown[]) {
+        if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed debug row from ${node}`);
+        out.push({ key: String(row[0]), t: Number(row[1]), n: String(row[2]), tombstone: row[3] === 1 });
+      }
+      if (typeof h.next !== "string") return out;
+      after = h.next;
+    }
+  }
+
+  /** Replication counters and sizes of `node`. */
+  async stats(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<Record<string, unknown>> {
+    const r = await this.#rpc.call(node, DebugCommand.Stats, {}, undefined, {
+      timeoutMs: options.timeoutMs ?? 500,
+      retries: options.retries ?? 3,
+    });
+    return headerOf(r.header);
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.#rpc.close();
+    this.#transport.close();
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * Dynamo-style replication: any node coordinates any client request. Writes
+ * go to the key's N preference-list nodes and answer after W acks; reads ask
+ * the N owners, answer with the newest of the first R replies and repair stale
+ * owners afterwards. A replica that does not answer is replaced by a stand-in
+ * (the next node on the ring) that keeps the write as a hint.
+ *
+ * @module
+ */
+import { toHex } from "../bytes.ts";
+import type { TimerId } from "../clock.ts";
+import type { ExecResult, Executor } from "../executor.ts";
+import { compareVersions } from "../hlc.ts";
+import type { NodeContext } from "../node_context.ts";
+import type { MemberView } from "../peers.ts";
+import { ErrorCode } from "../protocol.ts";
+import type { RpcAnswer } from "../rpc.ts";
+import type { Entry } from "../store.ts";
+import type { Address } from "../transport.ts";
+import type { InternalMessage } from "../envelope.ts";
+import { AntiEntropy } from "./anti_entropy.ts";
+import { registerDebugHandlers } from "./debug.ts";
+import { HintedHandoff } from "./hinted_handoff.ts";
+import { LocalReplica, newReplicationStats, replicaCallOptions, type ReplicaDeps } from "./local_replica.ts";
+import type { ReplicationStats } from "./local_replica.ts";
+import { Placement } from "./placement.ts";
+import {
+  decodeEntries,
+  encodeEntries,
+  headerOf,
+  isHexKey,
+  type PutStatus,
+  ReplicaCommand,
+} from "./replica_protocol.ts";
+import { jittered, type ReplicationConfig, replicationConfigFor } from "./replication_config.ts";
+import { keyPosition } from "./ring.ts";
+
+const OK: ExecResult = { code: ErrorCode.Success };
+const MISSING: ExecResult = { code: ErrorCode.NonExistentKey };
+const FULL: ExecResult = { code: ErrorCode.OutOfSpace };
+const FAIL: ExecResult = { code: ErrorCode.InternalFailure };
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Executes client data commands by coordinating the key's replicas.
+ *
+ * @example
+ * ```ts ignore
+ * const executor = new ReplicatedExecutor(ctx, members);
+ * ctx.node.executor = executor; // closes itself when the node closes
+ * ```
+ */
+export class ReplicatedExecutor implements Executor {
+  /** Tunables in effect. */
+  readonly config: ReplicationConfig;
+  /** Ring and effective N. */
+  readonly placement: Placement;
+  /** Local write application. */
+  readonly replica: LocalReplica;
+  /** Hinted handoff (keys held for other owners). */
+  readonly handoff: HintedHandoff;
+  /** Background digest comparison with the other replicas. */
+  readonly antiEntropy: AntiEntropy;
+  /** Counters. */
+  readonly stats: ReplicationStats = newReplicationStats();
+  #deps: ReplicaDeps;
+  #members: MemberView;
+  #closers: (() => void)[] = [];
+  #rebalanceTimer: TimerId | undefined;
+  #closed = false;
+
+  /** Starts replication on `ctx.node` for the members of `members`; config defaults to {@linkcode replicationConfigFor}. */
+  constructor(ctx: NodeContext, members: MemberView, config: ReplicationConfig = replicationConfigFor(ctx)) {
+    this.config = config;
+    this.#members = members;
+    this.placement = new Placement(members, config.n, config.virtualNodes);
+    this.replica = new LocalReplica(ctx.store, ctx.hlc, ctx.clock, config.tombstoneGraceMs);
+    this.#deps = {
+      self: ctx.node.address,
+      rpc: ctx.node.rpc,
+      store: ctx.store,
+      replica: this.replica,
+      placement: this.placement,
+      config,
+      clock: ctx.clock,
+      random: ctx.random,
+      stats: this.stats,
+    };
+    this.handoff = new HintedHandoff(this.#deps);
+    this.antiEntropy = new AntiEntropy(this.#deps);
+    const rpc = ctx.node.rpc;
+    rpc.handle(ReplicaCommand.Put, (m) => this.#onPut(m));
+    rpc.handle(ReplicaCommand.Get, (m) => this.#onGet(m));
+    rpc.handle(ReplicaCommand.Push, (m) => this.#onPush(m));
+    this.handoff.register(rpc);
+    this.antiEntropy.register(rpc);
+    registerDebugHandlers(rpc, this);
+    const { clock, random } = ctx;
+    const every = (ms: number, fn: () => void) => {
+      let id: TimerId = 0;
+      const tick = () => {
+        try {
+          fn();
+        } finally {
+          if (!this.#closed) id = clock.setTimeout(tick, jittered(ms, config.jitter, random));
+        }
+      };
+      id = clock.setTimeout(tick, jittered(ms, config.jitter, random));
+      this.#closers.push(() => clock.clearTimeout(id));
+    };
+    every(config.handoffIntervalMs, () => this.#background(this.handoff.run()));
+    every(config.antiEntropyIntervalMs, () => {
+      this.stats.tombstonesCollected += this.replica.collect();
+      this.#background(this.antiEntropy.run());
+    });
+    this.#closers.push(this.placement.onRingChange(() => this.#scheduleRebalance()));
+    this.#closers.push(() => this.placement.close());
+    ctx.node.onClose(() => this.close());
+  }
+
+  #background(p: Promise<unknown>): void {
+    p.catch(() => {/* a failed background run is retried at the next interval */});
+  }
+
+  #scheduleRebalance(): void {
+    if (this.#closed) return;
+    const { clock, random, config } = this.#deps;
+    if (this.#rebalanceTimer !== undefined) clock.clearTimeout(this.#rebalanceTimer);
+    this.#rebalanceTimer = clock.setTimeout(() => {
+      this.#rebalanceTimer = undefined;
+      this.#background(this.rebalance());
+    }, jittered(config.rebalanceDelayMs, config.jitter, random));
+  }
+
+  /** Hands off keys this node no longer owns, then compares digests with every replica peer. */
+  async rebalance(): Promise<void> {
+    await this.handoff.run();
+    await this.antiEntropy.run();
+  }
+
+  /** Number of members this node believes alive. */
+  membershipCount(): number {
+    return this.#members.alive().length;
+  }
+
+  /** Stores `value` under `key` on the key's replicas. */
+  put(key: Uint8Array, value: Uint8Array): ExecResult | Promise<ExecResult> {
+    return this.#write(key, { value, version: this.replica.hlc.next(), tombstone: false }, false);
+  }
+
+  /** Writes a tombstone; 0x01 if no answering replica held the key. */
+  remove(key: Uint8Array): ExecResult | Promise<ExecResult> {
+    return this.#write(key, { value: EMPTY, version: this.replica.hlc.next(), tombstone: true }, true);
+  }
+
+  #write(key: Uint8Array, entry: Entry, remove: boolean): ExecResult | Promise<ExecResult> {
+    const { self, rpc, stats, config } = this.#deps;
+    const k = toHex(key);
+    const position = keyPosition(key);
+    const owners = this.placement.ownersAt(position);
+    const w = Math.min(config.w, owners.length);
+    const body = encodeEntries([{ key: k, entry }]);
+    const options = replicaCallOptions(config);
+    let acks = 0, full = 0, pending = 0, existed = false, started = false;
+    let result: ExecResult | undefined;
+    let resolve: ((r: ExecResult) => void) | undefined;
+    const decide = () => {
+      if (result || !started) return;
+      if (acks >= w) result = remove && !existed ? MISSING : OK;
+      else if (acks + pending < w) result = full > 0 ? FULL : FAIL;
+      else return;
+      if (result === OK || result === MISSING) stats.writesOk++;
+      else stats.writesFailed++;
+      resolve?.(result);
+    };
+    const answer = (s: PutStatus, ex: boolean) => {
+      if (s === "full") full++;
+      else acks++;
+      existed ||= ex;
+      decide();
+    };
+    let standIns: Address[] | undefined;
+    const nextStandIn = () => (standIns ??= this.placement.ring().successorsAt(position).slice(owners.length)).shift();
+    const send = (to: Address, hintFor?: Address) => {
+      if (to === self) {
+        if (hintFor) {
+          this.handoff.record(k, hintFor);
+          answer(this.replica.apply(k, entry), false);
+        } else if (remove) {
+          const r = this.replica.remove(k, entry);
+          answer(r.status, r.existed);
+        } else answer(this.replica.apply(k, entry), false);
+        return;
+      }
+      pending++;
+      stats.pendingReplicaWrites++;
+      const header = hintFor ? { hint: hintFor } : remove ? { rm: 1 } : {};
+      rpc.call(to, ReplicaCommand.Put, header, body, options).then((m) => {
+        pending--;
+        stats.pendingReplicaWrites--;
+        const h = headerOf(m.header);
+        const s = h.s === "full" ? "full" : h.s === "ok" || h.s === "stale" ? h.s : undefined;
+        if (s) answer(s, h.ex === true);
+        else decide();
+      }, () => {
+        pending--;
+        stats.pendingReplicaWrites--;
+        const standIn = this.#closed ? undefined : nextStandIn();
+        if (standIn) {
+          stats.standIns++;
+          send(standIn, hintFor ?? to);
+        }
+        decide();
+      });
+    };
+    for (const o of owners) send(o);
+    started = true;
+    decide();
+    return result ?? new Promise((r) => resolve = r);
+  }
+
+  /** Reads `key` from R of its replicas; the newest version wins. */
+  get(key: Uint8Array): ExecResult | Promise<ExecResult> {
+    const { self, rpc, stats, config } = this.#deps;
+    const k = toHex(key);
+    const position = keyPosition(key);
+    const owners = this.placement.ownersAt(position);
+    const r = Math.min(config.r, owners.length);
+    const options = replicaCallOptions(config);
+    const replies = new Map<Address, Entry | undefined>();
+    let pending = 0, started = false;
+    let result: ExecResult | undefined;
+    let resolve: ((r: ExecResult) => void) | undefined;
+    const newest = (): Entry | undefined => {
+      let best: Entry | undefined;
+      for (const e of replies.values()) if (e && (!best || compareVersions(e.version, best.version) > 0)) best = e;
+      return best;
+    };
+    const decide = () => {
+      if (!started) return;
+      if (!result) {
+        if (replies.size >= r) {
+          const e = newest();
+          result = e && !e.tombstone ? { code: ErrorCode.Success, value: e.value } : MISSING;
+          stats.readsOk++;
+        } else if (replies.size + pending < r) {
+          result = FAIL;
+          stats.readsFailed++;
+        }
+        if (result) resolve?.(result);
+      }
+      if (pending === 0) this.#readRepair(k, owners, replies, newest());
+    };
+    let standIns: Address[] | undefined;
+    const nextStandIn = () => (standIns ??= this.placement.ring().successorsAt(position).slice(owners.length)).shift();
+    const ask = (to: Address) => {
+      if (to === self) {
+        replies.set(self, this.replica.read(k));
+        return;
+      }
+      pending++;
+      rpc.call(to, ReplicaCommand.Get, { k }, undefined, options).then((m) => {
+        pending--;
+        const entries = m.body.length > 0 ? decodeEntries(m.body) : [];
+        if (entries && entries.length <= 1 && (entries.length === 0 || entries[0].key === k)) {
+          const e = entries[0]?.entry;
+          if (e) this.replica.hlc.observe(e.version);
+          replies.set(to, e && !this.replica.expired(e) ? e : undefined);
+        }
+        decide();
+      }, () => {
+        pending--;
+        const standIn = this.#closed ? undefined : nextStandIn();
+        if (standIn) {
+          stats.standIns++;
+          ask(standIn);
+        }
+        decide();
+      });
+    };
+    for (const o of owners) ask(o);
+    started = true;
+    decide();
+    return result ?? new Promise((res) => resolve = res);
+  }
+
+  /** Sends the newest entry to every owner that answered with an older one or none. */
+  #readRepair(k: string, owners: readonly Address[], replies: Map<Address, Entry | undefined>, best?: Entry): void {
+    if (!best || this.#closed) return;
+    let body: Uint8Array | undefined;
+    for (const o of owners) {
+      if (!replies.has(o)) continue;
+      const e = replies.get(o);
+      if (e && compareVersions(e.version, best.version) >= 0) continue;
+      this.stats.readRepairs++;
+      if (o === this.#deps.self) {
+        this.replica.apply(k, best);
+        continue;
+      }
+      body ??= encodeEntries([{ key: k, entry: best }]);
+      this.#deps.rpc.cast(o, ReplicaCommand.Put, {}, body);
+    }
+  }
+
+  #onPut(m: InternalMessage): RpcAnswer {
+    const entries = decodeEntries(m.body);
+    if (!entries || entries.length !== 1) return undefined;
+    const { key, entry } = entries[0];
+    const h = headerOf(m.header);
+    if (typeof h.hint === "string" && h.hint !== this.#deps.self) {
+      this.stats.hintsAccepted++;
+      this.handoff.record(key, h.hint);
+    }
+    if (h.rm === 1 && entry.tombstone) {
+      const r = this.replica.remove(key, entry);
+      return { header: { s: r.status, ex: r.existed } };
+    }
+    return { header: { s: this.replica.apply(key, entry) } };
+  }
+
+  #onGet(m: InternalMessage): RpcAnswer {
+    const k = headerOf(m.header).k;
+    if (!isHexKey(k)) return undefined;
+    const e = this.replica.read(k);
+    return { header: {}, body: e ? encodeEntries([{ key: k, entry: e }]) : undefined };
+  }
+
+  #onPush(m: InternalMessage): RpcAnswer {
+    const entries = decodeEntries(m.body);
+    if (!entries) return undefined;
+    let s = "";
+    for (const { key, entry } of entries) s += this.replica.apply(key, entry)[0];
+    return { header: { s } };
+  }
+
+  /** Sizes and counters for the debug query. */
+  debugStats(): Record<string, unknown> {
+    let tombstones = 0, owned = 0, notOwned = 0;
+    const self = this.#deps.self;
+    for (const [k, e] of this.#deps.store.entries()) {
+      if (e.tombstone) tombstones++;
+      if (this.placement.ownersHex(k).includes(self)) owned++;
+      else notOwned++;
+    }
+    const c = this.config;
+    return {
+      self,
+      keys: this.#deps.store.liveKeys,
+      entries: this.#deps.store.size,
+      tombstones,
+      owned,
+      notOwned,
+      hints: this.handoff.hintCount,
+      bytes: this.#deps.store.bytes,
+      members: this.#members.alive(),
+      n: this.placement.n(),
+      config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
+      ...this.stats,
+    };
+  }
+
+  /** Stops background work (idempotent). Pending replica calls end when the node's rpc closes. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#rebalanceTimer !== undefined) this.#deps.clock.clearTimeout(this.#rebalanceTimer);
+    for (const c of this.#closers.splice(0)) c();
+  }
+}

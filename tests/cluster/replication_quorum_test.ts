@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { Command, ErrorCode } from "../../lib/protocol.ts";
+import { addr, hexOf, key, TestCluster } from "./replication_helpers.ts";
+import { keyPosition } from "../../lib/cluster/ring.ts";
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** A key whose preference list (on `c`'s ring of running nodes) starts with `first`, or any if omitted. */
+function keyOwnedBy(c: TestCluster, predicate: (owners: readonly string[]) => boolean, prefix = "k"): string {
+  const ring = c.ring();
+  for (let i = 0; i < 10_000; i++) {
+    if (predicate(ring.preferenceListAt(keyPosition(key(`${prefix}${i}`)), c.config.n))) return `${prefix}${i}`;
+  }
+  throw new Error("no key found");
+}
+
+Deno.test("single node: put/get/remove answer synchronously, membership count 1", async () => {
+  const c = new TestCluster();
+  try {
+    const [a] = c.start([addr(0)]);
+    const r = a.executor.put(key("x"), enc.encode("v"));
+    assert.ok(!(r instanceof Promise), "a 1-node cluster executes locally without waiting");
+    assert.equal((r as { code: number }).code, 0);
+    assert.equal(dec.decode((a.executor.get(key("x")) as { value: Uint8Array }).value), "v");
+    assert.equal((a.executor.remove(key("x")) as { code: number }).code, 0);
+    assert.equal((a.executor.get(key("x")) as { code: number }).code, ErrorCode.NonExistentKey);
+    assert.equal((a.executor.remove(key("x")) as { code: number }).code, ErrorCode.NonExistentKey);
+    assert.equal(a.executor.membershipCount(), 1);
+    const client = c.client(addr(0));
+    assert.equal(await c.run(client.membershipCount()), 1);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("lossy network (10% loss): writes through random nodes reach W owners, reads see them everywhere", async () => {
+  const c = new TestCluster({ seed: 11, conditions: { loss: 0.1 }, config: { handoffIntervalMs: 1_000 } });
+  try {
+    const addresses = [0, 1, 2, 3, 4].map(addr);
+    c.start(addresses);
+    // At 10% loss each way the protocol's default 3 client retries fail about once in 800
+    // requests (a retry that arrives while the first attempt executes is absorbed), so allow more.
+    const clients = addresses.map((a) => c.client(a, { retries: 6 }));
+    const ring = c.ring();
+    for (let i = 0; i < 60; i++) {
+      await c.run(clients[i % 5].put(`key-${i}`, `value-${i}`));
+      // Acknowledged: at least W=2 of the key's owners hold it right away.
+      const owners = ring.preferenceList(key(`key-${i}`), 3);
+      const held = c.holders(hexOf(`key-${i}`)).filter((h) => owners.includes(h));
+      assert.ok(held.length >= 2, `key-${i} acknowledged but held by ${held}`);
+    }
+    await c.advance(2_000); // let the remaining replica writes finish
+    for (let i = 0; i < 60; i++) {
+      assert.equal(dec.decode(await c.run(clients[(i + 2) % 5].get(`key-${i}`))), `value-${i}`);
+    }
+    // Stand-ins used when a replica message was lost hand their copies back: in the end every
+    // key sits on its three owners and nowhere else.
+    const took = await c.until(() => c.placementErrors().length === 0, 20_000);
+    assert.deepEqual(c.placementErrors(), [], `not converged after ${took} ms`);
+    const pending = [...c.nodes.values()].reduce((s, n) => s + n.executor.stats.pendingReplicaWrites, 0);
+    assert.equal(pending, 0);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("write quorum: one owner unreachable still acks (W=2); two unreachable and no stand-in → 0x04", async () => {
+  const c = new TestCluster({ seed: 2 });
+  try {
+    const addresses = [0, 1, 2].map(addr);
+    c.start(addresses);
+    const client = c.client(addr(0));
+    c.network.block(addr(0), addr(1));
+    await c.run(client.put("q1", "one-down"));
+    assert.ok(c.holders(hexOf("q1")).includes(addr(0)));
+    c.network.block(addr(0), addr(2));
+    const reply = await c.run(client.request(Command.Put, key("q2"), enc.encode("two-down")));
+    assert.equal(reply.code, ErrorCode.InternalFailure);
+    // The partial write: the coordinator's own copy exists, but it was not acknowledged.
+    assert.deepEqual(c.holders(hexOf("q2")), [addr(0)]);
+    assert.equal(c.get(addr(0)).executor.stats.writesFailed, 1);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("read quorum: newest of R replies wins and read repair fixes the stale owner", async () => {
+  const c = new TestCluster({ seed: 3 });
+  try {
+    const addresses = [0, 1, 2, 3].map(addr);
+    c.start(addresses);
+    const name = keyOwnedBy(c, (o) => !o.includes(addr(3)));
+    const client = c.client(addr(3)); // a coordinator that is not an owner
+    await c.run(client.put(name, "old"));
+    await c.advance(200);
+    const owners = c.ring().preferenceList(key(name), 3);
+    const stale = owners[1];
+    const oldEntry = c.get(stale).store.getEntry(hexOf(name))!;
+    await c.run(client.put(name, "new"));
+    await c.advance(200);
+    // Make one owner stale again, as if it had missed the second write.
+    c.get(stale).store.force(hexOf(name), oldEntry);
+    for (let i = 0; i < 3; i++) assert.equal(dec.decode(await c.run(client.get(name))), "new");
+    await c.advance(100);
+    assert.equal(dec.decode(c.get(stale).store.getValue(hexOf(name))!), "new", "read repair updated the stale owner");
+    assert.ok(c.get(addr(3)).executor.stats.readRepairs >= 1);
+    // R replies are required: with two owners unreachable the read fails with 0x04.
+    c.network.block(addr(3), owners[0]);
+    c.network.block(addr(3), owners[1]);
+    c.network.block(addr(3), owners[2]);
+    const r = await c.run(client.request(Command.Get, key(name)));
+    assert.equal(r.code, ErrorCode.InternalFailure);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("tombstones win over older puts and lose to newer ones; removing an absent key writes nothing", async () => {
+  const c = new TestCluster({ seed: 4 });
+  try {
+    c.start([0, 1, 2, 3].map(addr));
+    const client = c.client(addr(0));
+    await c.run(client.put("t", "v1"));
+    await c.advance(100);
+    const h = hexOf("t");
+    const v1 = c.get(c.holders(h)[0]).store.getEntry(h)!;
+    await c.run(client.remove("t"));
+    await c.advance(100);
+    // A delayed copy of the older put arrives at every holder: the tombstone wins.
+    for (const a of c.holders(h)) {
+      assert.equal(c.get(a).executor.replica.apply(h, v1), "stale");
+      assert.equal(c.get(a).store.getEntry(h)!.tombstone, true);
+    }
+    await assert.rejects(c.run(client.get("t")), { name: "KeyNotFoundError" });
+    await assert.rejects(c.run(client.remove("t")), { name: "KeyNotFoundError" });
+    // A newer put beats the tombstone.
+    await c.run(client.put("t", "v2"));
+    assert.equal(dec.decode(await c.run(c.client(addr(2)).get("t"))), "v2");
+    // Removing a key no replica has answers 0x01 and stores no tombstone.
+    await assert.rejects(c.run(client.remove("never-written")), { name: "KeyNotFoundError" });
+    await c.advance(100);
+    assert.deepEqual(c.holders(hexOf("never-written")), []);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("tombstones are collected after the grace period", async () => {
+  const c = new TestCluster({ seed: 5, config: { tombstoneGraceMs: 10_000, antiEntropyIntervalMs: 2_000 } });
+  try {
+    c.start([0, 1, 2].map(addr));
+    const client = c.client(addr(1));
+    await c.run(client.put("g", "x"));
+    await c.run(client.remove("g"));
+    await c.advance(100);
+    assert.equal(c.holders(hexOf("g")).length, 3);
+    const waited = await c.until(() => c.holders(hexOf("g")).length === 0, 30_000);
+    assert.ok(waited >= 7_000, `collected too early (${waited} ms)`);
+    assert.ok(waited > 0, "tombstones were never collected");
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("out of space on replicas → 0x02, and nothing is acknowledged", async () => {
+  const c = new TestCluster({ seed: 6, maxBytes: 32 + 200 });
+  try {
+    c.start([0, 1, 2].map(addr));
+    const client = c.client(addr(0));
+    await c.run(client.put("small", new Uint8Array(100)));
+    const r = await c.run(client.request(Command.Put, key("big"), new Uint8Array(150)));
+    assert.equal(r.code, ErrorCode.OutOfSpace);
+    assert.deepEqual(c.holders(hexOf("big")), []);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("hinted handoff: a stand-in keeps the write for an unreachable owner and returns it", async () => {
+  const c = new TestCluster({ seed: 7, config: { handoffIntervalMs: 1_000 } });
+  try {
+    const addresses = [0, 1, 2, 3, 4].map(addr);
+    c.start(addresses);
+    const name = keyOwnedBy(c, (o) => o[0] !== addr(0) && o.includes(addr(0)) === false);
+    const owners = c.ring().preferenceList(key(name), 3);
+    const down = owners[2];
+    for (const a of addresses) if (a !== down) c.network.partition([a], [down]);
+    const client = c.client(addr(0));
+    await c.run(client.put(name, "hinted"));
+    await c.advance(1_000);
+    const h = hexOf(name);
+    const standIns = c.holders(h).filter((a) => !owners.includes(a));
+    assert.equal(standIns.length, 1, `expected one stand-in, holders ${c.holders(h)}`);
+    assert.deepEqual(c.get(standIns[0]).executor.handoff.hintedOwners(h), [down]);
+    assert.equal(c.get(down).store.getEntry(h), undefined);
+    c.network.heal();
+    const took = await c.until(() => c.holders(h).join() === [...owners].sort().join(), 10_000);
+    assert.ok(took >= 0, `handoff did not complete: holders ${c.holders(h)}`);
+    assert.equal(dec.decode(c.get(down).store.getValue(h)!), "hinted");
+    assert.equal(c.get(standIns[0]).executor.stats.handedOff, 1);
+    console.log(`hinted handoff returned the key ${took} ms after the owner was reachable again`);
+  } finally {
+    c.close();
+  }
+});

@@ -27,6 +27,8 @@ export interface ReplicationStats {
   readsOk: number;
   /** Reads answered 0x04 (fewer than R replies). */
   readsFailed: number;
+  /** Writes issued again with a newer version because an owner held a newer one (clock skew). */
+  reissued: number;
   /** Replica requests that timed out and went to a stand-in instead. */
   standIns: number;
   /** Hints this node accepted as a stand-in. */
@@ -55,6 +57,7 @@ export function newReplicationStats(): ReplicationStats {
     writesFailed: 0,
     readsOk: 0,
     readsFailed: 0,
+    reissued: 0,
     standIns: 0,
     hintsAccepted: 0,
     readRepairs: 0,

@@ -10,7 +10,7 @@
 import { toHex } from "../bytes.ts";
 import type { TimerId } from "../clock.ts";
 import type { ExecResult, Executor } from "../executor.ts";
-import { compareVersions } from "../hlc.ts";
+import { compareVersions, type Version } from "../hlc.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
 import { ErrorCode } from "../protocol.ts";
@@ -40,6 +40,12 @@ const MISSING: ExecResult = { code: ErrorCode.NonExistentKey };
 const FULL: ExecResult = { code: ErrorCode.OutOfSpace };
 const FAIL: ExecResult = { code: ErrorCode.InternalFailure };
 const EMPTY = new Uint8Array(0);
+
+function versionOf(x: unknown): Version | undefined {
+  if (!Array.isArray(x) || x.length !== 2) return undefined;
+  const [t, n] = x;
+  return typeof t === "number" && Number.isFinite(t) && typeof n === "string" ? { t, n } : undefined;
+}
 
 /**
  * Executes client data commands by coordinating the key's replicas.
@@ -153,7 +159,13 @@ export class ReplicatedExecutor implements Executor {
     return this.#write(key, { value: EMPTY, version: this.replica.hlc.next(), tombstone: true }, true);
   }
 
-  #write(key: Uint8Array, entry: Entry, remove: boolean): ExecResult | Promise<ExecResult> {
+  /**
+   * Sends `entry` to the key's owners and answers after W acks. If an owner
+   * holds a newer version than the coordinator's clock produced (clock skew
+   * between coordinators), the clock observes it and the write is issued once
+   * more with a newer version, so a client's later write is never silently older.
+   */
+  #write(key: Uint8Array, entry: Entry, remove: boolean, mayReissue = true): ExecResult | Promise<ExecResult> {
     const { self, rpc, stats, config } = this.#deps;
     const k = toHex(key);
     const position = keyPosition(key);
@@ -162,34 +174,40 @@ export class ReplicatedExecutor implements Executor {
     const body = encodeEntries([{ key: k, entry }]);
     const options = replicaCallOptions(config);
     let acks = 0, full = 0, pending = 0, existed = false, started = false;
-    let result: ExecResult | undefined;
-    let resolve: ((r: ExecResult) => void) | undefined;
+    let newer: Version | undefined;
+    let result: ExecResult | Promise<ExecResult> | undefined;
+    let resolve: ((r: ExecResult | Promise<ExecResult>) => void) | undefined;
     const decide = () => {
       if (result || !started) return;
-      if (acks >= w) result = remove && !existed ? MISSING : OK;
+      if (acks >= w && newer && mayReissue) {
+        this.replica.hlc.observe(newer);
+        stats.reissued++;
+        result = this.#write(key, { ...entry, version: this.replica.hlc.next() }, remove, false);
+      } else if (acks >= w) result = remove && !existed ? MISSING : OK;
       else if (acks + pending < w) result = full > 0 ? FULL : FAIL;
       else return;
       if (result === OK || result === MISSING) stats.writesOk++;
-      else stats.writesFailed++;
+      else if (!(result instanceof Promise)) stats.writesFailed++;
       resolve?.(result);
     };
-    const answer = (s: PutStatus, ex: boolean) => {
+    const answer = (s: PutStatus, ex: boolean, held?: Version) => {
       if (s === "full") full++;
       else acks++;
       existed ||= ex;
+      if (s === "stale" && held && compareVersions(held, entry.version) > 0) {
+        if (!newer || compareVersions(held, newer) > 0) newer = held;
+      }
       decide();
     };
     let standIns: Address[] | undefined;
     const nextStandIn = () => (standIns ??= this.placement.ring().successorsAt(position).slice(owners.length)).shift();
     const send = (to: Address, hintFor?: Address) => {
       if (to === self) {
-        if (hintFor) {
-          this.handoff.record(k, hintFor);
-          answer(this.replica.apply(k, entry), false);
-        } else if (remove) {
-          const r = this.replica.remove(k, entry);
-          answer(r.status, r.existed);
-        } else answer(this.replica.apply(k, entry), false);
+        let r: { status: PutStatus; existed: boolean };
+        if (hintFor) this.handoff.record(k, hintFor);
+        if (remove && !hintFor) r = this.replica.remove(k, entry);
+        else r = { status: this.replica.apply(k, entry), existed: false };
+        answer(r.status, r.existed, this.#deps.store.getEntry(k)?.version);
         return;
       }
       pending++;
@@ -200,7 +218,7 @@ export class ReplicatedExecutor implements Executor {
         stats.pendingReplicaWrites--;
         const h = headerOf(m.header);
         const s = h.s === "full" ? "full" : h.s === "ok" || h.s === "stale" ? h.s : undefined;
-        if (s) answer(s, h.ex === true);
+        if (s) answer(s, h.ex === true, versionOf(h.v));
         else decide();
       }, () => {
         pending--;
@@ -311,11 +329,11 @@ export class ReplicatedExecutor implements Executor {
       this.stats.hintsAccepted++;
       this.handoff.record(key, h.hint);
     }
-    if (h.rm === 1 && entry.tombstone) {
-      const r = this.replica.remove(key, entry);
-      return { header: { s: r.status, ex: r.existed } };
-    }
-    return { header: { s: this.replica.apply(key, entry) } };
+    const r = h.rm === 1 && entry.tombstone
+      ? this.replica.remove(key, entry)
+      : { status: this.replica.apply(key, entry), existed: false };
+    const held = r.status === "stale" ? this.#deps.store.getEntry(key)?.version : undefined;
+    return { header: { s: r.status, ex: r.existed, v: held ? [held.t, held.n] : undefined } };
   }
 
   #onGet(m: InternalMessage): RpcAnswer {

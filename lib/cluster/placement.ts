@@ -30,6 +30,7 @@ export class Placement {
   #ring: Ring | undefined;
   #unsubscribe: () => void;
   #listeners = new Set<() => void>();
+  #aliveKey: string;
 
   /** Tracks `members`; `replicas` is the configured N. */
   constructor(members: MemberView, replicas: number, virtualNodes: number) {
@@ -37,13 +38,19 @@ export class Placement {
     this.replicas = replicas;
     this.virtualNodes = virtualNodes;
     this.#members = members;
+    this.#aliveKey = this.#currentKey();
+    // The ring is rebuilt lazily (next request or rebalance), not on every membership event.
     this.#unsubscribe = members.onChange(() => {
-      const before = this.#ring;
+      const key = this.#currentKey();
+      if (key === this.#aliveKey) return;
+      this.#aliveKey = key;
       this.#ring = undefined;
-      if (!before || this.ring().members.join() !== before.members.join()) {
-        for (const l of this.#listeners) l();
-      }
+      for (const l of this.#listeners) l();
     });
+  }
+
+  #currentKey(): string {
+    return this.#members.alive().sort().join();
   }
 
   /** The ring over the alive members (self always included). */

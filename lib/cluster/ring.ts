@@ -127,17 +127,20 @@ export class Ring {
     this.members = [...new Set(members)].sort();
     if (this.members.length > 65535) throw new RangeError(`A ring holds at most 65535 members`);
     this.virtualNodes = virtualNodes;
-    const count = this.members.length * virtualNodes;
-    const tokens: { t: number; m: number }[] = new Array(count);
+    // Sort (token, member) pairs packed in one float64 (token × 2^16 + member: exact below 2^53).
+    const packed = new Float64Array(this.members.length * virtualNodes);
     let j = 0;
     for (let m = 0; m < this.members.length; m++) {
-      for (let i = 0; i < virtualNodes; i++) {
-        tokens[j++] = { t: murmur3(utf8Encoder.encode(`${this.members[m]}#${i}`)), m };
-      }
+      for (const t of memberTokens(this.members[m], virtualNodes)) packed[j++] = t * 65536 + m;
     }
-    tokens.sort((a, b) => a.t - b.t || a.m - b.m);
-    this.#tokens = Uint32Array.from(tokens, (x) => x.t);
-    this.#owners = Uint16Array.from(tokens, (x) => x.m);
+    packed.sort();
+    this.#tokens = new Uint32Array(packed.length);
+    this.#owners = new Uint16Array(packed.length);
+    for (let i = 0; i < packed.length; i++) {
+      const m = packed[i] % 65536;
+      this.#owners[i] = m;
+      this.#tokens[i] = (packed[i] - m) / 65536;
+    }
   }
 
   /** Number of members. */
@@ -198,13 +201,42 @@ export class Ring {
     return this.#walk(this.#tokenIndex(position), count);
   }
 
-  /** Members that share at least one preference list (of length n) with `member`. */
+  /**
+   * Members that share at least one preference list (of length n) with `member`:
+   * the n−1 distinct members before and after each of its tokens.
+   */
   neighbours(member: Address, n: number): Set<Address> {
     const out = new Set<Address>();
-    for (let i = 0; i < this.#tokens.length; i++) {
-      const pref = this.preferenceListAt(this.#tokens[i], n);
-      if (pref.includes(member)) { for (const m of pref) if (m !== member) out.add(m); }
+    const m = this.members.indexOf(member);
+    const len = this.#tokens.length;
+    if (m < 0) return out;
+    for (let i = 0; i < len; i++) {
+      if (this.#owners[i] !== m) continue;
+      for (const dir of [1, -1]) {
+        const seen = new Set<number>();
+        for (let k = 1; k < len && seen.size < n - 1; k++) {
+          const o = this.#owners[(i + dir * k + len * k) % len];
+          if (o === m) break;
+          seen.add(o);
+        }
+        for (const o of seen) out.add(this.members[o]);
+      }
     }
     return out;
   }
+}
+
+const tokenCache = new Map<string, Uint32Array>();
+
+/** The `count` ring tokens of `member` (cached: they depend only on the address). */
+function memberTokens(member: Address, count: number): Uint32Array {
+  const id = `${count}|${member}`;
+  let t = tokenCache.get(id);
+  if (!t) {
+    t = new Uint32Array(count);
+    for (let i = 0; i < count; i++) t[i] = murmur3(utf8Encoder.encode(`${member}#${i}`));
+    if (tokenCache.size > 100_000) tokenCache.clear();
+    tokenCache.set(id, t);
+  }
+  return t;
 }

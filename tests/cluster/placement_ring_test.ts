@@ -106,6 +106,21 @@ Deno.test("load balance (acceptance 5): 20 nodes, 100,000 keys, N=3: max load â‰
   assert.ok(max / mean <= 1.25, `most loaded node holds ${(max / mean).toFixed(3)} Ã— the mean`);
 });
 
+Deno.test("neighbours equal the members found in a brute-force scan of every preference list", () => {
+  const m = members(12);
+  const ring = new Ring(m, 16);
+  for (const n of [1, 2, 3, 5]) {
+    for (const x of m) {
+      const brute = new Set<string>();
+      for (let pos = 0; pos < 2 ** 32; pos += 2 ** 32 / 20_000) {
+        const p = ring.preferenceListAt(Math.floor(pos), n);
+        if (p.includes(x)) { for (const y of p) if (y !== x) brute.add(y); }
+      }
+      assert.deepEqual([...ring.neighbours(x, n)].sort(), [...brute].sort(), `n=${n} member ${x}`);
+    }
+  }
+});
+
 Deno.test("neighbours: with 4 members and N=3 every member shares ranges with all others", () => {
   const ring = new Ring(members(4), 32);
   assert.deepEqual([...ring.neighbours(members(4)[0], 3)].sort(), members(4).slice(1));

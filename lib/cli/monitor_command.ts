@@ -3,9 +3,103 @@
  *
  * @module
  */
+import { loadFleet } from "../config.ts";
+import { DEFAULT_MONITOR_CONFIG } from "../monitor/config.ts";
+import { startMonitor } from "../monitor/server.ts";
+import { parseDuration, parseFlags, parseInteger, UsageError } from "./args.ts";
 
-/** Runs the monitor (not built yet). */
-export function monitorCommand(_args: string[]): Promise<number> {
-  console.error("monitor: not built yet (see the monitoring issue)");
-  return Promise.resolve(1);
+/** Help text of `monitor`. */
+export const MONITOR_HELP = `Usage: kvstore monitor [options]
+
+Runs the status server. Every interval it sends a round message to a random
+known node; the round spreads through the cluster by rumor mongering and each
+node reports its stats here over HTTP (signed with the cluster key). The page
+at / shows every node live; JSON at /api/nodes, /api/nodes/:id, /api/rounds;
+Prometheus at /metrics.
+
+Options:
+  --config FILE               fleet file (nodes.yaml): nodes, monitor url, clusterKey
+                              (default: ./nodes.yaml if it exists)
+  --port N                    HTTP port (default: the port of monitor.url in the fleet file, else 8080)
+  --host ADDR                 HTTP interface (default 127.0.0.1; 0.0.0.0 for all)
+  --url URL                   base URL nodes report to (default: monitor.url, else http://host:port)
+  --udp-port N                UDP port rounds are sent from (default: monitor.udp, else any)
+  --interval D                time between rounds (default 10s)
+  --not-responding-rounds K   rounds without a report before "not responding" (default 3)
+  --history D                 history kept per node (default 3h)
+  --data-dir DIR              keep the history in DIR across restarts
+  -h, --help                  show this help
+`;
+
+/** Runs the monitor until the process is stopped. */
+export async function monitorCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("monitor", args, {
+    config: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    url: { type: "string" },
+    "udp-port": { type: "string" },
+    interval: { type: "string" },
+    "not-responding-rounds": { type: "string" },
+    history: { type: "string" },
+    "data-dir": { type: "string" },
+  });
+  if (values.help) {
+    console.log(MONITOR_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`monitor: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
+  }
+  let configPath = values.config;
+  if (!configPath) {
+    try {
+      await Deno.stat("nodes.yaml");
+      configPath = "nodes.yaml";
+    } catch { /* run without a fleet file */ }
+  }
+  const fleet = configPath ? await loadFleet(configPath) : undefined;
+  if (values.url !== undefined && !/^https?:\/\/[^\s/]+/.test(values.url)) {
+    throw new UsageError(`--url: "${values.url}" is not an http(s) URL such as http://10.0.0.5:8080`);
+  }
+  const fleetPort = fleet?.monitor?.url ? Number(new URL(fleet.monitor.url).port || 80) : undefined;
+  const port = values.port ? parseInteger(values.port, "--port", 0, 65535) : fleetPort ?? 8080;
+  const intervalMs = values.interval ? parseDuration(values.interval, "--interval") : DEFAULT_MONITOR_CONFIG.intervalMs;
+  if (intervalMs < 100) throw new UsageError(`--interval: must be at least 100ms`);
+  const historyWindowMs = values.history
+    ? parseDuration(values.history, "--history")
+    : DEFAULT_MONITOR_CONFIG.historyWindowMs;
+  const running = await startMonitor({
+    host: values.host ?? "127.0.0.1",
+    port,
+    udpPort: values["udp-port"] ? parseInteger(values["udp-port"], "--udp-port", 0, 65535) : undefined,
+    fleet,
+    publicUrl: values.url,
+    dataDir: values["data-dir"],
+    config: {
+      intervalMs,
+      historyWindowMs,
+      notRespondingRounds: values["not-responding-rounds"]
+        ? parseInteger(values["not-responding-rounds"], "--not-responding-rounds", 1, 1000)
+        : DEFAULT_MONITOR_CONFIG.notRespondingRounds,
+    },
+  });
+  const known = running.monitor.registry.size;
+  console.log(
+    `kvstore monitor listening on ${running.url} (udp ${running.udpAddress}; ${known} known node${
+      known === 1 ? "" : "s"
+    }${configPath ? ` from ${configPath}` : ""}; reports to ${running.reportUrl}${
+      fleet?.clusterKey ? ", signed" : ", UNSIGNED: no clusterKey in the fleet file"
+    })`,
+  );
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    running.close().finally(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await new Promise(() => {});
+  return 0;
 }

@@ -1,0 +1,183 @@
+/**
+ * Assembles a running monitor: UDP socket for rounds, the logic, the HTTP
+ * server (Deno.serve + Hono), live updates and optional persistence.
+ *
+ * @module
+ */
+import { type Clock, realClock, type TimerId } from "../clock.ts";
+import { importClusterKey } from "../cluster_key.ts";
+import type { FleetConfig } from "../config.ts";
+import type { Random } from "../random.ts";
+import { formatAddress, parseAddress, type Transport } from "../transport.ts";
+import { UdpTransport } from "../udp_transport.ts";
+import { reportUrl } from "../agent/attach.ts";
+import type { Hono } from "hono";
+import { createMonitorApp } from "./app.ts";
+import { DEFAULT_MONITOR_CONFIG, type MonitorConfig } from "./config.ts";
+import { Coalescer, EventHub } from "./events.ts";
+import { Monitor } from "./monitor.ts";
+import { renderRowById, renderSummary } from "./page.ts";
+import { loadSnapshot, saveSnapshot } from "./persist.ts";
+import type { TcpProbe } from "./probe.ts";
+
+/** How to start a monitor. */
+export interface StartMonitorOptions {
+  /** HTTP interface (default 127.0.0.1). */
+  host?: string;
+  /** HTTP port (default 8080; 0 picks a free one). */
+  port?: number;
+  /** UDP interface for round messages (default: the fleet's monitor.udp host, else the HTTP host). */
+  udpHost?: string;
+  /** UDP port (default: the fleet's monitor.udp port, else 0 = any). */
+  udpPort?: number;
+  /** A transport to use instead of binding UDP (simulation). */
+  transport?: Transport;
+  /** Time source (default real time). */
+  clock?: Clock;
+  /** Random source. */
+  random?: Random;
+  /** The fleet file: nodes, cluster key, name. */
+  fleet?: FleetConfig;
+  /** Base URL nodes report to (default: the fleet's monitor.url, else http://host:port). */
+  publicUrl?: string;
+  /** Tunables. */
+  config?: Partial<MonitorConfig>;
+  /** Keep history in this directory across restarts. */
+  dataDir?: string;
+  /** Start rounds at once (default true). */
+  autoStart?: boolean;
+  /** TCP step of probes (null = skip). */
+  tcpProbe?: TcpProbe | null;
+}
+
+/** A running monitor. */
+export interface RunningMonitor {
+  /** The logic. */
+  monitor: Monitor;
+  /** The Hono app (for `app.request` in tests). */
+  app: Hono;
+  /** Live-update streams. */
+  hub: EventHub;
+  /** Base URL of the HTTP server as bound. */
+  url: string;
+  /** URL put in round messages. */
+  reportUrl: string;
+  /** UDP address rounds are sent from. */
+  udpAddress: string;
+  /** Saves history (with a data dir), stops rounds, streams and the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the status server.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await startMonitor({ port: 0, fleet, config: { intervalMs: 1000 } });
+ * console.log(m.url);
+ * await m.close();
+ * ```
+ */
+export async function startMonitor(options: StartMonitorOptions = {}): Promise<RunningMonitor> {
+  const clock = options.clock ?? realClock;
+  const config = { ...DEFAULT_MONITOR_CONFIG, ...options.config };
+  const fleet = options.fleet;
+  const host = options.host ?? "127.0.0.1";
+  const clusterKey = fleet?.clusterKey ? await importClusterKey(fleet.clusterKey) : undefined;
+  const fleetUdp = fleet?.monitor?.udp ? parseAddress(fleet.monitor.udp) : undefined;
+  const transport = options.transport ??
+    await UdpTransport.listen(options.udpHost ?? fleetUdp?.hostname ?? host, options.udpPort ?? fleetUdp?.port ?? 0);
+
+  const ac = new AbortController();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  const ready: { app?: Hono } = {};
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: options.port ?? 8080,
+      signal: ac.signal,
+      onListen: () => {},
+    }, (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }));
+  } catch (e) {
+    transport.close();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Cannot listen on HTTP ${
+          formatAddress(host, options.port ?? 8080)
+        }: the port is in use; pick another with --port`,
+      );
+    }
+    throw e;
+  }
+  const bound = `http://${formatAddress(server.addr.hostname, server.addr.port)}`;
+  const base = options.publicUrl ?? fleet?.monitor?.url ?? bound;
+  const monitor = new Monitor({
+    transport,
+    clock,
+    random: options.random,
+    config,
+    clusterKey,
+    reportUrl: reportUrl(base),
+    fleetNodes: fleet?.nodes,
+    name: fleet?.name,
+    tcpProbe: options.tcpProbe,
+  });
+  if (options.dataDir) {
+    try {
+      const snap = await loadSnapshot(options.dataDir);
+      if (snap) monitor.restore(snap);
+    } catch (e) {
+      console.error(`monitor: ${(e as Error).message}`);
+    }
+  }
+  const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
+  const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
+    const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
+    if (rows.length > 0) hub.publish("rows", rows);
+    if (removed.length > 0) hub.publish("removed", removed);
+    hub.publish("summary", { html: renderSummary(monitor) });
+  });
+  monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
+  const app = ready.app = createMonitorApp({ monitor, hub, clusterKey });
+
+  let persistTimer: TimerId | undefined;
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    if (!options.dataDir) return saving;
+    const dir = options.dataDir;
+    saving = saving.then(() => saveSnapshot(dir, monitor.snapshot())).catch((e) => {
+      console.error(`monitor: cannot save history to ${dir}: ${(e as Error).message}`);
+    });
+    return saving;
+  };
+  if (options.dataDir) {
+    const tick = () => {
+      save();
+      persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+    };
+    persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+  }
+  if (options.autoStart ?? true) monitor.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    monitor,
+    app,
+    hub,
+    url: bound,
+    reportUrl: monitor.reportUrl,
+    udpAddress: transport.address,
+    close: () =>
+      closed ??= (async () => {
+        if (persistTimer !== undefined) clock.clearTimeout(persistTimer);
+        coalescer.close();
+        await monitor.close();
+        await save();
+        hub.close();
+        ac.abort();
+        await server.finished;
+        transport.close();
+        await (transport as UdpTransport).closed;
+      })(),
+  };
+}

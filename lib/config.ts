@@ -21,9 +21,10 @@ const address = z.string().refine((s) => {
 export const FleetSchema = z.strictObject({
   /** Cluster name shown on the status page. */
   name: z.string().min(1).default("kvstore"),
-  /** Status server: UDP-reachable host and its HTTP URL (issue: monitoring). */
+  /** Status server: its HTTP URL (nodes report there) and, optionally, the UDP address it sends rounds from. */
   monitor: z.strictObject({
     url: z.string().url({ message: "expected a URL such as http://127.0.0.1:8080" }),
+    udp: address.optional(),
   }).optional(),
   /** Shared secret (hex, ≥ 32 digits) authenticating node reports and internal traffic. */
   clusterKey: z.string().regex(/^[0-9a-fA-F]{32,}$/, { message: "expected at least 32 hex digits" }).optional(),

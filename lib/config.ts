@@ -37,6 +37,13 @@ export const FleetSchema = z.strictObject({
     n: z.number().int().min(1).max(7).default(3),
     w: z.number().int().min(1).max(7).default(2),
     r: z.number().int().min(1).max(7).default(2),
+    /** Optional tuning (docs/cluster.md); absent fields keep the preset's defaults. */
+    virtualNodes: z.number().int().min(1).max(4096).optional(),
+    replicaTimeoutMs: z.number().int().min(1).optional(),
+    replicaRetries: z.number().int().min(0).max(10).optional(),
+    antiEntropyIntervalMs: z.number().int().min(100).optional(),
+    handoffIntervalMs: z.number().int().min(100).optional(),
+    tombstoneGraceMs: z.number().int().min(1_000).optional(),
   }).default({ n: 3, w: 2, r: 2 }).refine((r) => r.w <= r.n && r.r <= r.n, {
     message: "w and r must not exceed n",
   }),

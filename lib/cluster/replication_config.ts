@@ -83,7 +83,7 @@ export const WAN_REPLICATION_OVERRIDES: Readonly<Partial<ReplicationConfig>> = O
 
 /**
  * Merges `overrides` over the defaults and checks every field; throws
- * `RangeError` naming the field when a value cannot work.
+ * `TypeError` for an unknown field and `RangeError` naming the field when a value cannot work.
  *
  * @example
  * ```ts
@@ -97,7 +97,7 @@ export function replicationConfig(...overrides: (Partial<ReplicationConfig> | un
     for (const [k, v] of Object.entries(o)) {
       if (v === undefined) continue;
       if (!(k in DEFAULT_REPLICATION_CONFIG)) {
-        throw new RangeError(
+        throw new TypeError(
           `Unknown replication setting "${k}"; known: ${Object.keys(DEFAULT_REPLICATION_CONFIG).join(", ")}`,
         );
       }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { bucketOf, keyPosition, keyPositionHex, murmur3, Ring } from "../../lib/cluster/ring.ts";
-import { DEFAULT_REPLICATION_CONFIG, replicationConfig } from "../../lib/cluster/replication_config.ts";
+import {
+  DEFAULT_REPLICATION_CONFIG,
+  replicationConfig,
+  replicationConfigFor,
+  WAN_REPLICATION_OVERRIDES,
+} from "../../lib/cluster/replication_config.ts";
+import { parseFleet } from "../../lib/config.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { randomBytes, seededRandom } from "../../lib/random.ts";
 
@@ -133,6 +139,24 @@ Deno.test("replication config: defaults, overrides and clear errors", () => {
   assert.equal(c.virtualNodes, DEFAULT_REPLICATION_CONFIG.virtualNodes);
   assert.throws(() => replicationConfig({ w: 4 }), /must not exceed n/);
   assert.throws(() => replicationConfig({ n: 0 }), /integer ≥ 1/);
-  assert.throws(() => replicationConfig({ bogus: 1 } as never), /Unknown replication setting "bogus"/);
+  assert.throws(() => replicationConfig({ bogus: 1 } as never), TypeError);
   assert.throws(() => replicationConfig({ digestBuckets: 100_000 }), /fit in one message/);
+});
+
+Deno.test("replication config from the fleet file: preset wan, then the file's fields, then options", () => {
+  const fleet = parseFleet(
+    "preset: wan\nreplication:\n  n: 5\n  w: 3\n  antiEntropyIntervalMs: 20000\nnodes:\n  - 127.0.0.1:4000\n",
+    "nodes.yaml",
+  );
+  const c = replicationConfigFor({ fleet, options: { replication: { r: 1 } } });
+  assert.equal(c.n, 5);
+  assert.equal(c.w, 3);
+  assert.equal(c.r, 1);
+  assert.equal(c.antiEntropyIntervalMs, 20_000);
+  assert.equal(c.replicaTimeoutMs, WAN_REPLICATION_OVERRIDES.replicaTimeoutMs);
+  assert.equal(replicationConfigFor({ options: {} }).replicaTimeoutMs, DEFAULT_REPLICATION_CONFIG.replicaTimeoutMs);
+  assert.throws(
+    () => parseFleet("replication:\n  handoffIntervalMs: 5\nnodes:\n  - 127.0.0.1:4000\n", "nodes.yaml"),
+    /line 2 \(at "replication.handoffIntervalMs"\)/,
+  );
 });

@@ -59,7 +59,15 @@ function nodeHash(n: string): number {
   return h;
 }
 
-/** Two 32-bit hashes of (position, version, tombstone) for digests. */
+/**
+ * Two 32-bit hashes of (position, version, tombstone) for digests.
+ *
+ * @example
+ * ```ts
+ * const [h1, h2] = entryDigest(123, 1024, "10.0.0.1:4000", false);
+ * console.log(h1 >= 0 && h2 >= 0); // true
+ * ```
+ */
 export function entryDigest(position: number, t: number, n: string, tombstone: boolean): [number, number] {
   const lo = t % 0x1_0000_0000, hi = Math.floor(t / 0x1_0000_0000);
   const v = fmix32((lo ^ Math.imul(hi, 0x9e3779b1)) ^ nodeHash(n) ^ (tombstone ? 0x5bd1e995 : 0));

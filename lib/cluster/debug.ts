@@ -33,10 +33,25 @@ export interface DebugSource {
   readonly replica: { readonly store: MemoryStore };
 }
 
-/** Keys per debug page (≈ 120 B each in JSON, well inside a datagram). */
+/**
+ * Keys per debug page (≈ 120 B each in JSON, well inside a datagram).
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_PAGE_KEYS); // 400
+ * ```
+ */
 export const DEBUG_PAGE_KEYS = 400;
 
-/** Registers the debug handlers on `rpc`. */
+/**
+ * Registers the debug handlers on `rpc`.
+ *
+ * @example
+ * ```ts
+ * // registerDebugHandlers(node.rpc, executor); // executor: a ReplicatedExecutor
+ * console.log(typeof registerDebugHandlers); // "function"
+ * ```
+ */
 export function registerDebugHandlers(rpc: Rpc, source: DebugSource): void {
   rpc.handle(DebugCommand.Keys, (m) => onKeys(m, source.replica.store));
   rpc.handle(DebugCommand.Stats, () => ({ header: source.debugStats() }));

@@ -49,7 +49,14 @@ export interface ReplicationStats {
   lastQuietRound: number;
 }
 
-/** Creates zeroed {@linkcode ReplicationStats}. */
+/**
+ * Creates zeroed {@linkcode ReplicationStats}.
+ *
+ * @example
+ * ```ts
+ * console.log(newReplicationStats().writesOk); // 0
+ * ```
+ */
 export function newReplicationStats(): ReplicationStats {
   return {
     pendingReplicaWrites: 0,
@@ -163,7 +170,15 @@ export interface ReplicaDeps {
   stats: ReplicationStats;
 }
 
-/** RPC options of replica requests under `config`. */
+/**
+ * RPC options of replica requests under `config`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_REPLICATION_CONFIG } from "./replication_config.ts";
+ * console.log(replicaCallOptions(DEFAULT_REPLICATION_CONFIG)); // { timeoutMs: 100, retries: 1 }
+ * ```
+ */
 export function replicaCallOptions(config: ReplicationConfig): { timeoutMs: number; retries: number } {
   return { timeoutMs: config.replicaTimeoutMs, retries: config.replicaRetries };
 }

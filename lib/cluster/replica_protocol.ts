@@ -17,7 +17,14 @@ import { InternalCommand } from "../envelope.ts";
 import type { Version } from "../hlc.ts";
 import type { Entry } from "../store.ts";
 
-/** Replication commands (0x30–0x3F). */
+/**
+ * Replication commands (0x30–0x3F).
+ *
+ * @example
+ * ```ts
+ * console.log(ReplicaCommand.Put); // 48 (0x30)
+ * ```
+ */
 export const ReplicaCommand = {
   /** Coordinator → replica: store one entry. Header `{rm?: 1, hint?: owner}`; reply `{s, ex?}`. */
   Put: InternalCommand.ReplicationBase,
@@ -35,7 +42,14 @@ export const ReplicaCommand = {
   Offer: InternalCommand.ReplicationBase + 6,
 } as const;
 
-/** Debug/admin queries (0x60–0x6F). */
+/**
+ * Debug/admin queries (0x60–0x6F).
+ *
+ * @example
+ * ```ts
+ * console.log(DebugCommand.Keys); // 96 (0x60)
+ * ```
+ */
 export const DebugCommand = {
   /** List held keys with versions. Header `{after?, limit?}`; reply `{keys: [[hex, t, node, tomb]], next}`. */
   Keys: InternalCommand.DebugBase,
@@ -66,13 +80,29 @@ export interface KeyedVersion {
 
 const KEY = 32;
 
-/** Encoded size of an entry in a batch body. */
+/**
+ * Encoded size of an entry in a batch body.
+ *
+ * @example
+ * ```ts
+ * const e = { key: "00".repeat(32), entry: { value: new Uint8Array(10), version: { t: 1, n: "a" }, tombstone: false } };
+ * console.log(entrySize(e) === encodeEntries([e]).length); // true
+ * ```
+ */
 export function entrySize(e: KeyedEntry): number {
   return KEY + 8 + 1 + 1 + utf8Encoder.encode(e.entry.version.n).length + 2 +
     (e.entry.tombstone ? 0 : e.entry.value.length);
 }
 
-/** Encoded size of a version in a list body. */
+/**
+ * Encoded size of a version in a list body.
+ *
+ * @example
+ * ```ts
+ * const v = { key: "00".repeat(32), version: { t: 1, n: "ab" }, tombstone: false };
+ * console.log(versionSize(v) === encodeVersions([v]).length); // true
+ * ```
+ */
 export function versionSize(v: KeyedVersion): number {
   return KEY + 8 + 1 + 1 + utf8Encoder.encode(v.version.n).length;
 }
@@ -103,7 +133,14 @@ export function encodeEntries(items: readonly KeyedEntry[]): Uint8Array {
   return out;
 }
 
-/** Decodes a batch of entries; `null` if malformed. Values are copies. */
+/**
+ * Decodes a batch of entries; `null` if malformed. Values are copies.
+ *
+ * @example
+ * ```ts
+ * console.log(decodeEntries(new Uint8Array(3))); // null (truncated)
+ * ```
+ */
 export function decodeEntries(body: Uint8Array): KeyedEntry[] | null {
   const out: KeyedEntry[] = [];
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -125,7 +162,15 @@ export function decodeEntries(body: Uint8Array): KeyedEntry[] | null {
   return out;
 }
 
-/** Encodes versions (no values) for a list body. */
+/**
+ * Encodes versions (no values) for a list body.
+ *
+ * @example
+ * ```ts
+ * const body = encodeVersions([{ key: "11".repeat(32), version: { t: 2, n: "a" }, tombstone: false }]);
+ * console.log(body.length); // 43
+ * ```
+ */
 export function encodeVersions(items: readonly KeyedVersion[]): Uint8Array {
   const parts = items.map((it) => ({ it, node: utf8Encoder.encode(it.version.n.slice(0, 255)) }));
   let size = 0;
@@ -215,17 +260,38 @@ export function batches<T>(items: readonly T[], size: (item: T) => number, budge
   return out;
 }
 
-/** Whether `x` is a 64-digit lower-case hex key. */
+/**
+ * Whether `x` is a 64-digit lower-case hex key.
+ *
+ * @example
+ * ```ts
+ * console.log(isHexKey("ab".repeat(32)), isHexKey("xyz")); // true false
+ * ```
+ */
 export function isHexKey(x: unknown): x is string {
   return typeof x === "string" && x.length === 64 && /^[0-9a-f]{64}$/.test(x);
 }
 
-/** A JSON header as a record, or an empty one if it is not an object. */
+/**
+ * A JSON header as a record, or an empty one if it is not an object.
+ *
+ * @example
+ * ```ts
+ * console.log(headerOf([1, 2])); // {}
+ * ```
+ */
 export function headerOf(h: unknown): Record<string, unknown> {
   return h !== null && typeof h === "object" && !Array.isArray(h) ? h as Record<string, unknown> : {};
 }
 
-/** Non-negative integers from `x` below `limit` (others dropped); `[]` if `x` is not an array. */
+/**
+ * Non-negative integers from `x` below `limit` (others dropped); `[]` if `x` is not an array.
+ *
+ * @example
+ * ```ts
+ * console.log(indexList([0, 5, -1, 2.5, "x", 2], 3)); // [0, 2]
+ * ```
+ */
 export function indexList(x: unknown, limit: number): number[] {
   if (!Array.isArray(x)) return [];
   return x.filter((i): i is number => Number.isInteger(i) && i >= 0 && i < limit);

@@ -144,7 +144,14 @@ export function replicationConfigFor(ctx: Pick<NodeContext, "fleet" | "options">
   );
 }
 
-/** `ms` jittered by ± `fraction` using `random`. */
+/**
+ * `ms` jittered by ± `fraction` using `random`.
+ *
+ * @example
+ * ```ts
+ * console.log(jittered(1000, 0.25, () => 0.5)); // 1000
+ * ```
+ */
 export function jittered(ms: number, fraction: number, random: () => number): number {
   return Math.max(1, Math.round(ms * (1 + fraction * (2 * random() - 1))));
 }

@@ -12,7 +12,14 @@
 import { fromHex, utf8Encoder } from "../bytes.ts";
 import type { Address } from "../transport.ts";
 
-/** Size of the hash space (positions are 0 … 2^32 − 1). */
+/**
+ * Size of the hash space (positions are 0 … 2^32 − 1).
+ *
+ * @example
+ * ```ts
+ * console.log(RING_SIZE); // 4294967296
+ * ```
+ */
 export const RING_SIZE = 0x1_0000_0000;
 
 /**
@@ -48,7 +55,14 @@ export function murmur3(data: Uint8Array, seed = 0): number {
   return fmix32(h ^ len);
 }
 
-/** MurmurHash3's finalizer: spreads every input bit over the output. */
+/**
+ * MurmurHash3's finalizer: spreads every input bit over the output.
+ *
+ * @example
+ * ```ts
+ * console.log(fmix32(0)); // 0
+ * ```
+ */
 export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -77,7 +91,14 @@ for (let i = 0; i < 16; i++) {
 }
 const scratch = new Uint8Array(32);
 
-/** Ring position of a key given as 64 hex digits (the store's key form); same as {@linkcode keyPosition}. */
+/**
+ * Ring position of a key given as 64 hex digits (the store's key form); same as {@linkcode keyPosition}.
+ *
+ * @example
+ * ```ts
+ * console.log(keyPositionHex("00".repeat(32)) === keyPosition(new Uint8Array(32))); // true
+ * ```
+ */
 export function keyPositionHex(hex: string): number {
   if (hex.length !== 64) return murmur3(fromHex(hex));
   for (let i = 0; i < 32; i++) {

@@ -250,7 +250,10 @@ export class AntiEntropy {
       const entries = decodeEntries(r.body);
       if (!entries || typeof done !== "number" || done < 1) break;
       for (const { key, entry } of entries) {
-        if (replica.apply(key, entry) === "ok") count++;
+        if (replica.apply(key, entry) === "ok") {
+          count++;
+          this.#deps.noteWrite(key);
+        }
       }
       keys = keys.slice(Math.min(done, ask.length));
     }

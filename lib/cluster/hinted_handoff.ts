@@ -59,6 +59,7 @@ export class HintedHandoff {
   #hints = new Map<string, Set<Address>>();
   #running: Promise<HandoffResult> | undefined;
   #notOwned = 0;
+  #dirty = true;
 
   /** Creates the handoff of the node described by `deps`. */
   constructor(deps: ReplicaDeps) {
@@ -72,6 +73,7 @@ export class HintedHandoff {
 
   /** Records that this node keeps `key` for `owner` (a stand-in's hint). */
   record(key: string, owner: Address): void {
+    this.#dirty = true;
     let s = this.#hints.get(key);
     if (!s) this.#hints.set(key, s = new Set());
     s.add(owner);
@@ -87,14 +89,34 @@ export class HintedHandoff {
     return [...this.#hints.get(key) ?? []];
   }
 
-  /** One pass over the store (concurrent calls share the running pass). */
+  /**
+   * Notes that the store may hold keys this node does not own (the ring changed, or a
+   * write for another owner arrived), so the next run scans the store.
+   */
+  markDirty(): void {
+    this.#dirty = true;
+  }
+
+  /** Marks the handoff dirty if this node does not own `key`. */
+  check(key: string): void {
+    if (!this.#dirty && !this.#deps.placement.ownersHex(key).includes(this.#deps.self)) this.#dirty = true;
+  }
+
+  /**
+   * One pass over the store (concurrent calls share the running pass). Skipped while
+   * nothing can have become misplaced since a pass that left no foreign key behind.
+   */
   run(): Promise<HandoffResult> {
+    if (!this.#dirty && this.#notOwned === 0 && this.#hints.size === 0) {
+      return Promise.resolve({ notOwned: 0, pushed: 0, dropped: 0 });
+    }
     this.#running ??= this.#run().finally(() => this.#running = undefined);
     return this.#running;
   }
 
   async #run(): Promise<HandoffResult> {
     const { self, store, placement, replica, rpc, config, stats } = this.#deps;
+    this.#dirty = false;
     const ring = placement.ring();
     const n = placement.n();
     const byOwner = new Map<Address, KeyedVersion[]>();

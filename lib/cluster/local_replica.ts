@@ -168,6 +168,8 @@ export interface ReplicaDeps {
   random: Random;
   /** Counters. */
   stats: ReplicationStats;
+  /** Called after a write from another node was applied (handoff checks whether it is owned here). */
+  noteWrite: (key: string) => void;
 }
 
 /**

@@ -91,6 +91,7 @@ export class ReplicatedExecutor implements Executor {
       clock: ctx.clock,
       random: ctx.random,
       stats: this.stats,
+      noteWrite: (key) => this.handoff.check(key),
     };
     this.handoff = new HintedHandoff(this.#deps);
     this.antiEntropy = new AntiEntropy(this.#deps);
@@ -119,7 +120,10 @@ export class ReplicatedExecutor implements Executor {
       this.stats.tombstonesCollected += this.replica.collect();
       this.#background(this.antiEntropy.run());
     });
-    this.#closers.push(this.placement.onRingChange(() => this.#scheduleRebalance()));
+    this.#closers.push(this.placement.onRingChange(() => {
+      this.handoff.markDirty();
+      this.#scheduleRebalance();
+    }));
     this.#closers.push(() => this.placement.close());
     ctx.node.onClose(() => this.close());
   }
@@ -332,6 +336,7 @@ export class ReplicatedExecutor implements Executor {
     const r = h.rm === 1 && entry.tombstone
       ? this.replica.remove(key, entry)
       : { status: this.replica.apply(key, entry), existed: false };
+    if (r.status === "ok") this.handoff.check(key);
     const held = r.status === "stale" ? this.#deps.store.getEntry(key)?.version : undefined;
     return { header: { s: r.status, ex: r.existed, v: held ? [held.t, held.n] : undefined } };
   }
@@ -347,7 +352,11 @@ export class ReplicatedExecutor implements Executor {
     const entries = decodeEntries(m.body);
     if (!entries) return undefined;
     let s = "";
-    for (const { key, entry } of entries) s += this.replica.apply(key, entry)[0];
+    for (const { key, entry } of entries) {
+      const status = this.replica.apply(key, entry);
+      if (status === "ok") this.handoff.check(key);
+      s += status[0];
+    }
     return { header: { s } };
   }
 

@@ -42,6 +42,7 @@ export class Simulation {
   readonly seed: number;
   #options: SimulationOptions;
   #counter = 0;
+  #restarts = 0;
 
   /** Creates an empty simulation. */
   constructor(options: SimulationOptions = {}) {
@@ -84,12 +85,30 @@ export class Simulation {
     return out;
   }
 
-  /** Stops a node abruptly (as kill -9): it stops answering at once. */
+  /** Stops a node abruptly (as kill -9): it stops answering at once and says no goodbye. */
   kill(address: Address): void {
     const n = this.nodes.get(address);
     if (!n) throw new RangeError(`No simulated node at ${address}`);
+    n.node.transport.close(); // first, so nothing sent while closing (a graceful leave) gets out
     n.close();
     this.nodes.delete(address);
+  }
+
+  /** Starts a fresh node (empty state, new random stream) at the address of a killed one: a restart. */
+  async restart(address: Address, options: Partial<StartNodeOptions> = {}): Promise<RunningNode> {
+    if (this.nodes.has(address)) throw new RangeError(`${address} is running; kill it before restarting it`);
+    const base = this.#options.nodeOptions ?? {};
+    const running = await startNode({
+      ...base,
+      ...options,
+      transport: this.network.createTransport(address),
+      clock: this.clock,
+      random: seededRandom(this.seed * 7_919 + 104_729 * ++this.#restarts),
+      seeds: options.seeds ?? base.seeds ?? [Simulation.address(0)],
+      subsystemOptions: { ...base.subsystemOptions, ...options.subsystemOptions },
+    });
+    this.nodes.set(address, running);
+    return running;
   }
 
   /** Advances virtual time by `ms`. */

@@ -6,6 +6,7 @@
 import { loadFleet } from "../config.ts";
 import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
+import { parseAddress } from "../transport.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
 
 /** Help text of `node`. */
@@ -17,6 +18,7 @@ Options:
   --port N              UDP port to serve (default 4000)
   --host ADDR           interface to bind (default 127.0.0.1; 0.0.0.0 for all)
   --config FILE         fleet file (nodes.yaml) listing seeds, monitor and keys
+  --seed ADDR           join the cluster through ADDR (repeatable; added to the fleet file's nodes)
   --max-bytes SIZE      store capacity, e.g. 64MiB (default 64MiB)
   --data-dir DIR        keep keys in SQLite under DIR so a restart keeps them
   --reply-cache-ttl D   how long replies are kept for retries (default 5s)
@@ -37,6 +39,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     "data-dir": { type: "string" },
     "reply-cache-ttl": { type: "string" },
     "max-in-flight": { type: "string" },
+    seed: { type: "string", multiple: true },
   });
   if (values.help) {
     console.log(NODE_HELP);
@@ -47,10 +50,18 @@ export async function nodeCommand(args: string[]): Promise<number> {
   }
   const fleet = values.config ? await loadFleet(values.config) : undefined;
   const port = values.port ? parseInteger(values.port, "--port", 0, 65535) : 4000;
+  for (const s of values.seed ?? []) {
+    try {
+      parseAddress(s);
+    } catch (e) {
+      throw new UsageError(`node: --seed ${(e as Error).message}`);
+    }
+  }
   const running = await startNode({
     host: values.host ?? "127.0.0.1",
     port,
     fleet,
+    seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
     maxBytes: values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES,
     dataDir: values["data-dir"],
     pid: Deno.pid,

@@ -1,0 +1,213 @@
+/**
+ * SWIM membership on simulated clusters (real nodes, in-memory network, virtual time).
+ * Bounds are virtual time; the measured figure is printed next to each.
+ * Replication is switched off so only membership traffic runs.
+ */
+import assert from "node:assert/strict";
+import { Simulation, type SimulationOptions } from "../../lib/simulation.ts";
+import type { Swim } from "../../lib/cluster/swim.ts";
+import type { MemberEvent } from "../../lib/cluster/membership_table.ts";
+import type { Address } from "../../lib/transport.ts";
+
+/** 50 LAN nodes started together agree on the full membership within this (measured ≤ 1.6 s over 20 seeds). */
+const CONVERGE_50_MS = 5_000;
+/** Every other node declares a killed node dead within this (measured 8.3–10.3 s over 20 seeds). */
+const DETECT_50_MS = 15_000;
+/** After heal, a 2|3 partition is one group of 5 again within this (measured: see test output). */
+const HEAL_5_MS = 25_000;
+/** A graceful leave reaches everyone within this (one message delay, no suspicion period). */
+const LEAVE_MS = 100;
+
+const STEP = 50;
+
+function sim(options: SimulationOptions = {}): Simulation {
+  return new Simulation({
+    ...options,
+    nodeOptions: { ...options.nodeOptions, subsystemOptions: { replication: false } },
+  });
+}
+
+function swimOf(s: Simulation, a: Address): Swim {
+  return s.nodes.get(a)!.members as Swim;
+}
+
+function stateOf(s: Simulation, observer: Address, a: Address): string {
+  return swimOf(s, observer).members().find((m) => m.address === a)?.state ?? "unknown";
+}
+
+/** Whether every running node sees exactly the running nodes as its live members. */
+function agreed(s: Simulation): boolean {
+  const want = s.addresses().sort().join(",");
+  return s.addresses().every((a) => swimOf(s, a).alive().join(",") === want);
+}
+
+/** Records every member event of every running node. */
+function recordEvents(s: Simulation): { observer: Address; e: MemberEvent }[] {
+  const out: { observer: Address; e: MemberEvent }[] = [];
+  for (const a of s.addresses()) swimOf(s, a).onEvent((e) => out.push({ observer: a, e }));
+  return out;
+}
+
+function within(name: string, ms: number, bound: number): void {
+  console.log(`  measured: ${name} in ${ms} ms of virtual time (bound ${bound} ms)`);
+  assert.ok(ms >= 0 && ms <= bound, `${name} took ${ms < 0 ? "longer than the limit" : `${ms} ms`}, bound ${bound} ms`);
+}
+
+Deno.test("50 LAN nodes: converge, then detect a killed node", async () => {
+  const s = sim({ seed: 11 });
+  try {
+    await s.addNodes(50);
+    within("50 nodes agree on all 50 members", s.clock.advanceUntil(() => agreed(s), 60_000, STEP), CONVERGE_50_MS);
+    assert.equal(s.nodes.get(Simulation.address(17))!.node.executor.membershipCount(), 50);
+    const victim = Simulation.address(23);
+    s.kill(victim);
+    const others = s.addresses();
+    const detect = s.clock.advanceUntil(() => others.every((a) => stateOf(s, a, victim) === "dead"), 60_000, STEP);
+    within("all 49 others declare the killed node dead", detect, DETECT_50_MS);
+    assert.ok(others.every((a) => swimOf(s, a).alive().length === 49));
+    assert.equal(s.nodes.get(Simulation.address(5))!.node.executor.membershipCount(), 49);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("50 LAN nodes with 10% message loss: no live node is declared dead in 10 minutes", async () => {
+  const s = sim({ seed: 12, conditions: { loss: 0.1 } });
+  try {
+    await s.addNodes(50);
+    within("50 nodes agree (10% loss)", s.clock.advanceUntil(() => agreed(s), 60_000, STEP), CONVERGE_50_MS);
+    const events = recordEvents(s);
+    s.advance(10 * 60_000);
+    const suspicions = events.filter((x) => x.e.state === "suspect").length;
+    const deaths = events.filter((x) => x.e.state === "dead" || x.e.state === "left");
+    const refutes = s.addresses().reduce((n, a) => n + swimOf(s, a).stats.refutes, 0);
+    console.log(`  measured: ${suspicions} suspicions, ${refutes} refutations, ${deaths.length} deaths in 10 min`);
+    assert.ok(suspicions > 0, "10% loss must cause some (false) suspicions, or this test proves nothing");
+    assert.ok(refutes > 0);
+    assert.deepEqual(deaths.map((x) => `${x.observer} declared ${x.e.address} ${x.e.state}`), []);
+    assert.ok(agreed(s), "everyone still sees all 50");
+    // Real failures are still detected under loss.
+    const victim = Simulation.address(31);
+    s.kill(victim);
+    const others = s.addresses();
+    const detect = s.clock.advanceUntil(() => others.every((a) => stateOf(s, a, victim) === "dead"), 60_000, STEP);
+    within("a killed node declared dead by all (10% loss)", detect, DETECT_50_MS);
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("partition 2|3 then heal: one group of 5, everyone alive", async () => {
+  const s = sim({ seed: 13 });
+  try {
+    await s.addNodes(5);
+    assert.ok(s.clock.advanceUntil(() => agreed(s), 10_000, STEP) >= 0);
+    const [a, b] = [s.addresses().slice(0, 2), s.addresses().slice(2)];
+    s.network.partition(a, b);
+    const split = s.clock.advanceUntil(
+      () => a.every((x) => b.every((y) => stateOf(s, x, y) === "dead" && stateOf(s, y, x) === "dead")),
+      120_000,
+      STEP,
+    );
+    console.log(`  measured: each side declared the other dead after ${split} ms`);
+    assert.ok(split > 0);
+    assert.ok(a.every((x) => swimOf(s, x).alive().length === 2) && b.every((y) => swimOf(s, y).alive().length === 3));
+    s.network.heal();
+    const allAlive = () => agreed(s) && s.addresses().every((x) => swimOf(s, x).counts().alive === 5);
+    within("healed partition converges to 5 alive", s.clock.advanceUntil(allAlive, 120_000, STEP), HEAL_5_MS);
+    for (const x of s.addresses()) assert.deepEqual(swimOf(s, x).counts(), { alive: 5, suspect: 0, dead: 0 });
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("refutation: a suspected but live node refutes with a higher incarnation and is never declared dead", async () => {
+  const s = sim({ seed: 14 });
+  try {
+    await s.addNodes(5);
+    assert.ok(s.clock.advanceUntil(() => agreed(s), 10_000, STEP) >= 0);
+    const x = Simulation.address(3);
+    const others = s.addresses().filter((a) => a !== x);
+    const events = recordEvents(s);
+    const before = swimOf(s, x).incarnation;
+    // Cut x off briefly (shorter than the 4 s minimum suspicion timeout of 5 nodes).
+    for (const o of others) {
+      s.network.block(o, x);
+      s.network.block(x, o);
+    }
+    const suspected = s.clock.advanceUntil(() => others.some((o) => stateOf(s, o, x) === "suspect"), 3_000, 10);
+    assert.ok(suspected >= 0, "someone suspects the unreachable node");
+    s.network.heal();
+    const refuted = s.clock.advanceUntil(
+      () =>
+        others.every((o) =>
+          stateOf(s, o, x) === "alive" && swimOf(s, o).members().find((m) => m.address === x)!.incarnation > before
+        ),
+      10_000,
+      10,
+    );
+    console.log(
+      `  measured: suspected after ${suspected} ms; refutation seen by all ${refuted} ms after the link healed`,
+    );
+    assert.ok(refuted >= 0);
+    assert.ok(swimOf(s, x).incarnation > before, "x bumped its incarnation");
+    assert.ok(swimOf(s, x).stats.refutes > 0);
+    s.advance(60_000);
+    assert.deepEqual(events.filter((r) => r.e.state === "dead").map((r) => `${r.observer}: ${r.e.address}`), []);
+    assert.ok(agreed(s));
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("restart: a killed node restarted on the same address is accepted back", async () => {
+  const s = sim({ seed: 15 });
+  try {
+    await s.addNodes(5);
+    assert.ok(s.clock.advanceUntil(() => agreed(s), 10_000, STEP) >= 0);
+    const x = Simulation.address(2);
+    s.kill(x);
+    const others = s.addresses();
+    assert.ok(s.clock.advanceUntil(() => others.every((o) => stateOf(s, o, x) === "dead"), 60_000, STEP) >= 0);
+    const deadInc = swimOf(s, others[0]).members().find((m) => m.address === x)!.incarnation;
+    const fresh = await s.restart(x);
+    assert.equal((fresh.members as Swim).incarnation, 0, "a restarted process starts from incarnation 0");
+    const back = s.clock.advanceUntil(() => agreed(s), 30_000, STEP);
+    console.log(`  measured: restarted node accepted by all in ${back} ms`);
+    assert.ok(back >= 0 && back <= 5_000, `rejoin took ${back} ms`);
+    assert.ok((fresh.members as Swim).incarnation > deadInc, "it refuted its old death with a higher incarnation");
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("join through a non-first seed; a graceful leave is seen by all at once", async () => {
+  const s = sim({ seed: 16 });
+  try {
+    await s.addNodes(4);
+    assert.ok(s.clock.advanceUntil(() => agreed(s), 10_000, STEP) >= 0);
+    // The newcomer knows only node 2 (and an address nobody answers on).
+    const newcomer = await s.addNode({ seeds: ["10.9.9.9:4000", Simulation.address(2)] });
+    const joined = s.clock.advanceUntil(() => agreed(s), 30_000, STEP);
+    console.log(`  measured: join via a non-first seed spread to all in ${joined} ms`);
+    assert.ok(joined >= 0 && joined <= 5_000, `join took ${joined} ms`);
+    assert.equal(newcomer.members.alive().length, 5);
+
+    const events = recordEvents(s);
+    const leaver = Simulation.address(1);
+    s.nodes.get(leaver)!.close(); // close() announces a graceful leave
+    s.nodes.delete(leaver);
+    const others = s.addresses();
+    const seen = s.clock.advanceUntil(() => others.every((o) => stateOf(s, o, leaver) === "left"), 1_000, 5);
+    within("graceful leave seen by all", seen, LEAVE_MS);
+    assert.deepEqual(
+      events.filter((r) => r.e.address === leaver && r.e.state === "suspect"),
+      [],
+      "no suspicion period",
+    );
+    assert.ok(others.every((o) => swimOf(s, o).alive().length === 4));
+    assert.equal(s.nodes.get(Simulation.address(0))!.node.executor.membershipCount(), 4);
+  } finally {
+    s.close();
+  }
+});

@@ -180,8 +180,6 @@ export class AntiEntropy {
       }
     }
     stats.antiEntropyRounds++;
-    stats.antiEntropyPushed += result.pushed;
-    stats.antiEntropyFetched += result.fetched;
     if (result.pushed === 0 && result.fetched === 0) stats.lastQuietRound = clock.now();
     return result;
   }
@@ -234,6 +232,7 @@ export class AntiEntropy {
     }
     for (const b of batches(items, entrySize, config.maxMessageBytes - 200)) {
       await rpc.call(peer, ReplicaCommand.Push, {}, encodeEntries(b), replicaCallOptions(config));
+      this.#deps.stats.antiEntropyPushed += b.length;
     }
     return items.length;
   }
@@ -252,6 +251,7 @@ export class AntiEntropy {
       for (const { key, entry } of entries) {
         if (replica.apply(key, entry) === "ok") {
           count++;
+          this.#deps.stats.antiEntropyFetched++;
           this.#deps.noteWrite(key);
         }
       }

@@ -1,0 +1,222 @@
+/**
+ * Acceptance tests with real node processes on loopback UDP (real SWIM membership).
+ */
+import assert from "node:assert/strict";
+import { KVClient } from "../../lib/client.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
+import { ClusterDebugClient } from "../../lib/cluster/debug.ts";
+import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
+import { DEFAULT_REPLICATION_CONFIG } from "../../lib/cluster/replication_config.ts";
+import { toHex } from "../../lib/bytes.ts";
+import { toKey } from "../../lib/keys.ts";
+
+const dec = new TextDecoder();
+
+/** Nodes of one test, stopped (SIGKILL) and awaited on cleanup. */
+class ProcessCluster {
+  readonly procs = new Map<string, RoleProcess>();
+  readonly clients = new Map<string, KVClient>();
+  dir = "";
+  fleet = "";
+
+  static async create(seeds: string[]): Promise<ProcessCluster> {
+    const c = new ProcessCluster();
+    c.dir = await Deno.makeTempDir({ prefix: "kvstore-repl-" });
+    c.fleet = `${c.dir}/nodes.yaml`;
+    await Deno.writeTextFile(c.fleet, `name: replication-test\nnodes:\n${seeds.map((a) => `  - ${a}\n`).join("")}`);
+    return c;
+  }
+
+  async start(address: string): Promise<void> {
+    const port = Number(address.split(":")[1]);
+    this.procs.set(address, await startNodeProcess(port, ["--config", this.fleet], { name: `node:${port}` }));
+  }
+
+  async client(address: string): Promise<KVClient> {
+    let c = this.clients.get(address);
+    if (!c) this.clients.set(address, c = await KVClient.connect(address, { retries: 5 }));
+    return c;
+  }
+
+  async kill(address: string): Promise<void> {
+    await this.procs.get(address)?.stop("SIGKILL");
+    this.procs.delete(address);
+    this.clients.get(address)?.close();
+    this.clients.delete(address);
+  }
+
+  /** Waits until every listed node reports `count` members. */
+  async waitMembers(addresses: string[], count: number, timeoutMs = 60_000): Promise<number> {
+    const start = Date.now();
+    for (;;) {
+      const counts = await Promise.all(addresses.map(async (a) => {
+        try {
+          return await (await this.client(a)).membershipCount();
+        } catch {
+          return -1;
+        }
+      }));
+      if (counts.every((n) => n === count)) return Date.now() - start;
+      if (Date.now() - start > timeoutMs) throw new Error(`membership counts ${counts}, expected ${count}`);
+      await delay(250);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) c.close();
+    await Promise.all([...this.procs.values()].map((p) => p.stop("SIGKILL")));
+    this.procs.clear();
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Runs `fn(0..count-1)` with at most `window` calls in flight. */
+async function windowed(count: number, window: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+/** Polls the debug query of every node until no replica write is pending. */
+async function waitReplicated(dbg: ClusterDebugClient, addresses: string[], timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const pending = await Promise.all(addresses.map(async (a) => (await dbg.stats(a)).pendingReplicaWrites));
+    if (pending.every((p) => p === 0)) return;
+    if (Date.now() - start > timeoutMs) throw new Error(`replica writes still pending: ${pending}`);
+    await delay(100);
+  }
+}
+
+/** Placement errors: keys not held exactly by their N owners under the ring of `members`. */
+async function placementErrors(dbg: ClusterDebugClient, members: string[], keys: string[]): Promise<string[]> {
+  const ring = new Ring(members, DEFAULT_REPLICATION_CONFIG.virtualNodes);
+  const holders = new Map<string, string[]>();
+  for (const a of members) {
+    for (const k of await dbg.keys(a)) {
+      let h = holders.get(k.key);
+      if (!h) holders.set(k.key, h = []);
+      h.push(a);
+    }
+  }
+  const errors: string[] = [];
+  const n = Math.min(DEFAULT_REPLICATION_CONFIG.n, members.length);
+  for (const k of new Set([...keys, ...holders.keys()])) {
+    const owners = [...ring.preferenceListAt(keyPositionHex(k), n)].sort().join();
+    const held = (holders.get(k) ?? []).sort().join();
+    if (owners !== held) errors.push(`${k.slice(0, 12)}: owners ${owners} held by ${held}`);
+  }
+  return errors;
+}
+
+const value = (i: number) => `value-${i}-${"x".repeat(i % 200)}`;
+
+Deno.test({
+  name: "5 processes: 5,000 keys survive kill -9 of 2 nodes; after restart + 2 joins every key is on exactly N nodes",
+  sanitizeResources: true,
+  fn: async () => {
+    const ports = freeUdpPorts(7);
+    const addresses = ports.map((p) => `127.0.0.1:${p}`);
+    const first = addresses.slice(0, 5);
+    const cluster = await ProcessCluster.create(first);
+    const dbg = await ClusterDebugClient.open();
+    try {
+      await Promise.all(first.map((a) => cluster.start(a)));
+      await cluster.waitMembers(first, 5);
+      const clients = await Promise.all(first.map((a) => cluster.client(a)));
+      const COUNT = 5_000;
+      const names = Array.from({ length: COUNT }, (_, i) => `key-${i}`);
+      let t0 = Date.now();
+      await windowed(COUNT, 64, (i) => clients[Math.floor(Math.random() * clients.length)].put(names[i], value(i)));
+      console.log(`wrote ${COUNT} keys through random nodes in ${Date.now() - t0} ms`);
+      await waitReplicated(dbg, first);
+      // kill -9 any 2 nodes
+      const victims = [...first].sort(() => Math.random() - 0.5).slice(0, 2);
+      const survivors = first.filter((a) => !victims.includes(a));
+      for (const v of victims) await cluster.kill(v);
+      t0 = Date.now();
+      const lost: string[] = [];
+      const survivorClients = await Promise.all(survivors.map((a) => cluster.client(a)));
+      await windowed(COUNT, 32, async (i) => {
+        const c = survivorClients[Math.floor(Math.random() * survivorClients.length)];
+        try {
+          if (dec.decode(await c.get(names[i])) !== value(i)) lost.push(names[i]);
+        } catch (e) {
+          lost.push(`${names[i]} (${(e as Error).name})`);
+        }
+      });
+      console.log(
+        `killed ${victims}; read ${COUNT} keys through survivors in ${Date.now() - t0} ms: ${lost.length} lost`,
+      );
+      assert.deepEqual(lost.slice(0, 10), []);
+      // Restart the two victims (empty: no data dir) and add two fresh nodes.
+      const all = [...first, ...addresses.slice(5)];
+      await Promise.all([...victims, ...addresses.slice(5)].map((a) => cluster.start(a)));
+      const joined = await cluster.waitMembers(all, 7);
+      t0 = Date.now();
+      const hexKeys = names.map((n) => toHex(toKey(n)));
+      let errors = await placementErrors(dbg, all, hexKeys);
+      while (errors.length > 0 && Date.now() - t0 < 120_000) {
+        await delay(1_000);
+        errors = await placementErrors(dbg, all, hexKeys);
+      }
+      console.log(
+        `7 members agreed ${joined} ms after the restarts; every key on exactly its ${DEFAULT_REPLICATION_CONFIG.n} ` +
+          `owners ${Date.now() - t0} ms later (${errors.length} misplaced)`,
+      );
+      assert.deepEqual(errors.slice(0, 5), []);
+      // And every key still reads back its value through a fresh node.
+      const fresh = await cluster.client(addresses[6]);
+      let bad = 0;
+      await windowed(COUNT, 32, async (i) => {
+        if (dec.decode(await fresh.get(names[i])) !== value(i)) bad++;
+      });
+      assert.equal(bad, 0);
+    } finally {
+      dbg.close();
+      await cluster.close();
+    }
+  },
+});
+
+Deno.test("shutdown (0x04) of one of 4 processes: the others notice and keep serving every key", async () => {
+  const ports = freeUdpPorts(4);
+  const addresses = ports.map((p) => `127.0.0.1:${p}`);
+  const cluster = await ProcessCluster.create(addresses);
+  try {
+    await Promise.all(addresses.map((a) => cluster.start(a)));
+    await cluster.waitMembers(addresses, 4);
+    const c0 = await cluster.client(addresses[0]);
+    await windowed(500, 32, (i) => c0.put(`s-${i}`, `v-${i}`));
+    const dbg = await ClusterDebugClient.open();
+    try {
+      await waitReplicated(dbg, addresses);
+    } finally {
+      dbg.close();
+    }
+    const target = addresses[2];
+    await (await cluster.client(target)).shutdown();
+    const status = await cluster.procs.get(target)!.exited();
+    assert.equal(status.code, 0);
+    cluster.procs.delete(target);
+    const rest = addresses.filter((a) => a !== target);
+    const detected = await cluster.waitMembers(rest, 3);
+    console.log(`shutdown detected by all 3 others within ${detected} ms`);
+    const c1 = await cluster.client(rest[1]);
+    let missing = 0;
+    await windowed(500, 32, async (i) => {
+      if (dec.decode(await c1.get(`s-${i}`)) !== `v-${i}`) missing++;
+    });
+    assert.equal(missing, 0);
+    await c1.put("after-shutdown", "still writable");
+    assert.equal(dec.decode(await (await cluster.client(rest[2])).get("after-shutdown")), "still writable");
+  } finally {
+    await cluster.close();
+  }
+});

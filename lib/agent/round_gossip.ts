@@ -29,12 +29,12 @@ export interface RoundGossipConfig {
 }
 
 /**
- * Defaults: fan-out 2, stop probability 0.2, so a node pushes to 10 members per round
- * on average; the fraction never reached is about e^-10 (see docs/monitoring.md).
+ * Defaults: fan-out 3, stop probability 0.25, so a node pushes to 12 members per round
+ * on average; the fraction never reached is about e^-12 (see docs/monitoring.md).
  */
 export const DEFAULT_ROUND_GOSSIP_CONFIG: RoundGossipConfig = {
-  fanout: 2,
-  stopProbability: 0.2,
+  fanout: 3,
+  stopProbability: 0.25,
   stepIntervalMs: 100,
   maxSteps: 40,
   seenRounds: 256,

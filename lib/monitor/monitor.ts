@@ -13,7 +13,7 @@ import { type Random, randomBytes, sample } from "../random.ts";
 import type { Address, Transport } from "../transport.ts";
 import { MonitoringCommand, type RoundHeader, signRound } from "../agent/round_message.ts";
 import { DEFAULT_MONITOR_CONFIG, type MonitorConfig } from "./config.ts";
-import { Prober, type TcpProbe } from "./probe.ts";
+import { denoTcpProbe, Prober, type TcpProbe } from "./probe.ts";
 import { type Assessment, NodeRegistry, type NodeSnapshot } from "./registry.ts";
 import type { NodeReport } from "./report.ts";
 import { RoundBook, type RoundSummary } from "./rounds.ts";
@@ -115,7 +115,7 @@ export class Monitor {
     this.#prober = new Prober(
       options.transport,
       options.clock,
-      options.tcpProbe === null ? undefined : options.tcpProbe,
+      options.tcpProbe === undefined ? denoTcpProbe : options.tcpProbe,
     );
     options.transport.onReceive((data) => this.#prober.receive(data));
     for (const a of options.fleetNodes ?? []) this.registry.learn(a, 0, true);
@@ -145,8 +145,11 @@ export class Monitor {
     loop();
   }
 
-  /** Starts one round: picks seeds, sends the round message, re-assesses every node. */
-  async startRound(): Promise<RoundSummary> {
+  /**
+   * Starts one round: picks seeds, sends the round message, re-assesses every node.
+   * Without a cluster key everything happens before this returns (simulations rely on it).
+   */
+  startRound(): Promise<RoundSummary> {
     const c = this.config;
     const previous = this.rounds.index;
     const all = this.registry.all();
@@ -156,19 +159,24 @@ export class Monitor {
       ? all.filter((n) => n.reportRound < previous && !seeds.includes(n.id)).map((n) => n.id)
       : [];
     const direct = sample(this.#random, missed, c.maxDirectPerRound);
-    const id = toHex(randomBytes(this.#random, 8));
+    // Random part (tells monitor runs apart) + sequence number (unique within a run).
+    const id = toHex(randomBytes(this.#random, 6)) + (previous + 1).toString(16).padStart(8, "0");
     const jitter = Math.round(Math.min(c.maxJitterMs, c.jitterFraction * c.intervalMs));
-    const header = await signRound(this.#key, { r: id, u: this.reportUrl, j: jitter, h: 0 } satisfies RoundHeader);
-    if (this.#closed) return this.rounds.latest()!;
-    const summary = this.rounds.start(id, this.#clock.now(), all.length, seeds, direct.length);
-    for (const to of [...seeds, ...direct]) {
+    const header: RoundHeader = { r: id, u: this.reportUrl, j: jitter, h: 0 };
+    const launch = (signed: RoundHeader) => this.#launch(signed, all.length, seeds, direct);
+    return this.#key ? signRound(this.#key, header).then(launch) : Promise.resolve(launch(header));
+  }
+
+  #launch(header: RoundHeader, expected: number, seeds: Address[], direct: Address[]): RoundSummary {
+    const summary = this.rounds.start(header.r, this.#clock.now(), expected, seeds, direct.length);
+    for (const to of this.#closed ? [] : [...seeds, ...direct]) {
       this.transport.send(encodeInternal(randomBytes(this.#random, 16), MonitoringCommand.Round, header), to);
       this.stats.roundMessages++;
     }
     const removed = this.registry.forgetStale(summary.index);
     for (const r of removed) this.#states.delete(r);
     this.#emit({ nodes: this.#reassess(), removed, round: true });
-    this.#startProbes(summary.index);
+    if (!this.#closed) this.#startProbes(summary.index);
     return summary;
   }
 

@@ -93,9 +93,9 @@ export const COLUMNS: Column[] = [
     first: "desc",
     sort: (v) => num(v.stats, "rps"),
     cell: (v, n) =>
-      `<span class="rps">${esc(formatStat(v.stats.rps))}${
-        sparkline(n.history.series("rps"), { width: 72, height: 18, label: "req/s" })
-      }</span>`,
+      `<span class="rps">${sparkline(n.history.series("rps"), { width: 72, height: 18, label: "req/s" })}<span>${
+        esc(formatStat(v.stats.rps))
+      }</span></span>`,
   },
   {
     col: "errors",
@@ -179,7 +179,8 @@ export function renderRow(monitor: Monitor, v: NodeView): string {
   const cells = COLUMNS.map((c) =>
     `<td data-col="${c.col}" data-sort="${esc(c.sort(v))}"${c.num ? ' class="num"' : ""}>${c.cell(v, n)}</td>`
   );
-  return `<tr data-node="${esc(v.id)}" class="sev${v.severity}">${cells.join("")}</tr>`;
+  const down = v.state === "not_responding" ? " down" : "";
+  return `<tr data-node="${esc(v.id)}" class="sev${v.severity}${down}">${cells.join("")}</tr>`;
 }
 
 /** The row of node `id`, or "" if unknown. */

@@ -36,8 +36,9 @@ th a{color:inherit;text-decoration:none} th a:hover{color:var(--ink)}
 th[aria-sort=ascending] a::after{content:" ▲"} th[aria-sort=descending] a::after{content:" ▼"}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:hover{background:#f8f9fb}
-tr.sev4{background:#fff7f6} tr.flash{animation:flash 1.2s ease-out}
-@keyframes flash{from{background:#eef4ff}to{background:inherit}}
+tr.sev4{background:#fff7f6} tr.flash{animation:flash .8s ease-out}
+@keyframes flash{from{background:#f1f5ff}}
+tr.down td:not([data-col=status]):not([data-col=node]){opacity:.45}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .pill.ok{color:var(--ok);background:var(--okbg)} .pill.late{color:var(--warn);background:var(--warnbg)}
 .pill.not_responding{color:var(--bad);background:var(--badbg)} .pill.waiting{color:var(--wait);background:var(--waitbg)}
@@ -47,7 +48,7 @@ tr.sev4{background:#fff7f6} tr.flash{animation:flash 1.2s ease-out}
 .muted{color:var(--muted)}
 .chip{display:inline-block;background:#eef1f6;border-radius:4px;padding:0 6px;margin:1px 2px;font-size:12px}
 svg.spark polyline{stroke:var(--accent);stroke-width:1.4} svg.spark circle{fill:var(--accent)}
-svg.spark{vertical-align:middle;margin-left:6px}
+svg.spark{vertical-align:middle;margin-right:8px}
 .rps{display:flex;align-items:center;justify-content:flex-end}
 h2{font-size:15px;margin:22px 0 8px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:var(--card);border:1px solid var(--line);

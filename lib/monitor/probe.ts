@@ -65,12 +65,12 @@ const DETAIL: Record<ProbeResult, string> = {
 export class Prober {
   #transport: Pick<Transport, "send">;
   #clock: Clock;
-  #tcp: TcpProbe | undefined;
+  #tcp: TcpProbe | null;
   #pending = new Map<string, { resolve: (ok: boolean) => void; timer: TimerId }>();
   #closed = false;
 
-  /** Probes through `transport`; `tcp` = undefined skips the TCP step (simulations). */
-  constructor(transport: Pick<Transport, "send">, clock: Clock, tcp: TcpProbe | undefined = denoTcpProbe) {
+  /** Probes through `transport`; `tcp` = null skips the TCP step (simulations). */
+  constructor(transport: Pick<Transport, "send">, clock: Clock, tcp: TcpProbe | null = denoTcpProbe) {
     this.#transport = transport;
     this.#clock = clock;
     this.#tcp = tcp;

@@ -58,7 +58,7 @@ export interface ClusterSummary {
   round?: RoundSummary;
   /** The newest round whose window is over. */
   lastClosed?: RoundSummary;
-  /** Coverage of recent rounds, oldest first (0–1). */
+  /** Coverage of the last closed rounds, oldest first (0–1). */
   recentCoverage: number[];
 }
 
@@ -108,7 +108,7 @@ export function clusterSummary(monitor: Monitor, views: NodeView[] = nodeViews(m
     withProblems: views.filter((v) => v.severity > 0).length,
     round: monitor.rounds.latest(),
     lastClosed: monitor.rounds.lastClosed(),
-    recentCoverage: monitor.rounds.list(40).reverse().map((r) => r.coverage),
+    recentCoverage: monitor.rounds.list(41).slice(1).reverse().map((r) => r.coverage), // closed rounds only
   };
 }
 
@@ -152,10 +152,11 @@ export function formatStat(stat: Stat | undefined): string {
  * ```
  */
 export function formatDuration(ms: number): string {
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)}ms`;
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
+  if (m < 60) return s % 60 === 0 ? `${m}m` : `${m}m ${s % 60}s`;
   const h = Math.floor(m / 60);
   if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
   return h % 24 === 0 ? `${Math.floor(h / 24)}d` : `${Math.floor(h / 24)}d ${h % 24}h`;

@@ -25,9 +25,9 @@ async function advance(sim: Simulation, ms: number): Promise<void> {
 
 function setup(dropFrom = new Set<string>()) {
   const addresses = Array.from({ length: N }, (_, i) => Simulation.address(i));
-  let monitor: Monitor | undefined;
+  const to: { monitor?: Monitor } = {};
   const sink = new FunctionReportSink((_url, r: NodeReport) => {
-    if (!dropFrom.has(r.node)) monitor!.acceptReports([r]);
+    if (!dropFrom.has(r.node)) to.monitor!.acceptReports([r]);
   });
   const sim = new Simulation({
     seed: 7,
@@ -36,7 +36,7 @@ function setup(dropFrom = new Set<string>()) {
       subsystemOptions: { staticMembers: true, replication: false, monitoring: { system: false, sink } },
     },
   });
-  monitor = new Monitor({
+  const monitor = to.monitor = new Monitor({
     transport: sim.network.createTransport("10.250.0.1:9000"),
     clock: sim.clock,
     random: seededRandom(3),

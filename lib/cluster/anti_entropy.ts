@@ -77,6 +77,25 @@ export function entryDigest(position: number, t: number, n: string, tombstone: b
 }
 
 /**
+ * The digest of a whole pair table: XOR of the first hashes and sum of the second ones.
+ *
+ * @example
+ * ```ts
+ * console.log(digestTotal(new Uint32Array([1, 2, 4, 8]))); // [5, 10]
+ * ```
+ */
+export function digestTotal(table: Uint32Array | undefined): [number, number] {
+  let x = 0, y = 0;
+  if (table) {
+    for (let i = 0; i < table.length; i += 2) {
+      x ^= table[i];
+      y = (y + table[i + 1]) >>> 0;
+    }
+  }
+  return [x >>> 0, y];
+}
+
+/**
  * Runs digest rounds with replica peers and answers theirs.
  *
  * @example
@@ -163,6 +182,8 @@ export class AntiEntropy {
 
   /** One round with every replica peer (concurrent calls share the running round). */
   run(): Promise<AntiEntropyResult> {
+    // A node without data has nothing to offer; peers holding its keys start the exchange.
+    if (this.#deps.store.size === 0) return Promise.resolve({ peers: 0, differingBuckets: 0, pushed: 0, fetched: 0 });
     this.#running ??= this.#run().finally(() => this.#running = undefined);
     return this.#running;
   }
@@ -188,8 +209,12 @@ export class AntiEntropy {
     const { rpc, config } = this.#deps;
     const options = replicaCallOptions(config);
     const mine = this.digests().get(peer) ?? new Uint32Array(2 * config.digestBuckets);
-    const body = new Uint8Array(mine.buffer.slice(0));
-    const reply = await rpc.call(peer, ReplicaCommand.Digest, { b: config.digestBuckets }, body, options);
+    // First the 16-byte total of the pair; the 8 B-per-bucket table only when the totals differ.
+    const b = config.digestBuckets;
+    let reply = await rpc.call(peer, ReplicaCommand.Digest, { b, t: digestTotal(mine) }, undefined, options);
+    if (headerOf(reply.header).more === 1) {
+      reply = await rpc.call(peer, ReplicaCommand.Digest, { b }, new Uint8Array(mine.buffer.slice(0)), options);
+    }
     const diff = indexList(headerOf(reply.header).d, config.digestBuckets);
     if (diff.length === 0) return;
     result.differingBuckets += diff.length;
@@ -262,9 +287,15 @@ export class AntiEntropy {
 
   #onDigest(m: InternalMessage, from: Address): RpcAnswer {
     const B = this.#deps.config.digestBuckets;
-    if (headerOf(m.header).b !== B || m.body.length !== 8 * B) return { header: { d: [], error: "bucket count" } };
-    const theirs = new Uint32Array(m.body.slice().buffer);
+    const h = headerOf(m.header);
+    if (h.b !== B) return { header: { d: [], error: "bucket count" } };
     const mine = this.digests().get(from);
+    if (m.body.length === 0) {
+      const [x, y] = digestTotal(mine);
+      return { header: Array.isArray(h.t) && h.t[0] === x && h.t[1] === y ? { d: [] } : { more: 1 } };
+    }
+    if (m.body.length !== 8 * B) return { header: { d: [], error: "bucket count" } };
+    const theirs = new Uint32Array(m.body.slice().buffer);
     const d: number[] = [];
     for (let b = 0; b < B; b++) {
       const a1 = mine ? mine[2 * b] : 0, a2 = mine ? mine[2 * b + 1] : 0;

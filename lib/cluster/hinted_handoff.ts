@@ -107,6 +107,11 @@ export class HintedHandoff {
    * nothing can have become misplaced since a pass that left no foreign key behind.
    */
   run(): Promise<HandoffResult> {
+    if (this.#deps.store.size === 0) {
+      this.#dirty = false;
+      this.#notOwned = 0;
+      this.#hints.clear();
+    }
     if (!this.#dirty && this.#notOwned === 0 && this.#hints.size === 0) {
       return Promise.resolve({ notOwned: 0, pushed: 0, dropped: 0 });
     }

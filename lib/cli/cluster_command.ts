@@ -3,20 +3,23 @@
  *
  * @module
  */
-import { type RoleProcess, startNodeProcess } from "../process_launcher.ts";
+import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
+import { toHex } from "../bytes.ts";
 import { parseFlags, parseInteger, UsageError } from "./args.ts";
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]
 
 Starts a local cluster of N nodes on 127.0.0.1 (ports BASE..BASE+N-1) and
-writes its fleet file. Ctrl-C stops every node cleanly.
+writes its fleet file, plus the status server (monitor) on http://127.0.0.1:8080.
+Ctrl-C stops every node cleanly.
 
 Options:
   --nodes N         number of nodes (default 5)
   --base-port P     first UDP port (default 4000)
   --dir DIR         where the fleet file and node data go (default .kvstore-cluster)
   --allow-run       let nodes execute signed admin scripts
+  --monitor-port P  HTTP port of the status page (default 8080; 0 = no monitor)
   -h, --help        show this help
 `;
 
@@ -27,6 +30,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
     "base-port": { type: "string" },
     dir: { type: "string" },
     "allow-run": { type: "boolean" },
+    "monitor-port": { type: "string" },
   });
   if (values.help) {
     console.log(CLUSTER_HELP);
@@ -39,9 +43,14 @@ export async function clusterCommand(args: string[]): Promise<number> {
   await Deno.mkdir(dir, { recursive: true });
   const addresses = Array.from({ length: n }, (_, i) => `127.0.0.1:${base + i}`);
   const fleetFile = `${dir}/nodes.yaml`;
+  const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
+  const monitorUrl = `http://127.0.0.1:${monitorPort}`;
+  const clusterKey = toHex(crypto.getRandomValues(new Uint8Array(32)));
   await Deno.writeTextFile(
     fleetFile,
-    `# Written by 'kvstore cluster'\nname: local\nnodes:\n${addresses.map((a) => `  - ${a}\n`).join("")}`,
+    `# Written by 'kvstore cluster'\nname: local\n${
+      monitorPort > 0 ? `monitor: { url: "${monitorUrl}" }\n` : ""
+    }clusterKey: "${clusterKey}"\nnodes:\n${addresses.map((a) => `  - ${a}\n`).join("")}`,
   );
   const procs: RoleProcess[] = [];
   const stopAll = async () => {
@@ -66,6 +75,12 @@ export async function clusterCommand(args: string[]): Promise<number> {
       procs.push(await startNodeProcess(port, ["--config", fleetFile], { extraPermissions: extra }));
       console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
     }
+    if (monitorPort > 0) {
+      const monitor = new RoleProcess("monitor", "monitor", ["--config", fleetFile]);
+      procs.push(monitor);
+      await monitor.waitFor(/listening on/);
+      console.log(`monitor up: status page at ${monitorUrl}/`);
+    }
   } catch (e) {
     await stopAll();
     throw new Error(`cannot start the cluster: ${(e as Error).message.split("\n")[0]}`);
@@ -73,7 +88,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
   console.log(
     `\n${n} nodes running; fleet file ${fleetFile}. Try:\n  deno task kvctl put hello world --node ${
       addresses[0]
-    }\n  deno task kvctl get hello --node ${addresses[0]}\nCtrl-C stops the cluster.`,
+    }\n  deno task kvctl get hello --node ${addresses[0]}\n${
+      monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
+    }Ctrl-C stops the cluster.`,
   );
   await Promise.race(procs.map((p) => p.exited()));
   if (!stopping) {

@@ -112,10 +112,13 @@ export class NodeHistory {
     return out;
   }
 
-  /** Every series, for saving or the API. */
+  /** Every non-empty series, for saving or the API. */
   snapshot(): HistorySnapshot {
     const series: Record<string, Series> = {};
-    for (const name of this.#series.keys()) series[name] = this.series(name);
+    for (const name of this.#series.keys()) {
+      const one = this.series(name);
+      if (one.v.length > 0) series[name] = one;
+    }
     return { resolutionMs: this.resolutionMs, series };
   }
 

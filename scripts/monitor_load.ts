@@ -4,7 +4,10 @@
  * Prints reports/s and latency per round.
  *
  *   deno run -A scripts/monitor_load.ts [--reports 1000] [--rounds 3] [--concurrency 64]
- *                                       [--batch 1] [--spread 0ms] [--url URL --key HEX]
+ *                                       [--batch 1] [--spread 0] [--watch] [--url URL --key HEX]
+ *
+ * --spread MS posts each round's reports evenly over MS (as jittered nodes do) instead of at once;
+ * --watch keeps a live-page stream (SSE) open meanwhile, as a browser on the page would.
  *
  * Without --url it starts `kvstore monitor` itself (fresh cluster key, temp dir).
  * Reports come from made-up nodes on 127.77.x.y:4000 (loopback: the monitor's
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     url: { type: "string" },
     key: { type: "string" },
     interval: { type: "string", default: "4s" },
+    watch: { type: "boolean", default: false },
   },
 });
 const reportsPerRound = Number(values.reports);
@@ -117,6 +121,13 @@ function rssOf(pid: number): number | undefined {
   }
 }
 
+let sseBytes = 0;
+const watcher = values.watch ? new AbortController() : undefined;
+const watching = watcher
+  ? fetch(`${base}/events`, { signal: watcher.signal }).then(async (res) => {
+    for await (const chunk of res.body!) sseBytes += chunk.length;
+  }).catch(() => {})
+  : Promise.resolve();
 console.log(
   `posting ${reportsPerRound} signed reports per round, ${rounds} rounds, concurrency ${concurrency}, ` +
     `batch ${batch}, spread ${spreadMs} ms, at ${base}`,
@@ -167,7 +178,7 @@ try {
         percentile(latencies, 0.99).toFixed(1)
       } ms, max ${latencies.at(-1)!.toFixed(1)} ms; ${Math.round(bytes)} B/report${
         rss ? `; monitor RSS ${Math.round(rss / 1048576)} MiB` : ""
-      }`,
+      }${watcher ? `; live stream ${Math.round(sseBytes / 1024)} KiB so far` : ""}`,
     );
   }
   const page = performance.now();
@@ -180,6 +191,8 @@ try {
     } KiB, /metrics ${Math.round(metrics.length / 1024)} KiB, all three in ${Math.round(performance.now() - page)} ms`,
   );
 } finally {
+  watcher?.abort();
+  await watching;
   await monitorProc?.stop("SIGTERM");
   if (dir) await Deno.remove(dir, { recursive: true });
 }

@@ -180,11 +180,14 @@ export class Monitor {
     return summary;
   }
 
-  /** Ids of nodes whose state or problems changed since last time. */
-  #reassess(): string[] {
+  /** Ids of nodes (all, or those given) whose state or problems changed since last time. */
+  #reassess(ids?: Iterable<string>): string[] {
     const changed: string[] = [];
     const current = this.rounds.index;
-    for (const n of this.registry.all()) {
+    const nodes = ids
+      ? [...ids].map((id) => this.registry.get(id)).filter((n) => n !== undefined)
+      : this.registry.all();
+    for (const n of nodes) {
       const a = this.registry.assess(n, current);
       const key = `${a.state}|${a.problems.join(",")}`;
       if (this.#states.get(n.id) !== key) {
@@ -249,7 +252,7 @@ export class Monitor {
     this.stats.reportsAccepted += result.accepted;
     this.stats.reportsRejected += result.rejected.length;
     if (changed.size > 0) {
-      this.#reassess();
+      this.#reassess(changed);
       this.#emit({ nodes: [...changed], removed: [], round: false });
     }
     return result;

@@ -132,6 +132,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   }
   const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
   const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
+    if (hub.clients === 0) return; // nobody watching: render nothing
     const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
     if (rows.length > 0) hub.publish("rows", rows);
     if (removed.length > 0) hub.publish("removed", removed);

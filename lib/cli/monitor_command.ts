@@ -84,6 +84,12 @@ export async function monitorCommand(args: string[]): Promise<number> {
         : DEFAULT_MONITOR_CONFIG.notRespondingRounds,
     },
   });
+  if (/^https?:\/\/(0\.0\.0\.0|\[::\])[:/]/.test(running.reportUrl)) {
+    console.error(
+      `monitor: warning: nodes are told to report to ${running.reportUrl}, which other hosts cannot reach; ` +
+        `set monitor.url in the fleet file or pass --url http://<this host>:${port}`,
+    );
+  }
   const known = running.monitor.registry.size;
   console.log(
     `kvstore monitor listening on ${running.url} (udp ${running.udpAddress}; ${known} known node${

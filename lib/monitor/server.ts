@@ -26,7 +26,10 @@ export interface StartMonitorOptions {
   host?: string;
   /** HTTP port (default 8080; 0 picks a free one). */
   port?: number;
-  /** UDP interface for round messages (default: the fleet's monitor.udp host, else the HTTP host). */
+  /**
+   * UDP interface for round messages (default: the fleet's monitor.udp host, else the HTTP host,
+   * or all interfaces when that is loopback and the fleet has nodes on other hosts).
+   */
   udpHost?: string;
   /** UDP port (default: the fleet's monitor.udp port, else 0 = any). */
   udpPort?: number;
@@ -85,8 +88,12 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   const host = options.host ?? "127.0.0.1";
   const clusterKey = fleet?.clusterKey ? await importClusterKey(fleet.clusterKey) : undefined;
   const fleetUdp = fleet?.monitor?.udp ? parseAddress(fleet.monitor.udp) : undefined;
-  const transport = options.transport ??
-    await UdpTransport.listen(options.udpHost ?? fleetUdp?.hostname ?? host, options.udpPort ?? fleetUdp?.port ?? 0);
+  // Rounds must reach the nodes: a loopback-only HTTP host still sends rounds from all interfaces
+  // when the fleet has nodes elsewhere.
+  const loopback = (h: string) => /^(127\.|localhost$|::1$|\[::1\])/.test(h);
+  const remoteNodes = (fleet?.nodes ?? []).some((a) => !loopback(parseAddress(a).hostname));
+  const udpHost = options.udpHost ?? fleetUdp?.hostname ?? (loopback(host) && remoteNodes ? "0.0.0.0" : host);
+  const transport = options.transport ?? await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
 
   const ac = new AbortController();
   let server: Deno.HttpServer<Deno.NetAddr>;

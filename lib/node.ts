@@ -14,7 +14,7 @@ import {
   decodeRequest,
   encodeReply,
   encodeU32Payload,
-  encodeValuePayload,
+  encodeValueReply,
   ErrorCode,
   FIRST_INTERNAL_COMMAND,
   HEADER_LENGTH,
@@ -22,6 +22,7 @@ import {
   type Request,
 } from "./protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
+import { SlabAllocator } from "./slab.ts";
 import type { MemoryStore } from "./store.ts";
 import type { Address, Transport } from "./transport.ts";
 
@@ -66,6 +67,9 @@ const COMMAND_NAMES: Record<number, string> = {
   7: "get_pid",
   8: "get_membership_count",
 };
+
+/** Reply-counter names by code ("00"…"ff"), so counting a reply allocates no string. */
+const CODE_HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Everything a node needs, injected. */
 export interface NodeOptions {
@@ -119,6 +123,10 @@ export class KVNode {
   #pid: number;
   #closed = false;
   #closers: (() => void)[] = [];
+  // Replies and request ids are small and many (the reply cache keeps them for seconds):
+  // carve them out of slabs rather than allocating a buffer each.
+  #slab = new SlabAllocator();
+  #alloc = (length: number) => this.#slab.alloc(length);
 
   /** Creates a node and starts answering datagrams on the transport. */
   constructor(options: NodeOptions) {
@@ -188,7 +196,7 @@ export class KVNode {
   }
 
   #execute(key: string, req: Request, from: Address, mutating: boolean): void {
-    const id = req.id.slice();
+    const id = this.#slab.copy(req.id);
     switch (req.command) {
       case Command.IsAlive:
         return this.#reply(key, id, ErrorCode.Success, undefined, from, false);
@@ -228,8 +236,9 @@ export class KVNode {
   #finish(key: string, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
     this.#inFlight.delete(key);
     if (this.#closed) return;
-    const payload = r.code === ErrorCode.Success && r.value ? encodeValuePayload(r.value) : undefined;
-    this.#reply(key, id, r.code, payload, from, mutating);
+    if (r.code === ErrorCode.Success && r.value) {
+      this.#send(key, encodeValueReply(id, r.value, this.#alloc), r.code, from, mutating);
+    } else this.#reply(key, id, r.code, undefined, from, mutating);
   }
 
   #reply(
@@ -240,8 +249,11 @@ export class KVNode {
     from: Address,
     mutating: boolean,
   ): void {
-    const reply = encodeReply(id, code, payload);
-    const hex = code.toString(16).padStart(2, "0");
+    this.#send(key, encodeReply(id, code, payload, this.#alloc), code, from, mutating);
+  }
+
+  #send(key: string, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
+    const hex = CODE_HEX[code];
     this.counters.replies[hex] = (this.counters.replies[hex] ?? 0) + 1;
     // Mutating replies are always cached (room was checked before executing, so the
     // overshoot is bounded by maxInFlight small replies); others when room allows.

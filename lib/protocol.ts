@@ -96,6 +96,14 @@ export type DecodeResult =
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Returns a fresh zero-filled byte array of `length` bytes. Encoders take one so the
+ * node can build replies in a slab (lib/slab.ts) instead of one buffer each.
+ */
+export type Allocate = (length: number) => Uint8Array;
+
+const allocate: Allocate = (length) => new Uint8Array(length);
+
+/**
  * Decodes a client request packet.
  *
  * Returns `{ ok: false, id: null }` when the packet is too short to carry an
@@ -182,12 +190,37 @@ export function encodeRequest(
  * console.log(reply.length); // 17
  * ```
  */
-export function encodeReply(id: Uint8Array, code: number, payload?: Uint8Array): Uint8Array {
+export function encodeReply(
+  id: Uint8Array,
+  code: number,
+  payload?: Uint8Array,
+  alloc: Allocate = allocate,
+): Uint8Array {
   const body = code === ErrorCode.Success && payload ? payload : EMPTY;
-  const out = new Uint8Array(HEADER_LENGTH + body.length);
+  const out = alloc(HEADER_LENGTH + body.length);
   out.set(id.subarray(0, ID_LENGTH), 0);
   out[COMMAND_OFFSET] = code;
   out.set(body, HEADER_LENGTH);
+  return out;
+}
+
+/**
+ * Encodes a successful get reply in one step: the same bytes as
+ * `encodeReply(id, 0, encodeValuePayload(value))` without the intermediate copy.
+ *
+ * @example
+ * ```ts
+ * const reply = encodeValueReply(new Uint8Array(16), new Uint8Array([7]));
+ * console.log(reply.length); // 20
+ * ```
+ */
+export function encodeValueReply(id: Uint8Array, value: Uint8Array, alloc: Allocate = allocate): Uint8Array {
+  const out = alloc(HEADER_LENGTH + 2 + value.length);
+  out.set(id.subarray(0, ID_LENGTH), 0);
+  out[COMMAND_OFFSET] = ErrorCode.Success;
+  out[HEADER_LENGTH] = value.length & 0xff;
+  out[HEADER_LENGTH + 1] = value.length >> 8;
+  out.set(value, HEADER_LENGTH + 2);
   return out;
 }
 

@@ -1,11 +1,128 @@
 /**
- * Attaches the epidemic admin executor to a node.
- * (Stub until the admin issue lands.)
+ * Attaches the epidemic admin subsystem to a node (see docs/admin.md).
+ *
+ * Options (`startNode({ subsystemOptions: { admin: {...} } })`, all optional):
+ * `config` (tunables, {@linkcode AdminConfig}), `executor` (a
+ * {@linkcode ScriptExecutor}; bash by default), `sink` (a {@linkcode ResultSink},
+ * `null` for none; HTTP to the fleet's monitor by default), `adminDir`,
+ * `configPath` (the fleet file, for scripts), `files` (keep pushed files in
+ * memory: simulations), `restart` (restart the process in place).
  *
  * @module
  */
+import { importClusterKey } from "../cluster_key.ts";
+import { addStatsSource } from "../agent/stats.ts";
+import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
+import type { StatMap } from "../monitor/report.ts";
+import { type AdminConfig, resolveAdminConfig } from "./config.ts";
+import { importAdminPublicKey } from "./keys.ts";
+import { HttpResultSink, type ResultSink } from "./reporter.ts";
+import { BashExecutor, type ScriptExecutor } from "./runner.ts";
+import { AdminService } from "./service.ts";
 
-/** Starts the admin subsystem for the node. */
-export function attachAdmin(_ctx: NodeContext, _members: MemberView): void {}
+/** Options of the admin subsystem of one node. */
+export interface AdminAttachOptions {
+  /** Tunables overriding DEFAULT_ADMIN_CONFIG. */
+  config?: Partial<AdminConfig>;
+  /** Runs scripts (default: bash, gated by the run permission). */
+  executor?: ScriptExecutor;
+  /** Where results go; `null` for nowhere (default: the fleet's monitor, if any). */
+  sink?: ResultSink | null;
+  /** Directory pushed files go to (absent: pushes are refused). */
+  adminDir?: string;
+  /** Path of the fleet file, passed to scripts as KVSTORE_CONFIG. */
+  configPath?: string;
+  /** Keep pushed files in this map instead of on disk (simulations). */
+  files?: Map<string, Uint8Array>;
+  /** Restart the node process in place (set by `kvstore node`). */
+  restart?: () => void;
+  /** Admin public key overriding the fleet file's. */
+  publicKey?: string;
+}
+
+const services = new WeakMap<KVNode, AdminService>();
+
+/**
+ * The admin service attached to `node`, if any.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(adminOf(running.node)?.stats.executed);
+ * ```
+ */
+export function adminOf(node: KVNode): AdminService | undefined {
+  return services.get(node);
+}
+
+/**
+ * Starts the admin subsystem for the node.
+ *
+ * @example
+ * ```ts ignore
+ * attachAdmin(ctx, members); // called by startNode
+ * ```
+ */
+export function attachAdmin(ctx: NodeContext, members: MemberView): void {
+  const options = (ctx.options.admin ?? {}) as AdminAttachOptions;
+  const { node, clock, random, fleet } = ctx;
+  const config = resolveAdminConfig(options.config);
+  const keyText = options.publicKey ?? fleet?.adminPublicKey;
+  const publicKey = keyText
+    ? importAdminPublicKey(keyText).catch((e) => {
+      console.error(`admin: ${(e as Error).message}; every admin command will be rejected`);
+      return undefined;
+    })
+    : Promise.resolve(undefined);
+  let sink: ResultSink | undefined;
+  if (options.sink !== undefined) sink = options.sink ?? undefined;
+  else if (fleet?.monitor?.url) {
+    const key = fleet.clusterKey ? importClusterKey(fleet.clusterKey) : Promise.resolve(undefined);
+    sink = new HttpResultSink(fleet.monitor.url, key, node.address, clock, config);
+  }
+  const env: Record<string, string> = { KVSTORE_NODE: node.address };
+  if (options.configPath) env.KVSTORE_CONFIG = options.configPath;
+  if (options.adminDir) env.KVSTORE_ADMIN_DIR = options.adminDir;
+  if (ctx.dataDir) env.KVSTORE_DATA_DIR = ctx.dataDir;
+  try {
+    env.KVSTORE_NODE_PID = String(Deno.pid);
+  } catch { /* no pid */ }
+  let service: AdminService;
+  try {
+    service = new AdminService({
+      node,
+      members,
+      clock,
+      random,
+      config,
+      publicKey,
+      executor: options.executor ?? new BashExecutor(),
+      sink,
+      adminDir: options.adminDir,
+      stateDir: ctx.dataDir ?? options.adminDir,
+      files: options.files,
+      env,
+      restart: options.restart,
+    });
+  } catch (e) {
+    // An unreadable state file: acting could repeat commands, so the node runs without admin.
+    console.error(`admin: disabled: ${(e as Error).message}`);
+    sink?.close();
+    return;
+  }
+  service.start();
+  services.set(node, service);
+  const removeStats = addStatsSource(node, () => adminStats(service));
+  node.onClose(() => {
+    removeStats();
+    service.close();
+  });
+}
+
+/** The admin counters as monitor stats (`admin_*`). */
+export function adminStats(service: AdminService): StatMap {
+  const out: StatMap = {};
+  for (const [k, v] of Object.entries(service.stats)) out[`admin_${k}`] = { value: v };
+  return out;
+}

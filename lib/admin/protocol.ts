@@ -1,0 +1,82 @@
+/**
+ * Internal messages of the admin subsystem (0x50–0x5F, JSON header + binary
+ * body in the envelope of lib/envelope.ts), shared by nodes and kvctl.
+ *
+ * | code | name | request header | reply |
+ * |---|---|---|---|
+ * | 0x50 | submit | `{c, s}` signed command, from kvctl | `{ok, id}` or `{ok:false, reason, message}` |
+ * | 0x51 | rumor | `{c, s, src?}` pushed by a node | `{known}` (true when it already had it) |
+ * | 0x52 | digest | `{ids}` ids this node knows (push-pull) | `{ids}` ids the peer knows |
+ * | 0x53 | fetch | `{id}` | `{c, s}` or `{missing:true}` |
+ * | 0x54 | chunk | `{id, i}` index (pieces first, then data chunks) | `{id, i}` + bytes, or `{missing:true}` |
+ * | 0x55 | have | `{id}` | `{state, count, total, have}` (base64 bitmap) |
+ * | 0x56 | status | `{id}` | `{result}` this node's result, or `{result:null}` |
+ * | 0x57 | stats | `{}` | `{stats}` admin counters |
+ *
+ * @module
+ */
+import { InternalCommand } from "../envelope.ts";
+
+/** Admin command codes. */
+export const AdminCommand = {
+  Submit: InternalCommand.AdminBase,
+  Rumor: InternalCommand.AdminBase + 1,
+  Digest: InternalCommand.AdminBase + 2,
+  Fetch: InternalCommand.AdminBase + 3,
+  Chunk: InternalCommand.AdminBase + 4,
+  Have: InternalCommand.AdminBase + 5,
+  Status: InternalCommand.AdminBase + 6,
+  Stats: InternalCommand.AdminBase + 7,
+} as const;
+
+/** A command id: 32 lower-case hex digits. */
+export const COMMAND_ID = /^[0-9a-f]{32}$/;
+
+/** The command id in a header, or undefined if absent or malformed. */
+export function headerId(header: unknown): string | undefined {
+  const id = (header as { id?: unknown } | null)?.id;
+  return typeof id === "string" && COMMAND_ID.test(id) ? id : undefined;
+}
+
+/** A non-negative integer field of a header, or undefined. */
+export function headerIndex(header: unknown, field = "i"): number | undefined {
+  const v = (header as Record<string, unknown> | null)?.[field];
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** What a node reports for one command (to the monitor, and to status queries). */
+export interface NodeResult {
+  /** Command id. */
+  id: string;
+  /** Reporting node's address. */
+  node: string;
+  /** running/fetching while in progress; then ok, failed, timeout, refused or error. */
+  status: "running" | "fetching" | "ok" | "failed" | "timeout" | "refused" | "error";
+  /** Exit code of the script (null if killed or not run). */
+  exitCode?: number | null;
+  /** Signal that ended the script. */
+  signal?: string;
+  /** Duration in ms. */
+  durationMs?: number;
+  /** Captured stdout (capped). */
+  stdout?: string;
+  /** Captured stderr (capped). */
+  stderr?: string;
+  /** Output bytes dropped by the cap. */
+  truncatedBytes?: number;
+  /** Human note (refusal reason, file written …). */
+  message?: string;
+  /** When the node started acting (ms since epoch). */
+  startedAt: number;
+  /** When it finished. */
+  finishedAt?: number;
+  /** Transfer progress for push: chunks held and total. */
+  progress?: { have: number; total: number };
+  /** Summary of the command (so the monitor can show it without the node). */
+  command: import("./command.ts").CommandSummary;
+}
+
+/** Whether a result status is final. */
+export function isFinal(status: NodeResult["status"]): boolean {
+  return status !== "running" && status !== "fetching";
+}

@@ -1,0 +1,129 @@
+/**
+ * Replay protection: the ids of commands a node has seen, kept until they
+ * expire (an expired command is rejected anyway, so its id can be forgotten).
+ * Ids of commands the node acted on are written to a state file before it
+ * acts, so a restarted node never acts twice.
+ *
+ * @module
+ */
+
+/** Name of the state file inside the state directory. */
+export const STATE_FILE = ".kvstore-admin-state.json";
+
+/**
+ * Seen and acted-on command ids with their expiry.
+ *
+ * @example
+ * ```ts
+ * const g = new ReplayGuard(100);
+ * g.see("ab".repeat(16), Date.now() + 60_000);
+ * console.log(g.has("ab".repeat(16))); // true
+ * ```
+ */
+export class ReplayGuard {
+  #seen = new Map<string, number>();
+  #acted = new Map<string, number>();
+  #max: number;
+  #file?: string;
+  #writing: Promise<void> = Promise.resolve();
+
+  /** Creates a guard remembering at most `max` ids; `stateDir` makes acted-on ids durable. */
+  constructor(max: number, stateDir?: string) {
+    this.#max = max;
+    if (stateDir) this.#file = `${stateDir.replace(/\/+$/, "")}/${STATE_FILE}`;
+  }
+
+  /** The state file, if durable. */
+  get file(): string | undefined {
+    return this.#file;
+  }
+
+  /**
+   * Loads acted-on ids from the state file (sync, at start). A missing file is
+   * an empty state; an unreadable one throws so the node does not risk acting twice.
+   */
+  load(now: number): number {
+    if (!this.#file) return 0;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.#file);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return 0;
+      throw new Error(`cannot read admin state ${this.#file}: ${(e as Error).message}`);
+    }
+    let data: { acted?: Record<string, number> };
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new Error(`admin state ${this.#file} is not valid JSON; move it away to start fresh`);
+    }
+    let n = 0;
+    for (const [id, exp] of Object.entries(data.acted ?? {})) {
+      if (typeof exp === "number" && exp > now) {
+        this.#acted.set(id, exp);
+        this.#seen.set(id, exp);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Whether `id` was seen (and has not expired since). */
+  has(id: string): boolean {
+    return this.#seen.has(id);
+  }
+
+  /** Whether the node acted on `id`. */
+  acted(id: string): boolean {
+    return this.#acted.has(id);
+  }
+
+  /** Whether a new id can be remembered (after pruning expired ones). */
+  hasRoom(now: number): boolean {
+    if (this.#seen.size < this.#max) return true;
+    this.prune(now);
+    return this.#seen.size < this.#max;
+  }
+
+  /** Remembers `id` until `expiresAt`. */
+  see(id: string, expiresAt: number): void {
+    this.#seen.set(id, expiresAt);
+  }
+
+  /** Records that the node acts on `id`; resolves once durable (when there is a state dir). */
+  markActed(id: string, expiresAt: number): Promise<void> {
+    this.#seen.set(id, expiresAt);
+    this.#acted.set(id, expiresAt);
+    return this.#persist();
+  }
+
+  /** Forgets ids whose command has expired. */
+  prune(now: number): void {
+    for (const [id, exp] of this.#seen) if (exp <= now) this.#seen.delete(id);
+    let changed = false;
+    for (const [id, exp] of this.#acted) {
+      if (exp <= now) {
+        this.#acted.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) this.#persist().catch(() => {});
+  }
+
+  /** Number of ids remembered. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  #persist(): Promise<void> {
+    const file = this.#file;
+    if (!file) return Promise.resolve();
+    const next = this.#writing.then(async () => {
+      const tmp = `${file}.tmp`;
+      await Deno.writeTextFile(tmp, JSON.stringify({ acted: Object.fromEntries(this.#acted) }));
+      await Deno.rename(tmp, file);
+    });
+    this.#writing = next.catch(() => {});
+    return next;
+  }
+}

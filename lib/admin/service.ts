@@ -1,0 +1,392 @@
+/**
+ * The admin subsystem of one node: accepts signed commands (from kvctl or
+ * peers), drops unsigned, forged, altered, expired and replayed ones (counted),
+ * spreads new ones by gossip, and acts at most once on those whose selector
+ * names this node: runs scripts (gated by --allow-run) or fetches pushed
+ * files; results go to the monitor and answer status queries.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { KVNode } from "../node.ts";
+import type { MemberView } from "../peers.ts";
+import type { Random } from "../random.ts";
+import type { Address } from "../transport.ts";
+import { type ChunkStore, FileChunkStore, MemoryChunkStore } from "./chunk_store.ts";
+import { checkCommand, matchesSelector, type Rejection, type SignedCommand, summarize } from "./command.ts";
+import type { AdminConfig } from "./config.ts";
+import { CommandGossip, type Receipt } from "./gossip.ts";
+import { resolveTarget } from "./paths.ts";
+import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
+import { ReplayGuard } from "./replay_guard.ts";
+import type { ResultSink } from "./reporter.ts";
+import type { ScriptExecutor } from "./runner.ts";
+import { Transfer } from "./transfer.ts";
+
+/** Everything the service is built from. */
+export interface AdminServiceOptions {
+  /** The node (rpc, address, onClose). */
+  node: KVNode;
+  /** Members to gossip with. */
+  members: MemberView;
+  /** Time source. */
+  clock: Clock;
+  /** Random source. */
+  random: Random;
+  /** Tunables. */
+  config: AdminConfig;
+  /** The admin public key (undefined: every command is rejected). */
+  publicKey: Promise<CryptoKey | undefined>;
+  /** Runs scripts. */
+  executor: ScriptExecutor;
+  /** Where results go (none: kept for status queries only). */
+  sink?: ResultSink;
+  /** Directory pushed files may be written to (none: pushes are refused). */
+  adminDir?: string;
+  /** Directory for the durable acted-on ids (none: memory only). */
+  stateDir?: string;
+  /** Keep pushed files in this map instead of the file system (simulations). */
+  files?: Map<string, Uint8Array>;
+  /** Extra environment for scripts. */
+  env?: Record<string, string>;
+  /** Restarts the node process in place (provided by `kvstore node`). */
+  restart?: () => void;
+}
+
+/** Counters of the admin subsystem (shown on the monitor as `admin_*`). */
+export interface AdminStats {
+  received: number;
+  accepted: number;
+  duplicates: number;
+  rejected_unsigned: number;
+  rejected_signature: number;
+  rejected_expired: number;
+  rejected_malformed: number;
+  rejected_nokey: number;
+  rejected_full: number;
+  not_selected: number;
+  executed: number;
+  refused: number;
+  files_written: number;
+  files_failed: number;
+  chunks_served: number;
+  chunks_bad: number;
+}
+
+interface Held {
+  command: SignedCommand;
+  expiresAt: number;
+}
+
+/**
+ * The admin service of a node.
+ *
+ * @example
+ * ```ts ignore
+ * const admin = new AdminService({ node, members, clock, random, config, publicKey, executor });
+ * admin.start();
+ * ```
+ */
+export class AdminService {
+  readonly stats: AdminStats = {
+    received: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected_unsigned: 0,
+    rejected_signature: 0,
+    rejected_expired: 0,
+    rejected_malformed: 0,
+    rejected_nokey: 0,
+    rejected_full: 0,
+    not_selected: 0,
+    executed: 0,
+    refused: 0,
+    files_written: 0,
+    files_failed: 0,
+    chunks_served: 0,
+    chunks_bad: 0,
+  };
+  readonly guard: ReplayGuard;
+  readonly gossip: CommandGossip;
+  #o: AdminServiceOptions;
+  #held = new Map<string, Held>();
+  #pending = new Map<string, Promise<Receipt>>();
+  #results = new Map<string, NodeResult>();
+  #transfers = new Map<string, Transfer>();
+  #hints = new Map<string, Set<Address>>();
+  #runs: Promise<void> = Promise.resolve();
+  #closed = false;
+  #prune: (() => void) | undefined;
+
+  /** Creates the service and registers its handlers on the node's rpc. */
+  constructor(options: AdminServiceOptions) {
+    this.#o = options;
+    this.guard = new ReplayGuard(options.config.maxCommands * 10, options.stateDir);
+    this.guard.load(options.clock.now());
+    const { rpc } = options.node;
+    this.gossip = new CommandGossip({
+      rpc,
+      members: options.members,
+      clock: options.clock,
+      random: options.random,
+      config: options.config,
+      ids: () => [...this.#held.keys()],
+      get: (id) => this.#held.get(id)?.command,
+      hints: (id) => [...(this.#hints.get(id) ?? [])],
+      receive: (raw, from, hints) => this.receive(raw, from, hints).then((r) => r.receipt),
+    });
+    rpc.handle(AdminCommand.Submit, async (m, from) => {
+      const r = await this.receive(m.header, from, [from]);
+      return r.receipt === "rejected"
+        ? { header: { ok: false, reason: r.reason, message: r.message } }
+        : { header: { ok: true, id: r.id, known: r.receipt === "known" } };
+    });
+    rpc.handle(AdminCommand.Chunk, async (m) => {
+      const id = headerId(m.header), i = headerIndex(m.header);
+      const t = id ? this.#transfers.get(id) : undefined;
+      const bytes = t && i !== undefined ? await t.serve(i) : undefined;
+      if (!bytes) return { header: { missing: true } };
+      this.stats.chunks_served++;
+      return { header: { id, i }, body: bytes };
+    });
+    rpc.handle(AdminCommand.Have, (m) => {
+      const id = headerId(m.header);
+      const t = id ? this.#transfers.get(id) : undefined;
+      return {
+        header: t ? { state: t.state, count: t.count, total: t.total, have: t.bitmap() } : { state: "unknown" },
+      };
+    });
+    rpc.handle(AdminCommand.Status, (m) => {
+      const id = headerId(m.header);
+      return { header: { result: (id && this.#results.get(id)) ?? null } };
+    });
+    rpc.handle(AdminCommand.Stats, () => ({ header: { stats: this.stats } }));
+  }
+
+  /** Starts gossip and periodic pruning. */
+  start(): void {
+    this.gossip.start();
+    const { clock } = this.#o;
+    const loop = () => {
+      if (this.#closed) return;
+      this.#pruneExpired();
+      timer = clock.setTimeout(loop, this.#o.config.pushPullIntervalMs);
+    };
+    let timer = clock.setTimeout(loop, this.#o.config.pushPullIntervalMs);
+    this.#prune = () => clock.clearTimeout(timer);
+  }
+
+  /** This node's result for a command. */
+  result(id: string): NodeResult | undefined {
+    return this.#results.get(id);
+  }
+
+  /** The transfer of a pushed file, if this node takes part. */
+  transfer(id: string): Transfer | undefined {
+    return this.#transfers.get(id);
+  }
+
+  /** Ids of the commands held. */
+  ids(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** Offers a received command; resolves with what happened to it. Never rejects. */
+  async receive(
+    raw: unknown,
+    _from: Address,
+    hints: Address[] = [],
+  ): Promise<{ receipt: Receipt; id?: string; reason?: Rejection | "full"; message?: string }> {
+    if (this.#closed) return { receipt: "rejected", reason: "malformed", message: "node closing" };
+    this.stats.received++;
+    const id = headerId((raw as { c?: unknown } | null)?.c);
+    if (id && (this.guard.has(id) || this.#held.has(id) || this.#pending.has(id))) {
+      this.stats.duplicates++;
+      if (hints.length > 0) this.#addHints(id, hints);
+      return { receipt: "known", id };
+    }
+    const now = this.#o.clock.now();
+    if (!this.guard.hasRoom(now) || this.#held.size >= this.#o.config.maxCommands) {
+      this.#pruneExpired();
+      if (this.#held.size >= this.#o.config.maxCommands || !this.guard.hasRoom(now)) {
+        this.stats.rejected_full++;
+        return { receipt: "rejected", reason: "full", message: "too many unexpired commands; try later" };
+      }
+    }
+    const checking = checkCommand(raw, await this.#o.publicKey, now, this.#o.config);
+    if (id) this.#pending.set(id, checking.then((r) => r.ok ? "new" : "rejected"));
+    const r = await checking;
+    if (id) this.#pending.delete(id);
+    if (!r.ok) {
+      this.stats[`rejected_${r.reason}`]++;
+      return { receipt: "rejected", id, reason: r.reason, message: r.message };
+    }
+    const c = r.command;
+    if (this.#closed || this.guard.has(c.c.id)) return { receipt: "known", id: c.c.id };
+    this.stats.accepted++;
+    this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
+    this.guard.see(c.c.id, c.c.expiresAt);
+    if (c.c.kind === "push") this.#addHints(c.c.id, hints.filter((h) => h !== this.#o.node.address));
+    this.gossip.spread(c.c.id);
+    this.#act(c).catch((e) => console.error(`admin: command ${c.c.id} failed: ${(e as Error).message}`));
+    return { receipt: "new", id: c.c.id };
+  }
+
+  /** Stops everything this service started. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#prune?.();
+    this.gossip.close();
+    for (const t of this.#transfers.values()) t.close();
+    this.#transfers.clear();
+    this.#o.sink?.close();
+  }
+
+  #addHints(id: string, hints: Address[]): void {
+    if (hints.length === 0) return;
+    const set = this.#hints.get(id) ?? new Set<Address>();
+    for (const h of hints) if (set.size < 4) set.add(h);
+    this.#hints.set(id, set);
+    const t = this.#transfers.get(id);
+    if (t) { for (const h of set) if (h !== this.#o.node.address) t.hints.add(h); }
+  }
+
+  #report(result: NodeResult): void {
+    this.#results.delete(result.id);
+    this.#results.set(result.id, result);
+    while (this.#results.size > this.#o.config.maxResults) {
+      this.#results.delete(this.#results.keys().next().value!);
+    }
+    this.#o.sink?.send(result);
+  }
+
+  async #act(c: SignedCommand): Promise<void> {
+    const body = c.c;
+    if (!matchesSelector(body.selector, this.#o.node.address)) {
+      this.stats.not_selected++;
+      return;
+    }
+    await this.guard.markActed(body.id, body.expiresAt); // durable before acting: at most once across restarts
+    const base = { id: body.id, node: this.#o.node.address, command: summarize(body) };
+    if (body.run) {
+      const run = body.run;
+      this.#runs = this.#runs.then(() => this.#run(base, run.script, run.timeoutMs, run.restart === true));
+      await this.#runs;
+    } else if (body.push) {
+      await this.#push(base, c);
+    }
+  }
+
+  async #run(
+    base: Pick<NodeResult, "id" | "node" | "command">,
+    script: string,
+    timeoutMs: number,
+    restart: boolean,
+  ): Promise<void> {
+    if (this.#closed) return;
+    const startedAt = this.#o.clock.now();
+    this.#report({ ...base, status: "running", startedAt });
+    const outcome = await this.#o.executor.run({
+      id: base.id,
+      script,
+      timeoutMs,
+      maxOutputBytes: this.#o.config.maxOutputBytes,
+      env: this.#o.env,
+    });
+    if (outcome.status === "refused") this.stats.refused++;
+    else if (outcome.status !== "error") this.stats.executed++;
+    const result: NodeResult = { ...base, ...outcome, startedAt, finishedAt: this.#o.clock.now() };
+    let restarting = false;
+    if (restart && outcome.status === "ok") {
+      if (!this.guard.file) {
+        result.message = "restart skipped: the node needs --data-dir or --admin-dir to remember executed commands";
+      } else if (!this.#o.restart) {
+        result.message = "restart skipped: this node was not started by 'kvstore node'";
+      } else {
+        result.message = "restarting the node in place";
+        restarting = true;
+      }
+    }
+    if (this.#closed) return;
+    this.#report(result);
+    if (restarting) {
+      await this.#o.sink?.flush(this.#o.config.restartReportWaitMs);
+      if (!this.#closed) this.#o.restart!();
+    }
+  }
+
+  async #push(base: Pick<NodeResult, "id" | "node" | "command">, c: SignedCommand): Promise<void> {
+    const spec = c.c.push!;
+    const startedAt = this.#o.clock.now();
+    const fail = (status: "refused" | "error", message: string) => {
+      if (status === "refused") this.stats.refused++;
+      else this.stats.files_failed++;
+      this.#report({ ...base, status, message, startedAt, finishedAt: this.#o.clock.now(), exitCode: null });
+    };
+    if (this.#transfers.size >= this.#o.config.maxActiveTransfers) {
+      return fail("error", `more than ${this.#o.config.maxActiveTransfers} transfers at once; push again later`);
+    }
+    let store: ChunkStore;
+    let target: string;
+    try {
+      if (this.#o.files) {
+        target = spec.path;
+        store = new MemoryChunkStore(target, spec.size, this.#o.files);
+      } else {
+        if (!this.#o.adminDir) return fail("refused", "refused: started without --admin-dir (where pushed files go)");
+        target = resolveTarget(this.#o.adminDir, spec.path);
+        store = await FileChunkStore.create(target, c.c.id, spec.size);
+      }
+    } catch (e) {
+      const msg = (e as Error).message;
+      return fail(msg.startsWith("refused") ? "refused" : "error", msg);
+    }
+    if (this.#closed) return store.close();
+    const self = this.#o.node.address;
+    const transfer = new Transfer({
+      id: c.c.id,
+      spec,
+      store,
+      rpc: this.#o.node.rpc,
+      clock: this.#o.clock,
+      random: this.#o.random,
+      config: this.#o.config,
+      peers: () => this.#o.members.alive().filter((a) => a !== self),
+      onEnd: (state, message) => {
+        this.stats.chunks_bad += transfer.stats.bad;
+        if (state === "done") this.stats.files_written++;
+        else this.stats.files_failed++;
+        this.#report({
+          ...base,
+          status: state === "done" ? "ok" : "error",
+          exitCode: state === "done" ? 0 : null,
+          message: state === "done" ? `${target}: ${message}` : message,
+          durationMs: this.#o.clock.now() - startedAt,
+          startedAt,
+          finishedAt: this.#o.clock.now(),
+          progress: { have: transfer.count, total: transfer.total },
+        });
+      },
+    });
+    for (const h of this.#hints.get(c.c.id) ?? []) if (h !== self) transfer.hints.add(h);
+    this.#transfers.set(c.c.id, transfer);
+    this.#report({ ...base, status: "fetching", startedAt, progress: { have: 0, total: transfer.total } });
+    transfer.start();
+  }
+
+  #pruneExpired(): void {
+    const now = this.#o.clock.now();
+    this.guard.prune(now);
+    for (const [id, h] of this.#held) {
+      if (h.expiresAt > now) continue;
+      this.#held.delete(id);
+      this.#hints.delete(id);
+      const t = this.#transfers.get(id);
+      if (t) {
+        t.close();
+        this.#transfers.delete(id);
+      }
+    }
+  }
+}

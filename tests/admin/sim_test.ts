@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { createCommand } from "../../lib/admin/client.ts";
+import { adminOf } from "../../lib/admin/attach.ts";
+import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
+import { manifestOfBytes } from "../../lib/admin/transfer.ts";
+import { randomBytes, seededRandom } from "../../lib/random.ts";
+import { executionsOf, makeKeys, simCluster } from "./helpers.ts";
+
+const RUN = { run: { script: "echo hi", timeoutMs: 60_000 } };
+
+function sumStat(c: Awaited<ReturnType<typeof simCluster>>, name: string): number {
+  let n = 0;
+  for (const r of c.sim.nodes.values()) n += (adminOf(r.node)!.stats as unknown as Record<string, number>)[name];
+  return n;
+}
+
+Deno.test("sim: a signed command reaches 5 nodes and each runs it exactly once; resubmitting changes nothing", async () => {
+  const keys = await makeKeys();
+  const c = await simCluster(5, keys.publicKey);
+  try {
+    const signed = await createCommand(keys.privateKey, RUN, { now: c.sim.clock.now() });
+    await c.run(c.client.submit(signed, [c.addresses[2]]));
+    const ms = await c.drive(() => executionsOf(c.executions, signed.c.id).nodes === 5, 10_000);
+    assert.ok(ms >= 0, "every node should run the command");
+    // Replays: to every node, several times, and let gossip + push-pull run for a while.
+    for (const a of c.addresses) await c.run(c.client.submit(signed, [a]));
+    await c.drive(() => false, 10_000, 50);
+    const e = executionsOf(c.executions, signed.c.id);
+    assert.equal(e.total, 5);
+    assert.deepEqual(e.repeated, []);
+    assert.ok(sumStat(c, "duplicates") >= 5, "replays are counted as duplicates");
+    const status = await c.run(c.client.status(c.addresses[0], signed.c.id));
+    assert.equal(status?.status, "ok");
+    assert.equal(status?.stdout, `ran on ${c.addresses[0]}\n`);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("sim: the selector limits who runs; everyone still relays", async () => {
+  const keys = await makeKeys();
+  const c = await simCluster(6, keys.publicKey);
+  try {
+    const chosen = [c.addresses[1], c.addresses[4]];
+    const signed = await createCommand(keys.privateKey, RUN, { now: c.sim.clock.now(), selector: chosen.join(",") });
+    await c.run(c.client.submit(signed, [c.addresses[0]]));
+    await c.drive(() => executionsOf(c.executions, signed.c.id).nodes === 2, 10_000);
+    await c.drive(() => false, 5_000, 50);
+    const ran = [...c.executions].filter(([, m]) => m.has(signed.c.id)).map(([n]) => n).sort();
+    assert.deepEqual(ran, chosen.sort());
+    assert.equal(sumStat(c, "not_selected"), 4);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("sim: forged, tampered, unsigned, expired and replayed commands are dropped, counted, never run", async () => {
+  const keys = await makeKeys();
+  const other = await makeKeys();
+  const c = await simCluster(5, keys.publicKey);
+  try {
+    const now = c.sim.clock.now();
+    const forged = await createCommand(other.privateKey, RUN, { now });
+    const good = await createCommand(keys.privateKey, RUN, { now });
+    const tampered: SignedCommand = { c: { ...good.c, run: { script: "rm -rf /", timeoutMs: 60_000 } }, s: good.s };
+    const unsigned = { c: (await createCommand(keys.privateKey, RUN, { now })).c, s: "" };
+    const expired = await signCommand(keys.privateKey, {
+      ...(await createCommand(keys.privateKey, RUN, { now })).c,
+      issuedAt: now - 7_200_000,
+      expiresAt: now - 3_600_000,
+    });
+    const badSig = { ...good, s: good.s.slice(0, -4) + "AAA=" };
+    const cases: [string, SignedCommand, string][] = [
+      ["forged", forged, "signature"],
+      ["tampered", tampered, "signature"],
+      ["bad signature", badSig, "signature"],
+      ["unsigned", unsigned, "unsigned"],
+      ["expired", expired, "expired"],
+    ];
+    for (const [name, cmd, reason] of cases) {
+      for (const a of c.addresses) {
+        await assert.rejects(c.run(c.client.submit(cmd, [a])), new RegExp(`\\(${reason}\\)`), name);
+      }
+      // Also injected as a peer rumor, which must not spread either.
+      c.client.rpc.cast(c.addresses[0], 0x51, cmd);
+    }
+    await c.drive(() => false, 10_000, 50);
+    for (const [name, cmd] of cases) assert.equal(executionsOf(c.executions, cmd.c.id).total, 0, name);
+    assert.equal(sumStat(c, "rejected_signature"), 3 * 5 + 3);
+    assert.equal(sumStat(c, "rejected_unsigned"), 5 + 1);
+    assert.equal(sumStat(c, "rejected_expired"), 5 + 1);
+    assert.equal(sumStat(c, "accepted"), 0);
+    // Replayed after it ran, and replayed once it expired: still one run per node.
+    await c.run(c.client.submit(good, [c.addresses[0]]));
+    await c.drive(() => executionsOf(c.executions, good.c.id).nodes === 5, 10_000);
+    for (const a of c.addresses) await c.run(c.client.submit(good, [a]));
+    c.sim.advance(3_700_000);
+    for (const a of c.addresses) {
+      await assert.rejects(c.run(c.client.submit(good, [a])), /\(expired\)/);
+    }
+    await c.drive(() => false, 5_000, 50);
+    assert.equal(executionsOf(c.executions, good.c.id).total, 5);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("sim: a pushed 1 MiB file arrives byte-identical on 8 nodes, pulled from peers", async () => {
+  const keys = await makeKeys();
+  const c = await simCluster(8, keys.publicKey, { loss: 0.02 });
+  try {
+    const bytes = randomBytes(seededRandom(5), 1024 * 1024 + 123);
+    const m = manifestOfBytes(bytes, 32 * 1024);
+    const spec = { ...m.spec, path: "bin/tool", mode: 0o755 };
+    const signed = await createCommand(keys.privateKey, { push: spec }, { now: c.sim.clock.now() });
+    c.client.serveBytes(signed.c.id, spec, m, bytes);
+    await c.run(c.client.submit(signed, [c.addresses[0]]));
+    const ms = await c.drive(() => [...c.files.values()].every((f) => f.has("bin/tool")), 60_000);
+    assert.ok(ms >= 0, "every node should get the file");
+    for (const f of c.files.values()) assert.deepEqual(f.get("bin/tool"), bytes);
+    const chunks = m.pieces.length + Math.ceil(bytes.length / (32 * 1024));
+    const fromOrigin = c.client.served(signed.c.id);
+    assert.ok(fromOrigin < chunks * 8, `peers served part of it (origin served ${fromOrigin} of ${chunks * 8})`);
+    console.log(`  1 MiB to 8 nodes in ${ms} ms virtual; origin served ${fromOrigin} of ${chunks * 8} pieces`);
+  } finally {
+    c.close();
+  }
+});

@@ -2,20 +2,28 @@
  * Restarting the node process in place after a script asked for it
  * (`kvctl run --restart`): a detached bash waits until this process has gone
  * (so the UDP port is free), then runs the same command line again (Linux:
- * from /proc/self/cmdline). Needs run permission for bash, which scripts need
+ * from /proc/PID/cmdline, read by bash). Needs run permission for bash, which scripts need
  * anyway.
  *
  * @module
  */
 
-/** The command line of this process (argv), or undefined where it cannot be known. */
-export function currentCommandLine(): string[] | undefined {
+/**
+ * The command line of this process (argv), read from /proc through bash (Deno
+ * itself may not read /proc/self without --allow-all); undefined where unknown.
+ */
+export async function currentCommandLine(): Promise<string[] | undefined> {
   try {
-    const raw = Deno.readTextFileSync("/proc/self/cmdline");
-    const argv = raw.split("\0");
+    const out = await new Deno.Command("bash", {
+      args: ["-c", 'cat "/proc/$PPID/cmdline"'],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const argv = new TextDecoder().decode(out.stdout).split("\0");
     if (argv.at(-1) === "") argv.pop();
-    if (argv.length > 0) return argv;
-  } catch { /* not Linux, or no read permission */ }
+    if (out.success && argv.length > 0) return argv;
+  } catch { /* no bash, or not Linux */ }
   return undefined;
 }
 
@@ -25,13 +33,14 @@ export function currentCommandLine(): string[] | undefined {
  *
  * @example
  * ```ts ignore
- * spawnRestarter();
+ * await spawnRestarter();
  * running.close();
  * Deno.exit(0);
  * ```
  */
-export function spawnRestarter(argv = currentCommandLine()): void {
-  if (!argv) throw new Error("cannot read this process's command line (/proc/self/cmdline) to restart it");
+export async function spawnRestarter(argv?: string[]): Promise<void> {
+  argv ??= await currentCommandLine();
+  if (!argv) throw new Error("cannot read this process's command line (/proc/PID/cmdline) to restart it");
   const waitThenExec = [
     "pid=$1; shift",
     // Gone, or a zombie nobody reaped yet (its port is released either way).
@@ -50,4 +59,25 @@ export function spawnRestarter(argv = currentCommandLine()): void {
     detached: true,
   }).spawn();
   child.unref();
+}
+
+/**
+ * Restarts this node process in place: spawns the restarter, stops the node
+ * (`stop`), exits. Logs and returns if the restarter cannot start.
+ *
+ * @example
+ * ```ts ignore
+ * restartAndExit(() => running.close());
+ * ```
+ */
+export async function restartAndExit(stop: () => void): Promise<void> {
+  try {
+    await spawnRestarter();
+  } catch (e) {
+    console.error(`admin: cannot restart in place: ${(e as Error).message}`);
+    return;
+  }
+  console.log("kvstore node restarting in place (admin command)");
+  stop();
+  Deno.exit(0);
 }

@@ -1,0 +1,143 @@
+/**
+ * Following an admin command from kvctl: polls the monitor's
+ * `/api/admin/commands/:id` (or, without a monitor, asks each node directly),
+ * prints `k of n nodes done` as it changes, and formats the summary table.
+ *
+ * @module
+ */
+import type { AdminClient } from "./client.ts";
+import { isFinal, type NodeResult } from "./protocol.ts";
+
+/** What to follow. */
+export interface WatchOptions {
+  /** Command id. */
+  id: string;
+  /** Monitor base URL, if any. */
+  monitor?: string;
+  /** kvctl's admin endpoint (direct queries). */
+  client: AdminClient;
+  /** Nodes expected to act (fleet nodes matching the selector). */
+  targets: string[];
+  /** Poll period (ms). Default 500. */
+  pollMs?: number;
+  /** Where progress lines go (default stderr). */
+  progress?: (line: string) => void;
+}
+
+/**
+ * Polls results until every expected node is done or a deadline passes.
+ *
+ * @example
+ * ```ts ignore
+ * const w = new ResultWatcher({ id, monitor, client, targets });
+ * console.log(formatTable(await w.follow(60_000), w.expected()));
+ * ```
+ */
+export class ResultWatcher {
+  #o: WatchOptions;
+  #expected: Set<string>;
+  #monitorNodesChecked = false;
+
+  /** Creates a watcher. */
+  constructor(options: WatchOptions) {
+    this.#o = options;
+    this.#expected = new Set(options.targets);
+  }
+
+  /** Nodes expected to report (targets, plus nodes that did report). */
+  expected(): string[] {
+    return [...this.#expected].sort();
+  }
+
+  /** Current results by node. */
+  async poll(): Promise<Map<string, NodeResult>> {
+    const out = new Map<string, NodeResult>();
+    const { monitor, id, client } = this.#o;
+    if (monitor) {
+      const res = await fetch(`${monitor}/api/admin/commands/${id}`).catch(() => undefined);
+      if (res?.ok) {
+        const body = await res.json() as { results?: NodeResult[] };
+        for (const r of body.results ?? []) out.set(r.node, r);
+      } else await res?.body?.cancel();
+    } else {
+      const answers = await Promise.all(this.#o.targets.map((n) => client.status(n, id)));
+      this.#o.targets.forEach((n, i) => {
+        const r = answers[i];
+        if (r) out.set(n, r);
+      });
+    }
+    for (const n of out.keys()) this.#expected.add(n);
+    return out;
+  }
+
+  /** Adds nodes the monitor knows as up and matching `match` (once). */
+  async addMonitorNodes(match: (address: string) => boolean): Promise<void> {
+    if (!this.#o.monitor || this.#monitorNodesChecked) return;
+    this.#monitorNodesChecked = true;
+    try {
+      const res = await fetch(`${this.#o.monitor}/api/nodes`);
+      if (!res.ok) return void await res.body?.cancel();
+      const body = await res.json() as { nodes?: { id: string; up: boolean }[] };
+      for (const n of body.nodes ?? []) if (n.up && match(n.id)) this.#expected.add(n.id);
+    } catch { /* the monitor has no node list: the fleet file's is used */ }
+  }
+
+  /** Polls until every expected node has a final result or `deadlineMs` passes. */
+  async follow(deadlineMs: number): Promise<Map<string, NodeResult>> {
+    const start = Date.now();
+    const say = this.#o.progress ?? ((line: string) => console.error(line));
+    let last = "";
+    let results = new Map<string, NodeResult>();
+    for (;;) {
+      results = await this.poll();
+      const n = this.#expected.size;
+      const done = [...results.values()].filter((r) => isFinal(r.status)).length;
+      const fetching = [...results.values()].filter((r) => r.status === "fetching").length;
+      const line = `${done} of ${n} nodes done` + (fetching ? `, ${fetching} fetching` : "");
+      if (line !== last) {
+        say(line);
+        last = line;
+      }
+      if (n > 0 && done >= n) break;
+      if (Date.now() - start > deadlineMs) {
+        say(`gave up waiting after ${Math.round((Date.now() - start) / 1000)} s`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 500));
+    }
+    return results;
+  }
+}
+
+function firstLine(r: NodeResult): string {
+  const text = (r.status === "ok" || r.status === "failed") && r.stdout?.trim()
+    ? r.stdout.trim().split("\n")[0]
+    : r.message ?? r.stderr?.trim().split("\n")[0] ?? "";
+  return text.length > 70 ? text.slice(0, 69) + "…" : text;
+}
+
+/**
+ * The summary table: one row per expected node.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(formatTable(results, ["127.0.0.1:4000"]));
+ * ```
+ */
+export function formatTable(results: Map<string, NodeResult>, expected: string[]): string {
+  const rows = [["NODE", "STATUS", "EXIT", "DURATION", "OUTPUT"]];
+  const nodes = [...new Set([...expected, ...results.keys()])].sort();
+  const counts: Record<string, number> = {};
+  for (const n of nodes) {
+    const r = results.get(n);
+    const status = r?.status ?? "no report";
+    counts[status] = (counts[status] ?? 0) + 1;
+    const exit = r?.exitCode === undefined || r.exitCode === null ? (r?.signal ?? "") : String(r.exitCode);
+    const dur = r?.durationMs === undefined ? "" : `${(r.durationMs / 1000).toFixed(2)}s`;
+    rows.push([n, status, exit, dur, r ? firstLine(r) : ""]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  const summary = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ");
+  return `${lines.join("\n")}\n\n${nodes.length} nodes: ${summary}`;
+}

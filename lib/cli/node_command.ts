@@ -8,6 +8,7 @@ import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
 import { parseAddress } from "../transport.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
+import { restartAndExit } from "../admin/restart.ts";
 
 /** Help text of `node`. */
 export const NODE_HELP = `Usage: kvstore node [options]
@@ -23,10 +24,12 @@ Options:
   --data-dir DIR        keep keys in SQLite under DIR so a restart keeps them
   --reply-cache-ttl D   how long replies are kept for retries (default 5s)
   --max-in-flight N     requests executing at once before replying overload (default 1024)
+  --admin-dir DIR       where files sent with 'kvctl push' may be written (refused without it);
+                        also keeps the ids of admin commands run, so a restart never reruns one
   -h, --help            show this help
 
 Scripts sent with 'kvctl run' execute only when the node runs with --allow-run
-(deno task node:admin); otherwise they are refused and reported.
+(deno task node:admin); otherwise they are refused and reported. See docs/admin.md.
 `;
 
 /** Runs the node command until the process is stopped. */
@@ -40,6 +43,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     "reply-cache-ttl": { type: "string" },
     "max-in-flight": { type: "string" },
     seed: { type: "string", multiple: true },
+    "admin-dir": { type: "string" },
   });
   if (values.help) {
     console.log(NODE_HELP);
@@ -57,7 +61,15 @@ export async function nodeCommand(args: string[]): Promise<number> {
       throw new UsageError(`node: --seed ${(e as Error).message}`);
     }
   }
+  if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
   const running = await startNode({
+    subsystemOptions: {
+      admin: {
+        adminDir: values["admin-dir"],
+        configPath: values.config,
+        restart: () => restartAndExit(() => running.close()),
+      },
+    },
     host: values.host ?? "127.0.0.1",
     port,
     fleet,

@@ -17,6 +17,17 @@ const address = z.string().refine((s) => {
   }
 }, { message: "expected host:port, for example 127.0.0.1:4000" });
 
+/** Whether `text` is base64 of an Ed25519 public key (32 raw bytes or 44 SPKI bytes). */
+function isEd25519PublicKeyText(text: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text.trim())) return false;
+  try {
+    const n = atob(text.trim()).length;
+    return n === 32 || n === 44;
+  } catch {
+    return false;
+  }
+}
+
 /** Schema of nodes.yaml. */
 export const FleetSchema = z.strictObject({
   /** Cluster name shown on the status page. */
@@ -28,8 +39,10 @@ export const FleetSchema = z.strictObject({
   }).optional(),
   /** Shared secret (hex, ≥ 32 digits) authenticating node reports and internal traffic. */
   clusterKey: z.string().regex(/^[0-9a-fA-F]{32,}$/, { message: "expected at least 32 hex digits" }).optional(),
-  /** Admin Ed25519 public key (base64 SPKI or raw), for signed admin commands. */
-  adminPublicKey: z.string().min(1).optional(),
+  /** Admin Ed25519 public key (base64 raw 32 bytes, or SPKI), for signed admin commands (`kvctl keygen`). */
+  adminPublicKey: z.string().refine(isEd25519PublicKeyText, {
+    message: "expected the base64 Ed25519 public key printed by 'kvctl keygen' (32 raw or 44 SPKI bytes)",
+  }).optional(),
   /** Timing preset for gossip: lan or wan. */
   preset: z.enum(["lan", "wan"]).default("lan"),
   /** Replication factors. */

@@ -2,10 +2,13 @@
  * Replay protection: the ids of commands a node has seen, kept until they
  * expire (an expired command is rejected anyway, so its id can be forgotten).
  * Ids of commands the node acted on are written to a state file before it
- * acts, so a restarted node never acts twice.
+ * acts, so a restarted node never acts twice; the commands themselves are
+ * kept there too, so a restarted node still hands them to peers that missed
+ * them (even when every node restarted).
  *
  * @module
  */
+import type { SignedCommand } from "./command.ts";
 
 /** Name of the state file inside the state directory. */
 export const STATE_FILE = ".kvstore-admin-state.json";
@@ -23,6 +26,7 @@ export const STATE_FILE = ".kvstore-admin-state.json";
 export class ReplayGuard {
   #seen = new Map<string, number>();
   #acted = new Map<string, number>();
+  #bodies = new Map<string, SignedCommand>();
   #max: number;
   #file?: string;
   #writing: Promise<void> = Promise.resolve();
@@ -39,33 +43,39 @@ export class ReplayGuard {
   }
 
   /**
-   * Loads acted-on ids from the state file (sync, at start). A missing file is
-   * an empty state; an unreadable one throws so the node does not risk acting twice.
+   * Loads acted-on ids and kept commands from the state file (sync, at start). A
+   * missing file is an empty state; an unreadable one throws so the node does not
+   * risk acting twice. Returns the unexpired commands kept.
    */
-  load(now: number): number {
-    if (!this.#file) return 0;
+  load(now: number): SignedCommand[] {
+    if (!this.#file) return [];
     let text: string;
     try {
       text = Deno.readTextFileSync(this.#file);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return 0;
+      if (e instanceof Deno.errors.NotFound) return [];
       throw new Error(`cannot read admin state ${this.#file}: ${(e as Error).message}`);
     }
-    let data: { acted?: Record<string, number> };
+    let data: { acted?: Record<string, number>; commands?: SignedCommand[] };
     try {
       data = JSON.parse(text);
     } catch {
       throw new Error(`admin state ${this.#file} is not valid JSON; move it away to start fresh`);
     }
-    let n = 0;
     for (const [id, exp] of Object.entries(data.acted ?? {})) {
       if (typeof exp === "number" && exp > now) {
         this.#acted.set(id, exp);
         this.#seen.set(id, exp);
-        n++;
       }
     }
-    return n;
+    for (const c of Array.isArray(data.commands) ? data.commands : []) {
+      const exp = c?.c?.expiresAt;
+      if (typeof c?.c?.id === "string" && typeof exp === "number" && exp > now) {
+        this.#bodies.set(c.c.id, c);
+        this.#seen.set(c.c.id, exp);
+      }
+    }
+    return [...this.#bodies.values()];
   }
 
   /** Whether `id` was seen (and has not expired since). */
@@ -85,9 +95,20 @@ export class ReplayGuard {
     return this.#seen.size < this.#max;
   }
 
+  /** Writes the state file now (no-op without a state dir). */
+  save(): Promise<void> {
+    return this.#persist();
+  }
+
   /** Remembers `id` until `expiresAt`. */
   see(id: string, expiresAt: number): void {
     this.#seen.set(id, expiresAt);
+  }
+
+  /** Keeps an accepted command in the state file (written with the next change). */
+  keep(command: SignedCommand): void {
+    this.#bodies.set(command.c.id, command);
+    this.#seen.set(command.c.id, command.c.expiresAt);
   }
 
   /** Records that the node acts on `id`; resolves once durable (when there is a state dir). */
@@ -101,6 +122,12 @@ export class ReplayGuard {
   prune(now: number): void {
     for (const [id, exp] of this.#seen) if (exp <= now) this.#seen.delete(id);
     let changed = false;
+    for (const [id, c] of this.#bodies) {
+      if (c.c.expiresAt <= now) {
+        this.#bodies.delete(id);
+        changed = true;
+      }
+    }
     for (const [id, exp] of this.#acted) {
       if (exp <= now) {
         this.#acted.delete(id);
@@ -120,7 +147,8 @@ export class ReplayGuard {
     if (!file) return Promise.resolve();
     const next = this.#writing.then(async () => {
       const tmp = `${file}.tmp`;
-      await Deno.writeTextFile(tmp, JSON.stringify({ acted: Object.fromEntries(this.#acted) }));
+      const data = { acted: Object.fromEntries(this.#acted), commands: [...this.#bodies.values()] };
+      await Deno.writeTextFile(tmp, JSON.stringify(data));
       await Deno.rename(tmp, file);
     });
     this.#writing = next.catch(() => {});

@@ -122,7 +122,9 @@ export class AdminService {
   constructor(options: AdminServiceOptions) {
     this.#o = options;
     this.guard = new ReplayGuard(options.config.maxCommands * 10, options.stateDir);
-    this.guard.load(options.clock.now());
+    for (const c of this.guard.load(options.clock.now())) {
+      this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
+    }
     const { rpc } = options.node;
     this.gossip = new CommandGossip({
       rpc,
@@ -225,7 +227,7 @@ export class AdminService {
     if (this.#closed || this.guard.has(c.c.id)) return { receipt: "known", id: c.c.id };
     this.stats.accepted++;
     this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
-    this.guard.see(c.c.id, c.c.expiresAt);
+    this.guard.keep(c);
     if (c.c.kind === "push") this.#addHints(c.c.id, hints.filter((h) => h !== this.#o.node.address));
     this.gossip.spread(c.c.id);
     this.#act(c).catch((e) => console.error(`admin: command ${c.c.id} failed: ${(e as Error).message}`));
@@ -265,6 +267,7 @@ export class AdminService {
     const body = c.c;
     if (!matchesSelector(body.selector, this.#o.node.address)) {
       this.stats.not_selected++;
+      await this.guard.save(); // keeps the command for peers that missed it, across restarts
       return;
     }
     await this.guard.markActed(body.id, body.expiresAt); // durable before acting: at most once across restarts

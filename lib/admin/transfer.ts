@@ -305,12 +305,17 @@ export class Transfer {
       if (this.#inflight.has(i)) continue;
       scanned++;
       if (i >= this.#p && !this.#pieces[Math.floor((i - this.#p) / (this.spec.chunkSize / 32))]) continue;
+      // Peers first; the hinted origin (often a laptop on a slow uplink) only for what no peer has yet.
       let best: [Address, Source] | undefined;
+      let bestHint: [Address, Source] | undefined;
       for (const h of holders) {
         const bm = h[1].bitmap!;
         if ((bm[i >> 3] & (1 << (i & 7))) === 0 || h[1].inflight >= perSource) continue;
-        if (!best || h[1].inflight < best[1].inflight) best = h;
+        if (this.hints.has(h[0])) {
+          if (!bestHint || h[1].inflight < bestHint[1].inflight) bestHint = h;
+        } else if (!best || h[1].inflight < best[1].inflight) best = h;
       }
+      best ??= bestHint;
       if (best) this.#request(i, best[0], best[1]);
     }
     order.length = write;

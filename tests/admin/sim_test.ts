@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createCommand } from "../../lib/admin/client.ts";
+import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { adminOf } from "../../lib/admin/attach.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { manifestOfBytes } from "../../lib/admin/transfer.ts";
@@ -123,6 +123,49 @@ Deno.test("sim: a pushed 1 MiB file arrives byte-identical on 8 nodes, pulled fr
     assert.ok(fromOrigin < chunks * 8, `peers served part of it (origin served ${fromOrigin} of ${chunks * 8})`);
     console.log(`  1 MiB to 8 nodes in ${ms} ms virtual; origin served ${fromOrigin} of ${chunks * 8} pieces`);
   } finally {
+    c.close();
+  }
+});
+
+Deno.test("sim: with rumors off, the push-pull backstop alone brings a command to every node", async () => {
+  const keys = await makeKeys();
+  const c = await simCluster(20, keys.publicKey, { loss: 0.1, config: { fanout: 0 } });
+  try {
+    const signed = await createCommand(keys.privateKey, RUN, { now: c.sim.clock.now() });
+    await c.run(c.client.submit(signed, [c.addresses[0]]));
+    const ms = await c.drive(() => executionsOf(c.executions, signed.c.id).nodes === 20, 120_000, 50);
+    assert.ok(ms >= 0, `only ${executionsOf(c.executions, signed.c.id).nodes} of 20 nodes got it`);
+    assert.equal(executionsOf(c.executions, signed.c.id).total, 20);
+    assert.equal(sumStat(c, "accepted"), 20);
+    console.log(`  push-pull only (2 s period, 10% loss): 20 nodes in ${(ms / 1000).toFixed(1)} s virtual`);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("sim: chunks from a lying source fail their hash check and are fetched again elsewhere", async () => {
+  const keys = await makeKeys();
+  const c = await simCluster(6, keys.publicKey);
+  const evil = new AdminClient(c.sim.network.createTransport("10.9.9.66:5000"), c.sim.clock);
+  try {
+    const bytes = randomBytes(seededRandom(9), 300 * 1024);
+    const m = manifestOfBytes(bytes, 16 * 1024);
+    const spec = { ...m.spec, path: "f.bin", mode: 0o644 };
+    const signed = await createCommand(keys.privateKey, { push: spec }, { now: c.sim.clock.now() });
+    const lies = bytes.slice();
+    for (let o = 0; o < lies.length; o += 4096) lies[o] ^= 0xff;
+    evil.serveBytes(signed.c.id, spec, m, lies);
+    c.client.serveBytes(signed.c.id, spec, m, bytes);
+    await c.run(evil.submit(signed, [c.addresses[1]]));
+    await c.run(c.client.submit(signed, [c.addresses[4]]));
+    const ms = await c.drive(() => [...c.files.values()].every((f) => f.has("f.bin")), 60_000);
+    assert.ok(ms >= 0, "every node should complete the file");
+    for (const f of c.files.values()) assert.deepEqual(f.get("f.bin"), bytes);
+    assert.ok(evil.served(signed.c.id) > 0, "the liar was asked");
+    assert.ok(sumStat(c, "chunks_bad") > 0, "its chunks were rejected");
+    assert.equal(sumStat(c, "files_written"), 6);
+  } finally {
+    evil.close();
     c.close();
   }
 });

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
+import type { NodeResult } from "../../lib/admin/protocol.ts";
+import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/helpers.ts";
+
+const ID = "0123456789abcdef".repeat(2);
+
+function result(node: string, overrides: Partial<NodeResult> = {}): NodeResult {
+  return {
+    id: ID,
+    node,
+    status: "ok",
+    exitCode: 0,
+    durationMs: 12,
+    stdout: `hello from ${node}\n`,
+    stderr: "",
+    startedAt: 1_700_000_000_000,
+    finishedAt: 1_700_000_000_012,
+    command: {
+      id: ID,
+      kind: "run",
+      selector: "all",
+      issuedAt: 1_700_000_000_000,
+      expiresAt: 1_700_003_600_000,
+      script: "echo <b>hi</b>",
+      timeoutMs: 60_000,
+    },
+    ...overrides,
+  };
+}
+
+async function setup() {
+  const key = await testKey();
+  const app = new Hono();
+  const store = registerAdminRoutes(app, { clusterKey: key, limits: { maxOutputChars: 64 } });
+  const post = async (node: string, r: unknown, signer: CryptoKey | null = key) => {
+    const body = JSON.stringify(r);
+    return await app.request("/api/admin/results", await signedPost(signer ?? undefined, node, body));
+  };
+  return { app, store, key, post };
+}
+
+Deno.test("admin routes: signed results are stored; unsigned, forged, mismatched and malformed ones refused", async () => {
+  const { app, store, post } = await setup();
+  assert.equal((await post("127.0.0.1:4000", result("127.0.0.1:4000"))).status, 202);
+  assert.equal((await post("127.0.0.1:4001", result("127.0.0.1:4001", { status: "failed", exitCode: 2 }))).status, 202);
+  assert.equal((await post("127.0.0.1:4002", result("127.0.0.1:4002"), null)).status, 401);
+  assert.equal((await post("127.0.0.1:4002", result("127.0.0.1:4002"), await testKey(WRONG_KEY_HEX))).status, 403);
+  assert.equal((await post("127.0.0.1:4002", result("127.0.0.1:4003"))).status, 403, "signed by another node");
+  assert.equal((await post("127.0.0.1:4002", { ...result("127.0.0.1:4002"), status: "great" })).status, 400);
+  assert.equal((await post("127.0.0.1:4002", result("127.0.0.1:4002", { id: "nope" }))).status, 400);
+  assert.equal(store.get(ID)?.results.size, 2);
+
+  const list = await (await app.request("/api/admin/commands")).json();
+  assert.equal(list.commands.length, 1);
+  assert.deepEqual(list.commands[0].counts, { reported: 2, done: 2, byStatus: { ok: 1, failed: 1 } });
+  assert.equal(list.rejected, 5);
+  const one = await (await app.request(`/api/admin/commands/${ID}`)).json();
+  assert.deepEqual(one.results.map((r: NodeResult) => [r.node, r.status, r.exitCode]), [
+    ["127.0.0.1:4000", "ok", 0],
+    ["127.0.0.1:4001", "failed", 2],
+  ]);
+  assert.equal((await app.request(`/api/admin/commands/${"f".repeat(32)}`)).status, 404);
+});
+
+Deno.test("admin routes: a late 'running' never replaces a final result; output is capped", async () => {
+  const { app, post } = await setup();
+  await post("127.0.0.1:4000", result("127.0.0.1:4000", { stdout: "x".repeat(1000) }));
+  await post("127.0.0.1:4000", result("127.0.0.1:4000", { status: "running", stdout: undefined }));
+  const one = await (await app.request(`/api/admin/commands/${ID}`)).json();
+  assert.equal(one.results[0].status, "ok");
+  assert.equal(one.results[0].stdout, "x".repeat(64) + "\n[… cut]");
+});
+
+Deno.test("admin page: commands with per-node status, exit, duration and escaped output", async () => {
+  const { app, post } = await setup();
+  await post("127.0.0.1:4000", result("127.0.0.1:4000", { stdout: "<script>alert(1)</script>" }));
+  await post(
+    "127.0.0.1:4001",
+    result("127.0.0.1:4001", { status: "refused", exitCode: null, message: "refused: started without --allow-run" }),
+  );
+  const res = await app.request("/admin");
+  assert.equal(res.status, 200);
+  const html = await res.text();
+  assert.ok(html.includes(ID));
+  assert.ok(html.includes("echo &lt;b&gt;hi&lt;/b&gt;"), "the script is shown, escaped");
+  assert.ok(
+    html.includes("&lt;script&gt;alert(1)&lt;/script&gt;") && !html.includes("<script>alert"),
+    "output escaped",
+  );
+  assert.match(html, /127\.0\.0\.1:4001<\/td><td><span class="pill refused">refused/);
+  assert.ok(html.includes("refused: started without --allow-run"));
+  assert.ok(html.includes("12 ms"));
+  const empty = await (new Hono().route(
+    "/",
+    (() => {
+      const a = new Hono();
+      registerAdminRoutes(a, {});
+      return a;
+    })(),
+  )).request("/admin");
+  assert.match(await empty.text(), /No admin commands yet/);
+});

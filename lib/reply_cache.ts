@@ -5,16 +5,10 @@
  * @module
  */
 
+import { hashId, ReplyTable } from "./reply_table.ts";
+
 /** Bytes charged per cached reply on top of its length (map entry, id string). */
 export const REPLY_CACHE_ENTRY_OVERHEAD = 96;
-
-interface CacheEntry {
-  id: string;
-  reply: Uint8Array;
-  at: number;
-  /** False once a later put for the same id replaced it (its queue slot is then skipped). */
-  live: boolean;
-}
 
 /**
  * A time- and memory-bounded map from request id to reply bytes.
@@ -32,17 +26,19 @@ export class ReplyCache {
   readonly ttlMs: number;
   /** Memory bound (bytes). */
   readonly maxBytes: number;
-  #map = new Map<string, CacheEntry>();
+  #table = new ReplyTable();
   #bytes = 0;
-  // Insertion (= time) order for expiry, as a queue consumed from #head. Iterating the Map
-  // itself from the start walks over every deleted slot first, which made expiry O(n) per
-  // call once the cache was full (a cliff at ~80k requests/s).
-  #order: CacheEntry[] = [];
+  // Insertion (= time) order for expiry, as a queue consumed from #head: expiring costs
+  // time proportional to what expires (iterating a Map from its start walks every
+  // deleted slot first, which made expiry O(n) per call once the cache was full).
+  #queueIds: string[] = [];
+  #queueAts: number[] = [];
   #head = 0;
-  // The entry found by the last get(): put() right after it (the node's request path)
-  // skips a second lookup in a Map of hundreds of thousands of ids (each one cache misses).
+  // The slot found by the last get(): put() right after it (the node's request path)
+  // skips a second lookup. Any insert or delete makes it stale.
   #lastId: string | undefined;
-  #lastEntry: CacheEntry | undefined;
+  #lastHash = 0;
+  #lastSlot = -1;
 
   /** Creates a cache keeping replies `ttlMs` and at most `maxBytes`. */
   constructor(options: { ttlMs: number; maxBytes: number }) {
@@ -52,7 +48,7 @@ export class ReplyCache {
 
   /** Number of cached replies. */
   get size(): number {
-    return this.#map.size;
+    return this.#table.size;
   }
 
   /** Bytes charged for cached replies. */
@@ -62,30 +58,37 @@ export class ReplyCache {
 
   /** The cached reply for `id`, if cached and not expired at `now`. */
   get(id: string, now: number): Uint8Array | undefined {
-    const e = this.#map.get(id);
+    const hash = hashId(id);
+    const slot = this.#table.find(id, hash);
     this.#lastId = id;
-    this.#lastEntry = e;
-    if (!e) return undefined;
-    if (now - e.at >= this.ttlMs) return undefined;
-    return e.reply;
+    this.#lastHash = hash;
+    this.#lastSlot = slot;
+    if (!this.#table.occupied(slot)) return undefined;
+    if (now - this.#table.at(slot) >= this.ttlMs) return undefined;
+    return this.#table.reply(slot);
   }
 
   /** Drops expired replies (oldest first; insertion order is time order). */
   expire(now: number): void {
-    const order = this.#order;
+    const ids = this.#queueIds, ats = this.#queueAts, table = this.#table;
     const start = this.#head;
-    while (this.#head < order.length) {
-      const e = order[this.#head];
-      if (now - e.at < this.ttlMs) break;
-      order[this.#head++] = undefined as never;
-      if (!e.live) continue; // replaced by a later put
-      this.#map.delete(e.id);
-      this.#bytes -= e.reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
+    while (this.#head < ats.length) {
+      const at = ats[this.#head];
+      if (now - at < this.ttlMs) break;
+      const id = ids[this.#head];
+      ids[this.#head++] = "";
+      const slot = table.find(id, hashId(id));
+      // Skip records of replies replaced by a later put (the table holds the newer time).
+      if (!table.occupied(slot) || table.at(slot) !== at) continue;
+      this.#bytes -= table.reply(slot)!.length + REPLY_CACHE_ENTRY_OVERHEAD;
+      table.delete(slot);
     }
     if (this.#head === start) return;
-    this.#lastId = this.#lastEntry = undefined;
-    if (this.#head > 1024 && this.#head * 2 > order.length) {
-      this.#order = order.slice(this.#head);
+    this.#lastId = undefined;
+    table.shrinkIfSparse();
+    if (this.#head > 1024 && this.#head * 2 > ats.length) {
+      this.#queueIds = ids.slice(this.#head);
+      this.#queueAts = ats.slice(this.#head);
       this.#head = 0;
     }
   }
@@ -100,26 +103,27 @@ export class ReplyCache {
   /** Caches `reply` for `id` if there is room (or `force`); returns whether it was cached. */
   put(id: string, reply: Uint8Array, now: number, force = false): boolean {
     if (!this.hasRoom(reply.length, now) && !force) return false;
-    const old = this.#lastId === id ? this.#lastEntry : this.#map.get(id);
-    if (old) {
-      old.live = false;
-      this.#bytes -= old.reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
-    }
-    const entry: CacheEntry = { id, reply, at: now, live: true };
-    this.#map.set(id, entry);
-    this.#order.push(entry);
-    this.#lastId = id;
-    this.#lastEntry = entry;
+    const table = this.#table;
+    const hash = this.#lastId === id ? this.#lastHash : hashId(id);
+    const slot = this.#lastId === id ? this.#lastSlot : table.find(id, hash);
+    if (table.occupied(slot)) {
+      this.#bytes -= table.reply(slot)!.length + REPLY_CACHE_ENTRY_OVERHEAD;
+      table.update(slot, reply, now);
+    } else table.insert(slot, id, hash, reply, now);
+    this.#lastId = undefined;
+    this.#queueIds.push(id);
+    this.#queueAts.push(now);
     this.#bytes += reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
     return true;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#map.clear();
-    this.#order = [];
+    this.#table.clear();
+    this.#queueIds = [];
+    this.#queueAts = [];
     this.#head = 0;
-    this.#lastId = this.#lastEntry = undefined;
+    this.#lastId = undefined;
     this.#bytes = 0;
   }
 }

@@ -73,10 +73,14 @@ export class UdpTransport implements Transport {
       if (this.#parsed.size > 10_000) this.#parsed.clear();
       this.#parsed.set(to, addr);
     }
-    this.#lastSend = this.#conn.send(data, addr).then(() => {}, () => {
-      this.sendErrors++;
-    });
+    this.#lastSend = this.#conn.send(data, addr).then(this.#sent, this.#sendFailed);
   }
+
+  // Created once, not per datagram.
+  #sent = (): void => {};
+  #sendFailed = (): void => {
+    this.sendErrors++;
+  };
 
   /** Resolves when the datagrams sent so far have left the socket. */
   flush(): Promise<void> {

@@ -118,6 +118,8 @@ export function parseBenchArgs(args: string[]): { options: BenchOptions; json: b
 export interface LocalServer {
   /** Its `host:port`. */
   address: string;
+  /** Its process id. */
+  pid: number;
   /** Stops it. */
   stop(): Promise<unknown>;
 }
@@ -133,14 +135,14 @@ export async function startEchoProcess(): Promise<LocalServer> {
     await p.stop("SIGKILL");
     throw e;
   }
-  return { address: `127.0.0.1:${port}`, stop: () => p.stop() };
+  return { address: `127.0.0.1:${port}`, pid: p.child.pid, stop: () => p.stop() };
 }
 
 /** Starts a fresh node in its own process on a free loopback port. */
 export async function startLocalNode(args: string[] = []): Promise<LocalServer> {
   const [port] = freeUdpPorts(1);
   const p = await startNodeProcess(port, ["--max-bytes", "1GiB", ...args]);
-  return { address: `127.0.0.1:${port}`, stop: () => p.stop() };
+  return { address: `127.0.0.1:${port}`, pid: p.child.pid, stop: () => p.stop() };
 }
 
 /** Whether this process may start child processes. */

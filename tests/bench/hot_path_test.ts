@@ -74,14 +74,20 @@ class ModelCache {
 }
 
 Deno.test("reply cache behaves like the plain-map model under random get/put/expire with re-puts", () => {
+  // Small: many re-puts and a full cache. Large: the table grows past 1,024 slots and shrinks back.
+  const shapes = [
+    { ids: 60, ttl: 50, maxBytes: 4_000, step: 3 },
+    { ids: 5_000, ttl: 2_000, maxBytes: 400_000, step: 1 },
+  ];
   for (const seed of [1, 2, 3, 4]) {
+    const shape = shapes[seed % 2];
     const random = seededRandom(seed);
-    const cache = new ReplyCache({ ttlMs: 50, maxBytes: 4_000 });
-    const model = new ModelCache(50, 4_000);
+    const cache = new ReplyCache({ ttlMs: shape.ttl, maxBytes: shape.maxBytes });
+    const model = new ModelCache(shape.ttl, shape.maxBytes);
     let now = 0;
     for (let step = 0; step < 20_000; step++) {
-      now += Math.floor(random() * 3);
-      const id = `id${Math.floor(random() * 60)}`;
+      now += Math.floor(random() * shape.step) + (step % 5_000 === 4_999 ? shape.ttl : 0);
+      const id = `id${Math.floor(random() * shape.ids)}`;
       const r = random();
       if (r < 0.45) {
         assert.equal(cache.get(id, now), model.get(id, now), `seed ${seed} step ${step}: get ${id}`);

@@ -1,0 +1,314 @@
+/**
+ * `deno task bench:compare`: one run, one machine, one load generator setup:
+ * (a) the raw Deno UDP echo ceiling, (b) a single KVStore node, (c) a 5-node
+ * cluster (N=3, W=2, R=2) through one and through all coordinators, and
+ * (d) redis-benchmark against a local redis-server with the same number of
+ * outstanding requests and value size. Prints a table with ratios to (a) and
+ * (d), server CPU per request, and memory per key after loading 1M keys.
+ *
+ * @module
+ */
+import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
+import { KVClient } from "../lib/client.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
+import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
+import { startEchoProcess } from "./bench.ts";
+import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
+
+/** Help text. */
+export const COMPARE_HELP = `Usage: deno task bench:compare [options]
+
+Measures, in one run on this machine: the raw Deno UDP echo ceiling, a single
+node, a 5-node cluster (N=3 W=2) through one and all coordinators, and redis
+(redis-benchmark, installed from Debian when missing and running as root).
+Prints a table with ratios, server CPU per request and memory per key.
+
+Options:
+  --duration D      measured time per case (default 5s)
+  --rounds N        repeat every case N times, interleaved; the median is shown (default 1)
+  --clients N       client sockets (default 16)
+  --window N        outstanding requests per client (default 4)
+  --processes N     generator processes (default 1)
+  --value-size N    value bytes (default 100)
+  --memory-keys N   keys loaded for the memory figure (default 1000000; 0 skips)
+  --skip LIST       comma list of cases to skip: echo,node,cluster,redis,memory
+  -h, --help        show this help
+`;
+
+const CLK_TCK = 100;
+
+/** CPU time (ms, user + system) a process has used so far, from /proc; 0 if unreadable. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident set size (bytes) of a process, from /proc; 0 if unreadable. */
+export function processRssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** One row of the table. */
+export interface CaseResult {
+  /** Row label. */
+  name: string;
+  /** Requests per second. */
+  opsPerSec: number;
+  /** Latency percentiles (ms); NaN when the tool does not report one. */
+  p50Ms: number;
+  /** 99th percentile (ms). */
+  p99Ms: number;
+  /** 99.9th percentile (ms). */
+  p999Ms: number;
+  /** Timed-out attempts. */
+  timeouts: number;
+  /** Server CPU per request (µs), all server processes together. */
+  serverCpuUs: number;
+  /** Generator CPU in cores. */
+  generatorCores: number;
+  /** A remark (for example, how many members the cluster saw). */
+  note: string;
+}
+
+interface Servers {
+  addresses: string[];
+  pids: number[];
+  note: string;
+  stop(): Promise<void>;
+}
+
+async function startNodes(count: number, dir: string): Promise<Servers> {
+  const ports = freeUdpPorts(count);
+  const addresses = ports.map((p) => `127.0.0.1:${p}`);
+  const args = ["--max-bytes", "1GiB"];
+  if (count > 1) {
+    const fleet = `${dir}/nodes.yaml`;
+    await Deno.writeTextFile(
+      fleet,
+      `name: bench\npreset: lan\nreplication: { n: 3, w: 2, r: 2 }\nnodes:\n${
+        addresses.map((a) => `  - ${a}\n`).join("")
+      }`,
+    );
+    args.push("--config", fleet);
+  }
+  const procs: RoleProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+  };
+  try {
+    for (const port of ports) procs.push(await startNodeProcess(port, args));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  let note = "";
+  if (count > 1) {
+    const seen = await waitForMembers(addresses[0], count, 15_000);
+    note = seen === count ? `${count} members alive` : `only ${seen}/${count} members seen (no gossip?)`;
+  }
+  return { addresses, pids: procs.map((p) => p.child.pid), note, stop };
+}
+
+async function waitForMembers(address: string, want: number, timeoutMs: number): Promise<number> {
+  const client = await KVClient.connect(address);
+  const deadline = performance.now() + timeoutMs;
+  let seen = 0;
+  try {
+    while (performance.now() < deadline) {
+      try {
+        seen = await client.membershipCount();
+      } catch { /* retry */ }
+      if (seen >= want) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    client.close();
+  }
+  return seen;
+}
+
+async function measure(
+  name: string,
+  servers: Servers,
+  options: BenchOptions,
+  targets: string[],
+  echo = false,
+): Promise<CaseResult> {
+  const enc = new TextEncoder();
+  const cpu0 = servers.pids.reduce((n, p) => n + processCpuMs(p), 0);
+  const r: BenchResult = await runBench({ ...options, targets, echo }, (p) => {
+    Deno.stderr.writeSync(enc.encode(`  ${name.padEnd(24)} ${formatProgress(p)}\n`));
+  });
+  const cpu1 = servers.pids.reduce((n, p) => n + processCpuMs(p), 0);
+  // Server CPU includes the (unmeasured) warm-up; divide by everything it served.
+  const served = r.ops * (1 + options.warmupMs / r.elapsedMs);
+  return {
+    name,
+    opsPerSec: r.opsPerSec,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    p999Ms: r.p999Ms,
+    timeouts: r.timeouts,
+    serverCpuUs: ((cpu1 - cpu0) * 1000) / served,
+    generatorCores: r.generatorCores,
+    note: [servers.note, r.failed > 0 ? `${r.failed} failed` : ""].filter(Boolean).join("; "),
+  };
+}
+
+function median(rows: CaseResult[]): CaseResult {
+  const sorted = rows.slice().sort((a, b) => a.opsPerSec - b.opsPerSec);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "-";
+}
+
+/** Renders the comparison table (markdown, so it can go straight into docs/performance.md). */
+export function formatTable(rows: CaseResult[]): string {
+  const echo = rows.find((r) => r.name.startsWith("(a)"));
+  const redis = rows.find((r) => r.name.startsWith("(d)"));
+  const head = "| case | ops/s | p50 ms | p99 ms | p99.9 ms | timeouts | server CPU µs/req | " +
+    "generator cores | vs echo | vs redis | note |";
+  const lines = [head, "|" + "---|".repeat(11)];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${Math.round(r.opsPerSec).toLocaleString("en-US")} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${
+        fmt(r.p999Ms, 3)
+      } | ${r.timeouts} | ${fmt(r.serverCpuUs, 1)} | ${fmt(r.generatorCores)} | ${
+        echo ? `${fmt((100 * r.opsPerSec) / echo.opsPerSec, 0)}%` : "-"
+      } | ${redis ? `${fmt((100 * r.opsPerSec) / redis.opsPerSec, 0)}%` : "-"} | ${r.note} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Memory per key: RSS growth of a fresh node after loading `keys` keys of `valueSize` bytes. */
+async function nodeMemoryPerKey(keys: number, valueSize: number, options: BenchOptions): Promise<string> {
+  const [port] = freeUdpPorts(1);
+  // A short reply-cache TTL so the figure is the store's, not 5 s of cached put replies.
+  const p = await startNodeProcess(port, ["--max-bytes", "4GiB", "--reply-cache-ttl", "50ms"]);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const before = processRssBytes(p.child.pid);
+    await runBench({
+      ...options,
+      targets: [`127.0.0.1:${port}`],
+      keyspace: keys,
+      valueMin: valueSize,
+      valueMax: valueSize,
+      preload: true,
+      getRatio: 1,
+      warmupMs: 0,
+      durationMs: 200,
+      timeoutMs: 1_000,
+    });
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = processRssBytes(p.child.pid);
+    const raw = 32 + valueSize;
+    const perKey = (after - before) / keys;
+    return `KVStore node: RSS ${(before / 2 ** 20).toFixed(0)} MiB → ${(after / 2 ** 20).toFixed(0)} MiB after ${
+      keys.toLocaleString("en-US")
+    } keys of ${valueSize} B: ${perKey.toFixed(0)} B/key for ${raw} raw B (32 B key + value), ${
+      (perKey / raw).toFixed(2)
+    }× raw`;
+  } finally {
+    await p.stop();
+  }
+}
+
+/** Runs the comparison; returns the exit code. */
+export async function compareMain(args: string[]): Promise<number> {
+  const { values } = parseFlags("bench:compare", args, {
+    duration: { type: "string" },
+    rounds: { type: "string" },
+    clients: { type: "string" },
+    window: { type: "string" },
+    processes: { type: "string" },
+    "value-size": { type: "string" },
+    "memory-keys": { type: "string" },
+    skip: { type: "string" },
+  });
+  if (values.help) {
+    console.log(COMPARE_HELP);
+    return 0;
+  }
+  const skip = new Set((values.skip ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+  const valueSize = values["value-size"] ? parseInteger(values["value-size"], "--value-size", 0, 15_000) : 100;
+  const options: BenchOptions = {
+    ...DEFAULT_BENCH_OPTIONS,
+    durationMs: values.duration ? parseDuration(values.duration, "--duration") : 5_000,
+    clients: values.clients ? parseInteger(values.clients, "--clients", 1, 4096) : DEFAULT_BENCH_OPTIONS.clients,
+    window: values.window ? parseInteger(values.window, "--window", 1, 1024) : DEFAULT_BENCH_OPTIONS.window,
+    processes: values.processes ? parseInteger(values.processes, "--processes", 1, 64) : 1,
+    valueMin: valueSize,
+    valueMax: valueSize,
+  };
+  const rounds = values.rounds ? parseInteger(values.rounds, "--rounds", 1, 20) : 1;
+  const memoryKeys = values["memory-keys"] ? parseInteger(values["memory-keys"], "--memory-keys", 0) : 1_000_000;
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-bench-" });
+  const byCase = new Map<string, CaseResult[]>();
+  const add = (r: CaseResult) => byCase.set(r.name, [...(byCase.get(r.name) ?? []), r]);
+  const cpus = navigator.hardwareConcurrency;
+  console.log(
+    `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${cpus} cores, Deno ${Deno.version.deno}: ` +
+      `${options.clients} clients × window ${options.window} (${options.clients * options.window} outstanding) ` +
+      `from ${options.processes} generator process(es), ${valueSize} B values, 50% get / 50% put, ` +
+      `${options.durationMs / 1000} s per case, ${rounds} round(s)`,
+  );
+  const redis = skip.has("redis") ? { ok: false, why: "skipped" } : await redisAvailable();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      if (!skip.has("echo")) {
+        const echo = await startEchoProcess();
+        const servers: Servers = { addresses: [echo.address], pids: [echo.pid], note: "", stop: async () => {} };
+        try {
+          add(await measure("(a) Deno UDP echo", servers, options, [echo.address], true));
+        } finally {
+          await echo.stop();
+        }
+      }
+      if (!skip.has("node")) {
+        const one = await startNodes(1, dir);
+        try {
+          add(await measure("(b) single node", one, options, one.addresses));
+        } finally {
+          await one.stop();
+        }
+      }
+      if (!skip.has("cluster")) {
+        const five = await startNodes(5, dir);
+        try {
+          add(await measure("(c) 5 nodes, 1 coordinator", five, options, five.addresses.slice(0, 1)));
+          add(await measure("(c) 5 nodes, all coordinators", five, options, five.addresses));
+        } finally {
+          await five.stop();
+        }
+      }
+      if (redis.ok) add(await runRedisBenchmark(options, valueSize));
+    }
+    const rows = [...byCase.values()].map(median);
+    console.log("\n" + formatTable(rows));
+    if (!redis.ok) console.log(`\n(d) redis: not measured: ${redis.why}`);
+    if (memoryKeys > 0 && !skip.has("memory")) {
+      console.log("\nMemory per key:");
+      console.log("  " + await nodeMemoryPerKey(memoryKeys, valueSize, options));
+      if (redis.ok) console.log("  " + await loadRedisKeys(memoryKeys, valueSize));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  return 0;
+}
+
+if (import.meta.main) await runCli(() => compareMain(Deno.args));

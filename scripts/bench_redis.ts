@@ -1,0 +1,185 @@
+/**
+ * The redis reference for `bench:compare`: a local `redis-server` (installed
+ * from Debian when missing and running as root), loaded by `redis-benchmark`
+ * with the same outstanding requests and value size as the KVStore runs.
+ *
+ * @module
+ */
+import type { BenchOptions } from "./bench_run.ts";
+import type { CaseResult } from "./bench_compare.ts";
+import { ChildProcess } from "./bench_process.ts";
+
+const CLK_TCK = 100;
+
+function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" }).output();
+    const dec = new TextDecoder();
+    return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  } catch (e) {
+    return { ok: false, out: (e as Error).message };
+  }
+}
+
+/** Whether redis-server, redis-benchmark and redis-cli can run; installs them (apt-get) when root. */
+export async function redisAvailable(): Promise<{ ok: boolean; why: string }> {
+  const have = async () =>
+    (await run("redis-server", ["--version"])).ok && (await run("redis-benchmark", ["--version"])).ok &&
+    (await run("redis-cli", ["--version"])).ok;
+  if (await have()) return { ok: true, why: "" };
+  if (Deno.uid() !== 0 || !(await run("apt-get", ["--version"])).ok) {
+    return { ok: false, why: "redis-server/redis-tools are not installed (install them, or run as root with apt-get)" };
+  }
+  console.error("bench:compare: installing redis-server and redis-tools from Debian (apt-get)…");
+  await run("apt-get", ["update", "-qq"]);
+  const inst = await run("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"]);
+  if (!inst.ok || !(await have())) return { ok: false, why: `apt-get install failed: ${inst.out.slice(-300)}` };
+  return { ok: true, why: "" };
+}
+
+/** A redis-server on a free loopback TCP port, without persistence. */
+export interface RedisServer {
+  /** TCP port. */
+  port: number;
+  /** Process id. */
+  pid: number;
+  /** Stops it. */
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server on a free loopback port (no RDB/AOF, DEBUG allowed for populating keys). */
+export async function startRedis(): Promise<RedisServer> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const p = new ChildProcess(`redis:${port}`, "redis-server", [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--enable-debug-command",
+    "yes",
+    "--daemonize",
+    "no",
+  ]);
+  try {
+    await p.waitFor(/Ready to accept connections/, 15_000);
+  } catch (e) {
+    await p.stop("SIGKILL");
+    throw e;
+  }
+  return { port, pid: p.child.pid, stop: async () => void await p.stop() };
+}
+
+interface CsvRow {
+  test: string;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function parseCsv(text: string): CsvRow[] {
+  const rows: CsvRow[] = [];
+  for (const line of text.split("\n")) {
+    const cells = line.split(",").map((c) => c.replace(/"/g, ""));
+    if (cells.length < 7 || !/^\d/.test(cells[1])) continue;
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    rows.push({ test: cells[0], rps: Number(cells[1]), p50: Number(cells[4]), p99: Number(cells[6]) });
+  }
+  return rows;
+}
+
+async function redisBenchmark(port: number, o: BenchOptions, valueSize: number, n: number): Promise<CsvRow[]> {
+  const r = await run("redis-benchmark", [
+    ...["-h", "127.0.0.1", "-p", String(port)],
+    ...["-c", String(o.clients), "-P", String(o.window), "-d", String(valueSize)],
+    ...["-r", String(o.keyspace), "-n", String(n), "-t", "set,get", "--csv"],
+  ]);
+  const rows = parseCsv(r.out);
+  if (!r.ok || rows.length < 2) throw new Error(`redis-benchmark failed: ${r.out.slice(-400)}`);
+  return rows;
+}
+
+/**
+ * Runs redis-benchmark (SET then GET, `clients` connections × pipeline `window`) for about
+ * the configured duration each; the 50/50 rate is the harmonic mean of the two.
+ */
+export async function runRedisBenchmark(o: BenchOptions, valueSize: number): Promise<CaseResult> {
+  const redis = await startRedis();
+  try {
+    // Calibrate so each test lasts about the configured duration; this also preloads the keys.
+    const probe = await redisBenchmark(redis.port, o, valueSize, 50_000);
+    const rate = Math.min(...probe.map((r) => r.rps));
+    const n = Math.max(50_000, Math.round((rate * o.durationMs) / 1000));
+    const cpu0 = cpuMs(redis.pid);
+    const rows = await redisBenchmark(redis.port, o, valueSize, n);
+    const cpu1 = cpuMs(redis.pid);
+    const set = rows.find((r) => r.test === "SET")!;
+    const get = rows.find((r) => r.test === "GET")!;
+    const opsPerSec = 2 / (1 / set.rps + 1 / get.rps);
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`  (d) redis                SET ${set.rps} req/s, GET ${get.rps} req/s\n`),
+    );
+    return {
+      name: "(d) redis-server",
+      opsPerSec,
+      p50Ms: (set.p50 + get.p50) / 2,
+      p99Ms: Math.max(set.p99, get.p99),
+      p999Ms: NaN,
+      timeouts: 0,
+      serverCpuUs: ((cpu1 - cpu0) * 1000) / (2 * n),
+      generatorCores: NaN,
+      note: `redis-benchmark -c ${o.clients} -P ${o.window} -d ${valueSize}; SET and GET run one after the other`,
+    };
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** Memory per key of redis after `DEBUG POPULATE keys` with `valueSize`-byte values. */
+export async function loadRedisKeys(keys: number, valueSize: number): Promise<string> {
+  const redis = await startRedis();
+  try {
+    const info = async () => {
+      const r = await run("redis-cli", ["-p", String(redis.port), "info", "memory"]);
+      const used = Number(/used_memory:(\d+)/.exec(r.out)?.[1] ?? NaN);
+      const rss = Number(/used_memory_rss:(\d+)/.exec(r.out)?.[1] ?? NaN);
+      return { used, rss };
+    };
+    const before = await info();
+    const pop = await run("redis-cli", [
+      "-p",
+      String(redis.port),
+      "debug",
+      "populate",
+      String(keys),
+      "key",
+      String(valueSize),
+    ]);
+    if (!pop.ok || !/OK/.test(pop.out)) return `redis: DEBUG POPULATE failed: ${pop.out.trim()}`;
+    const after = await info();
+    const raw = `key:${keys - 1}`.length + valueSize;
+    const perKey = (after.rss - before.rss) / keys;
+    return `redis-server: RSS ${(before.rss / 2 ** 20).toFixed(0)} MiB → ${(after.rss / 2 ** 20).toFixed(0)} MiB: ${
+      perKey.toFixed(0)
+    } B/key (used_memory ${((after.used - before.used) / keys).toFixed(0)} B/key) for ~${raw} raw B, ${
+      (perKey / raw).toFixed(2)
+    }× raw`;
+  } finally {
+    await redis.stop();
+  }
+}

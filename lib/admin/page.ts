@@ -81,7 +81,7 @@ function commandBlock(rec: CommandRecord, open: boolean): string {
  * app.get("/admin", (c) => c.html(renderAdminPage(store, "kvstore")));
  * ```
  */
-export function renderAdminPage(store: AdminResults, title = "KVStore", focus?: string): string {
+export function renderAdminPage(store: AdminResults, title?: string, focus?: string): string {
   const list = store.list();
   const running = list.some((r) => countResults(r).done < r.results.size);
   const blocks = list.length === 0
@@ -90,10 +90,12 @@ export function renderAdminPage(store: AdminResults, title = "KVStore", focus?: 
     : list.map((r, i) => commandBlock(r, focus ? r.id === focus : i === 0)).join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Admin · ${esc(title)} · KVStore monitor</title>${running ? '<meta http-equiv="refresh" content="3">' : ""}
+<title>Admin · ${title ? `${esc(title)} · ` : ""}KVStore monitor</title>${
+    running ? '<meta http-equiv="refresh" content="3">' : ""
+  }
 <style>${PAGE_CSS}${ADMIN_CSS}</style></head>
-<body><header class="top"><h1>KVStore · ${
-    esc(title)
+<body><header class="top"><h1>KVStore${
+    title ? ` · ${esc(title)}` : ""
   }</h1><nav><a href="/">Nodes</a><a href="/admin" class="here">Admin</a>` +
     `<a href="/api/admin/commands">API</a></nav><span id="live">${running ? "refreshing" : "static"}</span></header>
 <main><h2>Admin commands</h2>${blocks}

@@ -133,6 +133,8 @@ async function keygen(args: string[]): Promise<number> {
     }
   }
   const keys = await generateAdminKeys();
+  const slash = out.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });
   await Deno.writeTextFile(out, keys.privateKeyFile, { mode: 0o600 });
   await Deno.writeTextFile(`${out}.pub`, `${keys.publicKey}\n`);
   console.log(`wrote the private key to ${out} (keep it secret) and the public key to ${out}.pub`);

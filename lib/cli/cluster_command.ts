@@ -46,11 +46,15 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   const clusterKey = toHex(crypto.getRandomValues(new Uint8Array(32)));
+  // Admin key made with 'kvctl keygen --out DIR/admin.key' (docs/admin.md), if any.
+  const adminPub = await Deno.readTextFile(`${dir}/admin.key.pub`).then((t) => t.trim(), () => "");
   await Deno.writeTextFile(
     fleetFile,
     `# Written by 'kvstore cluster'\nname: local\n${
       monitorPort > 0 ? `monitor: { url: "${monitorUrl}" }\n` : ""
-    }clusterKey: "${clusterKey}"\nnodes:\n${addresses.map((a) => `  - ${a}\n`).join("")}`,
+    }clusterKey: "${clusterKey}"\n${adminPub ? `adminPublicKey: "${adminPub}"\n` : ""}nodes:\n${
+      addresses.map((a) => `  - ${a}\n`).join("")
+    }`,
   );
   const procs: RoleProcess[] = [];
   const stopAll = async () => {
@@ -72,7 +76,8 @@ export async function clusterCommand(args: string[]): Promise<number> {
   try {
     for (let i = 0; i < n; i++) {
       const port = base + i;
-      procs.push(await startNodeProcess(port, ["--config", fleetFile], { extraPermissions: extra }));
+      const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
+      procs.push(await startNodeProcess(port, ["--config", fleetFile, ...adminDir], { extraPermissions: extra }));
       console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
     }
     if (monitorPort > 0) {

@@ -303,8 +303,9 @@ export function formatResult(r: BenchResult): string {
   const size = o.valueMin === o.valueMax ? `${o.valueMin} B` : `${o.valueMin}-${o.valueMax} B`;
   return [
     `targets      ${o.targets.join(", ")}${o.echo ? " (echo)" : ""}`,
-    `load         ${o.clients} clients × window ${o.window} over ${Math.max(1, o.processes)} generator process(es)` +
-    `${o.processes === 0 ? " (in this process)" : ""}; ${Math.round(o.getRatio * 100)}% get, values ${size}, ` +
+    `load         ${o.clients} clients × window ${o.window} ${
+      o.processes === 0 ? "from a generator in this process" : `over ${o.processes} generator process(es)`
+    }; ${Math.round(o.getRatio * 100)}% get, values ${size}, ` +
     `${o.keyspace} keys`,
     `throughput   ${Math.round(r.opsPerSec).toLocaleString("en-US")} ops/s (${r.ops} requests in ${
       (r.elapsedMs / 1000).toFixed(1)

@@ -1,0 +1,19 @@
+/**
+ * `kvctl bench`: the load generator as a kvctl verb (registered in the
+ * `extraVerbs` map of lib/cli/kvctl.ts). The same tool as `deno task bench`;
+ * without `--allow-run` the generator runs inside kvctl and `--target` is required.
+ *
+ * @module
+ */
+import { extraVerbs } from "./kvctl.ts";
+import { benchMain } from "../../scripts/bench.ts";
+
+/** Help lines added to `kvctl --help`. */
+export const BENCH_VERB_HELP = `
+Benchmark:
+  bench [options]     load nodes over UDP and print ops/s, p50/p99/p99.9, timeouts
+                      (--target A[,B…] --clients N --window N --value-size S --gets F
+                      --duration D …; kvctl bench --help lists them all)
+`;
+
+extraVerbs.set("bench", { help: BENCH_VERB_HELP, run: benchMain });

@@ -120,7 +120,14 @@ export function attachAdmin(ctx: NodeContext, members: MemberView): void {
   });
 }
 
-/** The admin counters as monitor stats (`admin_*`). */
+/**
+ * The admin counters as monitor stats (`admin_*`).
+ *
+ * @example
+ * ```ts ignore
+ * const stats = adminStats(adminOf(node)!); // { admin_executed: { value: 1 }, … }
+ * ```
+ */
 export function adminStats(service: AdminService): StatMap {
   const out: StatMap = {};
   for (const [k, v] of Object.entries(service.stats)) out[`admin_${k}`] = { value: v };

@@ -19,12 +19,27 @@ export interface ChunkStore {
   close(): void;
 }
 
-/** SHA-256 (hex) of bytes, synchronous. */
+/**
+ * SHA-256 (hex) of bytes, synchronous.
+ *
+ * @example
+ * ```ts
+ * console.log(sha256Hex(new Uint8Array(0)).slice(0, 8)); // "e3b0c442"
+ * ```
+ */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Raised when an assembled file does not match its manifest. */
+/**
+ * Raised when an assembled file does not match its manifest.
+ *
+ * @example
+ * ```ts
+ * const e = new IntegrityError("hash mismatch");
+ * console.log(e.name); // "IntegrityError"
+ * ```
+ */
 export class IntegrityError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -45,7 +60,9 @@ export class IntegrityError extends Error {
  * ```
  */
 export class FileChunkStore implements ChunkStore {
+  /** Final path. */
   readonly path: string;
+  /** Temp file the bytes go to until finished. */
   readonly tempPath: string;
   #file: Deno.FsFile;
   #queue: Promise<unknown> = Promise.resolve();
@@ -154,6 +171,7 @@ export class FileChunkStore implements ChunkStore {
  * ```
  */
 export class MemoryChunkStore implements ChunkStore {
+  /** Key in the files map. */
   readonly path: string;
   #bytes: Uint8Array;
   #files?: Map<string, Uint8Array>;

@@ -16,7 +16,15 @@ import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol
 import { type ChunkStore, MemoryChunkStore } from "./chunk_store.ts";
 import { type BuiltManifest, Transfer } from "./transfer.ts";
 
-/** Raised when no node accepted a command; the message says why. */
+/**
+ * Raised when no node accepted a command; the message says why.
+ *
+ * @example
+ * ```ts
+ * const e = new SubmitError("no node answered");
+ * console.log(e.name); // "SubmitError"
+ * ```
+ */
 export class SubmitError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -35,7 +43,14 @@ export interface NewCommand {
   now?: number;
 }
 
-/** A fresh random command id. */
+/**
+ * A fresh random command id.
+ *
+ * @example
+ * ```ts
+ * console.log(newCommandId().length); // 32
+ * ```
+ */
 export function newCommandId(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }
@@ -77,7 +92,9 @@ export async function createCommand(
  * ```
  */
 export class AdminClient {
+  /** Internal RPC endpoint (also answers chunk requests). */
   readonly rpc: Rpc;
+  /** The transport it listens on. */
   readonly transport: Transport;
   #clock: Clock;
   #config: AdminConfig;

@@ -67,7 +67,14 @@ export interface SignedCommand {
   s: string;
 }
 
-/** Largest number of chunk-hash pieces (keeps the command inside one datagram). */
+/**
+ * Largest number of chunk-hash pieces (keeps the command inside one datagram).
+ *
+ * @example
+ * ```ts
+ * console.log(MAX_PIECES * 1024 * 32 * 1024); // largest file at 32 KiB chunks (8 GiB)
+ * ```
+ */
 export const MAX_PIECES = 256;
 
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
@@ -123,7 +130,14 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
-/** The bytes that are signed: a domain prefix and the canonical JSON of the body. */
+/**
+ * The bytes that are signed: a domain prefix and the canonical JSON of the body.
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = commandBytes(signed.c); // what the signature covers
+ * ```
+ */
 export function commandBytes(body: CommandBody): Uint8Array {
   return utf8Encoder.encode(`kvstore-admin-v1\n${canonicalJson(body)}`);
 }
@@ -141,12 +155,26 @@ export async function signCommand(privateKey: CryptoKey, body: CommandBody): Pro
   return { c: body, s: toBase64(new Uint8Array(sig)) };
 }
 
-/** Number of chunks of a file of `size` bytes. */
+/**
+ * Number of chunks of a file of `size` bytes.
+ *
+ * @example
+ * ```ts
+ * console.log(chunkCount(100_000, 32_768)); // 4
+ * ```
+ */
 export function chunkCount(size: number, chunkSize: number): number {
   return Math.ceil(size / chunkSize);
 }
 
-/** Number of chunk-hash pieces of a file of `size` bytes. */
+/**
+ * Number of chunk-hash pieces of a file of `size` bytes.
+ *
+ * @example
+ * ```ts
+ * console.log(pieceCount(20 * 1024 * 1024, 32 * 1024)); // 1
+ * ```
+ */
 export function pieceCount(size: number, chunkSize: number): number {
   return Math.ceil(chunkCount(size, chunkSize) / Math.floor(chunkSize / 32));
 }
@@ -251,7 +279,14 @@ export function matchesSelector(selector: string, address: string): boolean {
   return false;
 }
 
-/** Checks selector syntax; returns an error message or null. */
+/**
+ * Checks selector syntax; returns an error message or null.
+ *
+ * @example
+ * ```ts
+ * console.log(selectorError("all")); // null
+ * ```
+ */
 export function selectorError(selector: string): string | null {
   if (selector.trim() === "") return "the selector is empty; use all, a comma list of addresses, or a glob";
   if (!/^[A-Za-z0-9.:\[\]*?,_\- ]+$/.test(selector)) {
@@ -260,7 +295,14 @@ export function selectorError(selector: string): string | null {
   return null;
 }
 
-/** Base64 of bytes. */
+/**
+ * Base64 of bytes.
+ *
+ * @example
+ * ```ts
+ * console.log(toBase64(new Uint8Array([1, 2, 3]))); // "AQID"
+ * ```
+ */
 export function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -269,7 +311,14 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-/** Bytes of base64; throws TypeError if it is not base64. */
+/**
+ * Bytes of base64; throws TypeError if it is not base64.
+ *
+ * @example
+ * ```ts
+ * console.log(fromBase64("AQID")); // Uint8Array [1, 2, 3]
+ * ```
+ */
 export function fromBase64(text: string): Uint8Array {
   let bin: string;
   try {
@@ -310,7 +359,14 @@ export interface CommandSummary {
   sha256?: string;
 }
 
-/** Summary of a command body. */
+/**
+ * Summary of a command body.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(summarize(signed.c).kind); // "run"
+ * ```
+ */
 export function summarize(body: CommandBody): CommandSummary {
   const s: CommandSummary = {
     id: body.id,

@@ -57,7 +57,14 @@ export interface AdminConfig {
   restartReportWaitMs: number;
 }
 
-/** Defaults: 200 ms gossip with fan-out 3, push-pull every 2 s, 60 s script timeout, 64 KiB output. */
+/**
+ * Defaults: 200 ms gossip with fan-out 3, push-pull every 2 s, 60 s script timeout, 64 KiB output.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_ADMIN_CONFIG.fanout); // 3
+ * ```
+ */
 export const DEFAULT_ADMIN_CONFIG: AdminConfig = {
   gossipIntervalMs: 200,
   fanout: 3,
@@ -85,11 +92,32 @@ export const DEFAULT_ADMIN_CONFIG: AdminConfig = {
   restartReportWaitMs: 5_000,
 };
 
-/** Default script timeout when `kvctl run` gets no `--timeout` (ms). */
+/**
+ * Default script timeout when `kvctl run` gets no `--timeout` (ms).
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_SCRIPT_TIMEOUT_MS / 1000); // 60
+ * ```
+ */
 export const DEFAULT_SCRIPT_TIMEOUT_MS = 60_000;
-/** Default chunk size of `kvctl push` (bytes). */
+/**
+ * Default chunk size of `kvctl push` (bytes).
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_CHUNK_SIZE); // 32768
+ * ```
+ */
 export const DEFAULT_CHUNK_SIZE = 32 * 1024;
-/** Default lifetime of a command (ms): nodes that learn of it later do not act on it. */
+/**
+ * Default lifetime of a command (ms): nodes that learn of it later do not act on it.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_COMMAND_LIFETIME_MS / 3_600_000); // 1
+ * ```
+ */
 export const DEFAULT_COMMAND_LIFETIME_MS = 3_600_000;
 
 /**

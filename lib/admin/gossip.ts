@@ -63,6 +63,7 @@ export interface GossipStats {
  * ```
  */
 export class CommandGossip {
+  /** Counters. */
   readonly stats: GossipStats = { rumorsSent: 0, pushPulls: 0, pulled: 0 };
   #d: GossipDeps;
   #hot = new Map<string, { known: number; ticks: number }>();
@@ -204,7 +205,14 @@ export class CommandGossip {
   }
 }
 
-/** Valid chunk-source hints from a header field (at most 4). */
+/**
+ * Valid chunk-source hints from a header field (at most 4).
+ *
+ * @example
+ * ```ts
+ * console.log(hintList(["127.0.0.1:5000", 7])); // ["127.0.0.1:5000"]
+ * ```
+ */
 export function hintList(value: unknown): Address[] {
   if (!Array.isArray(value)) return [];
   return value.filter((v): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v))

@@ -10,7 +10,15 @@
  */
 import { fromBase64, toBase64 } from "./command.ts";
 
-/** Raised when a key cannot be read; the message says what to do. */
+/**
+ * Raised when a key cannot be read; the message says what to do.
+ *
+ * @example
+ * ```ts
+ * const e = new AdminKeyError("bad key");
+ * console.log(e.name); // "AdminKeyError"
+ * ```
+ */
 export class AdminKeyError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -46,7 +54,14 @@ export async function generateAdminKeys(): Promise<GeneratedKeys> {
   return { publicKey, privateKeyFile };
 }
 
-/** Whether `text` is a usable public key (base64 of 32 raw bytes or 44 SPKI bytes). */
+/**
+ * Whether `text` is a usable public key (base64 of 32 raw bytes or 44 SPKI bytes).
+ *
+ * @example
+ * ```ts
+ * console.log(isPublicKeyText("hello")); // false
+ * ```
+ */
 export function isPublicKeyText(text: string): boolean {
   try {
     const n = fromBase64(text).length;
@@ -113,14 +128,28 @@ export async function importAdminPrivateKey(fileText: string, file = "the key fi
   }
 }
 
-/** The raw public key (base64) that belongs to a private key, for matching against nodes.yaml. */
+/**
+ * The raw public key (base64) that belongs to a private key, for matching against nodes.yaml.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await publicKeyOf(privateKey) === fleet.adminPublicKey);
+ * ```
+ */
 export async function publicKeyOf(privateKey: CryptoKey): Promise<string> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   if (!jwk.x) throw new AdminKeyError("cannot derive the public key from this private key");
   return toBase64(fromBase64(jwk.x.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - jwk.x.length % 4) % 4)));
 }
 
-/** Normalizes a public key text (raw or SPKI base64) to base64 raw, for comparison. */
+/**
+ * Normalizes a public key text (raw or SPKI base64) to base64 raw, for comparison.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(rawPublicKeyText(spkiBase64)); // the 32-byte form
+ * ```
+ */
 export function rawPublicKeyText(text: string): string {
   const b = fromBase64(text);
   return toBase64(b.length === 44 ? b.subarray(12) : b);

@@ -5,7 +5,15 @@
  * @module
  */
 
-/** Raised when a manifest's path points outside the admin directory. */
+/**
+ * Raised when a manifest's path points outside the admin directory.
+ *
+ * @example
+ * ```ts
+ * const e = new PathError("outside");
+ * console.log(e.name); // "PathError"
+ * ```
+ */
 export class PathError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -14,7 +22,14 @@ export class PathError extends Error {
   }
 }
 
-/** Normalizes a POSIX path (collapses `.`, `..`, repeated slashes); keeps it absolute if it was. */
+/**
+ * Normalizes a POSIX path (collapses `.`, `..`, repeated slashes); keeps it absolute if it was.
+ *
+ * @example
+ * ```ts
+ * console.log(normalizePath("/a/./b/../c")); // "/a/c"
+ * ```
+ */
 export function normalizePath(path: string): string {
   const absolute = path.startsWith("/");
   const out: string[] = [];

@@ -17,7 +17,14 @@
  */
 import { InternalCommand } from "../envelope.ts";
 
-/** Admin command codes. */
+/**
+ * Admin command codes.
+ *
+ * @example
+ * ```ts
+ * console.log(AdminCommand.Rumor.toString(16)); // "51"
+ * ```
+ */
 export const AdminCommand = {
   Submit: InternalCommand.AdminBase,
   Rumor: InternalCommand.AdminBase + 1,
@@ -29,16 +36,37 @@ export const AdminCommand = {
   Stats: InternalCommand.AdminBase + 7,
 } as const;
 
-/** A command id: 32 lower-case hex digits. */
+/**
+ * A command id: 32 lower-case hex digits.
+ *
+ * @example
+ * ```ts
+ * console.log(COMMAND_ID.test("ab".repeat(16))); // true
+ * ```
+ */
 export const COMMAND_ID = /^[0-9a-f]{32}$/;
 
-/** The command id in a header, or undefined if absent or malformed. */
+/**
+ * The command id in a header, or undefined if absent or malformed.
+ *
+ * @example
+ * ```ts
+ * console.log(headerId({ id: "ab".repeat(16) })); // "abab…"
+ * ```
+ */
 export function headerId(header: unknown): string | undefined {
   const id = (header as { id?: unknown } | null)?.id;
   return typeof id === "string" && COMMAND_ID.test(id) ? id : undefined;
 }
 
-/** A non-negative integer field of a header, or undefined. */
+/**
+ * A non-negative integer field of a header, or undefined.
+ *
+ * @example
+ * ```ts
+ * console.log(headerIndex({ i: 3 })); // 3
+ * ```
+ */
 export function headerIndex(header: unknown, field = "i"): number | undefined {
   const v = (header as Record<string, unknown> | null)?.[field];
   return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
@@ -76,7 +104,14 @@ export interface NodeResult {
   command: import("./command.ts").CommandSummary;
 }
 
-/** Whether a result status is final. */
+/**
+ * Whether a result status is final.
+ *
+ * @example
+ * ```ts
+ * console.log(isFinal("running"), isFinal("ok")); // false true
+ * ```
+ */
 export function isFinal(status: NodeResult["status"]): boolean {
   return status !== "running" && status !== "fetching";
 }

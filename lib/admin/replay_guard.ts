@@ -10,7 +10,14 @@
  */
 import type { SignedCommand } from "./command.ts";
 
-/** Name of the state file inside the state directory. */
+/**
+ * Name of the state file inside the state directory.
+ *
+ * @example
+ * ```ts
+ * console.log(`/srv/kv/${STATE_FILE}`);
+ * ```
+ */
 export const STATE_FILE = ".kvstore-admin-state.json";
 
 /**

@@ -20,7 +20,14 @@ export interface ResultSink {
   close(): void;
 }
 
-/** The results endpoint of a monitor base URL. */
+/**
+ * The results endpoint of a monitor base URL.
+ *
+ * @example
+ * ```ts
+ * console.log(resultsUrl("http://m:8080/")); // "http://m:8080/api/admin/results"
+ * ```
+ */
 export function resultsUrl(base: string): string {
   return `${base.replace(/\/+$/, "").replace(/\/api\/report$/, "")}/api/admin/results`;
 }

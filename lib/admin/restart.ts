@@ -11,6 +11,11 @@
 /**
  * The command line of this process (argv), read from /proc through bash (Deno
  * itself may not read /proc/self without --allow-all); undefined where unknown.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(await currentCommandLine()); // ["deno", "run", …, "node", "--port", "4000"]
+ * ```
  */
 export async function currentCommandLine(): Promise<string[] | undefined> {
   try {

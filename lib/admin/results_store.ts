@@ -19,7 +19,14 @@ export interface ResultsStoreLimits {
   maxNodesPerCommand: number;
 }
 
-/** Defaults: 200 commands, 16 Ki characters per stream, 5,000 nodes. */
+/**
+ * Defaults: 200 commands, 16 Ki characters per stream, 5,000 nodes.
+ *
+ * @example
+ * ```ts
+ * console.log(DEFAULT_RESULTS_LIMITS.maxCommands); // 200
+ * ```
+ */
 export const DEFAULT_RESULTS_LIMITS: ResultsStoreLimits = {
   maxCommands: 200,
   maxOutputChars: 16 * 1024,
@@ -75,8 +82,15 @@ const SummarySchema = z.object({
   sha256: z.string().max(64).optional(),
 });
 
-/** Schema of a result posted by a node. */
-export const NodeResultSchema = z.object({
+/**
+ * Schema of a result posted by a node.
+ *
+ * @example
+ * ```ts ignore
+ * const r = NodeResultSchema.safeParse(JSON.parse(body));
+ * ```
+ */
+export const NodeResultSchema: z.ZodType<NodeResult> = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/),
   node: address,
   status: z.enum(["running", "fetching", "ok", "failed", "timeout", "refused", "error"]),
@@ -104,6 +118,7 @@ export const NodeResultSchema = z.object({
  * ```
  */
 export class AdminResults {
+  /** Limits in force. */
   readonly limits: ResultsStoreLimits;
   #commands = new Map<string, CommandRecord>();
 
@@ -149,7 +164,14 @@ export class AdminResults {
   }
 }
 
-/** Counts of a record's results. */
+/**
+ * Counts of a record's results.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(countResults(store.get(id)!).done);
+ * ```
+ */
 export function countResults(rec: CommandRecord): ResultCounts {
   const byStatus: Record<string, number> = {};
   let done = 0;
@@ -160,7 +182,14 @@ export function countResults(rec: CommandRecord): ResultCounts {
   return { reported: rec.results.size, done, byStatus };
 }
 
-/** JSON view of a record (results sorted by node). */
+/**
+ * JSON view of a record (results sorted by node).
+ *
+ * @example
+ * ```ts ignore
+ * return c.json(recordJson(store.get(id)!, true));
+ * ```
+ */
 export function recordJson(rec: CommandRecord, withResults: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: rec.id,

@@ -53,10 +53,24 @@ export interface ScriptExecutor {
   run(request: RunRequest): Promise<RunOutcome>;
 }
 
-/** Message reported by a node that may not run bash. */
+/**
+ * Message reported by a node that may not run bash.
+ *
+ * @example
+ * ```ts
+ * console.log(REFUSED_MESSAGE);
+ * ```
+ */
 export const REFUSED_MESSAGE = "refused: started without --allow-run";
 
-/** Whether this process may run bash (the gate for script execution). */
+/**
+ * Whether this process may run bash (the gate for script execution).
+ *
+ * @example
+ * ```ts
+ * console.log(await mayRunBash()); // true under --allow-run=bash
+ * ```
+ */
 export async function mayRunBash(): Promise<boolean> {
   try {
     return (await Deno.permissions.query({ name: "run", command: "bash" })).state === "granted";
@@ -166,7 +180,14 @@ export class BashExecutor implements ScriptExecutor {
   }
 }
 
-/** Kills every process of group `pgid` (SIGKILL) through bash's kill builtin. */
+/**
+ * Kills every process of group `pgid` (SIGKILL) through bash's kill builtin.
+ *
+ * @example
+ * ```ts ignore
+ * await killGroup(child.pid); // child was spawned with detached: true
+ * ```
+ */
 export async function killGroup(pgid: number): Promise<void> {
   if (!Number.isInteger(pgid) || pgid <= 1) return;
   try {

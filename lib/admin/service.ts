@@ -22,6 +22,9 @@ import { ReplayGuard } from "./replay_guard.ts";
 import type { ResultSink } from "./reporter.ts";
 import type { ScriptExecutor } from "./runner.ts";
 import { Transfer } from "./transfer.ts";
+import { type AdminStats, newAdminStats } from "./stats.ts";
+
+export type { AdminStats };
 
 /** Everything the service is built from. */
 export interface AdminServiceOptions {
@@ -53,26 +56,6 @@ export interface AdminServiceOptions {
   restart?: () => void;
 }
 
-/** Counters of the admin subsystem (shown on the monitor as `admin_*`). */
-export interface AdminStats {
-  received: number;
-  accepted: number;
-  duplicates: number;
-  rejected_unsigned: number;
-  rejected_signature: number;
-  rejected_expired: number;
-  rejected_malformed: number;
-  rejected_nokey: number;
-  rejected_full: number;
-  not_selected: number;
-  executed: number;
-  refused: number;
-  files_written: number;
-  files_failed: number;
-  chunks_served: number;
-  chunks_bad: number;
-}
-
 interface Held {
   command: SignedCommand;
   expiresAt: number;
@@ -88,25 +71,12 @@ interface Held {
  * ```
  */
 export class AdminService {
-  readonly stats: AdminStats = {
-    received: 0,
-    accepted: 0,
-    duplicates: 0,
-    rejected_unsigned: 0,
-    rejected_signature: 0,
-    rejected_expired: 0,
-    rejected_malformed: 0,
-    rejected_nokey: 0,
-    rejected_full: 0,
-    not_selected: 0,
-    executed: 0,
-    refused: 0,
-    files_written: 0,
-    files_failed: 0,
-    chunks_served: 0,
-    chunks_bad: 0,
-  };
+  /** Counters (see {@linkcode AdminStats}). */
+  readonly stats: AdminStats = newAdminStats();
+
+  /** Seen and acted-on ids. */
   readonly guard: ReplayGuard;
+  /** Rumors and push-pull. */
   readonly gossip: CommandGossip;
   #o: AdminServiceOptions;
   #held = new Map<string, Held>();
@@ -274,8 +244,9 @@ export class AdminService {
     const base = { id: body.id, node: this.#o.node.address, command: summarize(body) };
     if (body.run) {
       const run = body.run;
-      this.#runs = this.#runs.then(() => this.#run(base, run.script, run.timeoutMs, run.restart === true));
-      await this.#runs;
+      const next = this.#runs.then(() => this.#run(base, run.script, run.timeoutMs, run.restart === true));
+      this.#runs = next.catch(() => {}); // one failed run must not block the queue
+      await next;
     } else if (body.push) {
       await this.#push(base, c);
     }

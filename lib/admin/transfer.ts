@@ -64,7 +64,15 @@ export async function buildManifest(path: string, chunkSize: number): Promise<Bu
   return manifestFromHashes(size, chunkSize, whole.digest("hex"), hashes);
 }
 
-/** Builds a manifest from bytes in memory (tests, simulations). */
+/**
+ * Builds a manifest from bytes in memory (tests, simulations).
+ *
+ * @example
+ * ```ts
+ * const m = manifestOfBytes(new Uint8Array(100_000), 32_768);
+ * console.log(m.spec.pieces.length); // 1
+ * ```
+ */
 export function manifestOfBytes(bytes: Uint8Array, chunkSize: number): BuiltManifest {
   const hashes: Uint8Array[] = [];
   for (let o = 0; o < bytes.length; o += chunkSize) {
@@ -142,8 +150,11 @@ export interface TransferStats {
  * ```
  */
 export class Transfer {
+  /** Command id. */
   readonly id: string;
+  /** The manifest. */
   readonly spec: PushSpec;
+  /** Counters. */
   readonly stats: TransferStats = { received: 0, bad: 0, timeouts: 0, served: 0 };
   /** Addresses hinted as holders (the submitting kvctl). */
   readonly hints = new Set<Address>();

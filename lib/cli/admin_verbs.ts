@@ -28,7 +28,14 @@ const COMMON_FLAGS = {
   expires: { type: "string" },
 } as const;
 
-/** Help of the admin verbs (appended to kvctl --help). */
+/**
+ * Help of the admin verbs (appended to kvctl --help).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(ADMIN_HELP);
+ * ```
+ */
 export const ADMIN_HELP = `
 Admin verbs (signed with the admin key; see docs/admin.md):
   keygen [--out admin.key] [--force]

@@ -20,6 +20,8 @@ export interface WatchOptions {
   targets: string[];
   /** Poll period (ms). Default 500. */
   pollMs?: number;
+  /** Without known targets: stop after this long without news once all reports are final (ms). Default 3 s. */
+  quietMs?: number;
   /** Where progress lines go (default stderr). */
   progress?: (line: string) => void;
 }
@@ -88,6 +90,11 @@ export class ResultWatcher {
     const say = this.#o.progress ?? ((line: string) => console.error(line));
     let last = "";
     let results = new Map<string, NodeResult>();
+    // Without a fleet list the number of nodes is unknown: count them as they report, and stop
+    // once everything reported is final and nothing new came for `quietMs`.
+    const open = this.#expected.size === 0;
+    if (open) say("the number of nodes is unknown (no fleet file): counting nodes as they report");
+    let lastChange = Date.now();
     for (;;) {
       results = await this.poll();
       const n = this.#expected.size;
@@ -97,8 +104,9 @@ export class ResultWatcher {
       if (line !== last) {
         say(line);
         last = line;
+        lastChange = Date.now();
       }
-      if (n > 0 && done >= n) break;
+      if (n > 0 && done >= n && (!open || Date.now() - lastChange >= (this.#o.quietMs ?? 3_000))) break;
       if (Date.now() - start > deadlineMs) {
         say(`gave up waiting after ${Math.round((Date.now() - start) / 1000)} s`);
         break;

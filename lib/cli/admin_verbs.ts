@@ -164,7 +164,10 @@ async function sendAndFollow(
 ): Promise<number> {
   const entry = await client.submit(signed, c.entry);
   const id = signed.c.id;
-  const targets = (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
+  // Without a fleet file the targets are unknown: the watcher then counts nodes as they report (monitor),
+  // or asks the node the command was handed to.
+  const fleetTargets = (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
+  const targets = fleetTargets.length > 0 || c.monitor || !matchesSelector(c.selector, entry) ? fleetTargets : [entry];
   console.error(`command ${id} handed to ${entry}; it spreads to every node (selector: ${c.selector})`);
   if (!wait) {
     console.error(

@@ -180,11 +180,18 @@ export class AdminClient {
     }
   }
 
-  /** A node's admin counters (undefined: no answer). */
+  /**
+   * A node's admin counters plus its gossip state as `gossip_*` (`gossip_hot`: rumors it still
+   * pushes; `gossip_pushPulls`: exchanges started). Undefined: no answer.
+   */
   async stats(node: Address): Promise<Record<string, number> | undefined> {
     try {
       const reply = await this.rpc.call(node, AdminCommand.Stats, {}, undefined, { timeoutMs: 300, retries: 2 });
-      return (reply.header as { stats?: Record<string, number> } | null)?.stats;
+      const h = reply.header as { stats?: Record<string, number>; gossip?: Record<string, number> } | null;
+      if (!h?.stats) return undefined;
+      const out = { ...h.stats };
+      for (const [k, v] of Object.entries(h.gossip ?? {})) out[`gossip_${k}`] = v;
+      return out;
     } catch {
       return undefined;
     }

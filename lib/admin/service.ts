@@ -132,7 +132,9 @@ export class AdminService {
       const id = headerId(m.header);
       return { header: { result: (id && this.#results.get(id)) ?? null } };
     });
-    rpc.handle(AdminCommand.Stats, () => ({ header: { stats: this.stats } }));
+    rpc.handle(AdminCommand.Stats, () => ({
+      header: { stats: this.stats, gossip: { ...this.gossip.stats, hot: this.gossip.hot } },
+    }));
   }
 
   /** Starts gossip and periodic pruning. */

@@ -59,8 +59,18 @@ Deno.test({
             assert.equal(r.stdout, `ran on ${r.node}\n`);
             assert.ok(typeof r.durationMs === "number");
           }
-          // Gossip keeps offering the command (rumors, push-pull): wait until every node has seen it again.
-          await waitUntil(async () => (await statsOf(c)).every((s) => s.duplicates >= 2), 20_000, "re-deliveries");
+          // Let the epidemic finish: every rumor cold, and push-pull rounds run on every node since.
+          const pushPulls = (await statsOf(c)).map((s) => s.gossip_pushPulls);
+          await waitUntil(
+            async () => {
+              const s = await statsOf(c);
+              return s.every((x, i) => x.gossip_hot === 0 && x.gossip_pushPulls >= pushPulls[i] + 2);
+            },
+            30_000,
+            "rumors to go cold and push-pull rounds to run",
+          );
+          const redelivered = (await statsOf(c)).reduce((n, s) => n + s.duplicates, 0);
+          assert.ok(redelivered >= 5, `gossip delivered the command again ${redelivered} times`);
           for (let i = 0; i < 5; i++) {
             assert.deepEqual(await linesOf(`${c.adminDirs[i]}/ran.txt`), [c.addresses[i]], `node ${i} ran it once`);
           }

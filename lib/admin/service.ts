@@ -80,7 +80,7 @@ export class AdminService {
   readonly gossip: CommandGossip;
   #o: AdminServiceOptions;
   #held = new Map<string, Held>();
-  #pending = new Map<string, Promise<Receipt>>();
+  #pending = new Map<string, Promise<void>>();
   #results = new Map<string, NodeResult>();
   #transfers = new Map<string, Transfer>();
   #hints = new Map<string, Set<Address>>();
@@ -174,11 +174,15 @@ export class AdminService {
     if (this.#closed) return { receipt: "rejected", reason: "malformed", message: "node closing" };
     this.stats.received++;
     const id = headerId((raw as { c?: unknown } | null)?.c);
-    if (id && (this.guard.has(id) || this.#held.has(id) || this.#pending.has(id))) {
+    // Another copy with this id may be under check: wait for its verdict. A forged copy must not
+    // make the genuine one look known, so only accepted commands count as seen.
+    for (let p = id && this.#pending.get(id); p; p = id && this.#pending.get(id)) await p;
+    if (id && (this.guard.has(id) || this.#held.has(id))) {
       this.stats.duplicates++;
       if (hints.length > 0) this.#addHints(id, hints);
       return { receipt: "known", id };
     }
+    if (this.#closed) return { receipt: "rejected", reason: "malformed", message: "node closing" };
     const now = this.#o.clock.now();
     if (!this.guard.hasRoom(now) || this.#held.size >= this.#o.config.maxCommands) {
       this.#pruneExpired();
@@ -187,23 +191,29 @@ export class AdminService {
         return { receipt: "rejected", reason: "full", message: "too many unexpired commands; try later" };
       }
     }
-    const checking = checkCommand(raw, await this.#o.publicKey, now, this.#o.config);
-    if (id) this.#pending.set(id, checking.then((r) => r.ok ? "new" : "rejected"));
-    const r = await checking;
-    if (id) this.#pending.delete(id);
-    if (!r.ok) {
-      this.stats[`rejected_${r.reason}`]++;
-      return { receipt: "rejected", id, reason: r.reason, message: r.message };
+    // Until this copy is accepted or rejected, later copies with the same id wait (see above).
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => release = resolve);
+    if (id) this.#pending.set(id, gate);
+    try {
+      const r = await checkCommand(raw, await this.#o.publicKey, now, this.#o.config);
+      if (!r.ok) {
+        this.stats[`rejected_${r.reason}`]++;
+        return { receipt: "rejected", id, reason: r.reason, message: r.message };
+      }
+      const c = r.command;
+      if (this.#closed) return { receipt: "known", id: c.c.id };
+      this.stats.accepted++;
+      this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
+      this.guard.keep(c);
+      if (c.c.kind === "push") this.#addHints(c.c.id, hints.filter((h) => h !== this.#o.node.address));
+      this.gossip.spread(c.c.id);
+      this.#act(c).catch((e) => console.error(`admin: command ${c.c.id} failed: ${(e as Error).message}`));
+      return { receipt: "new", id: c.c.id };
+    } finally {
+      if (id && this.#pending.get(id) === gate) this.#pending.delete(id);
+      release();
     }
-    const c = r.command;
-    if (this.#closed || this.guard.has(c.c.id)) return { receipt: "known", id: c.c.id };
-    this.stats.accepted++;
-    this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
-    this.guard.keep(c);
-    if (c.c.kind === "push") this.#addHints(c.c.id, hints.filter((h) => h !== this.#o.node.address));
-    this.gossip.spread(c.c.id);
-    this.#act(c).catch((e) => console.error(`admin: command ${c.c.id} failed: ${(e as Error).message}`));
-    return { receipt: "new", id: c.c.id };
   }
 
   /** Stops everything this service started. */

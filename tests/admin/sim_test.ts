@@ -174,3 +174,25 @@ Deno.test("sim: chunks from a lying source fail their hash check and are fetched
     c.close();
   }
 });
+
+Deno.test("sim: a forged copy racing the genuine command (same id) does not get the genuine one dropped", async () => {
+  const keys = await makeKeys();
+  const other = await makeKeys();
+  const c = await simCluster(3, keys.publicKey);
+  try {
+    const good = await createCommand(keys.privateKey, RUN, { now: c.sim.clock.now() });
+    const forged = await signCommand(other.privateKey, { ...good.c, run: { script: "evil", timeoutMs: 1000 } });
+    // The forged copy's check is still running when the genuine one arrives.
+    const admin = adminOf(c.sim.nodes.get(c.addresses[0])!.node)!;
+    const first = admin.receive(forged, "10.9.9.66:5000");
+    await Promise.resolve(); // the forged copy is now under check
+    const second = admin.receive(good, "10.9.9.9:5000");
+    assert.equal((await first).receipt, "rejected");
+    assert.equal((await second).receipt, "new", "the genuine command is accepted once the forgery is rejected");
+    await c.drive(() => executionsOf(c.executions, good.c.id).nodes === 3, 10_000);
+    assert.equal(executionsOf(c.executions, good.c.id).total, 3);
+    assert.equal(sumStat(c, "rejected_signature"), 1);
+  } finally {
+    c.close();
+  }
+});

@@ -111,7 +111,9 @@ export function attachAdmin(ctx: NodeContext, members: MemberView): void {
     sink?.close();
     return;
   }
-  service.start();
+  // Without an admin key every command is rejected, so there is nothing to gossip: no timers, no
+  // traffic (large simulations of other subsystems stay unaffected); handlers still count rejections.
+  if (keyText) service.start();
   services.set(node, service);
   const removeStats = addStatsSource(node, () => adminStats(service));
   node.onClose(() => {

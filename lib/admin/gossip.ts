@@ -92,14 +92,8 @@ export class CommandGossip {
     });
   }
 
-  /** Starts the periodic ticks. */
+  /** Starts the push-pull rounds (rumor ticks start with the first rumor). */
   start(): void {
-    const tick = () => {
-      if (this.#closed) return;
-      this.#tick();
-      this.#tickTimer = this.#d.clock.setTimeout(tick, this.#d.config.gossipIntervalMs);
-    };
-    this.#tickTimer = this.#d.clock.setTimeout(tick, this.#d.config.gossipIntervalMs);
     this.#schedulePushPull();
   }
 
@@ -108,6 +102,18 @@ export class CommandGossip {
     if (this.#closed) return;
     this.#hot.set(id, { known: 0, ticks: 0 });
     this.#push(id);
+    this.#scheduleTick();
+  }
+
+  /** Ticks run only while some rumor is hot. */
+  #scheduleTick(): void {
+    if (this.#tickTimer !== undefined || this.#closed) return;
+    this.#tickTimer = this.#d.clock.setTimeout(() => {
+      this.#tickTimer = undefined;
+      if (this.#closed) return;
+      this.#tick();
+      if (this.#hot.size > 0) this.#scheduleTick();
+    }, this.#d.config.gossipIntervalMs);
   }
 
   /** Number of rumors still hot. */

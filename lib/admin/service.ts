@@ -139,6 +139,7 @@ export class AdminService {
 
   /** Starts gossip and periodic pruning. */
   start(): void {
+    if (this.#closed) return;
     this.gossip.start();
     const { clock } = this.#o;
     const loop = () => {

@@ -43,7 +43,7 @@ export class ChildProcess {
       : new ChildProcess(name, Deno.execPath(), argv.slice(1), options);
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>, echo: boolean): Promise<void> {
+  async #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, echo: boolean): Promise<void> {
     let buf = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       buf += chunk;

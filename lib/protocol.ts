@@ -1,5 +1,5 @@
 /**
- * Byte-exact codec for the client UDP protocol described in `shared/PROTOCOL.md`.
+ * Byte-exact codec for the client UDP protocol described in `docs/PROTOCOL.md`.
  *
  * A request is `id(16) | command(1) | key(32) | valueLength(2, LE) | value(n)`;
  * a reply is `id(16) | code(1) | payload`.

@@ -12,7 +12,9 @@ export const CLUSTER_HELP = `Usage: kvstore cluster [options]
 
 Starts a local cluster of N nodes on 127.0.0.1 (ports BASE..BASE+N-1) and
 writes its fleet file, plus the status server (monitor) on http://127.0.0.1:8080.
-Ctrl-C stops every node cleanly.
+A node that exits (for example after 'kvctl shutdown') is reported and the
+others keep running; the command ends when every node has exited (exit code 1
+if any failed). Ctrl-C or SIGTERM stops every node cleanly (exit code 0).
 
 Options:
   --nodes N         number of nodes (default 5)
@@ -23,7 +25,7 @@ Options:
   -h, --help        show this help
 `;
 
-/** Runs the cluster until Ctrl-C. */
+/** Runs the cluster until Ctrl-C / SIGTERM (exit code 0) or until every node has exited. */
 export async function clusterCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags("cluster", args, {
     nodes: { type: "string" },
@@ -56,52 +58,97 @@ export async function clusterCommand(args: string[]): Promise<number> {
       addresses.map((a) => `  - ${a}\n`).join("")
     }`,
   );
-  const procs: RoleProcess[] = [];
-  const stopAll = async () => {
-    await Promise.all(procs.map((p) => p.stop("SIGTERM")));
-  };
+  const nodes: RoleProcess[] = [];
+  let monitor: RoleProcess | undefined;
+  const all = () => [...nodes, ...(monitor ? [monitor] : [])];
   let stopping = false;
+  let signalled = false;
+  let wake = () => {};
+  const woken = new Promise<void>((resolve) => wake = resolve);
   const onSignal = () => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping) {
+      for (const p of all()) p.kill("SIGKILL"); // a second Ctrl-C: no more waiting
+      return;
+    }
+    stopping = signalled = true;
     console.log("\nstopping the cluster…");
-    stopAll().then(() => {
-      console.log("all nodes stopped");
-      Deno.exit(0);
-    });
+    wake();
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  let running = 0;
+  let failed = 0;
+  // A node that exits (crash, kill, 'kvctl shutdown') is reported; the others keep running.
+  const watch = (address: string, proc: RoleProcess) => {
+    running++;
+    proc.exited().then((status) => {
+      running--;
+      if (!status.success) failed++;
+      if (stopping) return;
+      const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+      console.log(`node ${address} exited (${how}); ${running} node${running === 1 ? "" : "s"} still running`);
+      if (running === 0 && nodes.length === n) wake();
+    });
+  };
   const extra = values["allow-run"] ? ["--allow-run=bash"] : [];
   try {
-    for (let i = 0; i < n; i++) {
-      const port = base + i;
-      const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
-      procs.push(await startNodeProcess(port, ["--config", fleetFile, ...adminDir], { extraPermissions: extra }));
-      console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
+    try {
+      for (let i = 0; i < n && !stopping; i++) {
+        const port = base + i;
+        const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
+        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir], { extraPermissions: extra });
+        nodes.push(proc);
+        watch(addresses[i], proc);
+        console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
+      }
+      if (monitorPort > 0 && !stopping) {
+        monitor = new RoleProcess("monitor", "monitor", ["--config", fleetFile]);
+        monitor.exited().then((s) => {
+          if (!stopping) console.log(`monitor exited (code ${s.code}); the nodes keep running`);
+        });
+        await monitor.waitFor(/listening on/);
+        console.log(`monitor up: status page at ${monitorUrl}/`);
+      }
+    } catch (e) {
+      if (stopping) return 0; // interrupted while starting: the finally block stops what runs
+      throw new Error(`cannot start the cluster: ${(e as Error).message.split("\n")[0]}`);
     }
-    if (monitorPort > 0) {
-      const monitor = new RoleProcess("monitor", "monitor", ["--config", fleetFile]);
-      procs.push(monitor);
-      await monitor.waitFor(/listening on/);
-      console.log(`monitor up: status page at ${monitorUrl}/`);
+    if (stopping) return 0;
+    console.log(
+      `\n${n} nodes running; fleet file ${fleetFile}. Try:\n  deno task kvctl put hello world --node ${
+        addresses[0]
+      }\n  deno task kvctl get hello --node ${addresses[0]}\n${
+        monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
+      }Ctrl-C stops the cluster.`,
+    );
+    if (running === 0) wake(); // every node already exited during start-up
+    await woken; // Ctrl-C / SIGTERM, or the last node exited
+    if (stopping) return 0;
+    stopping = true;
+    console.error(`all ${n} nodes have exited${failed > 0 ? ` (${failed} failed)` : ""}; stopping the cluster`);
+    return failed > 0 ? 1 : 0;
+  } finally {
+    await stopAll(all());
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (signalled) console.log("all nodes stopped");
+  }
+}
+
+/** Stops `procs` with SIGTERM, then SIGKILL for any still running after `graceMs`; resolves when all have exited. */
+async function stopAll(procs: RoleProcess[], graceMs = 5_000): Promise<void> {
+  await Promise.all(procs.map(async (p) => {
+    p.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), graceMs));
+    try {
+      if (await Promise.race([p.exited(), late]) === "late") {
+        console.error(`${p.name} did not stop within ${graceMs} ms; killing it`);
+        p.kill("SIGKILL");
+        await p.exited();
+      }
+    } finally {
+      clearTimeout(timer);
     }
-  } catch (e) {
-    await stopAll();
-    throw new Error(`cannot start the cluster: ${(e as Error).message.split("\n")[0]}`);
-  }
-  console.log(
-    `\n${n} nodes running; fleet file ${fleetFile}. Try:\n  deno task kvctl put hello world --node ${
-      addresses[0]
-    }\n  deno task kvctl get hello --node ${addresses[0]}\n${
-      monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
-    }Ctrl-C stops the cluster.`,
-  );
-  await Promise.race(procs.map((p) => p.exited()));
-  if (!stopping) {
-    console.error("a node exited; stopping the cluster");
-    await stopAll();
-    return 1;
-  }
-  return 0;
+  }));
 }

@@ -1,0 +1,154 @@
+/**
+ * `kvstore cluster` as a real process: one node shut down through the protocol
+ * (0x04) is reported and the rest keep running; SIGINT then stops every child
+ * process and the command exits 0.
+ */
+import assert from "node:assert/strict";
+import { KVClient } from "../lib/client.ts";
+import { ChildProcess } from "../scripts/bench_process.ts";
+
+/** Permission flags of `deno task cluster` (deno.json). */
+const CLUSTER_PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-sys",
+  "--allow-env",
+  "--allow-run",
+];
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const NODES = 3;
+const CLIENT_OPTIONS = { timeoutMs: 200, retries: 5 };
+
+/**
+ * A base port with `count` consecutive free UDP ports, drawn below the kernel's
+ * ephemeral range (32768+), where the other process tests get their ports from
+ * the OS: so neither side can take the other's.
+ */
+function consecutiveFreeUdpPorts(count: number): number {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000));
+    const held: Deno.DatagramConn[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch {
+      // one of them is taken: draw again
+    } finally {
+      for (const c of held) c.close();
+    }
+  }
+  throw new Error(`no ${count} consecutive free UDP ports found`);
+}
+
+function freeTcpPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** State and parent pid of `pid` from /proc, or null if there is no such process. */
+function procStat(pid: number): { state: string; ppid: number } | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid …"; comm may hold spaces and parentheses.
+  const [state, ppid] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state, ppid: Number(ppid) };
+}
+
+/** Whether `pid` is a live process (a zombie has exited: it only waits to be reaped). */
+function isRunning(pid: number): boolean {
+  const s = procStat(pid);
+  return s !== null && s.state !== "Z";
+}
+
+/** Pids of the live direct children of `parent`. */
+function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const s = procStat(Number(e.name));
+    if (s && s.ppid === parent && s.state !== "Z") pids.push(Number(e.name));
+  }
+  return pids;
+}
+
+/** Resolves with `promise`, or rejects after `ms` naming `what` (the timer is always cleared). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("cluster command: a node shut down over the protocol leaves the others running; SIGINT stops all and exits 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-cmd-" });
+  const base = consecutiveFreeUdpPorts(NODES);
+  const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
+  const cluster = ChildProcess.deno("cluster", [
+    ...CLUSTER_PERMISSIONS,
+    MAIN,
+    "cluster",
+    "--nodes",
+    String(NODES),
+    "--base-port",
+    String(base),
+    "--dir",
+    dir,
+    "--monitor-port",
+    String(freeTcpPort()),
+  ]);
+  let exitStatus: Deno.CommandStatus | undefined;
+  const exited = cluster.exited().then((s) => exitStatus = s);
+  const clients: KVClient[] = [];
+  let children: number[] = [];
+  try {
+    await cluster.waitFor(new RegExp(`^${NODES} nodes running`), 60_000);
+    children = childPids(cluster.child.pid);
+    for (const a of addresses) clients.push(await KVClient.connect(a, CLIENT_OPTIONS));
+    const nodePids = await Promise.all(clients.map((c) => c.pid()));
+    for (const pid of nodePids) assert.ok(children.includes(pid), `node pid ${pid} is a child of the cluster process`);
+    assert.equal(children.length, NODES + 1, `${NODES} nodes and the monitor: ${children.join(", ")}`);
+
+    // (a) Shut one node down (0x04): it exits at once; the cluster says so and keeps the others.
+    const victim = 1;
+    await clients[victim].shutdown();
+    const line = await cluster.waitFor(new RegExp(`node ${addresses[victim].replaceAll(".", "\\.")} exited`), 15_000);
+    assert.match(line, new RegExp(`exited \\(code 0\\); ${NODES - 1} nodes still running$`));
+    assert.equal(isRunning(nodePids[victim]), false, `node pid ${nodePids[victim]} has exited and been reaped`);
+    for (const [i, c] of clients.entries()) {
+      if (i !== victim) assert.equal(await c.isAlive(), true, `${addresses[i]} still answers is-alive`);
+    }
+    assert.equal(exitStatus, undefined, `the cluster process still runs; output:\n${cluster.output.join("\n")}`);
+    assert.ok(isRunning(cluster.child.pid));
+
+    // (b) SIGINT: every child is stopped and the command exits 0.
+    cluster.kill("SIGINT");
+    const status = await within(exited, 20_000, "cluster exit after SIGINT");
+    assert.equal(status.code, 0, `exit code; output:\n${cluster.output.join("\n")}`);
+    const left = children.filter(isRunning);
+    assert.deepEqual(left, [], `child processes left running: ${left.join(", ")}`);
+  } finally {
+    for (const c of clients) c.close();
+    cluster.kill("SIGKILL");
+    await exited;
+    for (const pid of children.filter(isRunning)) {
+      try {
+        Deno.kill(pid, "SIGKILL"); // orphans of a failed run must not outlive the test
+      } catch { /* already gone */ }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,9 +1,33 @@
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
 import { Command, ErrorCode, MAX_VALUE_LENGTH } from "../lib/protocol.ts";
-import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
+import { freeUdpPorts, roleCommand, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
 import { toKey } from "../lib/keys.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { ClusterDebugClient } from "../lib/cluster/debug.ts";
+import { encodeInternal } from "../lib/envelope.ts";
+import { MonitoringCommand } from "../lib/agent/round_message.ts";
+import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
+import { toHex } from "../lib/bytes.ts";
+
+/**
+ * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
+ * shutdown fails the test instead of hanging it; the caller's cleanup then kills it).
+ */
+async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${p.name} did not exit within ${ms} ms; output:\n${p.output.join("\n")}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p.exited(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shutdown", async () => {
   const [port] = freeUdpPorts(1);
@@ -46,7 +70,7 @@ Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shu
 
     // Shutdown replies, then the process exits.
     await client.shutdown();
-    const status = await node.exited();
+    const status = await exitsWithin(node);
     assert.equal(status.success, true);
   } finally {
     client.close();
@@ -54,55 +78,185 @@ Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shu
   }
 });
 
-/** Packets that are malformed by construction (each category can never be a valid request). */
-function malformed(rnd: () => number): Uint8Array {
+/** The node counter (a stat of its monitoring report) that each kind of malformed packet must raise. */
+type RejectCounter =
+  | "dropped"
+  | "errors.unrecognized_command"
+  | "errors.invalid_key"
+  | "errors.invalid_value_length"
+  | "rpc_malformed";
+const REJECT_COUNTERS: RejectCounter[] = [
+  "dropped",
+  "errors.unrecognized_command",
+  "errors.invalid_key",
+  "errors.invalid_value_length",
+  "rpc_malformed",
+];
+
+/**
+ * A packet that is malformed by construction (each category can never be a valid request), with
+ * the counter the node must count it in.
+ */
+function malformed(rnd: () => number): { packet: Uint8Array; counter: RejectCounter } {
   const kind = Math.floor(rnd() * 5);
   const id = randomBytes(rnd, 16);
   switch (kind) {
-    case 0: // shorter than the header
-      return randomBytes(rnd, Math.floor(rnd() * 17));
-    case 1: { // unknown client command
+    case 0: // shorter than the header: dropped without a reply
+      return { packet: randomBytes(rnd, Math.floor(rnd() * 17)), counter: "dropped" };
+    case 1: { // unknown client command: 0x05
       const cmd = [0x00, 0x09, 0x0a, 0x1f][Math.floor(rnd() * 4)];
-      return Uint8Array.from([...id, cmd, ...randomBytes(rnd, Math.floor(rnd() * 80))]);
+      return {
+        packet: Uint8Array.from([...id, cmd, ...randomBytes(rnd, Math.floor(rnd() * 80))]),
+        counter: "errors.unrecognized_command",
+      };
     }
-    case 2: { // put/get/remove with a short key
+    case 2: { // put/get/remove with a short key: 0x06
       const cmd = 1 + Math.floor(rnd() * 3);
-      return Uint8Array.from([...id, cmd, ...randomBytes(rnd, Math.floor(rnd() * 32))]);
+      return {
+        packet: Uint8Array.from([...id, cmd, ...randomBytes(rnd, Math.floor(rnd() * 32))]),
+        counter: "errors.invalid_key",
+      };
     }
-    case 3: { // put whose length field exceeds the bytes sent or 15,000
+    case 3: { // put whose length field exceeds the bytes sent or 15,000: 0x07
       const len = rnd() < 0.5 ? 15_001 + Math.floor(rnd() * 50_000) : 10 + Math.floor(rnd() * 100);
       const body = randomBytes(rnd, Math.floor(rnd() * Math.min(len, 200)) % len);
-      return Uint8Array.from([...id, 1, ...randomBytes(rnd, 32), len & 0xff, (len >> 8) & 0xff, ...body]);
+      return {
+        packet: Uint8Array.from([...id, 1, ...randomBytes(rnd, 32), len & 0xff, (len >> 8) & 0xff, ...body]),
+        counter: "errors.invalid_value_length",
+      };
     }
-    default: // internal command space with garbage
-      return Uint8Array.from([...id, 0x20 + Math.floor(rnd() * 0xe0), ...randomBytes(rnd, Math.floor(rnd() * 300))]);
+    default: // internal command space with garbage (the 4-byte header length never fits): malformed
+      return {
+        packet: Uint8Array.from([
+          ...id,
+          0x20 + Math.floor(rnd() * 0xe0),
+          ...randomBytes(rnd, Math.floor(rnd() * 300)),
+        ]),
+        counter: "rpc_malformed",
+      };
   }
 }
 
-Deno.test("10,000 malformed datagrams: the node still answers and the store is unchanged", async () => {
+/**
+ * Reads a node's own counters the way the monitor does: a round message (0x40) whose report URL
+ * is a local HTTP endpoint; the node answers by POSTing its stats there. (The debug query 0x60–0x6F
+ * reports only the store and replication counters, not the request path's rejects.)
+ */
+class NodeStatsReader {
+  #reports = new Map<string, (r: NodeReport) => void>();
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+
+  constructor() {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+      const report = await req.json() as NodeReport;
+      this.#reports.get(report.round)?.(report);
+      return new Response("ok");
+    });
+  }
+
+  /** The stats `port`'s node reports for a fresh round (the round message is resent if lost). */
+  async stats(port: number, attempts = 5, waitMs = 1_000): Promise<StatMap> {
+    const url = `http://127.0.0.1:${this.#server.addr.port}/api/report`;
+    for (let i = 0; i < attempts; i++) {
+      const round = toHex(crypto.getRandomValues(new Uint8Array(8)));
+      const { promise, resolve } = Promise.withResolvers<NodeReport | null>();
+      this.#reports.set(round, resolve);
+      const timer = setTimeout(() => resolve(null), waitMs);
+      try {
+        const header = { r: round, u: url, j: 0, h: 0 };
+        const packet = encodeInternal(crypto.getRandomValues(new Uint8Array(16)), MonitoringCommand.Round, header);
+        await this.#socket.send(packet, { transport: "udp", hostname: "127.0.0.1", port });
+        const report = await promise;
+        if (report) return report.stats;
+      } finally {
+        clearTimeout(timer);
+        this.#reports.delete(round);
+      }
+    }
+    throw new Error(`node on port ${port} sent no stats report for ${attempts} round messages`);
+  }
+
+  async close(): Promise<void> {
+    this.#socket.close();
+    await this.#server.shutdown();
+  }
+}
+
+function counterOf(stats: StatMap, name: string): number {
+  const v = stats[name]?.value;
+  assert.equal(typeof v, "number", `stat ${name} in ${JSON.stringify(stats)}`);
+  return v as number;
+}
+
+Deno.test("10,000 malformed datagrams: the node counts each as rejected, still answers, and the store is unchanged", async () => {
   const [port] = freeUdpPorts(1);
+  const address = `127.0.0.1:${port}`;
   const node = await startNodeProcess(port);
-  const client = await KVClient.connect(`127.0.0.1:${port}`, { timeoutMs: 200, retries: 5 });
+  const client = await KVClient.connect(address, { timeoutMs: 200, retries: 5 });
+  const dbg = await ClusterDebugClient.open();
+  const statsReader = new NodeStatsReader();
   const raw = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   try {
     const keys = Array.from({ length: 20 }, (_, i) => `stable-${i}`);
     for (const k of keys) await client.put(k, `value of ${k}`);
+    // The node's full view before: every key with its version, and its key/entry/byte counts.
+    const snapshot = async () => {
+      const s = await dbg.stats(address);
+      return {
+        keys: await dbg.keys(address),
+        keyCount: s.keys,
+        entries: s.entries,
+        tombstones: s.tombstones,
+        bytes: s.bytes,
+      };
+    };
+    const before = await snapshot();
+    assert.equal(before.keys.length, 20);
+    assert.deepEqual(before.keys.map((k) => k.key).sort(), keys.map((k) => toHex(toKey(k))).sort());
+    const countersBefore = await statsReader.stats(port);
+
     const rnd = seededRandom(99);
     const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
     const sentKinds = new Set<number>();
-    for (let i = 0; i < 10_000; i++) {
-      const p = malformed(rnd);
-      sentKinds.add(p.length < 17 ? -1 : p[16]);
-      await raw.send(p, target);
-      if (i % 500 === 499) assert.ok(await client.isAlive(), `alive after ${i + 1} datagrams`);
+    const sent = new Map<RejectCounter, number>(REJECT_COUNTERS.map((c) => [c, 0]));
+    const TOTAL = 10_000;
+    for (let i = 0; i < TOTAL; i++) {
+      const { packet, counter } = malformed(rnd);
+      sentKinds.add(packet.length < 17 ? -1 : packet[16]);
+      sent.set(counter, sent.get(counter)! + 1);
+      await raw.send(packet, target);
+      // An is-alive round trip every 100 datagrams paces the flood so the node's socket buffer
+      // does not overflow (unpaced, loopback lost ~8% of 10,000 here).
+      if (i % 100 === 99) assert.ok(await client.isAlive(), `alive after ${i + 1} datagrams`);
     }
     assert.ok(sentKinds.size > 10, "the fuzz covered many command bytes");
-    assert.ok(await client.isAlive());
+    assert.ok(await client.isAlive(), "alive after the flood");
+
+    // The node received the flood: each category raised its own reject counter by about what was
+    // sent (loopback may lose a few datagrams), never by more.
+    const countersAfter = await statsReader.stats(port);
+    let counted = 0;
+    for (const name of REJECT_COUNTERS) {
+      const delta = counterOf(countersAfter, name) - counterOf(countersBefore, name);
+      const n = sent.get(name)!;
+      assert.ok(n > 1_000, `the fuzz sent ${n} packets for ${name}`);
+      assert.ok(delta >= 0.9 * n && delta <= n, `${name} grew by ${delta}, sent ${n}`);
+      counted += delta;
+    }
+    assert.ok(counted >= 0.9 * TOTAL, `node counted ${counted} of ${TOTAL} malformed datagrams`);
+    assert.equal(counterOf(countersAfter, "errors.internal_failure"), 0);
+
+    // Nothing was written, replaced or removed: same keys, versions and counts.
+    assert.deepEqual(await snapshot(), before);
     for (const k of keys) assert.equal(new TextDecoder().decode(await client.get(k)), `value of ${k}`);
+    assert.ok(await client.isAlive(), "alive at the end");
     assert.equal(node.output.filter((l) => /error|panic|uncaught/i.test(l)).length, 0, node.output.join("\n"));
   } finally {
     raw.close();
+    dbg.close();
     client.close();
+    await statsReader.close();
     await node.stop("SIGKILL");
   }
 });
@@ -137,11 +291,64 @@ Deno.test("--data-dir: 1,000 keys survive kill -9 and restart", async () => {
   }
 });
 
-async function kvctl(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const p = new RoleProcess("kvctl", "kvctl", args);
-  const status = await p.exited();
-  const out = p.output.join("\n");
-  return { code: status.code, stderr: out, stdout: out };
+/** What one `kvctl` run printed and returned. */
+interface KvctlRun {
+  code: number;
+  /** Standard output as text, and as raw bytes (get prints the value unchanged). */
+  stdout: string;
+  stdoutBytes: Uint8Array;
+  stderr: string;
+}
+
+/**
+ * Runs the real `kvctl` CLI in a child process (as `deno task kvctl` does), with `stdin` piped in
+ * when given (otherwise standard input is empty). Killed, and the test failed, after `limitMs`.
+ */
+async function kvctl(args: string[], options: { stdin?: Uint8Array; limitMs?: number } = {}): Promise<KvctlRun> {
+  const limitMs = options.limitMs ?? 30_000;
+  const { cmd, args: argv } = roleCommand("kvctl", args);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }, limitMs);
+  try {
+    if (options.stdin) {
+      // A kvctl that exits before reading its input (a usage error) closes the pipe: what it
+      // printed is then the thing to look at, so a failed write is not an error here.
+      const writer = child.stdin.getWriter();
+      await writer.write(options.stdin).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    const run = {
+      code: out.code,
+      stdout: dec.decode(out.stdout),
+      stdoutBytes: out.stdout,
+      stderr: dec.decode(out.stderr),
+    };
+    if (timedOut) throw new Error(`kvctl ${args.join(" ")} did not exit within ${limitMs} ms: ${JSON.stringify(run)}`);
+    return run;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asserts a failed run printed one `error: …` sentence on stderr, nothing else, and no stack trace. */
+function assertOneSentenceError(r: KvctlRun, pattern: RegExp, what: string): void {
+  assert.notEqual(r.code, 0, `${what} must fail`);
+  assert.match(r.stderr, pattern, what);
+  assert.match(r.stderr, /^error: [^\n]+\n?$/, `${what}: one line on stderr, got ${JSON.stringify(r.stderr)}`);
+  assert.doesNotMatch(r.stderr + r.stdout, /^\s+at /m, `no stack trace for ${what}`);
 }
 
 Deno.test("kvctl errors are one clear sentence, non-zero exit, no stack trace", async () => {
@@ -156,11 +363,7 @@ Deno.test("kvctl errors are one clear sentence, non-zero exit, no stack trace", 
     [["get", "zz", "--hex"], /Invalid hex/],
   ];
   for (const [args, pattern] of cases) {
-    const r = await kvctl(args);
-    assert.notEqual(r.code, 0, `kvctl ${args.join(" ")} must fail`);
-    assert.match(r.stderr, pattern);
-    assert.match(r.stderr, /^error: /m);
-    assert.doesNotMatch(r.stderr, /^\s+at /m, `no stack trace for kvctl ${args.join(" ")}`);
+    assertOneSentenceError(await kvctl(args), pattern, `kvctl ${args.join(" ")}`);
   }
 });
 
@@ -185,6 +388,88 @@ Deno.test("kvctl round trip against a real node, value from stdin-less argument 
     assert.match(missing.stderr, /key not found/);
   } finally {
     await Deno.remove(file);
+    await node.stop("SIGKILL");
+  }
+});
+
+Deno.test("kvctl verbs against a real node: stdin, --hex, remove twice, is-alive, pid, wipeout, shutdown", async () => {
+  const [port] = freeUdpPorts(1);
+  const address = `127.0.0.1:${port}`;
+  const node = await startNodeProcess(port);
+  const client = await KVClient.connect(address);
+  const at = ["--node", address];
+  const dec = new TextDecoder();
+  try {
+    // put with the value on standard input: stored byte for byte (zeros, newlines, 0xff included).
+    const fromStdin = Uint8Array.from([0, 10, 255, 13, ...new TextEncoder().encode(" from stdin\n"), 0]);
+    const put = await kvctl(["put", "piped", ...at], { stdin: fromStdin });
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stderr, new RegExp(`stored ${fromStdin.length} bytes`));
+    assert.deepEqual(await client.get("piped"), fromStdin);
+    const got = await kvctl(["get", "piped", ...at]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.deepEqual(got.stdoutBytes, fromStdin, "get prints the raw value");
+
+    // --hex: the key is the bytes the digits spell (zero-padded), not the text of the digits.
+    const hexPut = await kvctl(["put", "00ff10", "hex value", "--hex", ...at]);
+    assert.equal(hexPut.code, 0, hexPut.stderr);
+    assert.equal(dec.decode(await client.get(Uint8Array.from([0x00, 0xff, 0x10]))), "hex value");
+    await assert.rejects(client.get("00ff10"), { name: "KeyNotFoundError" });
+    const hexGet = await kvctl(["get", "00ff10", "--hex", ...at]);
+    assert.equal(hexGet.code, 0, hexGet.stderr);
+    assert.equal(hexGet.stdout, "hex value");
+    assertOneSentenceError(await kvctl(["get", "00ff10", ...at]), /key not found/, "get of the text key 00ff10");
+
+    // remove twice: the first removes, the second says the key is not there.
+    await client.put("doomed", "x");
+    const removed = await kvctl(["remove", "doomed", ...at]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, /removed/);
+    await assert.rejects(client.get("doomed"), { name: "KeyNotFoundError" });
+    const again = await kvctl(["remove", "doomed", ...at]);
+    assert.equal(again.code, 1);
+    assertOneSentenceError(
+      again,
+      new RegExp(`^error: key not found on ${address.replaceAll(".", "\\.")}$`, "m"),
+      "remove twice",
+    );
+
+    const alive = await kvctl(["is-alive", ...at]);
+    assert.equal(alive.code, 0, alive.stderr);
+    assert.equal(alive.stdout.trim(), `${address} is alive`);
+
+    const pid = await kvctl(["pid", ...at]);
+    assert.equal(pid.code, 0, pid.stderr);
+    assert.equal(pid.stdout.trim(), String(node.child.pid));
+
+    // wipeout: every key is gone.
+    const wiped = await kvctl(["wipeout", ...at]);
+    assert.equal(wiped.code, 0, wiped.stderr);
+    assertOneSentenceError(await kvctl(["get", "piped", ...at]), /key not found/, "get after wipeout");
+    assertOneSentenceError(await kvctl(["get", "00ff10", "--hex", ...at]), /key not found/, "hex get after wipeout");
+    const dbg = await ClusterDebugClient.open();
+    try {
+      assert.equal((await dbg.stats(address)).keys, 0, "no live key after wipeout");
+    } finally {
+      dbg.close();
+    }
+
+    // shutdown: kvctl succeeds and the node process exits (bounded: a node that stays up fails here).
+    const down = await kvctl(["shutdown", ...at]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stderr, /is shutting down/);
+    const status = await exitsWithin(node);
+    assert.equal(status.success, true, `node exit status ${JSON.stringify(status)}`);
+
+    // is-alive against the dead node: non-zero exit, one clear line, no stack trace.
+    const dead = await kvctl(["is-alive", ...at, "--timeout", "20ms"]);
+    assert.notEqual(dead.code, 0, "is-alive of a stopped node must fail");
+    const printed = (dead.stdout + dead.stderr).trim();
+    assert.match(printed, new RegExp(`${address.replaceAll(".", "\\.")} does not answer`));
+    assert.equal(printed.split("\n").length, 1, `one line, got ${JSON.stringify(printed)}`);
+    assert.doesNotMatch(printed, /^\s+at |Error:/m, "no stack trace");
+  } finally {
+    client.close();
     await node.stop("SIGKILL");
   }
 });

@@ -70,6 +70,25 @@ class ProcessCluster {
   }
 }
 
+/**
+ * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
+ * shutdown fails the test instead of hanging it; {@linkcode ProcessCluster.close} then kills it).
+ */
+async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${p.name} did not exit within ${ms} ms; output:\n${p.output.join("\n")}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p.exited(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -202,7 +221,7 @@ Deno.test("shutdown (0x04) of one of 4 processes: the others notice and keep ser
     }
     const target = addresses[2];
     await (await cluster.client(target)).shutdown();
-    const status = await cluster.procs.get(target)!.exited();
+    const status = await exitsWithin(cluster.procs.get(target)!);
     assert.equal(status.code, 0);
     cluster.procs.delete(target);
     const rest = addresses.filter((a) => a !== target);

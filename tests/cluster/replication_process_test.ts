@@ -9,6 +9,7 @@ import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../../lib/cluster/replication_config.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { toKey } from "../../lib/keys.ts";
+import { exitsWithin } from "../process_wait.ts";
 
 const dec = new TextDecoder();
 
@@ -67,25 +68,6 @@ class ProcessCluster {
     await Promise.all([...this.procs.values()].map((p) => p.stop("SIGKILL")));
     this.procs.clear();
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
-}
-
-/**
- * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
- * shutdown fails the test instead of hanging it; {@linkcode ProcessCluster.close} then kills it).
- */
-async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${p.name} did not exit within ${ms} ms; output:\n${p.output.join("\n")}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([p.exited(), bound]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -7,9 +7,11 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { Rpc } from "../rpc.ts";
+import { Rpc, RpcTimeoutError } from "../rpc.ts";
 import type { Address, Transport } from "../transport.ts";
 import { toHex } from "../bytes.ts";
+import { encodeInternal } from "../envelope.ts";
+import { ID_LENGTH } from "../protocol.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
 import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
@@ -31,6 +33,37 @@ export class SubmitError extends Error {
     super(message);
     this.name = "SubmitError";
   }
+}
+
+/**
+ * Largest UDP payload over IPv4 (65,535 − 20 bytes of IP header − 8 of UDP header): a submitted
+ * command must fit in one datagram.
+ */
+export const MAX_DATAGRAM_BYTES = 65_507;
+
+/** Submit attempts per node: the first try and its retries (timeouts 300, 600, 1200, 2400 ms). */
+const SUBMIT_TIMEOUT_MS = 300;
+const SUBMIT_RETRIES = 3;
+
+/**
+ * Why `signed` cannot be handed to a node in one datagram (undefined: it can). Checked by
+ * {@linkcode AdminClient.submit} before anything is sent, and by kvctl to give a usage error.
+ *
+ * @example
+ * ```ts ignore
+ * const why = submitSizeError(signed); // "the signed command is 70,412 bytes, …"
+ * ```
+ */
+export function submitSizeError(signed: SignedCommand): string | undefined {
+  let bytes: number;
+  try {
+    bytes = encodeInternal(new Uint8Array(ID_LENGTH), AdminCommand.Submit, signed).length;
+  } catch (e) {
+    return `the command cannot be encoded: ${(e as Error).message}`;
+  }
+  if (bytes <= MAX_DATAGRAM_BYTES) return undefined;
+  return `the signed command is ${bytes.toLocaleString("en-US")} bytes, more than one UDP datagram holds ` +
+    `(${MAX_DATAGRAM_BYTES.toLocaleString("en-US")} bytes)`;
 }
 
 /** Fields of a new command besides its kind-specific part. */
@@ -125,22 +158,51 @@ export class AdminClient {
   /**
    * Hands `signed` to the first of `nodes` that answers; resolves with that node.
    * A node that rejects the command (bad signature, expired, no key) stops the attempt.
+   * Raises {@linkcode SubmitError} saying which failure it was: a command too large for one
+   * datagram (nothing is sent), datagrams the operating system refused to send, or no reply.
    */
   async submit(signed: SignedCommand, nodes: Address[]): Promise<Address> {
+    const tooBig = submitSizeError(signed);
+    if (tooBig) {
+      throw new SubmitError(`${tooBig}; nothing was sent: make the script smaller, or copy big files with kvctl push`);
+    }
+    const sendErrors = () => (this.transport as { sendErrors?: number }).sendErrors ?? 0;
     const unreachable: Address[] = [];
+    const unsent: Address[] = [];
     for (const node of nodes) {
+      const errorsBefore = sendErrors();
       let reply;
       try {
-        reply = await this.rpc.call(node, AdminCommand.Submit, signed, undefined, { timeoutMs: 300, retries: 3 });
-      } catch {
-        unreachable.push(node);
+        reply = await this.rpc.call(node, AdminCommand.Submit, signed, undefined, {
+          timeoutMs: SUBMIT_TIMEOUT_MS,
+          retries: SUBMIT_RETRIES,
+        });
+      } catch (e) {
+        if (!(e instanceof RpcTimeoutError)) {
+          throw new SubmitError(`could not send the command to ${node}: ${(e as Error).message}`);
+        }
+        // The transport counts datagrams the socket refused (EMSGSIZE, no route, broadcast address…).
+        (sendErrors() > errorsBefore ? unsent : unreachable).push(node);
         continue;
       }
       const h = reply.header as { ok?: unknown; reason?: unknown; message?: unknown } | null;
       if (h?.ok === true) return node;
       throw new SubmitError(`${node} rejected the command (${String(h?.reason)}): ${String(h?.message)}`);
     }
-    throw new SubmitError(`no node answered: tried ${unreachable.join(", ")}; are they running? check --node`);
+    const parts: string[] = [];
+    if (unsent.length > 0) {
+      parts.push(
+        `could not send the command to ${unsent.join(", ")}: the operating system refused the datagram ` +
+          `(no route to that address from here?)`,
+      );
+    }
+    if (unreachable.length > 0) {
+      let waitMs = 0;
+      for (let i = 0, t = SUBMIT_TIMEOUT_MS; i <= SUBMIT_RETRIES; i++, t *= 2) waitMs += t;
+      parts.push(`no node answered: tried ${unreachable.join(", ")} (no reply within ${waitMs / 1000} s each)`);
+    }
+    if (parts.length === 0) throw new SubmitError("no node to send the command to; pass --node or --config");
+    throw new SubmitError(`${parts.join("; ")}; ${unreachable.length > 0 ? "are they running? " : ""}check --node`);
   }
 
   /** Serves the chunks of a pushed file from `store` (kvctl push keeps this up until the nodes have it). */

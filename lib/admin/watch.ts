@@ -100,7 +100,7 @@ export class ResultWatcher {
       const n = this.#expected.size;
       const done = [...results.values()].filter((r) => isFinal(r.status)).length;
       const fetching = [...results.values()].filter((r) => r.status === "fetching").length;
-      const line = `${done} of ${n} nodes done` + (fetching ? `, ${fetching} fetching` : "");
+      const line = `${done} of ${nodesWord(n)} done` + (fetching ? `, ${fetching} fetching` : "");
       if (line !== last) {
         say(line);
         last = line;
@@ -147,5 +147,17 @@ export function formatTable(results: Map<string, NodeResult>, expected: string[]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
   const summary = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ");
-  return `${lines.join("\n")}\n\n${nodes.length} nodes: ${summary}`;
+  return `${lines.join("\n")}\n\n${nodesWord(nodes.length)}: ${summary}`;
+}
+
+/**
+ * "1 node", "3 nodes".
+ *
+ * @example
+ * ```ts
+ * console.log(nodesWord(1), nodesWord(0)); // "1 node" "0 nodes"
+ * ```
+ */
+export function nodesWord(n: number): string {
+  return `${n} ${n === 1 ? "node" : "nodes"}`;
 }

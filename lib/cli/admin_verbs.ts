@@ -8,9 +8,14 @@ import { realClock } from "../clock.ts";
 import { type FleetConfig, loadFleet } from "../config.ts";
 import { UdpTransport } from "../udp_transport.ts";
 import { parseAddress } from "../transport.ts";
-import { AdminClient, createCommand } from "../admin/client.ts";
+import { AdminClient, createCommand, submitSizeError } from "../admin/client.ts";
 import { matchesSelector, selectorError, type SignedCommand } from "../admin/command.ts";
-import { DEFAULT_CHUNK_SIZE, DEFAULT_COMMAND_LIFETIME_MS, DEFAULT_SCRIPT_TIMEOUT_MS } from "../admin/config.ts";
+import {
+  DEFAULT_ADMIN_CONFIG,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_COMMAND_LIFETIME_MS,
+  DEFAULT_SCRIPT_TIMEOUT_MS,
+} from "../admin/config.ts";
 import { generateAdminKeys, importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
 import { FileChunkStore } from "../admin/chunk_store.ts";
 import { buildManifest } from "../admin/transfer.ts";
@@ -18,6 +23,13 @@ import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
+import { utf8Encoder } from "../bytes.ts";
+import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
+
+export { ADMIN_HELP };
+
+/** The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending. */
+const LIMITS = DEFAULT_ADMIN_CONFIG;
 
 const COMMON_FLAGS = {
   config: { type: "string" },
@@ -27,29 +39,6 @@ const COMMON_FLAGS = {
   monitor: { type: "string" },
   expires: { type: "string" },
 } as const;
-
-/**
- * Help of the admin verbs (appended to kvctl --help).
- *
- * @example
- * ```ts ignore
- * console.log(ADMIN_HELP);
- * ```
- */
-export const ADMIN_HELP = `
-Admin verbs (signed with the admin key; see docs/admin.md):
-  keygen [--out admin.key] [--force]
-                      make an Ed25519 admin key pair; prints adminPublicKey for nodes.yaml
-  run SCRIPT.sh       run a bash script on the nodes (epidemic, at most once per node)
-      [--nodes SEL] [--timeout 60s] [--wait] [--restart] [--expires 1h]
-  push FILE --to PATH copy FILE (any size, binary) to PATH under each node's --admin-dir
-      [--mode 755] [--nodes SEL] [--timeout 10m] [--chunk-size 32KiB] [--expires 1h]
-  admin-status [ID]   list admin commands, or show one command's results per node
-
-  Admin options: --config nodes.yaml (fleet file), --key admin.key (private key),
-  --node ADDR (node to hand the command to; default any fleet node), --nodes SEL
-  (all, a comma list of addresses, or globs like 127.0.0.1:*), --monitor URL.
-`;
 
 interface Common {
   fleet?: FleetConfig;
@@ -71,7 +60,36 @@ async function loadFleetOptional(path: string | undefined): Promise<{ fleet?: Fl
   return { fleet: await loadFleet("nodes.yaml"), path: "nodes.yaml" };
 }
 
+/** `--expires` in ms, checked against the lifetime nodes accept. */
+function lifetimeOf(verb: string, values: Record<string, unknown>): number {
+  const text = values.expires as string | undefined;
+  if (text === undefined) return DEFAULT_COMMAND_LIFETIME_MS;
+  const ms = parseDuration(text, "--expires");
+  if (ms < 1) throw new UsageError(`kvctl ${verb}: --expires must be positive, e.g. --expires 1h`);
+  if (ms > LIMITS.maxLifetimeMs) {
+    const max = formatDuration(LIMITS.maxLifetimeMs);
+    throw new UsageError(
+      `kvctl ${verb}: --expires ${text} is longer than nodes accept (at most ${max}, ` +
+        `${LIMITS.maxLifetimeMs / 86_400_000} days); pass --expires ${max} or less`,
+    );
+  }
+  return ms;
+}
+
 async function common(verb: string, values: Record<string, unknown>): Promise<Common> {
+  // Flags first: a usage mistake is reported before the fleet file and the key are read.
+  const lifetimeMs = lifetimeOf(verb, values);
+  const selector = (values.nodes as string | undefined) ?? "all";
+  const bad = selectorError(selector);
+  if (bad) throw new UsageError(`kvctl ${verb}: --nodes: ${bad}`);
+  const node = values.node as string | undefined;
+  if (node) {
+    try {
+      parseAddress(node);
+    } catch (e) {
+      throw new UsageError(`kvctl ${verb}: --node ${(e as Error).message}`);
+    }
+  }
   const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
   const keyPath = (values.key as string | undefined) ?? "admin.key";
   let keyText: string;
@@ -88,24 +106,10 @@ async function common(verb: string, values: Record<string, unknown>): Promise<Co
       `kvctl ${verb}: ${keyPath} does not match adminPublicKey in ${path}; nodes would reject the command`,
     );
   }
-  const selector = (values.nodes as string | undefined) ?? "all";
-  const bad = selectorError(selector);
-  if (bad) throw new UsageError(`kvctl ${verb}: --nodes: ${bad}`);
-  const node = values.node as string | undefined;
-  if (node) {
-    try {
-      parseAddress(node);
-    } catch (e) {
-      throw new UsageError(`kvctl ${verb}: --node ${(e as Error).message}`);
-    }
-  }
   const entry = node ? [node] : [...(fleet?.nodes ?? [])].sort(() => Math.random() - 0.5);
   if (entry.length === 0) {
     throw new UsageError(`kvctl ${verb}: no node to send to; pass --node ADDR or --config nodes.yaml`);
   }
-  const lifetimeMs = values.expires
-    ? parseDuration(values.expires as string, "--expires")
-    : DEFAULT_COMMAND_LIFETIME_MS;
   return { fleet, configPath: path, privateKey, selector, lifetimeMs, entry, monitor: monitorUrl(values, fleet) };
 }
 
@@ -123,28 +127,51 @@ async function openClient(entry: string): Promise<AdminClient> {
   );
 }
 
+/** Whether `path` exists (a dangling symlink counts: writing would follow it). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 async function keygen(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags("kvctl keygen", args, {
     out: { type: "string" },
     force: { type: "boolean" },
   });
-  if (values.help) return print(ADMIN_HELP);
+  if (values.help) return print(KEYGEN_HELP);
   if (positionals.length > 0) throw new UsageError(`kvctl keygen: unexpected argument "${positionals[0]}"`);
   const out = values.out ?? "admin.key";
   if (!values.force) {
-    try {
-      await Deno.stat(out);
-      throw new UsageError(`kvctl keygen: ${out} exists; pass --force to replace it (nodes would need the new key)`);
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
+    for (const file of [out, `${out}.pub`]) {
+      if (await exists(file)) {
+        throw new UsageError(
+          `kvctl keygen: ${file} already exists; pass --force to replace the key pair (every node then needs ` +
+            `the new adminPublicKey), or --out another file`,
+        );
+      }
     }
   }
   const keys = await generateAdminKeys();
   const slash = out.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(out.slice(0, slash), { recursive: true });
-  await Deno.writeTextFile(out, keys.privateKeyFile, { mode: 0o600 });
+  // The secret goes to a new file that only its owner can read (chmod: the umask may have taken
+  // more bits), then replaces the old key in one rename: it is never readable by others.
+  const tmp = `${out}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, keys.privateKeyFile, { mode: 0o600, createNew: true });
+    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, out);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
   await Deno.writeTextFile(`${out}.pub`, `${keys.publicKey}\n`);
-  console.log(`wrote the private key to ${out} (keep it secret) and the public key to ${out}.pub`);
+  console.log(`wrote the private key to ${out} (mode 600, keep it secret) and the public key to ${out}.pub`);
   console.log(`add this line to nodes.yaml on every node:\n\nadminPublicKey: ${keys.publicKey}`);
   return 0;
 }
@@ -194,7 +221,7 @@ async function run(args: string[]): Promise<number> {
     wait: { type: "boolean" },
     restart: { type: "boolean" },
   });
-  if (values.help) return print(ADMIN_HELP);
+  if (values.help) return print(RUN_HELP);
   if (positionals.length !== 1) {
     throw new UsageError("kvctl run: give one script file, e.g. kvctl run fix.sh --nodes all --wait");
   }
@@ -204,12 +231,35 @@ async function run(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`kvctl run: cannot read ${positionals[0]}: ${(e as Error).message}`);
   }
+  // The node's limits, checked here so that nothing is sent that a node would refuse.
+  const scriptBytes = utf8Encoder.encode(script).length;
+  if (scriptBytes > LIMITS.maxScriptBytes) {
+    throw new UsageError(
+      `kvctl run: ${positionals[0]} is ${scriptBytes.toLocaleString("en-US")} bytes but nodes accept scripts of ` +
+        `at most ${LIMITS.maxScriptBytes.toLocaleString("en-US")} bytes (${LIMITS.maxScriptBytes / 1024} KiB, ` +
+        `one UDP datagram); shorten it, or copy the bulk with 'kvctl push' and run a short script that uses it`,
+    );
+  }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : DEFAULT_SCRIPT_TIMEOUT_MS;
   if (timeoutMs < 1) throw new UsageError("kvctl run: --timeout must be positive");
+  if (timeoutMs > LIMITS.maxTimeoutMs) {
+    const max = formatDuration(LIMITS.maxTimeoutMs);
+    throw new UsageError(
+      `kvctl run: --timeout ${values.timeout} is longer than nodes allow (at most ${max}); pass --timeout ${max} ` +
+        `or less`,
+    );
+  }
   const c = await common("run", values);
   const signed = await createCommand(c.privateKey, {
     run: { script, timeoutMs, ...(values.restart ? { restart: true } : {}) },
   }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+  const tooBig = submitSizeError(signed);
+  if (tooBig) {
+    throw new UsageError(
+      `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
+        `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
+    );
+  }
   const client = await openClient(c.entry[0]);
   try {
     return await sendAndFollow(c, client, signed, values.wait === true, Math.min(c.lifetimeMs, timeoutMs + 60_000));
@@ -226,7 +276,7 @@ async function push(args: string[]): Promise<number> {
     timeout: { type: "string" },
     "chunk-size": { type: "string" },
   });
-  if (values.help) return print(ADMIN_HELP);
+  if (values.help) return print(PUSH_HELP);
   if (positionals.length !== 1 || !values.to) {
     throw new UsageError(
       "kvctl push: give one file and --to PATH, e.g. kvctl push dist/kvstore-node --to bin/kvstore-node",
@@ -281,7 +331,7 @@ async function status(args: string[]): Promise<number> {
     monitor: { type: "string" },
     node: { type: "string" },
   });
-  if (values.help) return print(ADMIN_HELP);
+  if (values.help) return print(ADMIN_STATUS_HELP);
   const { fleet } = await loadFleetOptional(values.config);
   const monitor = monitorUrl(values, fleet);
   const id = positionals[0];

@@ -12,6 +12,7 @@ import { toHex } from "../../lib/bytes.ts";
 import { toKey } from "../../lib/keys.ts";
 import type { Executor } from "../../lib/executor.ts";
 import { flush } from "./replication_helpers.ts";
+import { compareVersions, type Version } from "../../lib/hlc.ts";
 
 const dec = new TextDecoder();
 
@@ -71,9 +72,24 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
       clients.push(c);
       return c;
     };
+    // The minority (2 nodes) has the lower addresses, so neither "the majority wins" nor
+    // "the higher address wins" can pass for the keys written last on the minority side.
     const left = all.slice(0, 2), right = all.slice(2);
     const lc = client(left[0]), rc = client(right[0]);
     const expected = new Map<string, string | null>();
+    /** Version of the last acknowledged write of each key, as its own side stored it. */
+    const lastVersion = new Map<string, Version>();
+    /** Puts through `c` on `side` (rejects unless acknowledged) and records the version it was stored with. */
+    const write = async (side: string[], c: KVClient, name: string, value: string) => {
+      await run(sim, c.put(name, value));
+      const versions = side.map((a) => sim.nodes.get(a)!.store.getEntry(toHex(toKey(name)))?.version)
+        .filter((v) => v !== undefined);
+      const v = versions.reduce((a, b) => compareVersions(a, b) >= 0 ? a : b);
+      assert.equal(v.n, c.target, `${name}: the newest version on its side was not written by ${c.target}`);
+      expected.set(name, value);
+      lastVersion.set(name, v);
+      return v;
+    };
     for (let i = 0; i < 100; i++) {
       await run(sim, (i % 2 ? lc : rc).put(`k-${i}`, `before-${i}`));
       expected.set(`k-${i}`, `before-${i}`);
@@ -82,20 +98,26 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
     // Each side soon believes the other dead and serves alone (effective N, W, R shrink on the 2-side).
     const split = await until(sim, () => aliveEverywhere(2, left) && aliveEverywhere(3, right), 60_000);
     assert.ok(split >= 0, "the sides never noticed the partition");
-    for (let i = 0; i < 40; i++) {
-      // k-0..19: written on both sides, the right side later (newer); k-20..39 left only; new-* right only.
-      if (i < 20 || i % 2 === 0) {
-        await run(sim, lc.put(`k-${i}`, `left-${i}`));
-        expected.set(`k-${i}`, `left-${i}`);
-      }
-      await advance(sim, 2);
-      if (i < 20) {
-        await run(sim, rc.put(`k-${i}`, `right-${i}`));
-        expected.set(`k-${i}`, `right-${i}`);
-      }
-      await run(sim, rc.put(`new-${i}`, `n-${i}`));
-      expected.set(`new-${i}`, `n-${i}`);
+    const minorityLast: string[] = [], majorityLast: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const name = `k-${i}`;
+      if (i < 30) {
+        // k-0..29 are written on both sides, 2 ms apart: every third one last on the minority
+        // (left) side, the others last on the majority (right) side. Both writes must be acknowledged.
+        const leftLast = i % 3 === 0;
+        const [first, second] = leftLast
+          ? [{ side: right, c: rc, v: `right-${i}` }, { side: left, c: lc, v: `left-${i}` }]
+          : [{ side: left, c: lc, v: `left-${i}` }, { side: right, c: rc, v: `right-${i}` }];
+        const older = await write(first.side, first.c, name, first.v);
+        await advance(sim, 2);
+        const newer = await write(second.side, second.c, name, second.v);
+        assert.ok(compareVersions(newer, older) > 0, `${name}: the later write does not carry the newer version`);
+        (leftLast ? minorityLast : majorityLast).push(name);
+      } else if (i % 2 === 0) await write(left, lc, name, `left-${i}`); // k-30..48 even: minority side only
+      await write(right, rc, `new-${i}`, `n-${i}`); // new-*: majority side only
     }
+    assert.equal(minorityLast.length, 10, "conflicting keys written last (and acknowledged) on the minority side");
+    assert.equal(majorityLast.length, 20, "conflicting keys written last on the majority side");
     await run(sim, lc.remove("k-99"));
     expected.set("k-99", null);
     sim.network.heal();
@@ -109,10 +131,14 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
         const owners = [...ring.preferenceListAt(keyPositionHex(k), 3)].sort();
         const holders = all.filter((a) => sim.nodes.get(a)!.store.getEntry(k)).sort();
         if (want !== null && owners.join() !== holders.join()) out.push(`${name}: held by ${holders}`);
+        const v = lastVersion.get(name);
         for (const h of holders) {
           const e = sim.nodes.get(h)!.store.getEntry(k)!;
           const got = e.tombstone ? null : dec.decode(e.value);
           if (got !== want) out.push(`${name} on ${h}: ${got} instead of ${want}`);
+          if (v && compareVersions(e.version, v) !== 0) {
+            out.push(`${name} on ${h}: version ${e.version.t}@${e.version.n} instead of ${v.t}@${v.n}`);
+          }
         }
       }
       return out;
@@ -121,12 +147,15 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
     assert.deepEqual(problems().slice(0, 5), []);
     console.log(
       `partition 2|3: sides split after ${split} ms; after heal, membership merged and ${expected.size} keys ` +
+        `(${minorityLast.length} conflicts won by the minority side, ${majorityLast.length} by the majority) ` +
         `converged on their replicas ${sim.clock.now() - healedAt} virtual ms after the heal (${took} ms after merge)`,
     );
-    const reader = client(all[1]);
-    for (const [name, want] of expected) {
-      if (want === null) await assert.rejects(run(sim, reader.get(name)), { name: "KeyNotFoundError" });
-      else assert.equal(dec.decode(await run(sim, reader.get(name))), want, name);
+    // Every client sees the last write, whichever side made it, through a node of either side.
+    for (const reader of [client(all[1]), client(all[4])]) {
+      for (const [name, want] of expected) {
+        if (want === null) await assert.rejects(run(sim, reader.get(name)), { name: "KeyNotFoundError" });
+        else assert.equal(dec.decode(await run(sim, reader.get(name))), want, name);
+      }
     }
   } finally {
     for (const c of clients) c.close();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Command, ErrorCode } from "../../lib/protocol.ts";
 import { addr, hexOf, key, TestCluster } from "./replication_helpers.ts";
 import { keyPosition } from "../../lib/cluster/ring.ts";
+import { HLC_TICKS_PER_MS } from "../../lib/hlc.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -156,17 +157,60 @@ Deno.test("tombstones (5% loss) win over older puts and lose to newer ones; remo
 });
 
 Deno.test("tombstones are collected after the grace period", async () => {
-  const c = new TestCluster({ seed: 5, config: { tombstoneGraceMs: 10_000, antiEntropyIntervalMs: 2_000 } });
+  // Each node sweeps expired tombstones on its anti-entropy timer: every 2 s ± 25 % jitter, so
+  // a sweep comes at most 2.5 s after the previous one. A tombstone of version time T (the
+  // coordinator stamped it when the remove arrived) becomes collectable once now > T + grace,
+  // so on every holder it must disappear in (T + grace, T + grace + 2.5 s].
+  const graceMs = 10_000, sweepMaxMs = 2_000 * 1.25, stepMs = 1;
+  const c = new TestCluster({ seed: 5, config: { tombstoneGraceMs: graceMs, antiEntropyIntervalMs: 2_000 } });
   try {
-    c.start([0, 1, 2].map(addr));
+    const nodes = [0, 1, 2].map(addr);
+    c.start(nodes);
+    assert.equal(c.config.jitter, 0.25);
     const client = c.client(addr(1));
+    const h = hexOf("g");
     await c.run(client.put("g", "x"));
+    const removeSentAt = c.clock.now();
     await c.run(client.remove("g"));
     await c.advance(100);
-    assert.equal(c.holders(hexOf("g")).length, 3);
-    const waited = await c.until(() => c.holders(hexOf("g")).length === 0, 30_000);
-    assert.ok(waited >= 7_000, `collected too early (${waited} ms)`);
-    assert.ok(waited > 0, "tombstones were never collected");
+    assert.deepEqual(c.holders(h), [...nodes].sort());
+    const version = c.get(nodes[0]).store.getEntry(h)!.version;
+    for (const a of nodes) {
+      assert.deepEqual(c.get(a).store.getEntry(h), { value: new Uint8Array(0), version, tombstone: true });
+    }
+    const removedAt = version.t / HLC_TICKS_PER_MS; // virtual ms when the coordinator stamped the remove
+    assert.ok(removedAt >= removeSentAt && removedAt <= removeSentAt + 20, `stamped at ${removedAt - removeSentAt} ms`);
+    // Watch each holder in 1 ms steps and note when its tombstone goes.
+    const goneAt = new Map<string, number>();
+    const watch = () => {
+      for (const a of nodes) if (!goneAt.has(a) && !c.get(a).store.getEntry(h)) goneAt.set(a, c.clock.now());
+      return goneAt.size === nodes.length;
+    };
+    // Up to the very end of the grace period nothing is collected, however often a node sweeps.
+    await c.advance(removedAt + graceMs - c.clock.now(), stepMs);
+    watch();
+    assert.equal(c.clock.now(), removedAt + graceMs);
+    assert.deepEqual([...goneAt.keys()], [], "collected before the grace period ended");
+    for (const a of nodes) {
+      assert.equal(c.get(a).executor.replica.collect(), 0, `${a} collects at the end of the grace period`);
+      assert.equal(c.get(a).executor.replica.read(h)?.tombstone, true, `${a} treats the tombstone as expired`);
+      assert.equal(c.get(a).executor.stats.tombstonesCollected, 0, a);
+    }
+    const waited = await c.until(watch, sweepMaxMs + 1_000, stepMs);
+    assert.ok(waited >= 0, `tombstones never collected on ${nodes.filter((a) => !goneAt.has(a))}`);
+    for (const a of nodes) {
+      const age = goneAt.get(a)! - removedAt;
+      assert.ok(
+        age > graceMs,
+        `${a} collected the tombstone ${age} ms after the remove, before the ${graceMs} ms grace`,
+      );
+      assert.ok(age <= graceMs + sweepMaxMs + stepMs, `${a} kept the tombstone ${age} ms (grace + one sweep interval)`);
+      assert.equal(c.get(a).executor.stats.tombstonesCollected, 1, a);
+    }
+    console.log(
+      `tombstones collected ${[...goneAt.values()].map((t) => Math.round(t - removedAt)).join(", ")} ms ` +
+        `after the remove (grace ${graceMs} ms, sweep every ≤ ${sweepMaxMs} ms)`,
+    );
   } finally {
     c.close();
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { addr, hexOf, TestCluster } from "./replication_helpers.ts";
+import type { KVClient } from "../../lib/client.ts";
+import { compareVersions, type Version } from "../../lib/hlc.ts";
 
 const dec = new TextDecoder();
 
@@ -118,6 +120,8 @@ Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest 
   const c = new TestCluster({ seed: 25, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
   try {
     const all = [0, 1, 2, 3, 4].map(addr);
+    // The minority (2 nodes) has the lower addresses, so neither "the majority wins" nor
+    // "the higher address wins" can pass for the keys written last on the minority side.
     const left = all.slice(0, 2), right = all.slice(2);
     c.start(all);
     await writeKeys(c, 100, "k");
@@ -126,21 +130,39 @@ Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest 
     c.setView(right, right);
     const expected = new Map<string, string>();
     for (let i = 0; i < 100; i++) expected.set(`k-${i}`, `v-${i}`);
+    /** Version of the last acknowledged write of each key, as its own side stored it. */
+    const lastVersion = new Map<string, Version>();
     const lc = c.client(left[0], { retries: 6 }), rc = c.client(right[1], { retries: 6 });
+    /** Puts through `client` on `side` (rejects unless acknowledged) and records the version it was stored with. */
+    const write = async (side: string[], client: KVClient, name: string, value: string) => {
+      await c.run(client.put(name, value));
+      const versions = side.map((a) => c.get(a).store.getEntry(hexOf(name))?.version).filter((v) => v !== undefined);
+      const v = versions.reduce((a, b) => compareVersions(a, b) >= 0 ? a : b);
+      assert.equal(v.n, client.target, `${name}: the newest version on its side was not written by ${client.target}`);
+      expected.set(name, value);
+      lastVersion.set(name, v);
+      return v;
+    };
+    const minorityLast: string[] = [], majorityLast: string[] = [];
     for (let i = 0; i < 60; i++) {
-      // Keys 0-29 written on both sides (right later, so newer), even keys 30-58 only left, new-* only right.
-      if (i < 30 || i % 2 === 0) {
-        await c.run(lc.put(`k-${i}`, `left-${i}`));
-        expected.set(`k-${i}`, `left-${i}`);
-      }
-      await c.advance(3);
+      const name = `k-${i}`;
       if (i < 30) {
-        await c.run(rc.put(`k-${i}`, `right-${i}`));
-        expected.set(`k-${i}`, `right-${i}`);
-      }
-      await c.run(rc.put(`new-${i}`, `n-${i}`));
-      expected.set(`new-${i}`, `n-${i}`);
+        // k-0..29 are written on both sides, 3 ms apart: every third one last on the minority
+        // (left) side, the others last on the majority (right) side. Both writes must be acknowledged.
+        const leftLast = i % 3 === 0;
+        const [first, second] = leftLast
+          ? [{ side: right, client: rc, v: `right-${i}` }, { side: left, client: lc, v: `left-${i}` }]
+          : [{ side: left, client: lc, v: `left-${i}` }, { side: right, client: rc, v: `right-${i}` }];
+        const older = await write(first.side, first.client, name, first.v);
+        await c.advance(3);
+        const newer = await write(second.side, second.client, name, second.v);
+        assert.ok(compareVersions(newer, older) > 0, `${name}: the later write does not carry the newer version`);
+        (leftLast ? minorityLast : majorityLast).push(name);
+      } else if (i % 2 === 0) await write(left, lc, name, `left-${i}`); // k-30..58 even: minority side only
+      await write(right, rc, `new-${i}`, `n-${i}`); // new-*: majority side only
     }
+    assert.equal(minorityLast.length, 10, "conflicting keys written last (and acknowledged) on the minority side");
+    assert.equal(majorityLast.length, 20, "conflicting keys written last on the majority side");
     await c.run(rc.remove("k-99"));
     expected.delete("k-99");
     c.network.heal();
@@ -148,19 +170,31 @@ Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest 
     const converged = () => {
       if (c.placementErrors().length > 0) return false;
       for (const [k, v] of expected) {
+        const want = lastVersion.get(k);
         for (const h of c.holders(hexOf(k))) {
-          const got = c.get(h).store.getValue(hexOf(k));
-          if (!got || dec.decode(got) !== v) return false;
+          const e = c.get(h).store.getEntry(hexOf(k))!;
+          if (e.tombstone || dec.decode(e.value) !== v) return false;
+          if (want && compareVersions(e.version, want) !== 0) return false;
         }
       }
       return c.holders(hexOf("k-99")).every((h) => c.get(h).store.getEntry(hexOf("k-99"))!.tombstone);
     };
     const took = await c.until(converged, 60_000, 100);
-    assert.ok(took >= 0, `did not converge: ${c.placementErrors().slice(0, 3)}`);
-    const client = c.client(addr(3));
-    for (const [k, v] of expected) assert.equal(dec.decode(await c.run(client.get(k))), v, k);
-    await assert.rejects(c.run(client.get("k-99")), { name: "KeyNotFoundError" });
-    console.log(`partition 2|3 healed and converged (${expected.size} keys) in ${took} virtual ms`);
+    const wrong = [...expected].filter(([k, v]) =>
+      c.holders(hexOf(k)).some((h) => {
+        const e = c.get(h).store.getEntry(hexOf(k))!;
+        return e.tombstone || dec.decode(e.value) !== v;
+      })
+    ).map(([k]) => k);
+    assert.ok(took >= 0, `did not converge: ${c.placementErrors().slice(0, 3)}; wrong values: ${wrong.slice(0, 5)}`);
+    for (const client of [c.client(addr(1)), c.client(addr(3))]) {
+      for (const [k, v] of expected) assert.equal(dec.decode(await c.run(client.get(k))), v, k);
+      await assert.rejects(c.run(client.get("k-99")), { name: "KeyNotFoundError" });
+    }
+    console.log(
+      `partition 2|3 healed and converged (${expected.size} keys; ${minorityLast.length} conflicts won by the ` +
+        `minority side, ${majorityLast.length} by the majority) in ${took} virtual ms`,
+    );
   } finally {
     c.close();
   }

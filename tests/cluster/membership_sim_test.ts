@@ -8,6 +8,8 @@ import { Simulation, type SimulationOptions } from "../../lib/simulation.ts";
 import type { Swim } from "../../lib/cluster/swim.ts";
 import type { MemberEvent } from "../../lib/cluster/membership_table.ts";
 import type { Address } from "../../lib/transport.ts";
+import { parseFleet } from "../../lib/config.ts";
+import { LAN_CONFIG, WAN_CONFIG } from "../../lib/cluster/swim_config.ts";
 
 /** 50 LAN nodes started together agree on the full membership within this (measured ≤ 1.6 s over 20 seeds). */
 const CONVERGE_50_MS = 5_000;
@@ -210,4 +212,36 @@ Deno.test("join through a non-first seed; a graceful leave is seen by all at onc
   } finally {
     s.close();
   }
+});
+
+Deno.test("the fleet file's preset reaches SWIM: wan nodes probe at the WAN interval, lan nodes at the LAN one", async () => {
+  const probesIn = async (preset: "lan" | "wan", ms: number) => {
+    const fleet = parseFleet(`preset: ${preset}\nnodes: ["${Simulation.address(0)}"]\n`, "nodes.yaml");
+    const s = new Simulation({ seed: 21, nodeOptions: { fleet, subsystemOptions: { replication: false } } });
+    try {
+      await s.addNodes(3);
+      assert.ok(s.clock.advanceUntil(() => agreed(s), 60_000, STEP) >= 0, `${preset}: 3 nodes agree`);
+      const swim = swimOf(s, Simulation.address(1));
+      const before = swim.stats.probes;
+      s.advance(ms);
+      return { config: swim.config, probes: swim.stats.probes - before };
+    } finally {
+      s.close();
+    }
+  };
+  const window = 60_000;
+  const wan = await probesIn("wan", window);
+  const lan = await probesIn("lan", window);
+  assert.equal(wan.config.probeIntervalMs, WAN_CONFIG.probeIntervalMs);
+  assert.equal(lan.config.probeIntervalMs, LAN_CONFIG.probeIntervalMs);
+  console.log(`  measured: probes in ${window / 1000} s: wan ${wan.probes}, lan ${lan.probes}`);
+  const expected = (c: { probeIntervalMs: number }) => window / c.probeIntervalMs;
+  assert.ok(
+    Math.abs(wan.probes - expected(WAN_CONFIG)) <= 2,
+    `wan probes ${wan.probes}, expected ~${expected(WAN_CONFIG)}`,
+  );
+  assert.ok(
+    Math.abs(lan.probes - expected(LAN_CONFIG)) <= 2,
+    `lan probes ${lan.probes}, expected ~${expected(LAN_CONFIG)}`,
+  );
 });

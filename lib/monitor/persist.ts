@@ -25,7 +25,23 @@ export async function saveSnapshot(dir: string, snapshot: MonitorSnapshot): Prom
   await Deno.rename(tmp, path);
 }
 
-/** Reads the snapshot in `dir`; null if there is none. Throws a clear error if it is unreadable. */
+/** A snapshot that exists but cannot be used (unreadable, not JSON, unknown format). */
+export class UnusableSnapshotError extends Error {
+  /** Path of the snapshot file. */
+  readonly path: string;
+  /** What is wrong with it, e.g. "it is not valid JSON". */
+  readonly problem: string;
+
+  /** Creates the error for `path` with `problem`. */
+  constructor(path: string, problem: string) {
+    super(`Cannot use ${path}: ${problem}; move it away to start with an empty history`);
+    this.name = "UnusableSnapshotError";
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/** Reads the snapshot in `dir`; null if there is none. Throws {@linkcode UnusableSnapshotError} if it is unusable. */
 export async function loadSnapshot(dir: string): Promise<MonitorSnapshot | null> {
   const path = `${dir}/${SNAPSHOT_FILE}`;
   let text: string;
@@ -33,17 +49,43 @@ export async function loadSnapshot(dir: string): Promise<MonitorSnapshot | null>
     text = await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
-    throw new Error(`Cannot read ${path}: ${(e as Error).message}`);
+    throw new UnusableSnapshotError(path, `cannot read it (${(e as Error).message})`);
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw new Error(`Cannot use ${path}: it is not valid JSON; move it away to start with an empty history`);
+    throw new UnusableSnapshotError(path, "it is not valid JSON");
   }
   const s = data as Partial<MonitorSnapshot>;
   if (s?.version !== 1 || !Array.isArray(s.nodes) || !Array.isArray(s.rounds)) {
-    throw new Error(`Cannot use ${path}: unknown format; move it away to start with an empty history`);
+    throw new UnusableSnapshotError(path, "unknown format");
   }
   return s as MonitorSnapshot;
+}
+
+/**
+ * Renames the snapshot in `dir` to `monitor-history.json.broken-<time>` (never over an existing
+ * file), so a snapshot that cannot be used is kept instead of being overwritten at the next save.
+ * Returns the new path.
+ *
+ * @example
+ * ```ts ignore
+ * const aside = await setAsideSnapshot("./monitor-data"); // ./monitor-data/monitor-history.json.broken-2025-…Z
+ * ```
+ */
+export async function setAsideSnapshot(dir: string, at: Date = new Date()): Promise<string> {
+  const path = `${dir}/${SNAPSHOT_FILE}`;
+  const stamp = at.toISOString().replace(/:/g, "-");
+  for (let i = 0;; i++) {
+    const target = `${path}.broken-${stamp}${i === 0 ? "" : `-${i}`}`;
+    try {
+      await Deno.lstat(target);
+      continue; // taken (two failures within a millisecond): try the next name
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await Deno.rename(path, target);
+    return target;
+  }
 }

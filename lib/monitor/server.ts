@@ -17,7 +17,7 @@ import { DEFAULT_MONITOR_CONFIG, type MonitorConfig } from "./config.ts";
 import { Coalescer, EventHub } from "./events.ts";
 import { Monitor } from "./monitor.ts";
 import { renderRowById, renderSummary } from "./page.ts";
-import { loadSnapshot, saveSnapshot } from "./persist.ts";
+import { loadSnapshot, saveSnapshot, setAsideSnapshot, SNAPSHOT_FILE, UnusableSnapshotError } from "./persist.ts";
 import type { TcpProbe } from "./probe.ts";
 
 /** How to start a monitor. */
@@ -129,12 +129,34 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     name: fleet?.name,
     tcpProbe: options.tcpProbe,
   });
+  // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
+  let persist = options.dataDir !== undefined;
   if (options.dataDir) {
+    const dir = options.dataDir;
     try {
-      const snap = await loadSnapshot(options.dataDir);
+      const snap = await loadSnapshot(dir);
       if (snap) monitor.restore(snap);
     } catch (e) {
-      console.error(`monitor: ${(e as Error).message}`);
+      // Keep the file: rename it aside so the next save cannot overwrite it.
+      const unusable = e instanceof UnusableSnapshotError;
+      const what = unusable
+        ? `cannot use ${e.path}: ${e.problem}`
+        : `cannot restore ${dir}/${SNAPSHOT_FILE}: ${(e as Error).message}`;
+      try {
+        const aside = await setAsideSnapshot(dir);
+        console.error(
+          `monitor: ${what}; moved it to ${aside}, ${
+            unusable ? "starting with an empty history" : "keeping what was restored before the error"
+          }`,
+        );
+      } catch (m) {
+        persist = false;
+        console.error(
+          `monitor: ${what}; cannot move it aside either (${
+            (m as Error).message
+          }), so the history is not saved this run and the file stays as it is`,
+        );
+      }
     }
   }
   const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
@@ -151,14 +173,14 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   let persistTimer: TimerId | undefined;
   let saving: Promise<void> = Promise.resolve();
   const save = () => {
-    if (!options.dataDir) return saving;
+    if (!options.dataDir || !persist) return saving;
     const dir = options.dataDir;
     saving = saving.then(() => saveSnapshot(dir, monitor.snapshot())).catch((e) => {
       console.error(`monitor: cannot save history to ${dir}: ${(e as Error).message}`);
     });
     return saving;
   };
-  if (options.dataDir) {
+  if (options.dataDir && persist) {
     const tick = () => {
       save();
       persistTimer = clock.setTimeout(tick, config.persistIntervalMs);

@@ -297,3 +297,64 @@ Deno.test("round messages go to seeds, carry the report URL and a valid MAC; mis
     await m.close();
   }
 });
+
+Deno.test("the page draws a req/s sparkline per node row and the round coverage line", async () => {
+  const { m, clock, key } = await setup();
+  try {
+    const send = async (node: string, id: string, rps: number) => {
+      const stats = { ...defaultStats(), rps: { value: rps, unit: "req/s" } };
+      const res = await post(m, await signedPost(key, node, JSON.stringify(report(node, id, stats))));
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+    };
+    // Round 1: all three report; round 2: C is silent. One second (one history bucket) apart.
+    const r1 = await m.monitor.startRound();
+    await send(A, r1.id, 1);
+    await send(B, r1.id, 4);
+    await send(C, r1.id, 2);
+    clock.advance(1_000);
+    const r2 = await m.monitor.startRound();
+    await send(A, r2.id, 3);
+    await send(B, r2.id, 4);
+    clock.advance(1_000);
+    await m.monitor.startRound(); // closes round 2
+
+    const page = await (await m.app.request("/")).text();
+    const rps = (node: string) => {
+      const row = new RegExp(`<tr data-node="${node}"[^>]*>.*?</tr>`).exec(page);
+      assert.ok(row, `a row for ${node}`);
+      const cell = /<td data-col="rps"[^>]*>(.*?)<\/td>/.exec(row[0]);
+      assert.ok(cell, `${node}: a req/s cell`);
+      const svgs = cell[1].match(/<svg class="spark"/g) ?? [];
+      assert.equal(svgs.length, 1, `${node}: one sparkline in ${cell[1]}`);
+      const points = /<polyline fill="none" points="([^"]*)"\/>/.exec(cell[1]);
+      assert.ok(points, `${node}: a polyline`);
+      return {
+        points: points[1].split(" "),
+        label: /aria-label="([^"]*)"/.exec(cell[1])![1],
+        circle: /<circle cx="([^"]*)" cy="([^"]*)"/.exec(cell[1])!.slice(1).join(","),
+      };
+    };
+    // 72 x 18 with 2 px padding: oldest point on the left, newest on the right, low at the bottom.
+    const a = rps(A);
+    assert.deepEqual(a.points, ["2.0,16.0", "70.0,2.0"], "A: two reports, rising");
+    assert.equal(a.label, "req/s: last 3, min 1, max 3");
+    assert.equal(a.circle, "70.0,2.0", "the dot marks the newest point");
+    const b = rps(B);
+    assert.deepEqual(b.points, ["2.0,9.0", "70.0,9.0"], "B: two equal values, a flat line in the middle");
+    assert.equal(b.label, "req/s: last 4, min 4, max 4");
+    const c = rps(C);
+    assert.deepEqual(c.points, ["70.0,9.0"], "C: one report, one point");
+    assert.equal(c.label, "req/s: last 2, min 2, max 2");
+
+    // The coverage line of the last closed round, the round in progress, and a bar per closed round.
+    const summary = /<section id="summary" class="cards">(.*?)<\/section>/s.exec(page)![1];
+    assert.match(summary, /<b>Round 2<\/b>: 2 of 3 reported \(66\.7%\)/);
+    assert.match(summary, /round 3 in progress: 0 of 3 so far/);
+    const bars = [...summary.matchAll(/<rect class="(\w+)"[^>]*><title>([^<]*)<\/title><\/rect>/g)];
+    assert.deepEqual(bars.map((x) => [x[1], x[2]]), [["full", "100%"], ["low", "66.7%"]], "oldest first");
+    assert.match(summary, /coverage of the last 2 rounds/);
+  } finally {
+    await m.close();
+  }
+});

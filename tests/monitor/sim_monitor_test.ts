@@ -1,13 +1,17 @@
 /**
  * The monitor and simulated nodes on one in-memory network (virtual time):
  * rounds reach everyone, a killed node turns "late" then "not responding"
- * after K rounds, nodes missing from the monitor's file appear, and probes
- * tell a node that answers UDP from one that is gone.
+ * after K rounds, nodes missing from the monitor's file appear (also ones
+ * that join the cluster later, through SWIM), a node known only from member
+ * lists is "waiting" then "not responding", and probes tell a node that
+ * answers UDP from one that is gone.
  */
 import assert from "node:assert/strict";
 import { Simulation } from "../../lib/simulation.ts";
 import { FunctionReportSink } from "../../lib/agent/report_sender.ts";
-import { Monitor } from "../../lib/monitor/monitor.ts";
+import { Monitor, type MonitorChange } from "../../lib/monitor/monitor.ts";
+import { startMonitor } from "../../lib/monitor/server.ts";
+import { parseFleet } from "../../lib/config.ts";
 import { seededRandom } from "../../lib/random.ts";
 import type { NodeReport } from "../../lib/monitor/report.ts";
 
@@ -21,6 +25,20 @@ async function advance(sim: Simulation, ms: number): Promise<void> {
     sim.advance(50);
     await new Promise((r) => setTimeout(r, 0)); // drain microtasks and the sink's promises
   }
+}
+
+/** Advances virtual time like {@linkcode advance} until `done` holds; throws with `what` after `limitMs`. */
+async function advanceUntil(
+  sim: Simulation,
+  done: () => boolean | Promise<boolean>,
+  limitMs: number,
+  what: string,
+): Promise<void> {
+  for (let t = 0; t <= limitMs; t += 50) {
+    if (await done()) return;
+    await advance(sim, 50);
+  }
+  throw new Error(`not within ${limitMs} ms of virtual time: ${what}`);
 }
 
 function setup(dropFrom = new Set<string>()) {
@@ -110,5 +128,123 @@ Deno.test("simulated cluster: a killed node is late, then not responding after K
   } finally {
     await monitor.close();
     sim.close();
+  }
+});
+
+Deno.test("simulated cluster: a node outside the monitor's file joins later and shows in /api/nodes; one known only from member lists is waiting, then not responding", async () => {
+  // Real SWIM membership (no static member lists): the late nodes join through node 0.
+  const muted = new Set<string>();
+  const to: { monitor?: Monitor } = {};
+  const sink = new FunctionReportSink((_url, r: NodeReport) => {
+    if (!muted.has(r.node)) to.monitor!.acceptReports([r]);
+  });
+  const sim = new Simulation({
+    seed: 9,
+    nodeOptions: { subsystemOptions: { replication: false, monitoring: { system: false, sink } } },
+  });
+  const first = [0, 1, 2].map((i) => Simulation.address(i));
+  const joined = Simulation.address(3); // joins later and reports
+  const silent = Simulation.address(4); // joins later, its reports never arrive
+  const m = await startMonitor({
+    port: 0,
+    transport: sim.network.createTransport("10.250.0.1:9000"),
+    clock: sim.clock,
+    random: seededRandom(3),
+    fleet: parseFleet(`name: sim\nnodes: [${first.join(", ")}]\n`, "nodes.yaml"),
+    autoStart: false,
+    tcpProbe: null,
+    config: { intervalMs: INTERVAL, notRespondingRounds: K, probeTimeoutMs: 200 },
+  });
+  to.monitor = m.monitor;
+  // State of the silent node at the start of every round, and the first change event after it became known.
+  const silentStates: { state: string; missed: number; problems: string[] }[] = [];
+  let learnedEvent: MonitorChange | undefined;
+  m.monitor.onChange((c) => {
+    if (!m.monitor.registry.get(silent)) return;
+    learnedEvent ??= c;
+    if (c.round) {
+      const a = m.monitor.assess(silent)!;
+      silentStates.push({ state: a.state, missed: a.missedRounds, problems: a.problems });
+    }
+  });
+  const api = async (path: string) => await (await m.app.request(path)).json();
+  try {
+    await sim.addNodes(first.length);
+    m.monitor.start();
+    await advanceUntil(
+      sim,
+      () => first.every((a) => m.monitor.assess(a)?.state === "ok"),
+      3 * INTERVAL,
+      "the file's nodes report",
+    );
+    assert.equal(m.monitor.registry.size, first.length);
+
+    muted.add(silent);
+    assert.equal((await sim.addNode()).node.address, joined);
+    assert.equal((await sim.addNode()).node.address, silent);
+    let sawWaiting = false;
+    await advanceUntil(
+      sim,
+      async () => {
+        if (!sawWaiting && m.monitor.registry.get(silent)) {
+          // As soon as a member list names it, the API shows it, "waiting".
+          const s = await api(`/api/nodes/${silent}`);
+          assert.equal(s.state, "waiting", JSON.stringify(s));
+          sawWaiting = true;
+        }
+        return m.monitor.assess(joined)?.state === "ok" && m.monitor.assess(silent)?.state === "not_responding";
+      },
+      (K + 8) * INTERVAL,
+      "the joined node ok and the silent one not responding",
+    );
+    assert.ok(sawWaiting, "the silent node was seen waiting in the API");
+
+    // The joined node: in /api/nodes with its own stats, though the monitor's file never listed it.
+    const all = await api("/api/nodes");
+    assert.deepEqual(
+      all.nodes.map((n: { id: string }) => n.id).sort(),
+      [...first, joined, silent].sort(),
+    );
+    const j = all.nodes.find((n: { id: string }) => n.id === joined);
+    assert.equal(j.inFleet, false);
+    assert.equal(j.state, "ok");
+    assert.ok(j.reports >= 1);
+    assert.equal(j.stats.members_alive.value, 5, "its own view: all five nodes alive");
+    assert.equal(typeof j.stats.keys.value, "number");
+    assert.equal(typeof j.stats.round_hops.value, "number");
+    assert.equal(all.cluster.total, 5);
+
+    // The silent node: learned from member lists only, never reported.
+    const s = all.nodes.find((n: { id: string }) => n.id === silent);
+    assert.equal(s.inFleet, false);
+    assert.equal(s.reports, 0);
+    assert.equal(s.lastReportAt, undefined);
+    assert.deepEqual(s.stats, {});
+    assert.equal(s.state, "not_responding");
+    assert.equal(s.missedRounds, K);
+    assert.equal(all.cluster.notResponding, 1);
+    // Learning it from a member list was announced at once (a new row for the live page), not at the next round.
+    assert.ok(learnedEvent, "a change event after it became known");
+    assert.equal(learnedEvent.round, false, "the event of the report that named it");
+    assert.ok(learnedEvent.nodes.includes(silent), `the new node is in that event: ${learnedEvent.nodes}`);
+    // Round by round: "waiting" until K rounds passed without a report, then "not responding".
+    const states = silentStates.map((x) => x.state);
+    const down = states.indexOf("not_responding");
+    assert.ok(down >= 1, `waiting first: ${states}`);
+    assert.deepEqual(states.slice(0, down), Array(down).fill("waiting"), `states by round: ${states}`);
+    assert.equal(
+      silentStates[down].missed,
+      K,
+      `not responding after exactly K rounds: ${JSON.stringify(silentStates)}`,
+    );
+    for (const x of silentStates.slice(0, down)) {
+      assert.deepEqual(x.problems, x.missed > 0 ? [`no report yet (${x.missed} rounds)`] : []);
+    }
+    // Its UDP port answers, so the probe says the reports are what is lost.
+    await advanceUntil(sim, () => m.monitor.registry.get(silent)!.probe !== undefined, 2 * INTERVAL, "a probe");
+    assert.match(m.monitor.assess(silent)!.problems.join(" · "), /answers UDP, reports lost/);
+  } finally {
+    sim.close();
+    await m.close();
   }
 });

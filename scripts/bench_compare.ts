@@ -14,6 +14,7 @@ import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process
 import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
 import { startEchoProcess } from "./bench.ts";
 import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
+import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
 /** Help text. */
 export const COMPARE_HELP = `Usage: deno task bench:compare [options]
@@ -34,29 +35,6 @@ Options:
   --skip LIST       comma list of cases to skip: echo,node,cluster,redis,memory
   -h, --help        show this help
 `;
-
-const CLK_TCK = 100;
-
-/** CPU time (ms, user + system) a process has used so far, from /proc; 0 if unreadable. */
-export function processCpuMs(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident set size (bytes) of a process, from /proc; 0 if unreadable. */
-export function processRssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** One row of the table. */
 export interface CaseResult {

@@ -8,18 +8,7 @@
 import type { BenchOptions } from "./bench_run.ts";
 import type { CaseResult } from "./bench_compare.ts";
 import { ChildProcess } from "./bench_process.ts";
-
-const CLK_TCK = 100;
-
-function cpuMs(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
+import { processCpuMs } from "./proc_stats.ts";
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
@@ -125,9 +114,9 @@ export async function runRedisBenchmark(o: BenchOptions, valueSize: number): Pro
     const probe = await redisBenchmark(redis.port, o, valueSize, 50_000);
     const rate = Math.min(...probe.map((r) => r.rps));
     const n = Math.max(50_000, Math.round((rate * o.durationMs) / 1000));
-    const cpu0 = cpuMs(redis.pid);
+    const cpu0 = processCpuMs(redis.pid);
     const rows = await redisBenchmark(redis.port, o, valueSize, n);
-    const cpu1 = cpuMs(redis.pid);
+    const cpu1 = processCpuMs(redis.pid);
     const set = rows.find((r) => r.test === "SET")!;
     const get = rows.find((r) => r.test === "GET")!;
     const opsPerSec = 2 / (1 / set.rps + 1 / get.rps);

@@ -21,6 +21,7 @@ import { toHex } from "../lib/bytes.ts";
 import { freeUdpPorts, RoleProcess } from "../lib/process_launcher.ts";
 import { signedHeaders } from "../lib/signed_request.ts";
 import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
+import { processRssBytes } from "./proc_stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -112,15 +113,6 @@ async function currentRound(after: string | undefined): Promise<string> {
   }
 }
 
-function rssOf(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 let sseBytes = 0;
 const watcher = values.watch ? new AbortController() : undefined;
 const watching = watcher
@@ -170,7 +162,7 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     latencies.sort((a, b) => a - b);
     const bytes = requests.reduce((n, q) => n + q.body.length, 0) / reportsPerRound;
-    const rss = monitorProc ? rssOf(monitorProc.child.pid) : undefined;
+    const rss = monitorProc ? processRssBytes(monitorProc.child.pid) : undefined;
     console.log(
       `round ${r + 1}: ${accepted} accepted, ${refused} refused in ${seconds.toFixed(2)} s = ${
         Math.round(reportsPerRound / seconds)

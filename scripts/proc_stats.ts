@@ -1,0 +1,53 @@
+/**
+ * CPU time and resident memory of another process, read from Linux `/proc`
+ * for the benchmarks. Deno 2.9 grants reads of another process's `/proc`
+ * entries only with `--allow-all`, so the bench tasks run with it; a refused
+ * or failed read throws instead of reporting a silent 0.
+ *
+ * @module
+ */
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */
+const CLK_TCK = 100;
+
+function readProc(pid: number, file: "stat" | "status"): string {
+  const path = `/proc/${pid}/${file}`;
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    const hint = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+      ? " (Deno reads another process's /proc only with --allow-all: run the deno task, which passes it)"
+      : "";
+    throw new Error(`Cannot read ${path}: ${(e as Error).message}${hint}`);
+  }
+}
+
+/**
+ * CPU time (ms, user + system) process `pid` has used so far.
+ *
+ * @example
+ * ```ts ignore
+ * const before = processCpuMs(pid);
+ * // … load …
+ * console.log(`${processCpuMs(pid) - before} ms of CPU`);
+ * ```
+ */
+export function processCpuMs(pid: number): number {
+  const stat = readProc(pid, "stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/**
+ * Resident set size (bytes) of process `pid`.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(`${processRssBytes(pid) / 2 ** 20} MiB resident`);
+ * ```
+ */
+export function processRssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readProc(pid, "status"));
+  if (!m) throw new Error(`No VmRSS line in /proc/${pid}/status (is ${pid} a zombie?)`);
+  return Number(m[1]) * 1024;
+}

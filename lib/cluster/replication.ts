@@ -174,8 +174,9 @@ export class ReplicatedExecutor implements Executor {
     const k = toHex(key);
     const position = keyPosition(key);
     const owners = this.placement.ownersAt(position);
+    if (owners.length === 1 && owners[0] === self) return this.#writeLocally(key, k, entry, remove, mayReissue);
     const w = Math.min(config.w, owners.length);
-    const body = encodeEntries([{ key: k, entry }]);
+    let body: Uint8Array | undefined; // encoded on the first send to another node, never for a local-only write
     const options = replicaCallOptions(config);
     let acks = 0, full = 0, pending = 0, existed = false, started = false;
     let newer: Version | undefined;
@@ -217,6 +218,7 @@ export class ReplicatedExecutor implements Executor {
       pending++;
       stats.pendingReplicaWrites++;
       const header = hintFor ? { hint: hintFor } : remove ? { rm: 1 } : {};
+      body ??= encodeEntries([{ key: k, entry }]);
       rpc.call(to, ReplicaCommand.Put, header, body, options).then((m) => {
         pending--;
         stats.pendingReplicaWrites--;
@@ -241,12 +243,39 @@ export class ReplicatedExecutor implements Executor {
     return result ?? new Promise((r) => resolve = r);
   }
 
+  /**
+   * {@linkcode ReplicatedExecutor.#write} when this node is the key's only owner (a cluster of
+   * one): the same outcome without the RPC machinery (no closures, no encoded body).
+   */
+  #writeLocally(key: Uint8Array, k: string, entry: Entry, remove: boolean, mayReissue: boolean): ExecResult {
+    const { stats, store } = this.#deps;
+    const r = remove ? this.replica.remove(k, entry) : { status: this.replica.apply(k, entry), existed: false };
+    if (r.status === "full") {
+      stats.writesFailed++;
+      return FULL;
+    }
+    const held = store.getEntry(k)?.version;
+    if (r.status === "stale" && mayReissue && held && compareVersions(held, entry.version) > 0) {
+      this.replica.hlc.observe(held);
+      stats.reissued++;
+      return this.#write(key, { ...entry, version: this.replica.hlc.next() }, remove, false) as ExecResult;
+    }
+    stats.writesOk++;
+    return remove && !r.existed ? MISSING : OK;
+  }
+
   /** Reads `key` from R of its replicas; the newest version wins. */
   get(key: Uint8Array): ExecResult | Promise<ExecResult> {
     const { self, rpc, stats, config } = this.#deps;
     const k = toHex(key);
     const position = keyPosition(key);
     const owners = this.placement.ownersAt(position);
+    if (owners.length === 1 && owners[0] === self) {
+      // The only owner: read it here (nothing to repair).
+      const e = this.replica.read(k);
+      stats.readsOk++;
+      return e && !e.tombstone ? { code: ErrorCode.Success, value: e.value } : MISSING;
+    }
     const r = Math.min(config.r, owners.length);
     const options = replicaCallOptions(config);
     const replies = new Map<Address, Entry | undefined>();

@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { fromHex, toHex } from "../lib/bytes.ts";
+import { seededRandom } from "../lib/random.ts";
+
+Deno.test("toHex matches a per-byte reference at every length (char-code path and the long-input path)", () => {
+  const rnd = seededRandom(5);
+  for (const n of [0, 1, 2, 31, 32, 33, 64, 4096, 4097, 20_000]) {
+    const bytes = Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
+    const reference = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(toHex(bytes), reference, `length ${n}`);
+    assert.deepEqual(fromHex(reference), bytes, `round trip at length ${n}`);
+  }
+  assert.equal(toHex(new Uint8Array([0, 15, 16, 255])), "000f10ff");
+});
+
+Deno.test("two 32-byte keys converted one after the other do not share the reused buffer", () => {
+  const a = toHex(new Uint8Array(32).fill(0xab));
+  const b = toHex(new Uint8Array(32).fill(0x01));
+  assert.equal(a, "ab".repeat(32));
+  assert.equal(b, "01".repeat(32));
+});

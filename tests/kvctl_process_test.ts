@@ -1,61 +1,9 @@
 /** The kvctl CLI against a real node process: verbs, value sources and its error messages. */
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
-import { freeUdpPorts, roleCommand, startNodeProcess } from "../lib/process_launcher.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
 import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { exitsWithin } from "./process_wait.ts";
-
-/** What one `kvctl` run printed and returned. */
-interface KvctlRun {
-  code: number;
-  /** Standard output as text, and as raw bytes (get prints the value unchanged). */
-  stdout: string;
-  stdoutBytes: Uint8Array;
-  stderr: string;
-}
-
-/**
- * Runs the real `kvctl` CLI in a child process (as `deno task kvctl` does), with `stdin` piped in
- * when given (otherwise standard input is empty). Killed, and the test failed, after `limitMs`.
- */
-async function kvctl(args: string[], options: { stdin?: Uint8Array; limitMs?: number } = {}): Promise<KvctlRun> {
-  const limitMs = options.limitMs ?? 30_000;
-  const { cmd, args: argv } = roleCommand("kvctl", args);
-  const child = new Deno.Command(cmd, {
-    args: argv,
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-  }, limitMs);
-  try {
-    if (options.stdin) {
-      // A kvctl that exits before reading its input (a usage error) closes the pipe: what it
-      // printed is then the thing to look at, so a failed write is not an error here.
-      const writer = child.stdin.getWriter();
-      await writer.write(options.stdin).catch(() => {});
-      await writer.close().catch(() => {});
-    }
-    const out = await child.output();
-    const dec = new TextDecoder();
-    const run = {
-      code: out.code,
-      stdout: dec.decode(out.stdout),
-      stdoutBytes: out.stdout,
-      stderr: dec.decode(out.stderr),
-    };
-    if (timedOut) throw new Error(`kvctl ${args.join(" ")} did not exit within ${limitMs} ms: ${JSON.stringify(run)}`);
-    return run;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { exitsWithin, kvctl, type KvctlRun } from "./process_wait.ts";
 
 /** Asserts a failed run printed one `error: …` sentence on stderr, nothing else, and no stack trace. */
 function assertOneSentenceError(r: KvctlRun, pattern: RegExp, what: string): void {

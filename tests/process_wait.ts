@@ -1,9 +1,10 @@
 /**
- * Waiting for test processes with a bound, so a process that never exits fails a test instead of hanging it.
+ * Child processes in tests, always with a bound, so a process that never exits fails a test instead of hanging it:
+ * waiting for a node to exit, and running the real `kvctl` CLI.
  *
  * @module
  */
-import type { RoleProcess } from "../lib/process_launcher.ts";
+import { roleCommand, type RoleProcess } from "../lib/process_launcher.ts";
 
 /**
  * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
@@ -19,6 +20,62 @@ export async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.Comm
   });
   try {
     return await Promise.race([p.exited(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What one `kvctl` run printed and returned. */
+export interface KvctlRun {
+  code: number;
+  /** Standard output as text, and as raw bytes (get prints the value unchanged). */
+  stdout: string;
+  stdoutBytes: Uint8Array;
+  stderr: string;
+}
+
+/**
+ * Runs the real `kvctl` CLI in a child process (as `deno task kvctl` does), with `stdin` piped in
+ * when given (otherwise standard input is empty), in `cwd` if given. Killed, and the test failed, after `limitMs`.
+ */
+export async function kvctl(
+  args: string[],
+  options: { stdin?: Uint8Array; limitMs?: number; cwd?: string } = {},
+): Promise<KvctlRun> {
+  const limitMs = options.limitMs ?? 30_000;
+  const { cmd, args: argv } = roleCommand("kvctl", args);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    cwd: options.cwd,
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }, limitMs);
+  try {
+    if (options.stdin) {
+      // A kvctl that exits before reading its input (a usage error) closes the pipe: what it
+      // printed is then the thing to look at, so a failed write is not an error here.
+      const writer = child.stdin.getWriter();
+      await writer.write(options.stdin).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    const run = {
+      code: out.code,
+      stdout: dec.decode(out.stdout),
+      stdoutBytes: out.stdout,
+      stderr: dec.decode(out.stderr),
+    };
+    if (timedOut) throw new Error(`kvctl ${args.join(" ")} did not exit within ${limitMs} ms: ${JSON.stringify(run)}`);
+    return run;
   } finally {
     clearTimeout(timer);
   }

@@ -13,21 +13,11 @@ import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/clock.ts";
 import { UdpTransport } from "../../lib/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
+import { kvctl as runKvctl, type KvctlRun } from "../process_wait.ts";
 
-/** Permissions of kvctl (as `deno task kvctl`). */
-const KVCTL_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env=LOG_TOKENS,LOG_STREAM"];
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function kvctl(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...KVCTL_PERMISSIONS, MAIN, "kvctl", ...args],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** Runs the real kvctl CLI in `cwd`. */
+function kvctl(args: string[], cwd: string): Promise<KvctlRun> {
+  return runKvctl(args, { cwd });
 }
 
 /** A UDP socket in place of a node: it never answers and keeps every datagram that reaches it. */

@@ -13,6 +13,7 @@ import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/proc
 import { startMonitor } from "../../lib/monitor/server.ts";
 import { UdpTransport } from "../../lib/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
+import { kvctl } from "../process_wait.ts";
 
 /** A running test cluster. */
 export interface ProcCluster {
@@ -33,10 +34,6 @@ export interface ProcCluster {
   kvctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   close(): Promise<void>;
 }
-
-/** Permissions of kvctl (as `deno task kvctl`). */
-const KVCTL_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env=LOG_TOKENS,LOG_STREAM"];
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Starts `n` node processes and a monitor; `allowRun` grants the nodes bash. */
 export async function startProcCluster(
@@ -103,16 +100,9 @@ export async function startProcCluster(
       }
       return ((await res.json()) as { results: NodeResult[] }).results;
     },
-    async kvctl(args) {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", ...KVCTL_PERMISSIONS, MAIN, "kvctl", ...args],
-        cwd: dir,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const dec = new TextDecoder();
-      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    kvctl(args) {
+      // A whole-cluster run or a 20 MiB push takes a while on a loaded machine: a generous bound.
+      return kvctl(args, { cwd: dir, limitMs: 300_000 });
     },
     async close() {
       client.close();

@@ -11,7 +11,7 @@ import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { toKey } from "../../lib/keys.ts";
 import type { Executor } from "../../lib/executor.ts";
-import { flush } from "./replication_helpers.ts";
+import { flush, writeConflictingKeys } from "./replication_helpers.ts";
 import { compareVersions, type Version } from "../../lib/hlc.ts";
 
 const dec = new TextDecoder();
@@ -98,26 +98,16 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
     // Each side soon believes the other dead and serves alone (effective N, W, R shrink on the 2-side).
     const split = await until(sim, () => aliveEverywhere(2, left) && aliveEverywhere(3, right), 60_000);
     assert.ok(split >= 0, "the sides never noticed the partition");
-    const minorityLast: string[] = [], majorityLast: string[] = [];
+    // k-0..29 are written on both sides, 2 ms apart; the minority side wins every third.
+    const { minorityLast, majorityLast } = await writeConflictingKeys(
+      (side, name, value) => side === "minority" ? write(left, lc, name, value) : write(right, rc, name, value),
+      (ms) => advance(sim, ms),
+      2,
+    );
     for (let i = 0; i < 50; i++) {
-      const name = `k-${i}`;
-      if (i < 30) {
-        // k-0..29 are written on both sides, 2 ms apart: every third one last on the minority
-        // (left) side, the others last on the majority (right) side. Both writes must be acknowledged.
-        const leftLast = i % 3 === 0;
-        const [first, second] = leftLast
-          ? [{ side: right, c: rc, v: `right-${i}` }, { side: left, c: lc, v: `left-${i}` }]
-          : [{ side: left, c: lc, v: `left-${i}` }, { side: right, c: rc, v: `right-${i}` }];
-        const older = await write(first.side, first.c, name, first.v);
-        await advance(sim, 2);
-        const newer = await write(second.side, second.c, name, second.v);
-        assert.ok(compareVersions(newer, older) > 0, `${name}: the later write does not carry the newer version`);
-        (leftLast ? minorityLast : majorityLast).push(name);
-      } else if (i % 2 === 0) await write(left, lc, name, `left-${i}`); // k-30..48 even: minority side only
+      if (i >= 30 && i % 2 === 0) await write(left, lc, `k-${i}`, `left-${i}`); // k-30..48 even: minority side only
       await write(right, rc, `new-${i}`, `n-${i}`); // new-*: majority side only
     }
-    assert.equal(minorityLast.length, 10, "conflicting keys written last (and acknowledged) on the minority side");
-    assert.equal(majorityLast.length, 20, "conflicting keys written last on the majority side");
     await run(sim, lc.remove("k-99"));
     expected.set("k-99", null);
     sim.network.heal();

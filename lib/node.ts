@@ -18,6 +18,7 @@ import {
   ErrorCode,
   FIRST_INTERNAL_COMMAND,
   HEADER_LENGTH,
+  ID_LENGTH,
   isMutating,
   type Request,
 } from "./protocol.ts";
@@ -169,18 +170,19 @@ export class KVNode {
       this.rpc.receive(packet, from);
       return;
     }
-    const key = idKey(packet.subarray(0, 16));
     const now = this.clock.now();
-    const cached = this.replyCache.get(key, now);
+    const cached = this.replyCache.get(packet.subarray(0, ID_LENGTH), now);
     if (cached) {
       this.counters.replayed++;
       this.transport.send(cached, from);
       return;
     }
-    if (this.#inFlight.has(key)) return; // a retry of a request still executing: its reply is coming
+    // A retry of a request still executing: its reply is coming. (Only asynchronous
+    // executions are in flight, so the id string is made only when some are.)
+    if (this.#inFlight.size > 0 && this.#inFlight.has(idKey(packet.subarray(0, ID_LENGTH)))) return;
     const decoded = decodeRequest(packet);
     if (!decoded.ok) {
-      if (decoded.id) this.#reply(key, decoded.id, decoded.code, undefined, from, false);
+      if (decoded.id) this.#reply(decoded.id, decoded.code, undefined, from, false);
       return;
     }
     const req = decoded.request;
@@ -192,23 +194,23 @@ export class KVNode {
       this.transport.send(encodeReply(req.id, ErrorCode.Overload), from);
       return;
     }
-    this.#execute(key, req, from, mutating);
+    this.#execute(req, from, mutating);
   }
 
-  #execute(key: string, req: Request, from: Address, mutating: boolean): void {
+  #execute(req: Request, from: Address, mutating: boolean): void {
     const id = this.#slab.copy(req.id);
     switch (req.command) {
       case Command.IsAlive:
-        return this.#reply(key, id, ErrorCode.Success, undefined, from, false);
+        return this.#reply(id, ErrorCode.Success, undefined, from, false);
       case Command.GetPid:
-        return this.#reply(key, id, ErrorCode.Success, encodeU32Payload(this.#pid), from, false);
+        return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.#pid), from, false);
       case Command.GetMembershipCount:
-        return this.#reply(key, id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
+        return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
       case Command.Wipeout:
         this.store.clear();
-        return this.#reply(key, id, ErrorCode.Success, undefined, from, true);
+        return this.#reply(id, ErrorCode.Success, undefined, from, true);
       case Command.Shutdown: {
-        this.#reply(key, id, ErrorCode.Success, undefined, from, true);
+        this.#reply(id, ErrorCode.Success, undefined, from, true);
         const flushed = this.transport.flush?.() ?? Promise.resolve();
         flushed.finally(() => this.#onShutdown());
         return;
@@ -225,39 +227,40 @@ export class KVNode {
       result = { code: ErrorCode.InternalFailure };
     }
     if (result instanceof Promise) {
+      const key = idKey(id);
       this.#inFlight.add(key);
       result.then(
         (r) => this.#finish(key, id, r, from, mutating),
         () => this.#finish(key, id, { code: ErrorCode.InternalFailure }, from, mutating),
       );
-    } else this.#finish(key, id, result, from, mutating);
+    } else this.#finish(undefined, id, result, from, mutating);
   }
 
-  #finish(key: string, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
-    this.#inFlight.delete(key);
+  #finish(key: string | undefined, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
+    if (key !== undefined) this.#inFlight.delete(key);
     if (this.#closed) return;
     if (r.code === ErrorCode.Success && r.value) {
-      this.#send(key, encodeValueReply(id, r.value, this.#alloc), r.code, from, mutating);
-    } else this.#reply(key, id, r.code, undefined, from, mutating);
+      this.#send(id, encodeValueReply(id, r.value, this.#alloc), r.code, from, mutating);
+    } else this.#reply(id, r.code, undefined, from, mutating);
   }
 
   #reply(
-    key: string,
     id: Uint8Array,
     code: number,
     payload: Uint8Array | undefined,
     from: Address,
     mutating: boolean,
   ): void {
-    this.#send(key, encodeReply(id, code, payload, this.#alloc), code, from, mutating);
+    this.#send(id, encodeReply(id, code, payload, this.#alloc), code, from, mutating);
   }
 
-  #send(key: string, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
+  #send(id: Uint8Array, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
     const hex = CODE_HEX[code];
     this.counters.replies[hex] = (this.counters.replies[hex] ?? 0) + 1;
     // Mutating replies are always cached (room was checked before executing, so the
-    // overshoot is bounded by maxInFlight small replies); others when room allows.
-    this.replyCache.put(key, reply, this.clock.now(), mutating);
+    // overshoot is bounded by maxInFlight small replies); others when room allows. The
+    // cache keeps a copy: `reply` is the transport's until sent.
+    this.replyCache.put(id, reply, this.clock.now(), mutating);
     this.transport.send(reply, from);
   }
 

@@ -2,13 +2,54 @@
  * At-most-once reply cache: remembers the reply sent for each request id for a
  * while, so a retried request is answered byte for byte and never executed twice.
  *
+ * It holds no JS object per reply: records live in a {@linkcode ReplyRing}
+ * (typed arrays, reply bytes copied into a byte ring) found through a
+ * {@linkcode ReplyIndex} (a hash table over an `Int32Array`). At tens of
+ * thousands of requests a second, a reply per request kept for seconds as its own
+ * objects (id string, byte view, table entries) was hundreds of thousands of live
+ * objects for the GC to promote and trace.
+ *
+ * Memory: {@linkcode ReplyCache.bytes} charges each reply its length plus
+ * {@linkcode REPLY_CACHE_ENTRY_OVERHEAD} and stays within `maxBytes`, except for
+ * forced puts (see {@linkcode ReplyCache.put}). That is the bound the cache keeps
+ * exactly; what is allocated follows it: the byte ring never exceeds `maxBytes`
+ * (unless forced replies' bytes alone do), and each record slot takes 57 bytes
+ * (41 in the ring, two 8-byte index slots). Both grow by doubling when a
+ * compaction would leave them over half full (their capacity is then 2× what is
+ * live, up to 4× if half the ring was replaced replies) and halve when under an
+ * eighth used. With 96 bytes charged per reply, the record slots of a cache
+ * charged `maxBytes` take about 0.6–1.2 × `maxBytes` (2.4 × at worst).
+ *
  * @module
  */
 
-import { hashId, ReplyTable } from "./reply_table.ts";
+import { hashIdWords, ReplyIndex } from "./reply_index.ts";
+import { ReplyRing } from "./reply_ring.ts";
 
-/** Bytes charged per cached reply on top of its length (map entry, id string). */
+/** Bytes charged per cached reply on top of its length (its record and index slots, with growth slack). */
 export const REPLY_CACHE_ENTRY_OVERHEAD = 96;
+
+/** Longest id (bytes): a protocol request id. */
+export const REPLY_ID_MAX_LENGTH = 16;
+
+/**
+ * A request id: bytes (a protocol id is 16), or a string standing for its char
+ * codes (each below 256, as {@linkcode idKey} makes them). At most 16 bytes.
+ */
+export type ReplyId = Uint8Array | string;
+
+const MIN_RECORDS = 256;
+const MIN_DATA_BYTES = 8 * 1024;
+
+/** Options of a {@linkcode ReplyCache}. */
+export interface ReplyCacheOptions {
+  /** How long a reply is kept (ms). */
+  ttlMs: number;
+  /** Memory bound (bytes, as charged by {@linkcode ReplyCache.bytes}). */
+  maxBytes: number;
+  /** Record slots to start with and never shrink below (a power of two, at least 2; default 256). */
+  minRecords?: number;
+}
 
 /**
  * A time- and memory-bounded map from request id to reply bytes.
@@ -26,29 +67,45 @@ export class ReplyCache {
   readonly ttlMs: number;
   /** Memory bound (bytes). */
   readonly maxBytes: number;
-  #table = new ReplyTable();
+  readonly #minRecords: number;
+  readonly #minData: number;
+  #ring: ReplyRing;
+  #index: ReplyIndex;
   #bytes = 0;
-  // Insertion (= time) order for expiry, as a queue consumed from #head: expiring costs
-  // time proportional to what expires (iterating a Map from its start walks every
-  // deleted slot first, which made expiry O(n) per call once the cache was full).
-  #queueIds: string[] = [];
-  #queueAts: number[] = [];
-  #head = 0;
-  // The slot found by the last get(): put() right after it (the node's request path)
-  // skips a second lookup. Any insert or delete makes it stale.
-  #lastId: string | undefined;
-  #lastHash = 0;
-  #lastSlot = -1;
+  // The id being looked up, as words (set by #parse).
+  #w0 = 0;
+  #w1 = 0;
+  #w2 = 0;
+  #w3 = 0;
+  #length = 0;
+  #hash = 0;
+  // The slot found by the last get(): put() right after it for the same id (the
+  // node's request path) skips a second lookup. Any index change makes it stale.
+  #memoValid = false;
+  #memoSlot = 0;
+  #memoW0 = 0;
+  #memoW1 = 0;
+  #memoW2 = 0;
+  #memoW3 = 0;
+  #memoLength = 0;
 
   /** Creates a cache keeping replies `ttlMs` and at most `maxBytes`. */
-  constructor(options: { ttlMs: number; maxBytes: number }) {
+  constructor(options: ReplyCacheOptions) {
     this.ttlMs = options.ttlMs;
     this.maxBytes = options.maxBytes;
+    const minRecords = options.minRecords ?? MIN_RECORDS;
+    if (!Number.isInteger(minRecords) || minRecords < 2 || (minRecords & (minRecords - 1)) !== 0) {
+      throw new RangeError(`minRecords must be a power of two of at least 2, got ${minRecords}`);
+    }
+    this.#minRecords = minRecords;
+    this.#minData = Math.max(64, Math.min(MIN_DATA_BYTES, options.maxBytes));
+    this.#ring = new ReplyRing(minRecords, this.#minData);
+    this.#index = new ReplyIndex(minRecords * 2);
   }
 
   /** Number of cached replies. */
   get size(): number {
-    return this.#table.size;
+    return this.#index.size;
   }
 
   /** Bytes charged for cached replies. */
@@ -56,41 +113,44 @@ export class ReplyCache {
     return this.#bytes;
   }
 
-  /** The cached reply for `id`, if cached and not expired at `now`. */
-  get(id: string, now: number): Uint8Array | undefined {
-    const hash = hashId(id);
-    const slot = this.#table.find(id, hash);
-    this.#lastId = id;
-    this.#lastHash = hash;
-    this.#lastSlot = slot;
-    if (!this.#table.occupied(slot)) return undefined;
-    if (now - this.#table.at(slot) >= this.ttlMs) return undefined;
-    return this.#table.reply(slot);
+  /** A copy of the cached reply for `id`, if cached and not expired at `now`. */
+  get(id: ReplyId, now: number): Uint8Array | undefined {
+    this.#parse(id);
+    const slot = this.#find();
+    this.#memoValid = true;
+    this.#memoSlot = slot;
+    this.#memoW0 = this.#w0;
+    this.#memoW1 = this.#w1;
+    this.#memoW2 = this.#w2;
+    this.#memoW3 = this.#w3;
+    this.#memoLength = this.#length;
+    if (!this.#index.occupied(slot)) return undefined;
+    const pos = this.#index.record(slot);
+    if (now - this.#ring.at(pos) >= this.ttlMs) return undefined;
+    return this.#ring.copy(pos);
   }
 
   /** Drops expired replies (oldest first; insertion order is time order). */
   expire(now: number): void {
-    const ids = this.#queueIds, ats = this.#queueAts, table = this.#table;
-    const start = this.#head;
-    while (this.#head < ats.length) {
-      const at = ats[this.#head];
-      if (now - at < this.ttlMs) break;
-      const id = ids[this.#head];
-      ids[this.#head++] = "";
-      const slot = table.find(id, hashId(id));
-      // Skip records of replies replaced by a later put (the table holds the newer time).
-      if (!table.occupied(slot) || table.at(slot) !== at) continue;
-      this.#bytes -= table.reply(slot)!.length + REPLY_CACHE_ENTRY_OVERHEAD;
-      table.delete(slot);
+    const ring = this.#ring, index = this.#index;
+    while (ring.used > 0) {
+      const pos = ring.tail;
+      if (ring.live(pos)) {
+        if (now - ring.at(pos) < this.ttlMs) break;
+        index.remove(ring.hash(pos), pos);
+        this.#bytes -= ring.length(pos) + REPLY_CACHE_ENTRY_OVERHEAD;
+      }
+      ring.dropTail();
+      this.#memoValid = false;
     }
-    if (this.#head === start) return;
-    this.#lastId = undefined;
-    table.shrinkIfSparse();
-    if (this.#head > 1024 && this.#head * 2 > ats.length) {
-      this.#queueIds = ids.slice(this.#head);
-      this.#queueAts = ats.slice(this.#head);
-      this.#head = 0;
+    // Shrink what is under an eighth used, to at least an eighth used (growth doubles
+    // what is over half used: no back and forth).
+    let capacity = ring.capacity, dataCapacity = ring.dataCapacity;
+    while (capacity > this.#minRecords && ring.liveCount * 8 < capacity) capacity /= 2;
+    while (dataCapacity > this.#minData && ring.liveBytes * 8 < dataCapacity) {
+      dataCapacity = Math.max(this.#minData, Math.ceil(dataCapacity / 2));
     }
+    if (capacity !== ring.capacity || dataCapacity !== ring.dataCapacity) this.#rebuild(capacity, dataCapacity);
   }
 
   /** Whether a reply of `length` bytes fits now (after expiring old ones). */
@@ -100,30 +160,112 @@ export class ReplyCache {
     return this.#bytes + length + REPLY_CACHE_ENTRY_OVERHEAD <= this.maxBytes;
   }
 
-  /** Caches `reply` for `id` if there is room (or `force`); returns whether it was cached. */
-  put(id: string, reply: Uint8Array, now: number, force = false): boolean {
+  /**
+   * Caches a copy of `reply` for `id` (replacing any reply cached for it) if there
+   * is room; returns whether it was cached. With `force` (mutating replies: their
+   * room was checked before executing) it is cached anyway: {@linkcode ReplyCache.bytes}
+   * may then exceed `maxBytes`, and nothing unexpired is ever evicted to make room,
+   * so no earlier reply loses its at-most-once answer.
+   */
+  put(id: ReplyId, reply: Uint8Array, now: number, force = false): boolean {
     if (!this.hasRoom(reply.length, now) && !force) return false;
-    const table = this.#table;
-    const hash = this.#lastId === id ? this.#lastHash : hashId(id);
-    const slot = this.#lastId === id ? this.#lastSlot : table.find(id, hash);
-    if (table.occupied(slot)) {
-      this.#bytes -= table.reply(slot)!.length + REPLY_CACHE_ENTRY_OVERHEAD;
-      table.update(slot, reply, now);
-    } else table.insert(slot, id, hash, reply, now);
-    this.#lastId = undefined;
-    this.#queueIds.push(id);
-    this.#queueAts.push(now);
+    this.#parse(id);
+    const index = this.#index, ring = this.#ring;
+    let slot = this.#memoValid && this.#w0 === this.#memoW0 && this.#w1 === this.#memoW1 &&
+        this.#w2 === this.#memoW2 && this.#w3 === this.#memoW3 && this.#length === this.#memoLength
+      ? this.#memoSlot
+      : this.#find();
+    this.#memoValid = false;
+    let stale = false;
+    if (index.occupied(slot)) { // replaced: the old record stays in the ring, killed
+      const old = index.record(slot);
+      this.#bytes -= ring.length(old) + REPLY_CACHE_ENTRY_OVERHEAD;
+      ring.kill(old);
+      index.deleteAt(slot);
+      stale = true;
+    }
+    if (!ring.canAppend(reply.length)) stale = this.#makeRoom(reply.length) || stale;
+    const pos = ring.append(this.#w0, this.#w1, this.#w2, this.#w3, this.#length, this.#hash, reply, now);
+    if (stale) slot = this.#find();
+    index.insert(slot, this.#hash, pos);
     this.#bytes += reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
     return true;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#table.clear();
-    this.#queueIds = [];
-    this.#queueAts = [];
-    this.#head = 0;
-    this.#lastId = undefined;
+    this.#ring = new ReplyRing(this.#minRecords, this.#minData);
+    this.#index.reset(this.#minRecords * 2);
+    this.#memoValid = false;
     this.#bytes = 0;
+  }
+
+  // Sets #w0…#w3, #length and #hash from `id`.
+  #parse(id: ReplyId): void {
+    let w0 = 0, w1 = 0, w2 = 0, w3 = 0;
+    const length = id.length;
+    if (typeof id !== "string" && length === REPLY_ID_MAX_LENGTH) {
+      w0 = id[0] | (id[1] << 8) | (id[2] << 16) | (id[3] << 24);
+      w1 = id[4] | (id[5] << 8) | (id[6] << 16) | (id[7] << 24);
+      w2 = id[8] | (id[9] << 8) | (id[10] << 16) | (id[11] << 24);
+      w3 = id[12] | (id[13] << 8) | (id[14] << 16) | (id[15] << 24);
+    } else {
+      if (length > REPLY_ID_MAX_LENGTH) throw new RangeError(`Reply cache ids are at most 16 bytes, got ${length}`);
+      const words = [0, 0, 0, 0];
+      for (let i = 0; i < length; i++) {
+        const byte = typeof id === "string" ? id.charCodeAt(i) : id[i];
+        if (byte > 0xff) throw new RangeError(`Reply cache string ids hold char codes below 256, got ${byte}`);
+        words[i >> 2] |= byte << ((i & 3) * 8);
+      }
+      [w0, w1, w2, w3] = words;
+    }
+    this.#w0 = w0;
+    this.#w1 = w1;
+    this.#w2 = w2;
+    this.#w3 = w3;
+    this.#length = length;
+    this.#hash = hashIdWords(w0, w1, w2, w3, length);
+  }
+
+  // The index slot holding the parsed id, or the empty slot where it would go.
+  #find(): number {
+    const index = this.#index, ring = this.#ring, hash = this.#hash;
+    let slot = index.seek(hash);
+    while (index.occupied(slot)) {
+      if (ring.matches(index.record(slot), this.#w0, this.#w1, this.#w2, this.#w3, this.#length)) return slot;
+      slot = index.seek(hash, slot);
+    }
+    return slot;
+  }
+
+  // Makes room to append a reply of `length` bytes: drops killed records at the tail,
+  // else compacts (and grows) the ring. Returns whether index slots changed.
+  #makeRoom(length: number): boolean {
+    const ring = this.#ring;
+    while (ring.used > 0 && !ring.live(ring.tail)) {
+      ring.dropTail();
+      if (ring.canAppend(length)) return false;
+    }
+    if (ring.canAppend(length)) return false;
+    let capacity = ring.capacity;
+    if ((ring.liveCount + 1) * 2 > capacity) capacity *= 2;
+    const need = ring.liveBytes + length;
+    let dataCapacity = ring.dataCapacity;
+    if (need * 2 > dataCapacity) {
+      while (need * 2 > dataCapacity) dataCapacity *= 2;
+      // At most maxBytes: replies charged within it fit, being charged more than their length
+      // (only forced replies can need more, and then the ring doubles like the rest).
+      if (need <= this.maxBytes) dataCapacity = Math.max(need, Math.min(dataCapacity, this.maxBytes));
+    }
+    this.#rebuild(capacity, dataCapacity);
+    return true;
+  }
+
+  #rebuild(capacity: number, dataCapacity: number): void {
+    const ring = this.#ring, index = this.#index;
+    ring.rebuild(capacity, dataCapacity);
+    index.reset(capacity * 2);
+    for (let pos = 0; pos < ring.used; pos++) index.add(ring.hash(pos), pos);
+    this.#memoValid = false;
   }
 }

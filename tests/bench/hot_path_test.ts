@@ -90,12 +90,13 @@ Deno.test("reply cache behaves like the plain-map model under random get/put/exp
       const id = `id${Math.floor(random() * shape.ids)}`;
       const r = random();
       if (r < 0.45) {
-        assert.equal(cache.get(id, now), model.get(id, now), `seed ${seed} step ${step}: get ${id}`);
+        // The cache returns a copy: same bytes (each put's reply is distinct), not the same array.
+        assert.deepEqual(cache.get(id, now), model.get(id, now), `seed ${seed} step ${step}: get ${id}`);
       } else if (r < 0.9) {
         // The node's pattern: get, then put for the same id (the memoized lookup).
         cache.get(id, now);
         model.get(id, now);
-        const reply = new Uint8Array(1 + Math.floor(random() * 40));
+        const reply = new Uint8Array(1 + Math.floor(random() * 40)).fill(step & 0xff);
         const force = random() < 0.3;
         assert.equal(cache.put(id, reply, now, force), model.put(id, reply, now, force), `step ${step}: put`);
       } else if (r < 0.95) {

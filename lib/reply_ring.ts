@@ -14,6 +14,8 @@
  */
 
 const LIVE = 1;
+/** Replies up to this many bytes are copied with a loop: cheaper than a `set` of a fresh subarray. */
+const SHORT_COPY_BYTES = 128;
 
 /**
  * A ring of reply records and their bytes. Capacities are chosen by the owner
@@ -160,7 +162,7 @@ export class ReplyRing {
     const offset = this.#place(length);
     const span = offset === this.#dataHead ? length : this.#data.length - this.#dataHead + length;
     const data = this.#data;
-    if (length <= 32) { for (let i = 0; i < length; i++) data[offset + i] = reply[i]; }
+    if (length <= SHORT_COPY_BYTES) { for (let i = 0; i < length; i++) data[offset + i] = reply[i]; }
     else data.set(reply, offset);
     this.#dataHead = offset + length;
     this.#fill += span;
@@ -210,44 +212,48 @@ export class ReplyRing {
    * then the i-th oldest, so every position known before is stale.
    */
   rebuild(capacity: number, dataCapacity: number): void {
-    const old = {
-      words: this.#words,
-      idLengths: this.#idLengths,
-      flags: this.#flags,
-      hashes: this.#hashes,
-      ats: this.#ats,
-      offsets: this.#offsets,
-      lengths: this.#lengths,
-      data: this.#data,
-    };
+    const oldWords = this.#words, oldIdLengths = this.#idLengths, oldFlags = this.#flags, oldHashes = this.#hashes;
+    const oldAts = this.#ats, oldOffsets = this.#offsets, oldLengths = this.#lengths, oldData = this.#data;
     const oldCapacity = this.#capacity, used = this.#used;
-    let from = this.#tail;
-    this.#capacity = capacity;
-    this.#words = new Int32Array(capacity * 4);
-    this.#idLengths = new Uint8Array(capacity);
-    this.#flags = new Uint8Array(capacity);
-    this.#hashes = new Int32Array(capacity);
-    this.#ats = new Float64Array(capacity);
-    this.#offsets = new Int32Array(capacity);
-    this.#lengths = new Int32Array(capacity);
-    this.#spans = new Int32Array(capacity);
-    this.#data = new Uint8Array(dataCapacity);
-    let n = 0, offset = 0;
+    const words = new Int32Array(capacity * 4), idLengths = new Uint8Array(capacity);
+    const flags = new Uint8Array(capacity), hashes = new Int32Array(capacity), ats = new Float64Array(capacity);
+    const offsets = new Int32Array(capacity), lengths = new Int32Array(capacity), spans = new Int32Array(capacity);
+    const data = new Uint8Array(dataCapacity);
+    // One pass over locals, field by field, short replies byte by byte (no subarray per record).
+    // The pause this costs at 2^18+ records is mostly first-touch page faults of the new arrays
+    // (docs/performance.md); growing without moving the reply bytes is the way to remove it.
+    let n = 0, offset = 0, from = this.#tail;
     for (let k = 0; k < used; k++, from = from + 1 === oldCapacity ? 0 : from + 1) {
-      if (old.flags[from] !== LIVE) continue;
-      this.#words.set(old.words.subarray(from << 2, (from << 2) + 4), n << 2);
-      this.#idLengths[n] = old.idLengths[from];
-      this.#flags[n] = LIVE;
-      this.#hashes[n] = old.hashes[from];
-      this.#ats[n] = old.ats[from];
-      const length = old.lengths[from], start = old.offsets[from];
-      this.#data.set(old.data.subarray(start, start + length), offset);
-      this.#offsets[n] = offset;
-      this.#lengths[n] = length;
-      this.#spans[n] = length;
+      if (oldFlags[from] !== LIVE) continue;
+      const w = from << 2, to = n << 2;
+      words[to] = oldWords[w];
+      words[to + 1] = oldWords[w + 1];
+      words[to + 2] = oldWords[w + 2];
+      words[to + 3] = oldWords[w + 3];
+      idLengths[n] = oldIdLengths[from];
+      flags[n] = LIVE;
+      hashes[n] = oldHashes[from];
+      ats[n] = oldAts[from];
+      const length = oldLengths[from], start = oldOffsets[from];
+      if (length <= SHORT_COPY_BYTES) {
+        for (let i = 0; i < length; i++) data[offset + i] = oldData[start + i];
+      } else data.set(oldData.subarray(start, start + length), offset);
+      offsets[n] = offset;
+      lengths[n] = length;
+      spans[n] = length;
       offset += length;
       n++;
     }
+    this.#capacity = capacity;
+    this.#words = words;
+    this.#idLengths = idLengths;
+    this.#flags = flags;
+    this.#hashes = hashes;
+    this.#ats = ats;
+    this.#offsets = offsets;
+    this.#lengths = lengths;
+    this.#spans = spans;
+    this.#data = data;
     this.#tail = 0;
     this.#head = n === capacity ? 0 : n;
     this.#used = n;

@@ -6,6 +6,7 @@ import { Command, encodeRequest, ErrorCode } from "../lib/protocol.ts";
 import { startNode } from "../lib/server.ts";
 import { toKey } from "../lib/keys.ts";
 import type { Executor } from "../lib/executor.ts";
+import { toHex } from "../lib/bytes.ts";
 
 async function setup(options: Parameters<typeof startNode>[0] = {}) {
   const clock = new VirtualClock();
@@ -141,5 +142,40 @@ Deno.test("wipeout deletes every key; shutdown replies then stops", async () => 
     assert.equal(await s.run(s.client.isAlive()), false);
   } finally {
     s.close();
+  }
+});
+
+Deno.test("a full reply cache answers mutating requests 0x03 without executing them, until old replies expire", async () => {
+  const clock = new VirtualClock();
+  const net = new MemoryNetwork(clock, { seed: 2, minDelay: 0, maxDelay: 0 });
+  const ttl = 1_000;
+  const running = await startNode({
+    transport: net.createTransport("n:1"),
+    clock,
+    nodeConfig: { replyCacheMaxBytes: 4_000, replyCacheTtlMs: ttl },
+  });
+  const replies: number[] = [];
+  const probe = net.createTransport("c:1");
+  probe.onReceive((d) => replies.push(d[16]));
+  const put = (i: number) => {
+    const id = new Uint8Array(16);
+    new DataView(id.buffer).setUint32(0, i, true);
+    probe.send(encodeRequest(id, Command.Put, toKey(`k-${i}`), new Uint8Array(10)), "n:1");
+    clock.advance(1);
+    return replies.at(-1);
+  };
+  try {
+    let i = 0;
+    while (i < 1_000 && put(i) === ErrorCode.Success) i++;
+    assert.ok(i > 10 && i < 100, `${i} puts fit in a 4,000-byte reply cache`);
+    assert.equal(replies.at(-1), ErrorCode.Overload, "the first put that does not fit is refused");
+    assert.equal(running.store.getEntry(toHex(toKey(`k-${i}`))), undefined, "the refused put was not executed");
+    assert.equal(running.store.liveKeys, i);
+    clock.advance(ttl);
+    assert.equal(put(i), ErrorCode.Success, "once replies expire the same put executes");
+    assert.ok(running.store.getEntry(toHex(toKey(`k-${i}`))));
+  } finally {
+    probe.close();
+    running.close();
   }
 });

@@ -14,24 +14,16 @@ import { compareVersions, type Version } from "../hlc.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
 import { ErrorCode } from "../protocol.ts";
-import type { RpcAnswer } from "../rpc.ts";
 import type { Entry } from "../store.ts";
 import type { Address } from "../transport.ts";
-import type { InternalMessage } from "../envelope.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
+import { serveReplicaRequests } from "./replica_server.ts";
 import { registerDebugHandlers } from "./debug.ts";
 import { HintedHandoff } from "./hinted_handoff.ts";
 import { LocalReplica, newReplicationStats, replicaCallOptions, type ReplicaDeps } from "./local_replica.ts";
 import type { ReplicationStats } from "./local_replica.ts";
 import { Placement } from "./placement.ts";
-import {
-  decodeEntries,
-  encodeEntries,
-  headerOf,
-  isHexKey,
-  type PutStatus,
-  ReplicaCommand,
-} from "./replica_protocol.ts";
+import { decodeEntries, encodeEntries, headerOf, type PutStatus, ReplicaCommand } from "./replica_protocol.ts";
 import { jittered, type ReplicationConfig, replicationConfigFor } from "./replication_config.ts";
 import { keyPosition } from "./ring.ts";
 
@@ -96,9 +88,7 @@ export class ReplicatedExecutor implements Executor {
     this.handoff = new HintedHandoff(this.#deps);
     this.antiEntropy = new AntiEntropy(this.#deps);
     const rpc = ctx.node.rpc;
-    rpc.handle(ReplicaCommand.Put, (m) => this.#onPut(m));
-    rpc.handle(ReplicaCommand.Get, (m) => this.#onGet(m));
-    rpc.handle(ReplicaCommand.Push, (m) => this.#onPush(m));
+    serveReplicaRequests(rpc, this.replica, this.handoff, this.stats, this.#deps.self);
     this.handoff.register(rpc);
     this.antiEntropy.register(rpc);
     registerDebugHandlers(rpc, this);
@@ -351,42 +341,6 @@ export class ReplicatedExecutor implements Executor {
       body ??= encodeEntries([{ key: k, entry: best }]);
       this.#deps.rpc.cast(o, ReplicaCommand.Put, {}, body);
     }
-  }
-
-  #onPut(m: InternalMessage): RpcAnswer {
-    const entries = decodeEntries(m.body);
-    if (!entries || entries.length !== 1) return undefined;
-    const { key, entry } = entries[0];
-    const h = headerOf(m.header);
-    if (typeof h.hint === "string" && h.hint !== this.#deps.self) {
-      this.stats.hintsAccepted++;
-      this.handoff.record(key, h.hint);
-    }
-    const r = h.rm === 1 && entry.tombstone
-      ? this.replica.remove(key, entry)
-      : { status: this.replica.apply(key, entry), existed: false };
-    if (r.status === "ok") this.handoff.check(key);
-    const held = r.status === "stale" ? this.#deps.store.getEntry(key)?.version : undefined;
-    return { header: { s: r.status, ex: r.existed, v: held ? [held.t, held.n] : undefined } };
-  }
-
-  #onGet(m: InternalMessage): RpcAnswer {
-    const k = headerOf(m.header).k;
-    if (!isHexKey(k)) return undefined;
-    const e = this.replica.read(k);
-    return { header: {}, body: e ? encodeEntries([{ key: k, entry: e }]) : undefined };
-  }
-
-  #onPush(m: InternalMessage): RpcAnswer {
-    const entries = decodeEntries(m.body);
-    if (!entries) return undefined;
-    let s = "";
-    for (const { key, entry } of entries) {
-      const status = this.replica.apply(key, entry);
-      if (status === "ok") this.handoff.check(key);
-      s += status[0];
-    }
-    return { header: { s } };
   }
 
   /** Sizes and counters for the debug query. */

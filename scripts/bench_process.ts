@@ -43,24 +43,17 @@ export class ChildProcess {
       : new ChildProcess(name, Deno.execPath(), argv.slice(1), options);
   }
 
-  async #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, echo: boolean): Promise<void> {
-    let buf = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (this.output.length >= 2_000) this.output.shift();
-        this.output.push(line);
-        if (echo) console.log(`[${this.name}] ${line}`);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.pattern.test(line)) return true;
-          w.resolve(line);
-          return false;
-        });
-      }
-    }
+  #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, echo: boolean): Promise<void> {
+    return forEachLine(stream, (line) => {
+      if (this.output.length >= 2_000) this.output.shift();
+      this.output.push(line);
+      if (echo) console.log(`[${this.name}] ${line}`);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.pattern.test(line)) return true;
+        w.resolve(line);
+        return false;
+      });
+    });
   }
 
   /** Resolves with the first line matching `pattern`; rejects on exit or after `timeoutMs`. */
@@ -103,5 +96,29 @@ export class ChildProcess {
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     this.kill(signal);
     return await this.exited();
+  }
+}
+
+/**
+ * Calls `onLine` with each complete line of a byte stream (UTF-8, without the newline); resolves when the stream ends.
+ *
+ * @example
+ * ```ts ignore
+ * await forEachLine(child.stdout, (line) => console.log(line));
+ * ```
+ */
+export async function forEachLine(
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      onLine(line);
+    }
   }
 }

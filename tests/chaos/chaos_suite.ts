@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
-import { ChildProcess } from "../../scripts/bench_process.ts";
+import { ChildProcess, forEachLine } from "../../scripts/bench_process.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 
@@ -71,27 +71,17 @@ class ClientDriver {
     this.#writer = this.#child.stdin.getWriter();
     this.#stderr = new Response(this.#child.stderr).text();
     const stdout = this.#child.stdout;
-    this.#pump = (async () => {
-      let buf = "";
-      for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (!line.startsWith("{")) continue;
-          const msg = JSON.parse(line);
-          if (msg.type === "progress") {
-            const c = msg as unknown as LoadCounts;
-            console.log(
-              `  load: requests ${c.requests}, acked ${c.acked}, refused ${c.refused}, timeouts ${c.timeouts}`,
-            );
-          } else this.#lines.push(msg);
-          for (const w of this.#waiters.splice(0)) w();
-        }
-      }
+    this.#pump = forEachLine(stdout, (line) => {
+      if (!line.startsWith("{")) return;
+      const msg = JSON.parse(line);
+      if (msg.type === "progress") {
+        const c = msg as unknown as LoadCounts;
+        console.log(`  load: requests ${c.requests}, acked ${c.acked}, refused ${c.refused}, timeouts ${c.timeouts}`);
+      } else this.#lines.push(msg);
       for (const w of this.#waiters.splice(0)) w();
-    })();
+    }).finally(() => {
+      for (const w of this.#waiters.splice(0)) w();
+    });
   }
 
   /** Waits for the next line of `type` (after sending `command`, if given). */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { forEachLine } from "./lines.ts";
 
 /** Permission flags of the node role (same as `deno task node`). */
 export const NODE_PERMISSIONS = [
@@ -56,19 +57,8 @@ export class RoleProcess {
     this.#done = Promise.all([this.#pump(this.child.stdout, echo), this.#pump(this.child.stderr, echo)]).then(() => {});
   }
 
-  async #pump(stream: ReadableStream<Uint8Array>, echo: boolean): Promise<void> {
-    let buf = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.#line(line, echo);
-      }
-    }
-    if (buf.length > 0) this.#line(buf, echo);
+  #pump(stream: ReadableStream<Uint8Array>, echo: boolean): Promise<void> {
+    return forEachLine(stream, (line) => this.#line(line, echo));
   }
 
   #line(line: string, echo: boolean): void {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { forEachLine } from "../lib/lines.ts";
 
 /**
  * A spawned command whose stdout/stderr lines are kept.
@@ -43,7 +44,7 @@ export class ChildProcess {
       : new ChildProcess(name, Deno.execPath(), argv.slice(1), options);
   }
 
-  #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, echo: boolean): Promise<void> {
+  #pump(stream: ReadableStream<Uint8Array>, echo: boolean): Promise<void> {
     return forEachLine(stream, (line) => {
       if (this.output.length >= 2_000) this.output.shift();
       this.output.push(line);
@@ -96,29 +97,5 @@ export class ChildProcess {
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     this.kill(signal);
     return await this.exited();
-  }
-}
-
-/**
- * Calls `onLine` with each complete line of a byte stream (UTF-8, without the newline); resolves when the stream ends.
- *
- * @example
- * ```ts ignore
- * await forEachLine(child.stdout, (line) => console.log(line));
- * ```
- */
-export async function forEachLine(
-  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      onLine(line);
-    }
   }
 }

@@ -11,7 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
-import { ChildProcess, forEachLine } from "../../scripts/bench_process.ts";
+import { ChildProcess } from "../../scripts/bench_process.ts";
+import { forEachLine } from "../../lib/lines.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 
@@ -73,7 +74,12 @@ class ClientDriver {
     const stdout = this.#child.stdout;
     this.#pump = forEachLine(stdout, (line) => {
       if (!line.startsWith("{")) return;
-      const msg = JSON.parse(line);
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        return; // a line cut short by the client's exit
+      }
       if (msg.type === "progress") {
         const c = msg as unknown as LoadCounts;
         console.log(`  load: requests ${c.requests}, acked ${c.acked}, refused ${c.refused}, timeouts ${c.timeouts}`);

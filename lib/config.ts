@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseAddress } from "./transport.ts";
 
@@ -133,6 +133,30 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path:
   }
   const range = (doc.contents as { range?: number[] } | null)?.range;
   return range ? lines.linePos(range[0]).line : 1;
+}
+
+/** The fields of a fleet file as written (see {@linkcode FleetSchema}); absent ones take their defaults when read. */
+export type FleetFileFields = z.input<typeof FleetSchema>;
+
+/**
+ * Fleet file text for `fleet` (only the fields given, so defaults stay defaults), with `comment` as a
+ * first line if given. Checked against {@linkcode FleetSchema} first: throws `TypeError` naming the field.
+ *
+ * @example
+ * ```ts
+ * const text = formatFleet({ name: "local", nodes: ["127.0.0.1:4000", "127.0.0.1:4001"] });
+ * console.log(parseFleet(text, "nodes.yaml").nodes.length); // 2
+ * ```
+ */
+export function formatFleet(fleet: FleetFileFields, comment?: string): string {
+  const checked = FleetSchema.safeParse(fleet);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new TypeError(`Cannot write a fleet file: ${issue.path.join(".") || "(top)"}: ${issue.message}`);
+  }
+  const doc = new Document(fleet);
+  if (comment) doc.commentBefore = ` ${comment}`;
+  return doc.toString();
 }
 
 /** Reads and validates a fleet file; throws {@linkcode ConfigError} with a clear message. */

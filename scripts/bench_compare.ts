@@ -10,6 +10,7 @@
  */
 import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
 import { KVClient } from "../lib/client.ts";
+import { formatFleet } from "../lib/config.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
 import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
 import { startEchoProcess } from "./bench.ts";
@@ -73,9 +74,7 @@ async function startNodes(count: number, dir: string): Promise<Servers> {
     const fleet = `${dir}/nodes.yaml`;
     await Deno.writeTextFile(
       fleet,
-      `name: bench\npreset: lan\nreplication: { n: 3, w: 2, r: 2 }\nnodes:\n${
-        addresses.map((a) => `  - ${a}\n`).join("")
-      }`,
+      formatFleet({ name: "bench", preset: "lan", replication: { n: 3, w: 2, r: 2 }, nodes: addresses }),
     );
     args.push("--config", fleet);
   }

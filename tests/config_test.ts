@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadFleet, parseFleet } from "../lib/config.ts";
+import { ConfigError, formatFleet, loadFleet, parseFleet } from "../lib/config.ts";
 import { parseDuration, parseSize, UsageError } from "../lib/cli/args.ts";
 import { hexKey, toKey } from "../lib/keys.ts";
 import { formatAddress, parseAddress } from "../lib/transport.ts";
@@ -66,4 +66,27 @@ Deno.test("keys: text is UTF-8 zero-padded to 32 bytes; longer is refused", () =
   assert.deepEqual(hexKey("ff01")[1], 1);
   assert.throws(() => hexKey("f".repeat(66)), /at most 64/);
   assert.throws(() => hexKey("zz"), /Invalid hex/);
+});
+
+Deno.test("formatFleet writes only the given fields, round-trips through parseFleet, and refuses invalid fields", () => {
+  const text = formatFleet({
+    name: "local",
+    monitor: { url: "http://127.0.0.1:8080" },
+    clusterKey: "ab".repeat(32),
+    replication: { n: 3, w: 2, r: 2 },
+    nodes: ["127.0.0.1:4000", "[::1]:4001"],
+  }, "Written by a test");
+  assert.match(text, /^# Written by a test\n/);
+  assert.doesNotMatch(text, /preset/, "absent fields stay absent (defaults apply when read)");
+  const cfg = parseFleet(text, "nodes.yaml");
+  assert.equal(cfg.name, "local");
+  assert.equal(cfg.monitor?.url, "http://127.0.0.1:8080");
+  assert.equal(cfg.clusterKey, "ab".repeat(32));
+  assert.deepEqual(cfg.nodes, ["127.0.0.1:4000", "[::1]:4001"]);
+  assert.equal(cfg.preset, "lan");
+  assert.throws(
+    () => formatFleet({ nodes: ["not-an-address"] }),
+    (e) => e instanceof TypeError && /nodes\.0/.test(e.message),
+  );
+  assert.throws(() => formatFleet({ nodes: [] }), /nodes/);
 });

@@ -5,6 +5,7 @@
  */
 import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
 import { toHex } from "../bytes.ts";
+import { formatFleet } from "../config.ts";
 import { parseFlags, parseInteger, UsageError } from "./args.ts";
 
 /** Help text of `cluster`. */
@@ -52,11 +53,13 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const adminPub = await Deno.readTextFile(`${dir}/admin.key.pub`).then((t) => t.trim(), () => "");
   await Deno.writeTextFile(
     fleetFile,
-    `# Written by 'kvstore cluster'\nname: local\n${
-      monitorPort > 0 ? `monitor: { url: "${monitorUrl}" }\n` : ""
-    }clusterKey: "${clusterKey}"\n${adminPub ? `adminPublicKey: "${adminPub}"\n` : ""}nodes:\n${
-      addresses.map((a) => `  - ${a}\n`).join("")
-    }`,
+    formatFleet({
+      name: "local",
+      ...(monitorPort > 0 ? { monitor: { url: monitorUrl } } : {}),
+      clusterKey,
+      ...(adminPub ? { adminPublicKey: adminPub } : {}),
+      nodes: addresses,
+    }, "Written by 'kvstore cluster'"),
   );
   const nodes: RoleProcess[] = [];
   let monitor: RoleProcess | undefined;

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
 import { ChildProcess } from "../../scripts/bench_process.ts";
 import { forEachLine } from "../../lib/lines.ts";
+import { formatFleet } from "../../lib/config.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 
@@ -147,9 +148,7 @@ Deno.test({
     const fleet = `${dir}/nodes.yaml`;
     await Deno.writeTextFile(
       fleet,
-      `name: chaos\npreset: lan\nreplication: { n: 3, w: 2, r: 2 }\nnodes:\n${
-        addresses.map((a) => `  - ${a}\n`).join("")
-      }`,
+      formatFleet({ name: "chaos", preset: "lan", replication: { n: 3, w: 2, r: 2 }, nodes: addresses }),
     );
     const startNode = async (h: string) => {
       await Deno.mkdir(`${dir}/${h}`, { recursive: true });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
 import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
 import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { exitsWithin, kvctl, type KvctlRun } from "./process_wait.ts";
+import { exitsWithin, kvctl, type KvctlRun } from "./child_processes.ts";
 
 /** Asserts a failed run printed one `error: …` sentence on stderr, nothing else, and no stack trace. */
 function assertOneSentenceError(r: KvctlRun, pattern: RegExp, what: string): void {

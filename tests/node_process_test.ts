@@ -9,7 +9,7 @@ import { encodeInternal } from "../lib/envelope.ts";
 import { MonitoringCommand } from "../lib/agent/round_message.ts";
 import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
 import { toHex } from "../lib/bytes.ts";
-import { exitsWithin } from "./process_wait.ts";
+import { exitsWithin } from "./child_processes.ts";
 
 Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shutdown", async () => {
   const [port] = freeUdpPorts(1);

@@ -13,7 +13,7 @@ import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/clock.ts";
 import { UdpTransport } from "../../lib/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
-import { kvctl as runKvctl, type KvctlRun } from "../process_wait.ts";
+import { kvctl as runKvctl, type KvctlRun } from "../child_processes.ts";
 
 /** Runs the real kvctl CLI in `cwd`. */
 function kvctl(args: string[], cwd: string): Promise<KvctlRun> {

@@ -13,7 +13,7 @@ import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/proc
 import { startMonitor } from "../../lib/monitor/server.ts";
 import { UdpTransport } from "../../lib/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
-import { kvctl } from "../process_wait.ts";
+import { kvctl } from "../child_processes.ts";
 
 /** A running test cluster. */
 export interface ProcCluster {

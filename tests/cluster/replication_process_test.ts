@@ -9,7 +9,7 @@ import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../../lib/cluster/replication_config.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { toKey } from "../../lib/keys.ts";
-import { exitsWithin } from "../process_wait.ts";
+import { exitsWithin } from "../child_processes.ts";
 
 const dec = new TextDecoder();
 

@@ -195,7 +195,7 @@ export class ReplicatedExecutor implements Executor {
       decide();
     };
     let standIns: Address[] | undefined;
-    const nextStandIn = () => (standIns ??= this.placement.ring().successorsAt(position).slice(owners.length)).shift();
+    const nextStandIn = () => (standIns ??= this.#standInsAt(position, owners)).shift();
     const send = (to: Address, hintFor?: Address) => {
       if (to === self) {
         let r: { status: PutStatus; existed: boolean };
@@ -231,6 +231,15 @@ export class ReplicatedExecutor implements Executor {
     started = true;
     decide();
     return result ?? new Promise((r) => resolve = r);
+  }
+
+  /**
+   * Nodes that may stand in for failed owners, nearest first: the current ring's successors of
+   * `position` that are not among `owners`. Read at the first failure, which may come after the
+   * ring dropped the dead owners, so it filters by name instead of skipping `owners.length` nodes.
+   */
+  #standInsAt(position: number, owners: readonly Address[]): Address[] {
+    return this.placement.ring().successorsAt(position).filter((a) => !owners.includes(a));
   }
 
   /**
@@ -280,8 +289,10 @@ export class ReplicatedExecutor implements Executor {
     const decide = () => {
       if (!started) return;
       if (!result) {
-        if (replies.size >= r) {
-          const e = newest();
+        const e = replies.size >= r ? newest() : undefined;
+        // "Not found" waits for every asked owner: right after a ring change the new owners
+        // are empty until repair moves the key, and the one that still holds it may answer last.
+        if (replies.size >= r && (e || pending === 0)) {
           result = e && !e.tombstone ? { code: ErrorCode.Success, value: e.value } : MISSING;
           stats.readsOk++;
         } else if (replies.size + pending < r) {
@@ -293,7 +304,7 @@ export class ReplicatedExecutor implements Executor {
       if (pending === 0) this.#readRepair(k, owners, replies, newest());
     };
     let standIns: Address[] | undefined;
-    const nextStandIn = () => (standIns ??= this.placement.ring().successorsAt(position).slice(owners.length)).shift();
+    const nextStandIn = () => (standIns ??= this.#standInsAt(position, owners)).shift();
     const ask = (to: Address) => {
       if (to === self) {
         replies.set(self, this.replica.read(k));

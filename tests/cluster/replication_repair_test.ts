@@ -116,6 +116,44 @@ Deno.test("membership change: 2 of 5 nodes die (N-1); every acknowledged key sur
   }
 });
 
+Deno.test("2 of 5 nodes die: reads right after the ring drops them (before any repair) lose nothing", async () => {
+  // Background repair stays off: the new owners of a key hold nothing yet, so a read that
+  // answered "not found" from the first R empty replies would lose the key.
+  const c = new TestCluster({ seed: 26 });
+  try {
+    const all = [0, 1, 2, 3, 4].map(addr);
+    c.start(all);
+    await writeKeys(c, 300);
+    c.kill(addr(1));
+    c.kill(addr(3));
+    const survivors = [addr(0), addr(2), addr(4)];
+    // Two survivors already dropped both nodes from their rings; the third hears of the deaths
+    // while its reads wait on the dead owners, before it picks stand-ins for them.
+    c.setView(survivors, [addr(0), addr(2)]);
+    const lost: string[] = [];
+    for (const via of [addr(4), addr(0), addr(2)]) {
+      const client = c.client(via, { retries: 6 });
+      const reads = [];
+      for (let i = 0; i < 300; i++) {
+        reads.push(
+          client.get(`key-${i}`).then(
+            (v) => dec.decode(v) === `v-${i}` || lost.push(`key-${i} via ${via}: ${dec.decode(v)}`),
+            (e) => lost.push(`key-${i} via ${via}: ${(e as Error).name}`),
+          ),
+        );
+      }
+      if (via === addr(4)) {
+        await c.advance(50);
+        c.setView(survivors, [addr(4)]);
+      }
+      await c.run(Promise.all(reads));
+    }
+    assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of 900 reads lost their key`);
+  } finally {
+    c.close();
+  }
+});
+
 Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest value everywhere", async () => {
   const c = new TestCluster({ seed: 25, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
   try {

@@ -39,6 +39,8 @@ export const REPLY_ID_MAX_LENGTH = 16;
 export type ReplyId = Uint8Array | string;
 
 const MIN_RECORDS = 256;
+/** Default of {@linkcode ReplyCacheOptions.expirePerCall}: more than the one record each put adds. */
+const EXPIRE_PER_CALL = 2;
 const MIN_DATA_BYTES = 8 * 1024;
 
 /** Options of a {@linkcode ReplyCache}. */
@@ -49,6 +51,12 @@ export interface ReplyCacheOptions {
   maxBytes: number;
   /** Record slots to start with and never shrink below (a power of two, at least 2; default 256). */
   minRecords?: number;
+  /**
+   * Oldest records looked at (and dropped if expired or replaced) per get, and per put not right
+   * after a get of its id (default 2). Above 1 the cache holds what arrived within the ttl and
+   * stops growing at a steady rate; 0 expires only when a reply would not fit.
+   */
+  expirePerCall?: number;
 }
 
 /**
@@ -69,6 +77,7 @@ export class ReplyCache {
   readonly maxBytes: number;
   readonly #minRecords: number;
   readonly #minData: number;
+  readonly #expirePerCall: number;
   #ring: ReplyRing;
   #index: ReplyIndex;
   #bytes = 0;
@@ -98,6 +107,10 @@ export class ReplyCache {
       throw new RangeError(`minRecords must be a power of two of at least 2, got ${minRecords}`);
     }
     this.#minRecords = minRecords;
+    this.#expirePerCall = options.expirePerCall ?? EXPIRE_PER_CALL;
+    if (!Number.isInteger(this.#expirePerCall) || this.#expirePerCall < 0) {
+      throw new RangeError(`expirePerCall must be a whole number of at least 0, got ${options.expirePerCall}`);
+    }
     this.#minData = Math.max(64, Math.min(MIN_DATA_BYTES, options.maxBytes));
     this.#ring = new ReplyRing(minRecords, this.#minData);
     this.#index = new ReplyIndex(minRecords * 2);
@@ -115,6 +128,7 @@ export class ReplyCache {
 
   /** A copy of the cached reply for `id`, if cached and not expired at `now`. */
   get(id: ReplyId, now: number): Uint8Array | undefined {
+    this.#expireTail(now);
     this.#parse(id);
     const slot = this.#find();
     this.#memoValid = true;
@@ -169,6 +183,7 @@ export class ReplyCache {
    */
   put(id: ReplyId, reply: Uint8Array, now: number, force = false): boolean {
     if (!this.hasRoom(reply.length, now) && !force) return false;
+    if (!this.#memoValid) this.#expireTail(now);
     this.#parse(id);
     const index = this.#index, ring = this.#ring;
     let slot = this.#memoValid && this.#w0 === this.#memoW0 && this.#w1 === this.#memoW1 &&
@@ -198,6 +213,23 @@ export class ReplyCache {
     this.#index.reset(this.#minRecords * 2);
     this.#memoValid = false;
     this.#bytes = 0;
+  }
+
+  // Drops up to #expirePerCall expired or replaced records at the tail: a few per request keep
+  // the ring at what the ttl holds, so it stops growing (and copying) at a steady request rate,
+  // long before maxBytes would force a full expire().
+  #expireTail(now: number): void {
+    const ring = this.#ring, limit = this.#expirePerCall;
+    for (let i = 0; i < limit && ring.used > 0; i++) {
+      const pos = ring.tail;
+      if (ring.live(pos)) {
+        if (now - ring.at(pos) < this.ttlMs) return;
+        this.#index.remove(ring.hash(pos), pos);
+        this.#bytes -= ring.length(pos) + REPLY_CACHE_ENTRY_OVERHEAD;
+      }
+      ring.dropTail();
+      this.#memoValid = false;
+    }
   }
 
   // Sets #w0…#w3, #length and #hash from `id`.

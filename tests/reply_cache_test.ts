@@ -72,7 +72,8 @@ Deno.test("reply ring: record positions wrap around; rebuild keeps live records 
 });
 
 Deno.test("reply cache: expiry drops oldest first, in insertion order, and stops at the first unexpired", () => {
-  const cache = new ReplyCache({ ttlMs: 100, maxBytes: 1 << 20, minRecords: 4 });
+  // expirePerCall 0: only expire() drops (the gets below would drop the oldest themselves).
+  const cache = new ReplyCache({ ttlMs: 100, maxBytes: 1 << 20, minRecords: 4, expirePerCall: 0 });
   for (let i = 0; i < 20; i++) cache.put(id16(i), reply(10, i), i * 10);
   cache.put(id16(3), reply(10, 99), 195); // replaced: now the newest
   cache.expire(150); // drops puts at 0…50 (ids 0, 1, 2, 4, 5) and the replaced record of id 3
@@ -238,7 +239,8 @@ Deno.test("reply cache: agrees with a map under random puts, replacements and ex
     let state = seed;
     const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const ttl = 40, maxBytes = 3_000;
-    const cache = new ReplyCache({ ttlMs: ttl, maxBytes, minRecords: 2 });
+    // The model expires only when a reply would not fit, so the cache must not expire on its own.
+    const cache = new ReplyCache({ ttlMs: ttl, maxBytes, minRecords: 2, expirePerCall: 0 });
     const model = new Map<number, { reply: Uint8Array; at: number }>();
     let now = 0;
     for (let step = 0; step < 20_000; step++) {
@@ -267,4 +269,24 @@ Deno.test("reply cache: agrees with a map under random puts, replacements and ex
       assert.equal(cache.bytes, [...model.values()].reduce((sum, v) => sum + v.reply.length + OVERHEAD, 0));
     }
   }
+});
+
+Deno.test("reply cache: at a steady rate gets and puts drop expired replies, so the cache stops growing", () => {
+  const ttl = 1_000;
+  const cache = new ReplyCache({ ttlMs: ttl, maxBytes: 1 << 30, minRecords: 4 });
+  let largest = 0;
+  for (let i = 0; i < 20_000; i++) { // one request per ms, as the node does: get, then put
+    assert.equal(cache.get(id16(i), i), undefined);
+    cache.put(id16(i), reply(20, i), i);
+    if (i % 50 === 0) cache.put(id16(i), reply(20, i + 1), i); // a replaced reply now and then
+    largest = Math.max(largest, cache.size);
+  }
+  // Holds what the last ttl brought (ids 19,000…19,999), not all 20,000 puts.
+  assert.equal(cache.size, ttl);
+  assert.ok(largest <= ttl + 2, `grew to ${largest}`);
+  assert.equal(cache.bytes, ttl * (20 + OVERHEAD));
+  assert.deepEqual(cache.get(id16(19_000), 19_999), reply(20, 19_001));
+  assert.deepEqual(cache.get(id16(19_001), 19_999), reply(20, 19_001));
+  assert.equal(cache.get(id16(18_999), 19_999), undefined);
+  assert.throws(() => new ReplyCache({ ttlMs: 1, maxBytes: 1, expirePerCall: -1 }), RangeError);
 });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { forEachLine } from "./lines.ts";
+import { WatchedProcess, type WatchedProcessOptions } from "./watched_process.ts";
 
 /** Permission flags of the node role (same as `deno task node`). */
 export const NODE_PERMISSIONS = [
@@ -35,97 +35,16 @@ export function roleCommand(
 }
 
 /** A role running in a child process. */
-export class RoleProcess {
-  readonly child: Deno.ChildProcess;
-  readonly name: string;
-  /** Lines printed so far (stdout and stderr). */
-  readonly output: string[] = [];
-  #readyWaiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  #done: Promise<void>;
-
+export class RoleProcess extends WatchedProcess {
   /** Spawns `role` with `args`. */
   constructor(
     name: string,
     role: string,
     args: string[],
-    options: { extraPermissions?: string[]; echo?: boolean } = {},
+    options: WatchedProcessOptions & { extraPermissions?: string[] } = {},
   ) {
-    this.name = name;
     const { cmd, args: argv } = roleCommand(role, args, options.extraPermissions);
-    this.child = new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "piped", stdin: "null" }).spawn();
-    const echo = options.echo ?? false;
-    this.#done = Promise.all([this.#pump(this.child.stdout, echo), this.#pump(this.child.stderr, echo)]).then(() => {});
-  }
-
-  #pump(stream: ReadableStream<Uint8Array>, echo: boolean): Promise<void> {
-    return forEachLine(stream, (line) => this.#line(line, echo));
-  }
-
-  #line(line: string, echo: boolean): void {
-    if (this.output.length > 5_000) this.output.shift();
-    this.output.push(line);
-    if (echo) console.log(`[${this.name}] ${line}`);
-    this.#readyWaiters = this.#readyWaiters.filter((w) => {
-      if (!w.pattern.test(line)) return true;
-      w.resolve(line);
-      return false;
-    });
-  }
-
-  /** Resolves with the first output line matching `pattern`; rejects if the process exits first or after `timeoutMs`. */
-  waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    const seen = this.output.find((l) => pattern.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `${this.name}: no line matching ${pattern} within ${timeoutMs} ms; output:\n${this.output.join("\n")}`,
-            ),
-          ),
-        timeoutMs,
-      );
-      const waiter = {
-        pattern,
-        resolve: (l: string) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      };
-      this.#readyWaiters.push(waiter);
-      this.child.status.then((s) => {
-        if (this.#readyWaiters.includes(waiter)) {
-          clearTimeout(timer);
-          this.#readyWaiters = this.#readyWaiters.filter((w) => w !== waiter);
-          reject(
-            new Error(
-              `${this.name} exited with code ${s.code} before printing ${pattern}; output:\n${this.output.join("\n")}`,
-            ),
-          );
-        }
-      });
-    });
-  }
-
-  /** Sends `signal` (default SIGTERM) if still running. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    try {
-      this.child.kill(signal);
-    } catch { /* already exited */ }
-  }
-
-  /** Resolves when the process has exited and its output is drained. */
-  async exited(): Promise<Deno.CommandStatus> {
-    const s = await this.child.status;
-    await this.#done;
-    return s;
-  }
-
-  /** Kills the process and waits for it to exit. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    this.kill(signal);
-    return await this.exited();
+    super(name, cmd, argv, options);
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import { parseDuration, parseFlags, parseInteger, runCli, UsageError } from "../lib/cli/args.ts";
 import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { ChildProcess } from "./bench_process.ts";
+import { WatchedProcess } from "../lib/watched_process.ts";
 import { parseAddress } from "../lib/transport.ts";
 import {
   type BenchOptions,
@@ -128,7 +128,7 @@ export interface LocalServer {
 export async function startEchoProcess(): Promise<LocalServer> {
   const [port] = freeUdpPorts(1);
   const script = new URL("./echo_server.ts", import.meta.url).pathname;
-  const p = ChildProcess.deno(`echo:${port}`, ["--unstable-net", "--allow-net", script, "--port", String(port)]);
+  const p = WatchedProcess.deno(`echo:${port}`, ["--unstable-net", "--allow-net", script, "--port", String(port)]);
   try {
     await p.waitFor(/echo listening on udp/);
   } catch (e) {

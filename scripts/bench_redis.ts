@@ -7,7 +7,7 @@
  */
 import type { BenchOptions } from "./bench_run.ts";
 import type { CaseResult } from "./bench_compare.ts";
-import { ChildProcess } from "./bench_process.ts";
+import { WatchedProcess } from "../lib/watched_process.ts";
 import { processCpuMs } from "./proc_stats.ts";
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
@@ -51,7 +51,7 @@ export async function startRedis(): Promise<RedisServer> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
-  const p = new ChildProcess(`redis:${port}`, "redis-server", [
+  const p = new WatchedProcess(`redis:${port}`, "redis-server", [
     "--port",
     String(port),
     "--bind",

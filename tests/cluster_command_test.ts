@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
-import { ChildProcess } from "../scripts/bench_process.ts";
+import { WatchedProcess } from "../lib/watched_process.ts";
 
 /** Permission flags of `deno task cluster` (deno.json). */
 const CLUSTER_PERMISSIONS = [
@@ -97,7 +97,7 @@ Deno.test("cluster command: a node shut down over the protocol leaves the others
   const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-cmd-" });
   const base = consecutiveFreeUdpPorts(NODES);
   const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
-  const cluster = ChildProcess.deno("cluster", [
+  const cluster = WatchedProcess.deno("cluster", [
     ...CLUSTER_PERMISSIONS,
     MAIN,
     "cluster",

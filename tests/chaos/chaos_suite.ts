@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
-import { ChildProcess } from "../../scripts/bench_process.ts";
+import { WatchedProcess } from "../../lib/watched_process.ts";
 import { forEachLine } from "../../lib/lines.ts";
 import { formatFleet } from "../../lib/config.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
@@ -142,7 +142,7 @@ Deno.test({
     if (stale.length > 0) log(`removed stale namespaces of earlier runs: ${stale.join(", ")}`);
     const net = await ChaosNet.create([...NODES, "cl"]);
     const dir = await Deno.makeTempDir({ prefix: "kvstore-chaos-" });
-    const nodes = new Map<string, ChildProcess>();
+    const nodes = new Map<string, WatchedProcess>();
     let client: ClientDriver | undefined;
     const addresses = NODES.map((h) => `${net.ip(h)}:${PORT}`);
     const fleet = `${dir}/nodes.yaml`;
@@ -152,7 +152,7 @@ Deno.test({
     );
     const startNode = async (h: string) => {
       await Deno.mkdir(`${dir}/${h}`, { recursive: true });
-      const p = ChildProcess.deno(h, [
+      const p = WatchedProcess.deno(h, [
         ...NODE_PERMISSIONS,
         MAIN,
         "node",

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { WatchedProcess } from "../lib/watched_process.ts";
+
+const script = (code: string) => ["eval", code];
+
+Deno.test("watched process: waits for lines on stdout and stderr and keeps them in order", async () => {
+  const p = new WatchedProcess(
+    "t",
+    Deno.execPath(),
+    script(`
+    console.log("one"); console.error("two on stderr");
+    await new Promise((r) => setTimeout(r, 50));
+    console.log("three");`),
+  );
+  assert.equal(await p.waitFor(/two/), "two on stderr");
+  assert.equal(await p.waitFor(/^three$/), "three");
+  assert.equal((await p.exited()).code, 0);
+  assert.deepEqual([...p.output].sort(), ["one", "three", "two on stderr"]);
+  assert.equal(await p.waitFor(/one/), "one", "a line already seen answers at once");
+});
+
+Deno.test("watched process: waitFor rejects when the process exits first, quoting its output", async () => {
+  const p = new WatchedProcess("quitter", Deno.execPath(), script(`console.log("bye"); Deno.exit(3);`));
+  await assert.rejects(p.waitFor(/never/), (e: Error) => {
+    assert.match(e.message, /^quitter: exited with code 3 before printing \/never\//);
+    assert.match(e.message, /output:\nbye/);
+    return true;
+  });
+  assert.equal((await p.exited()).code, 3);
+});
+
+Deno.test("watched process: waitFor rejects after its timeout; stop kills and drains", async () => {
+  const p = new WatchedProcess("sleeper", Deno.execPath(), script(`console.log("up"); setInterval(() => {}, 1000);`));
+  await p.waitFor(/up/);
+  await assert.rejects(p.waitFor(/never/, 100), /sleeper: no line matching \/never\/ within 100 ms/);
+  const status = await p.stop("SIGKILL");
+  assert.equal(status.signal, "SIGKILL");
+});

@@ -22,6 +22,30 @@ const LEAVE_MS = 100;
 
 const STEP = 50;
 
+/**
+ * Runs of the seeded tests below: 1 by default; `MEMBERSHIP_SEEDS=20` (what `deno task bench:membership`
+ * sets) repeats each with 20 seeds and prints the range, which is where docs/membership.md's figures come from.
+ */
+const SEED_RUNS = Math.max(1, Number(Deno.env.get("MEMBERSHIP_SEEDS") ?? "1") || 1);
+
+/** The seeds of a test whose first seed is `first`. */
+function seedsFrom(first: number): number[] {
+  return Array.from({ length: SEED_RUNS }, (_, i) => first + 1_000 * i);
+}
+
+/** Figures of the current test, by name, over its seeds. */
+const measured = new Map<string, number[]>();
+
+/** Prints each figure's range over the seeds run (only when there was more than one) and forgets them. */
+function printRanges(): void {
+  if (SEED_RUNS > 1) {
+    for (const [name, values] of measured) {
+      console.log(`  over ${values.length} seeds: ${name}: ${Math.min(...values)}–${Math.max(...values)} ms`);
+    }
+  }
+  measured.clear();
+}
+
 function sim(options: SimulationOptions = {}): Simulation {
   return new Simulation({
     ...options,
@@ -52,11 +76,17 @@ function recordEvents(s: Simulation): { observer: Address; e: MemberEvent }[] {
 
 function within(name: string, ms: number, bound: number): void {
   console.log(`  measured: ${name} in ${ms} ms of virtual time (bound ${bound} ms)`);
+  measured.set(name, [...measured.get(name) ?? [], ms]);
   assert.ok(ms >= 0 && ms <= bound, `${name} took ${ms < 0 ? "longer than the limit" : `${ms} ms`}, bound ${bound} ms`);
 }
 
 Deno.test("50 LAN nodes: converge, then detect a killed node", async () => {
-  const s = sim({ seed: 11 });
+  for (const seed of seedsFrom(11)) await convergeThenDetect(seed);
+  printRanges();
+});
+
+async function convergeThenDetect(seed: number): Promise<void> {
+  const s = sim({ seed });
   try {
     await s.addNodes(50);
     within("50 nodes agree on all 50 members", s.clock.advanceUntil(() => agreed(s), 60_000, STEP), CONVERGE_50_MS);
@@ -71,10 +101,15 @@ Deno.test("50 LAN nodes: converge, then detect a killed node", async () => {
   } finally {
     s.close();
   }
-});
+}
 
 Deno.test("50 LAN nodes with 10% message loss: no live node is declared dead in 10 minutes", async () => {
-  const s = sim({ seed: 12, conditions: { loss: 0.1 } });
+  for (const seed of seedsFrom(12)) await noFalseDeathsUnderLoss(seed);
+  printRanges();
+});
+
+async function noFalseDeathsUnderLoss(seed: number): Promise<void> {
+  const s = sim({ seed, conditions: { loss: 0.1 } });
   try {
     await s.addNodes(50);
     within("50 nodes agree (10% loss)", s.clock.advanceUntil(() => agreed(s), 60_000, STEP), CONVERGE_50_MS);
@@ -97,10 +132,15 @@ Deno.test("50 LAN nodes with 10% message loss: no live node is declared dead in 
   } finally {
     s.close();
   }
-});
+}
 
 Deno.test("partition 2|3 then heal: one group of 5, everyone alive", async () => {
-  const s = sim({ seed: 13 });
+  for (const seed of seedsFrom(13)) await partitionThenHeal(seed);
+  printRanges();
+});
+
+async function partitionThenHeal(seed: number): Promise<void> {
+  const s = sim({ seed });
   try {
     await s.addNodes(5);
     assert.ok(s.clock.advanceUntil(() => agreed(s), 10_000, STEP) >= 0);
@@ -112,6 +152,10 @@ Deno.test("partition 2|3 then heal: one group of 5, everyone alive", async () =>
       STEP,
     );
     console.log(`  measured: each side declared the other dead after ${split} ms`);
+    measured.set("each side declares the other dead", [
+      ...measured.get("each side declares the other dead") ?? [],
+      split,
+    ]);
     assert.ok(split > 0);
     assert.ok(a.every((x) => swimOf(s, x).alive().length === 2) && b.every((y) => swimOf(s, y).alive().length === 3));
     s.network.heal();
@@ -121,7 +165,7 @@ Deno.test("partition 2|3 then heal: one group of 5, everyone alive", async () =>
   } finally {
     s.close();
   }
-});
+}
 
 Deno.test("refutation: a suspected but live node refutes with a higher incarnation and is never declared dead", async () => {
   const s = sim({ seed: 14 });

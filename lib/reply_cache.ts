@@ -146,17 +146,8 @@ export class ReplyCache {
 
   /** Drops expired replies (oldest first; insertion order is time order). */
   expire(now: number): void {
-    const ring = this.#ring, index = this.#index;
-    while (ring.used > 0) {
-      const pos = ring.tail;
-      if (ring.live(pos)) {
-        if (now - ring.at(pos) < this.ttlMs) break;
-        index.remove(ring.hash(pos), pos);
-        this.#bytes -= ring.length(pos) + REPLY_CACHE_ENTRY_OVERHEAD;
-      }
-      ring.dropTail();
-      this.#memoValid = false;
-    }
+    this.#expireTail(now, Infinity);
+    const ring = this.#ring;
     // Shrink what is under an eighth used, to at least an eighth used (growth doubles
     // what is over half used: no back and forth).
     let capacity = ring.capacity, dataCapacity = ring.dataCapacity;
@@ -215,11 +206,11 @@ export class ReplyCache {
     this.#bytes = 0;
   }
 
-  // Drops up to #expirePerCall expired or replaced records at the tail: a few per request keep
-  // the ring at what the ttl holds, so it stops growing (and copying) at a steady request rate,
-  // long before maxBytes would force a full expire().
-  #expireTail(now: number): void {
-    const ring = this.#ring, limit = this.#expirePerCall;
+  // Drops up to `limit` expired or replaced records at the tail, oldest first. Gets and puts drop
+  // #expirePerCall each: a few per request keep the ring at what the ttl holds, so it stops
+  // growing (and copying) at a steady request rate, long before maxBytes forces a full expire().
+  #expireTail(now: number, limit = this.#expirePerCall): void {
+    const ring = this.#ring;
     for (let i = 0; i < limit && ring.used > 0; i++) {
       const pos = ring.tail;
       if (ring.live(pos)) {

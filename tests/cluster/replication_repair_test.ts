@@ -91,15 +91,19 @@ Deno.test("membership change: 2 nodes join; keys move to their new owners and le
   }
 });
 
+/** Starts 5 nodes, writes key-0…key-299 through them and kills nodes 1 and 3; returns the survivors. */
+async function writeThenKillTwo(c: TestCluster): Promise<string[]> {
+  c.start([0, 1, 2, 3, 4].map(addr));
+  await writeKeys(c, 300);
+  c.kill(addr(1));
+  c.kill(addr(3));
+  return [addr(0), addr(2), addr(4)];
+}
+
 Deno.test("membership change: 2 of 5 nodes die (N-1); every acknowledged key survives and regains N copies", async () => {
   const c = new TestCluster({ seed: 24, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
   try {
-    const all = [0, 1, 2, 3, 4].map(addr);
-    c.start(all);
-    await writeKeys(c, 300);
-    c.kill(addr(1));
-    c.kill(addr(3));
-    const survivors = [addr(0), addr(2), addr(4)];
+    const survivors = await writeThenKillTwo(c);
     // Before the membership notices, reads still succeed through stand-ins.
     const client = c.client(addr(0), { retries: 6 });
     for (let i = 0; i < 300; i += 29) assert.equal(dec.decode(await c.run(client.get(`key-${i}`))), `v-${i}`);
@@ -121,12 +125,7 @@ Deno.test("2 of 5 nodes die: reads right after the ring drops them (before any r
   // answered "not found" from the first R empty replies would lose the key.
   const c = new TestCluster({ seed: 26 });
   try {
-    const all = [0, 1, 2, 3, 4].map(addr);
-    c.start(all);
-    await writeKeys(c, 300);
-    c.kill(addr(1));
-    c.kill(addr(3));
-    const survivors = [addr(0), addr(2), addr(4)];
+    const survivors = await writeThenKillTwo(c);
     // Two survivors already dropped both nodes from their rings; the third hears of the deaths
     // while its reads wait on the dead owners, before it picks stand-ins for them.
     c.setView(survivors, [addr(0), addr(2)]);

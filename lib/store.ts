@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { compareVersions, type Version } from "./hlc.ts";
+import type { Version } from "./hlc.ts";
+import { KeyTable } from "./key_table.ts";
 
 /** A stored entry: a value or a tombstone, with the version that wrote it. */
 export interface Entry {
@@ -32,20 +33,30 @@ export const KEY_BYTES = 32;
 export type ApplyResult = "applied" | "stale" | "full";
 
 /**
- * A map of hex keys to versioned entries. Bytes charged: 32 per key plus the
- * value length; a write that would exceed `capacity` is refused whole.
+ * A map of hex keys (64 digits: 32-byte keys) to versioned entries. Bytes charged:
+ * 32 per key plus the value length; a write that would exceed `capacity` is refused whole.
+ *
+ * Keys, versions and flags live in a {@linkcode KeyTable} (one 64-byte record per key);
+ * values are kept as their own arrays, never changed once stored, so an entry read from
+ * the store stays valid after later writes. Entries are built on each read.
  *
  * @example
  * ```ts
  * const store = new MemoryStore(1024);
- * store.apply("00", { value: new Uint8Array(10), version: { t: 1, n: "a" }, tombstone: false });
+ * store.apply("00".repeat(32), { value: new Uint8Array(10), version: { t: 1, n: "a" }, tombstone: false });
  * console.log(store.bytes); // 42
  * ```
  */
 export class MemoryStore {
   /** Capacity in bytes. */
   readonly capacity: number;
-  #map = new Map<string, Entry>();
+  #table = new KeyTable();
+  // Values by the index a table record holds; freed indexes are reused.
+  #values: Uint8Array[] = [];
+  #freeValues: number[] = [];
+  // Node ids of versions, by the index a table record holds.
+  #nodes: string[] = [];
+  #nodeIndex = new Map<string, number>();
   #bytes = 0;
   #live = 0;
   /** Receives every change (persistence). */
@@ -68,83 +79,143 @@ export class MemoryStore {
 
   /** Number of entries including tombstones. */
   get size(): number {
-    return this.#map.size;
+    return this.#table.size;
   }
 
   /** The entry for `key`, including tombstones. */
   getEntry(key: string): Entry | undefined {
-    return this.#map.get(key);
+    const table = this.#table;
+    table.parse(key);
+    const slot = table.find();
+    return slot < 0 ? undefined : this.#entryAt(slot);
   }
 
   /** The live value for `key`, or undefined if absent or removed. */
   getValue(key: string): Uint8Array | undefined {
-    const e = this.#map.get(key);
-    return e && !e.tombstone ? e.value : undefined;
+    const table = this.#table;
+    table.parse(key);
+    const slot = table.find();
+    return slot < 0 || table.tombstone(slot) ? undefined : this.#values[table.value(slot)];
   }
 
   /** Applies `entry` if it is newer than what is stored (last writer wins). */
   apply(key: string, entry: Entry): ApplyResult {
-    const old = this.#map.get(key);
-    if (old && compareVersions(entry.version, old.version) <= 0) return "stale";
-    return this.#set(key, entry, old);
+    const table = this.#table;
+    table.parse(key);
+    const slot = table.find();
+    if (slot >= 0 && this.#compareAt(slot, entry.version) <= 0) return "stale";
+    return this.#set(key, entry, slot);
   }
 
   /** Stores `entry` regardless of versions (used by single-node writes and loading). */
   force(key: string, entry: Entry): ApplyResult {
-    return this.#set(key, entry, this.#map.get(key));
+    const table = this.#table;
+    table.parse(key);
+    return this.#set(key, entry, table.find());
   }
 
-  #set(key: string, entry: Entry, old: Entry | undefined): ApplyResult {
+  // Stores `entry` for the parsed key, held at `slot` (or −1).
+  #set(key: string, entry: Entry, slot: number): ApplyResult {
+    const table = this.#table;
     const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
-    const oldBytes = old ? KEY_BYTES + (old.tombstone ? 0 : old.value.length) : 0;
+    const wasLive = slot >= 0 && !table.tombstone(slot);
+    const oldBytes = slot < 0 ? 0 : KEY_BYTES + (wasLive ? this.#values[table.value(slot)].length : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
     // Copy so the entry never aliases a packet buffer.
-    const stored: Entry = {
-      value: entry.tombstone ? EMPTY : entry.value.slice(),
-      version: entry.version,
-      tombstone: entry.tombstone,
-    };
-    this.#map.set(key, stored);
+    const value = entry.tombstone ? EMPTY : entry.value.slice();
+    if (slot < 0) {
+      slot = table.insert();
+      const free = this.#freeValues.pop();
+      const index = free ?? this.#values.length;
+      this.#values[index] = value;
+      table.setValue(slot, index);
+    } else this.#values[table.value(slot)] = value;
+    table.setTime(slot, entry.version.t);
+    table.setNode(slot, this.#nodeOf(entry.version.n));
+    table.setTombstone(slot, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
-    this.#live += (entry.tombstone ? 0 : 1) - (old && !old.tombstone ? 1 : 0);
-    this.listener?.set(key, stored);
+    this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
+    this.listener?.set(key, { value, version: entry.version, tombstone: entry.tombstone });
     return "applied";
   }
 
   /** Deletes `key` outright (no tombstone). */
   delete(key: string): boolean {
-    const old = this.#map.get(key);
-    if (!old) return false;
-    this.#map.delete(key);
-    this.#bytes -= KEY_BYTES + (old.tombstone ? 0 : old.value.length);
-    if (!old.tombstone) this.#live--;
+    const table = this.#table;
+    table.parse(key);
+    const slot = table.find();
+    if (slot < 0) return false;
+    this.#deleteAt(slot);
     this.listener?.delete(key);
     return true;
   }
 
+  #deleteAt(slot: number): void {
+    const table = this.#table;
+    const index = table.value(slot);
+    const tombstone = table.tombstone(slot);
+    this.#bytes -= KEY_BYTES + (tombstone ? 0 : this.#values[index].length);
+    if (!tombstone) this.#live--;
+    this.#values[index] = EMPTY;
+    this.#freeValues.push(index);
+    table.remove(slot);
+  }
+
   /** Deletes every entry. */
   clear(): void {
-    this.#map.clear();
+    this.#table.clear();
+    this.#values = [];
+    this.#freeValues = [];
     this.#bytes = 0;
     this.#live = 0;
     this.listener?.clear();
   }
 
-  /** Iterates over all entries, tombstones included. */
-  entries(): IterableIterator<[string, Entry]> {
-    return this.#map.entries();
+  /** Iterates over all entries, tombstones included. The store must not change during the iteration. */
+  *entries(): IterableIterator<[string, Entry]> {
+    const table = this.#table;
+    for (let slot = 0; slot < table.capacity; slot++) {
+      if (table.used(slot)) yield [table.hexAt(slot), this.#entryAt(slot)];
+    }
   }
 
   /** Deletes tombstones whose version time is older than `beforeT` (HLC units); returns how many. */
   collectTombstones(beforeT: number): number {
-    let n = 0;
-    for (const [k, e] of this.#map) {
-      if (e.tombstone && e.version.t < beforeT) {
-        this.delete(k);
-        n++;
-      }
+    const old: string[] = [];
+    const table = this.#table;
+    for (let slot = 0; slot < table.capacity; slot++) {
+      if (table.used(slot) && table.tombstone(slot) && table.time(slot) < beforeT) old.push(table.hexAt(slot));
     }
-    return n;
+    for (const key of old) this.delete(key);
+    return old.length;
+  }
+
+  #entryAt(slot: number): Entry {
+    const table = this.#table;
+    return {
+      value: this.#values[table.value(slot)],
+      version: { t: table.time(slot), n: this.#nodes[table.node(slot)] },
+      tombstone: table.tombstone(slot),
+    };
+  }
+
+  // Orders `version` against the one held at `slot`, as compareVersions(version, held) does.
+  #compareAt(slot: number, version: Version): number {
+    const table = this.#table;
+    const t = table.time(slot);
+    if (t !== version.t) return version.t - t;
+    const n = this.#nodes[table.node(slot)];
+    return version.n < n ? -1 : version.n > n ? 1 : 0;
+  }
+
+  #nodeOf(id: string): number {
+    let index = this.#nodeIndex.get(id);
+    if (index === undefined) {
+      index = this.#nodes.length;
+      this.#nodes.push(id);
+      this.#nodeIndex.set(id, index);
+    }
+    return index;
   }
 }
 

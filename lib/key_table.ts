@@ -14,7 +14,7 @@
 /** Int32 words per slot record. */
 const RECORD_WORDS = 16;
 /** Record layout (int32 index within a record). */
-const HASH = 8, FLAGS = 9, NODE = 10, VALUE = 11; // 12–13: spare; 14–15: the time (float64)
+const HASH = 8, FLAGS = 9, NODE = 10, SEGMENT = 11, OFFSET = 12, LENGTH = 13; // 14–15: the time (float64)
 const USED = 1, TOMBSTONE = 2;
 const MIN_SLOTS = 16;
 
@@ -182,14 +182,27 @@ export class KeyTable {
     this.#words[slot * RECORD_WORDS + NODE] = node;
   }
 
-  /** The caller's value index at `slot`. */
-  value(slot: number): number {
-    return this.#words[slot * RECORD_WORDS + VALUE];
+  /** Where the value of `slot` is: the caller's segment number (see {@linkcode KeyTable.setLocation}). */
+  segment(slot: number): number {
+    return this.#words[slot * RECORD_WORDS + SEGMENT];
   }
 
-  /** Sets the caller's value index at `slot`. */
-  setValue(slot: number, value: number): void {
-    this.#words[slot * RECORD_WORDS + VALUE] = value;
+  /** Where the value of `slot` starts in its segment. */
+  offset(slot: number): number {
+    return this.#words[slot * RECORD_WORDS + OFFSET];
+  }
+
+  /** Length of the value of `slot`. */
+  length(slot: number): number {
+    return this.#words[slot * RECORD_WORDS + LENGTH];
+  }
+
+  /** Records where the value of `slot` is kept (three integers of the caller's choosing). */
+  setLocation(slot: number, segment: number, offset: number, length: number): void {
+    const b = slot * RECORD_WORDS;
+    this.#words[b + SEGMENT] = segment;
+    this.#words[b + OFFSET] = offset;
+    this.#words[b + LENGTH] = length;
   }
 
   #resize(slots: number): void {

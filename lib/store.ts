@@ -5,6 +5,7 @@
  */
 import type { Version } from "./hlc.ts";
 import { KeyTable } from "./key_table.ts";
+import { ValueArena } from "./value_arena.ts";
 
 /** A stored entry: a value or a tombstone, with the version that wrote it. */
 export interface Entry {
@@ -36,9 +37,10 @@ export type ApplyResult = "applied" | "stale" | "full";
  * A map of hex keys (64 digits: 32-byte keys) to versioned entries. Bytes charged:
  * 32 per key plus the value length; a write that would exceed `capacity` is refused whole.
  *
- * Keys, versions and flags live in a {@linkcode KeyTable} (one 64-byte record per key);
- * values are kept as their own arrays, never changed once stored, so an entry read from
- * the store stays valid after later writes. Entries are built on each read.
+ * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 64-byte
+ * record per key); values are copied into a {@linkcode ValueArena}, whose bytes are never
+ * overwritten, so an entry read from the store stays valid after later writes. Entries are
+ * built on each read.
  *
  * @example
  * ```ts
@@ -51,9 +53,7 @@ export class MemoryStore {
   /** Capacity in bytes. */
   readonly capacity: number;
   #table = new KeyTable();
-  // Values by the index a table record holds; freed indexes are reused.
-  #values: Uint8Array[] = [];
-  #freeValues: number[] = [];
+  #arena: ValueArena;
   // Node ids of versions, by the index a table record holds.
   #nodes: string[] = [];
   #nodeIndex = new Map<string, number>();
@@ -62,9 +62,10 @@ export class MemoryStore {
   /** Receives every change (persistence). */
   listener?: StoreListener;
 
-  /** Creates a store that holds at most `capacity` bytes. */
-  constructor(capacity: number) {
+  /** Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments. */
+  constructor(capacity: number, segmentBytes?: number) {
     this.capacity = capacity;
+    this.#arena = new ValueArena(segmentBytes);
   }
 
   /** Bytes in use (keys + values, tombstones charged for their key). */
@@ -95,7 +96,7 @@ export class MemoryStore {
     const table = this.#table;
     table.parse(key);
     const slot = table.find();
-    return slot < 0 || table.tombstone(slot) ? undefined : this.#values[table.value(slot)];
+    return slot < 0 || table.tombstone(slot) ? undefined : this.#valueAt(slot);
   }
 
   /** Applies `entry` if it is newer than what is stored (last writer wins). */
@@ -119,23 +120,22 @@ export class MemoryStore {
     const table = this.#table;
     const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
     const wasLive = slot >= 0 && !table.tombstone(slot);
-    const oldBytes = slot < 0 ? 0 : KEY_BYTES + (wasLive ? this.#values[table.value(slot)].length : 0);
+    const oldBytes = slot < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(slot) : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
-    // Copy so the entry never aliases a packet buffer.
-    const value = entry.tombstone ? EMPTY : entry.value.slice();
-    if (slot < 0) {
-      slot = table.insert();
-      const free = this.#freeValues.pop();
-      const index = free ?? this.#values.length;
-      this.#values[index] = value;
-      table.setValue(slot, index);
-    } else this.#values[table.value(slot)] = value;
+    const arena = this.#arena;
+    if (slot < 0) slot = table.insert();
+    else arena.release(table.segment(slot), table.length(slot));
+    // Copied into the arena, so the entry never aliases a packet buffer.
+    const length = entry.tombstone ? 0 : entry.value.length;
+    const segment = arena.store(entry.tombstone ? EMPTY : entry.value);
+    table.setLocation(slot, segment, arena.lastOffset, length);
     table.setTime(slot, entry.version.t);
     table.setNode(slot, this.#nodeOf(entry.version.n));
     table.setTombstone(slot, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
-    this.listener?.set(key, { value, version: entry.version, tombstone: entry.tombstone });
+    this.listener?.set(key, { value: this.#valueAt(slot), version: entry.version, tombstone: entry.tombstone });
+    if (arena.allocatedBytes > 2 * arena.liveBytes + 2 * arena.segmentBytes) this.#compact();
     return "applied";
   }
 
@@ -152,20 +152,17 @@ export class MemoryStore {
 
   #deleteAt(slot: number): void {
     const table = this.#table;
-    const index = table.value(slot);
     const tombstone = table.tombstone(slot);
-    this.#bytes -= KEY_BYTES + (tombstone ? 0 : this.#values[index].length);
+    this.#bytes -= KEY_BYTES + (tombstone ? 0 : table.length(slot));
     if (!tombstone) this.#live--;
-    this.#values[index] = EMPTY;
-    this.#freeValues.push(index);
+    this.#arena.release(table.segment(slot), table.length(slot));
     table.remove(slot);
   }
 
   /** Deletes every entry. */
   clear(): void {
     this.#table.clear();
-    this.#values = [];
-    this.#freeValues = [];
+    this.#arena = new ValueArena(this.#arena.segmentBytes);
     this.#bytes = 0;
     this.#live = 0;
     this.listener?.clear();
@@ -193,10 +190,32 @@ export class MemoryStore {
   #entryAt(slot: number): Entry {
     const table = this.#table;
     return {
-      value: this.#values[table.value(slot)],
+      value: this.#valueAt(slot),
       version: { t: table.time(slot), n: this.#nodes[table.node(slot)] },
       tombstone: table.tombstone(slot),
     };
+  }
+
+  #valueAt(slot: number): Uint8Array {
+    const table = this.#table;
+    return this.#arena.view(table.segment(slot), table.offset(slot), table.length(slot));
+  }
+
+  // Moves the live values out of the arena's emptiest segments (when garbage outweighs them),
+  // one pass over the table; the emptied segments are dropped.
+  #compact(): void {
+    const table = this.#table, arena = this.#arena;
+    const targets = arena.compactionTargets();
+    if (targets.size === 0) return;
+    for (let slot = 0; slot < table.capacity; slot++) {
+      if (!table.used(slot)) continue;
+      const segment = table.segment(slot);
+      if (!targets.has(segment)) continue;
+      const length = table.length(slot);
+      const moved = arena.store(arena.view(segment, table.offset(slot), length));
+      table.setLocation(slot, moved, arena.lastOffset, length);
+      arena.release(segment, length);
+    }
   }
 
   // Orders `version` against the one held at `slot`, as compareVersions(version, held) does.

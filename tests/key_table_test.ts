@@ -11,7 +11,7 @@ Deno.test("key table: keys survive growth and removals; fields move with their k
     const slot = t.insert();
     t.setTime(slot, i * 1.5);
     t.setNode(slot, i % 7);
-    t.setValue(slot, i);
+    t.setLocation(slot, i, i + 1, i + 2);
     t.setTombstone(slot, i % 3 === 0);
   }
   assert.equal(t.size, 5_000);
@@ -30,7 +30,10 @@ Deno.test("key table: keys survive growth and removals; fields move with their k
     }
     assert.ok(slot >= 0, `kept ${i}`);
     assert.equal(t.hexAt(slot), hex(i));
-    assert.deepEqual([t.time(slot), t.node(slot), t.value(slot), t.tombstone(slot)], [i * 1.5, i % 7, i, i % 3 === 0]);
+    assert.deepEqual(
+      [t.time(slot), t.node(slot), t.segment(slot), t.offset(slot), t.length(slot), t.tombstone(slot)],
+      [i * 1.5, i % 7, i, i + 1, i + 2, i % 3 === 0],
+    );
   }
   t.clear();
   assert.equal(t.size, 0);

@@ -135,7 +135,7 @@ export class MemoryStore {
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
     this.listener?.set(key, { value: this.#valueAt(slot), version: entry.version, tombstone: entry.tombstone });
-    if (arena.allocatedBytes > 2 * arena.liveBytes + 2 * arena.segmentBytes) this.#compact();
+    if (arena.needsCompaction) this.#compact();
     return "applied";
   }
 

@@ -90,15 +90,20 @@ export class ValueArena {
     if (this.#live[segment] === 0 && segment !== this.#current) this.#drop(segment);
   }
 
+  /** Whether the segments hold more than twice the live bytes (plus two segments of slack). */
+  get needsCompaction(): boolean {
+    return this.#allocated > 2 * this.#liveBytes + 2 * this.segmentBytes;
+  }
+
   /**
-   * Segments worth compacting, or none: when the segments hold more than twice the live
-   * bytes (plus two segments of slack), every segment but the current one that is under
-   * half live. The owner moves their values ({@linkcode ValueArena.store} a copy, then
-   * {@linkcode ValueArena.release} the old one), which drops them.
+   * Segments worth compacting, or none: when {@linkcode ValueArena.needsCompaction}, every
+   * segment but the current one that is under half live. The owner moves their values
+   * ({@linkcode ValueArena.store} a copy, then {@linkcode ValueArena.release} the old one),
+   * which drops them.
    */
   compactionTargets(): Set<number> {
     const targets = new Set<number>();
-    if (this.#allocated <= 2 * this.#liveBytes + 2 * this.segmentBytes) return targets;
+    if (!this.needsCompaction) return targets;
     for (let s = 0; s < this.#segments.length; s++) {
       const seg = this.#segments[s];
       if (seg && s !== this.#current && this.#live[s] * 2 < seg.length) targets.add(s);

@@ -54,6 +54,10 @@ export class MemoryStore {
   readonly capacity: number;
   #table = new KeyTable();
   #arena: ValueArena;
+  // A compaction pass in progress: segments still to empty (a dropped one leaves the set), cursor.
+  #compactTargets: Set<number> | undefined;
+  #compactCursor = 0;
+  #compactCapacity = 0;
   // Node ids of versions, by the index a table record holds.
   #nodes: string[] = [];
   #nodeIndex = new Map<string, number>();
@@ -65,7 +69,12 @@ export class MemoryStore {
   /** Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments. */
   constructor(capacity: number, segmentBytes?: number) {
     this.capacity = capacity;
-    this.#arena = new ValueArena(segmentBytes);
+    this.#arena = this.#newArena(segmentBytes);
+  }
+
+  #newArena(segmentBytes?: number): ValueArena {
+    this.#compactTargets = undefined;
+    return new ValueArena(segmentBytes, (segment) => this.#compactTargets?.delete(segment));
   }
 
   /** Bytes in use (keys + values, tombstones charged for their key). */
@@ -135,7 +144,7 @@ export class MemoryStore {
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
     this.listener?.set(key, { value: this.#valueAt(slot), version: entry.version, tombstone: entry.tombstone });
-    if (arena.needsCompaction) this.#compact();
+    this.#compactStep();
     return "applied";
   }
 
@@ -162,7 +171,7 @@ export class MemoryStore {
   /** Deletes every entry. */
   clear(): void {
     this.#table.clear();
-    this.#arena = new ValueArena(this.#arena.segmentBytes);
+    this.#arena = this.#newArena(this.#arena.segmentBytes);
     this.#bytes = 0;
     this.#live = 0;
     this.listener?.clear();
@@ -201,13 +210,28 @@ export class MemoryStore {
     return this.#arena.view(table.segment(slot), table.offset(slot), table.length(slot));
   }
 
-  // Moves the live values out of the arena's emptiest segments (when garbage outweighs them),
-  // one pass over the table; the emptied segments are dropped.
-  #compact(): void {
+  // Compaction, a few slots per write: when the arena holds more than twice the live bytes,
+  // the values of its segments under half live are moved out as a cursor passes over the table,
+  // COMPACT_SLOTS_PER_WRITE slots at each write, so no single write pays for the whole pass.
+  // A record the pass misses (moved behind the cursor by a removal, or by growth, which
+  // restarts it) only keeps its segment alive until the next pass.
+  #compactStep(): void {
     const table = this.#table, arena = this.#arena;
-    const targets = arena.compactionTargets();
-    if (targets.size === 0) return;
-    for (let slot = 0; slot < table.capacity; slot++) {
+    let targets = this.#compactTargets;
+    if (!targets) {
+      if (!arena.needsCompaction) return;
+      targets = arena.compactionTargets();
+      if (targets.size === 0) return;
+      this.#compactTargets = targets;
+      this.#compactCursor = 0;
+      this.#compactCapacity = table.capacity;
+    }
+    if (this.#compactCapacity !== table.capacity) { // the table grew: slots moved
+      this.#compactCursor = 0;
+      this.#compactCapacity = table.capacity;
+    }
+    const end = Math.min(this.#compactCursor + COMPACT_SLOTS_PER_WRITE, table.capacity);
+    for (let slot = this.#compactCursor; slot < end; slot++) {
       if (!table.used(slot)) continue;
       const segment = table.segment(slot);
       if (!targets.has(segment)) continue;
@@ -216,6 +240,8 @@ export class MemoryStore {
       table.setLocation(slot, moved, arena.lastOffset, length);
       arena.release(segment, length);
     }
+    this.#compactCursor = end;
+    if (end === table.capacity || targets.size === 0) this.#compactTargets = undefined;
   }
 
   // Orders `version` against the one held at `slot`, as compareVersions(version, held) does.
@@ -239,3 +265,5 @@ export class MemoryStore {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Table slots a compaction pass covers per write (a pass over 2^21 slots spans 2^18 writes). */
+const COMPACT_SLOTS_PER_WRITE = 8;

@@ -42,8 +42,14 @@ export class ValueArena {
   /** Offset of the value last stored by {@linkcode ValueArena.store}. */
   lastOffset = 0;
 
-  /** Creates an empty arena of `segmentBytes` segments. */
-  constructor(segmentBytes: number = DEFAULT_SEGMENT_BYTES) {
+  #onDrop: (segment: number) => void;
+
+  /**
+   * Creates an empty arena of `segmentBytes` segments; `onDrop` hears of each segment dropped
+   * (its number may then be reused by a new segment).
+   */
+  constructor(segmentBytes: number = DEFAULT_SEGMENT_BYTES, onDrop: (segment: number) => void = () => {}) {
+    this.#onDrop = onDrop;
     if (!Number.isInteger(segmentBytes) || segmentBytes < 1) {
       throw new RangeError(`Segment size must be a positive whole number of bytes, got ${segmentBytes}`);
     }
@@ -126,5 +132,6 @@ export class ValueArena {
     this.#allocated -= this.#segments[segment]!.length;
     this.#segments[segment] = undefined;
     this.#freeNumbers.push(segment);
+    this.#onDrop(segment);
   }
 }

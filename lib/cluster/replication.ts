@@ -202,7 +202,8 @@ export class ReplicatedExecutor implements Executor {
         if (hintFor) this.handoff.record(k, hintFor);
         if (remove && !hintFor) r = this.replica.remove(k, entry);
         else r = { status: this.replica.apply(k, entry), existed: false };
-        answer(r.status, r.existed, this.#deps.store.getEntry(k)?.version);
+        // The held version matters only to a stale write (the store builds an entry per read).
+        answer(r.status, r.existed, r.status === "stale" ? this.#deps.store.getEntry(k)?.version : undefined);
         return;
       }
       pending++;
@@ -253,8 +254,8 @@ export class ReplicatedExecutor implements Executor {
       stats.writesFailed++;
       return FULL;
     }
-    const held = store.getEntry(k)?.version;
-    if (r.status === "stale" && mayReissue && held && compareVersions(held, entry.version) > 0) {
+    const held = r.status === "stale" && mayReissue ? store.getEntry(k)?.version : undefined;
+    if (held && compareVersions(held, entry.version) > 0) {
       this.replica.hlc.observe(held);
       stats.reissued++;
       return this.#write(key, { ...entry, version: this.replica.hlc.next() }, remove, false) as ExecResult;

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { toHex } from "./bytes.ts";
 
 /** Int32 words per slot record. */
 const RECORD_WORDS = 16;
@@ -37,8 +38,10 @@ export class KeyTable {
   #count = 0;
   #words = new Int32Array(MIN_SLOTS * RECORD_WORDS);
   #times = new Float64Array(this.#words.buffer);
-  // The parsed key.
-  #key = new Int32Array(8);
+  #bytes = new Uint8Array(this.#words.buffer);
+  // The parsed key: its 32 bytes, read as 8 words (in the platform's byte order, as records are).
+  #keyBytes = new Uint8Array(32);
+  #key = new Int32Array(this.#keyBytes.buffer);
   #hash = 0;
 
   /** Keys held. */
@@ -56,21 +59,16 @@ export class KeyTable {
    * for anything else.
    */
   parse(hex: string): void {
-    if (hex.length !== 64) throw new TypeError(`Store keys are 64 hex digits (32 bytes), got ${JSON.stringify(hex)}`);
-    const key = this.#key;
+    if (hex.length !== 64) throw notAKey(hex);
+    const bytes = this.#keyBytes, key = this.#key;
+    for (let i = 0; i < 32; i++) {
+      const high = nibble(hex.charCodeAt(2 * i)), low = nibble(hex.charCodeAt(2 * i + 1));
+      if ((high | low) < 0) throw notAKey(hex);
+      bytes[i] = (high << 4) | low;
+    }
     let h = 0x2f4a1b37;
     for (let w = 0; w < 8; w++) {
-      let word = 0;
-      for (let b = 0; b < 4; b++) {
-        const i = 8 * w + 2 * b;
-        const high = nibble(hex.charCodeAt(i)), low = nibble(hex.charCodeAt(i + 1));
-        if ((high | low) < 0) {
-          throw new TypeError(`Store keys are 64 hex digits (32 bytes), got ${JSON.stringify(hex)}`);
-        }
-        word |= ((high << 4) | low) << (8 * b);
-      }
-      key[w] = word;
-      h = Math.imul(h ^ word, 0x9e3779b1);
+      h = Math.imul(h ^ key[w], 0x9e3779b1);
       h ^= h >>> 15;
     }
     this.#hash = h;
@@ -134,6 +132,7 @@ export class KeyTable {
     this.#count = 0;
     this.#words = new Int32Array(MIN_SLOTS * RECORD_WORDS);
     this.#times = new Float64Array(this.#words.buffer);
+    this.#bytes = new Uint8Array(this.#words.buffer);
   }
 
   /** Whether `slot` holds a key. */
@@ -143,13 +142,8 @@ export class KeyTable {
 
   /** The key at `slot` as 64 hex digits. */
   hexAt(slot: number): string {
-    const words = this.#words, b = slot * RECORD_WORDS;
-    let s = "";
-    for (let w = 0; w < 8; w++) {
-      const word = words[b + w];
-      for (let i = 0; i < 4; i++) s += HEX[(word >>> (8 * i)) & 0xff];
-    }
-    return s;
+    const start = slot * RECORD_WORDS * 4;
+    return toHex(this.#bytes.subarray(start, start + 32));
   }
 
   /** Whether the entry at `slot` is a tombstone. */
@@ -210,6 +204,7 @@ export class KeyTable {
     this.#slots = slots;
     this.#words = new Int32Array(slots * RECORD_WORDS);
     this.#times = new Float64Array(this.#words.buffer);
+    this.#bytes = new Uint8Array(this.#words.buffer);
     const words = this.#words, mask = slots - 1;
     for (let s = 0; s < oldSlots; s++) {
       const b = s * RECORD_WORDS;
@@ -221,7 +216,9 @@ export class KeyTable {
   }
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+function notAKey(hex: string): TypeError {
+  return new TypeError(`Store keys are 64 hex digits (32 bytes), got ${JSON.stringify(hex)}`);
+}
 
 // The value of a hex digit's char code, or −1.
 function nibble(c: number): number {

@@ -2,8 +2,8 @@
  * At-most-once reply cache: remembers the reply sent for each request id for a
  * while, so a retried request is answered byte for byte and never executed twice.
  *
- * It holds no JS object per reply: records live in a {@linkcode ReplyRing}
- * (typed arrays, reply bytes copied into a byte ring) found through a
+ * It holds no JS object per reply: records live in a {@linkcode ReplyLog}
+ * (typed arrays in chunks, reply bytes copied in) found through a
  * {@linkcode ReplyIndex} (a hash table over an `Int32Array`). At tens of
  * thousands of requests a second, a reply per request kept for seconds as its own
  * objects (id string, byte view, table entries) was hundreds of thousands of live
@@ -12,19 +12,18 @@
  * Memory: {@linkcode ReplyCache.bytes} charges each reply its length plus
  * {@linkcode REPLY_CACHE_ENTRY_OVERHEAD} and stays within `maxBytes`, except for
  * forced puts (see {@linkcode ReplyCache.put}). That is the bound the cache keeps
- * exactly; what is allocated follows it: the byte ring never exceeds `maxBytes`
- * (unless forced replies' bytes alone do), and each record slot takes 57 bytes
- * (41 in the ring, two 8-byte index slots). Both grow by doubling when a
- * compaction would leave them over half full (their capacity is then 2× what is
- * live, up to 4× if half the ring was replaced replies) and halve when under an
- * eighth used. With 96 bytes charged per reply, the record slots of a cache
- * charged `maxBytes` take about 0.6–1.2 × `maxBytes` (2.4 × at worst).
+ * exactly; what is allocated follows it: the log's chunks hold the records not yet
+ * dropped (38 bytes each plus the reply; killed ones are compacted away once they
+ * outnumber the live ones by a chunk) plus one partly filled chunk and two spares
+ * (about 400 KiB each), and the index takes 16 bytes per record at 25–50% load (it
+ * doubles when half full and halves in {@linkcode ReplyCache.expire} when under an
+ * eighth). Neither growth copies a reply: the index rehashes its own pairs.
  *
  * @module
  */
 
 import { hashIdWords, ReplyIndex } from "./reply_index.ts";
-import { ReplyRing } from "./reply_ring.ts";
+import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "./reply_log.ts";
 
 /** Bytes charged per cached reply on top of its length (its record and index slots, with growth slack). */
 export const REPLY_CACHE_ENTRY_OVERHEAD = 96;
@@ -41,7 +40,6 @@ export type ReplyId = Uint8Array | string;
 const MIN_RECORDS = 256;
 /** Default of {@linkcode ReplyCacheOptions.expirePerCall}: more than the one record each put adds. */
 const EXPIRE_PER_CALL = 2;
-const MIN_DATA_BYTES = 8 * 1024;
 
 /** Options of a {@linkcode ReplyCache}. */
 export interface ReplyCacheOptions {
@@ -49,7 +47,7 @@ export interface ReplyCacheOptions {
   ttlMs: number;
   /** Memory bound (bytes, as charged by {@linkcode ReplyCache.bytes}). */
   maxBytes: number;
-  /** Record slots to start with and never shrink below (a power of two, at least 2; default 256). */
+  /** Records the index starts with room for and never shrinks below (a power of two, at least 2; default 256). */
   minRecords?: number;
   /**
    * Oldest records looked at (and dropped if expired or replaced) per get, and per put not right
@@ -76,9 +74,8 @@ export class ReplyCache {
   /** Memory bound (bytes). */
   readonly maxBytes: number;
   readonly #minRecords: number;
-  readonly #minData: number;
   readonly #expirePerCall: number;
-  #ring: ReplyRing;
+  #log: ReplyLog;
   #index: ReplyIndex;
   #bytes = 0;
   // The id being looked up, as words (set by #parse).
@@ -111,8 +108,7 @@ export class ReplyCache {
     if (!Number.isInteger(this.#expirePerCall) || this.#expirePerCall < 0) {
       throw new RangeError(`expirePerCall must be a whole number of at least 0, got ${options.expirePerCall}`);
     }
-    this.#minData = Math.max(64, Math.min(MIN_DATA_BYTES, options.maxBytes));
-    this.#ring = new ReplyRing(minRecords, this.#minData);
+    this.#log = new ReplyLog(minRecords);
     this.#index = new ReplyIndex(minRecords * 2);
   }
 
@@ -124,6 +120,11 @@ export class ReplyCache {
   /** Bytes charged for cached replies. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Bytes of the typed arrays the cache holds now (log chunks, spares and index). */
+  get allocatedBytes(): number {
+    return this.#log.allocatedBytes + this.#index.capacity * 8;
   }
 
   /** A copy of the cached reply for `id`, if cached and not expired at `now`. */
@@ -140,22 +141,22 @@ export class ReplyCache {
     this.#memoLength = this.#length;
     if (!this.#index.occupied(slot)) return undefined;
     const pos = this.#index.record(slot);
-    if (now - this.#ring.at(pos) >= this.ttlMs) return undefined;
-    return this.#ring.copy(pos);
+    if (now - this.#log.at(pos) >= this.ttlMs) return undefined;
+    return this.#log.copy(pos);
   }
 
-  /** Drops expired replies (oldest first; insertion order is time order). */
+  /** Drops expired replies (oldest first; insertion order is time order); shrinks the index if sparse. */
   expire(now: number): void {
     this.#expireTail(now, Infinity);
-    const ring = this.#ring;
-    // Shrink what is under an eighth used, to at least an eighth used (growth doubles
-    // what is over half used: no back and forth).
-    let capacity = ring.capacity, dataCapacity = ring.dataCapacity;
-    while (capacity > this.#minRecords && ring.liveCount * 8 < capacity) capacity /= 2;
-    while (dataCapacity > this.#minData && ring.liveBytes * 8 < dataCapacity) {
-      dataCapacity = Math.max(this.#minData, Math.ceil(dataCapacity / 2));
+    // Halve what is under an eighth used, to at least an eighth used (growth doubles what
+    // would be over half used: no back and forth).
+    const index = this.#index;
+    let capacity = index.capacity;
+    while (capacity > this.#minRecords * 2 && index.size * 8 < capacity) capacity /= 2;
+    if (capacity !== index.capacity) {
+      index.resize(capacity);
+      this.#memoValid = false;
     }
-    if (capacity !== ring.capacity || dataCapacity !== ring.dataCapacity) this.#rebuild(capacity, dataCapacity);
   }
 
   /** Whether a reply of `length` bytes fits now (after expiring old ones). */
@@ -176,49 +177,50 @@ export class ReplyCache {
     if (!this.hasRoom(reply.length, now) && !force) return false;
     if (!this.#memoValid) this.#expireTail(now);
     this.#parse(id);
-    const index = this.#index, ring = this.#ring;
+    const index = this.#index, log = this.#log;
     let slot = this.#memoValid && this.#w0 === this.#memoW0 && this.#w1 === this.#memoW1 &&
         this.#w2 === this.#memoW2 && this.#w3 === this.#memoW3 && this.#length === this.#memoLength
       ? this.#memoSlot
       : this.#find();
     this.#memoValid = false;
-    let stale = false;
-    if (index.occupied(slot)) { // replaced: the old record stays in the ring, killed
+    if (index.occupied(slot)) { // replaced: the old record stays in the log, killed
       const old = index.record(slot);
-      this.#bytes -= ring.length(old) + REPLY_CACHE_ENTRY_OVERHEAD;
-      ring.kill(old);
+      this.#bytes -= log.length(old) + REPLY_CACHE_ENTRY_OVERHEAD;
+      log.kill(old);
       index.deleteAt(slot);
-      stale = true;
+      slot = this.#find(); // deletion may have moved the probe chain
+    } else if ((index.size + 1) * 2 > index.capacity) {
+      index.resize(index.capacity * 2);
+      slot = this.#find();
     }
-    if (!ring.canAppend(reply.length)) stale = this.#makeRoom(reply.length) || stale;
-    const pos = ring.append(this.#w0, this.#w1, this.#w2, this.#w3, this.#length, this.#hash, reply, now);
-    if (stale) slot = this.#find();
+    const pos = log.append(this.#w0, this.#w1, this.#w2, this.#w3, this.#length, this.#hash, reply, now);
     index.insert(slot, this.#hash, pos);
     this.#bytes += reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
+    if (log.used - log.liveCount > log.liveCount + REPLY_LOG_CHUNK_RECORDS) this.#compact();
     return true;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#ring = new ReplyRing(this.#minRecords, this.#minData);
+    this.#log = new ReplyLog(this.#minRecords);
     this.#index.reset(this.#minRecords * 2);
     this.#memoValid = false;
     this.#bytes = 0;
   }
 
   // Drops up to `limit` expired or replaced records at the tail, oldest first. Gets and puts drop
-  // #expirePerCall each: a few per request keep the ring at what the ttl holds, so it stops
-  // growing (and copying) at a steady request rate, long before maxBytes forces a full expire().
+  // #expirePerCall each: a few per request keep the log at what the ttl holds, so it stops
+  // growing at a steady request rate (and reuses its chunks), long before maxBytes forces a full expire().
   #expireTail(now: number, limit = this.#expirePerCall): void {
-    const ring = this.#ring;
-    for (let i = 0; i < limit && ring.used > 0; i++) {
-      const pos = ring.tail;
-      if (ring.live(pos)) {
-        if (now - ring.at(pos) < this.ttlMs) return;
-        this.#index.remove(ring.hash(pos), pos);
-        this.#bytes -= ring.length(pos) + REPLY_CACHE_ENTRY_OVERHEAD;
+    const log = this.#log;
+    for (let i = 0; i < limit && log.used > 0; i++) {
+      const pos = log.tail;
+      if (log.live(pos)) {
+        if (now - log.at(pos) < this.ttlMs) return;
+        this.#index.remove(log.hash(pos), pos);
+        this.#bytes -= log.length(pos) + REPLY_CACHE_ENTRY_OVERHEAD;
       }
-      ring.dropTail();
+      log.dropTail();
       this.#memoValid = false;
     }
   }
@@ -252,43 +254,21 @@ export class ReplyCache {
 
   // The index slot holding the parsed id, or the empty slot where it would go.
   #find(): number {
-    const index = this.#index, ring = this.#ring, hash = this.#hash;
+    const index = this.#index, log = this.#log, hash = this.#hash;
     let slot = index.seek(hash);
     while (index.occupied(slot)) {
-      if (ring.matches(index.record(slot), this.#w0, this.#w1, this.#w2, this.#w3, this.#length)) return slot;
+      if (log.matches(index.record(slot), this.#w0, this.#w1, this.#w2, this.#w3, this.#length)) return slot;
       slot = index.seek(hash, slot);
     }
     return slot;
   }
 
-  // Makes room to append a reply of `length` bytes: drops killed records at the tail,
-  // else compacts (and grows) the ring. Returns whether index slots changed.
-  #makeRoom(length: number): boolean {
-    const ring = this.#ring;
-    while (ring.used > 0 && !ring.live(ring.tail)) {
-      ring.dropTail();
-      if (ring.canAppend(length)) return false;
-    }
-    if (ring.canAppend(length)) return false;
-    let capacity = ring.capacity;
-    if ((ring.liveCount + 1) * 2 > capacity) capacity *= 2;
-    const need = ring.liveBytes + length;
-    let dataCapacity = ring.dataCapacity;
-    if (need * 2 > dataCapacity) {
-      while (need * 2 > dataCapacity) dataCapacity *= 2;
-      // At most maxBytes: replies charged within it fit, being charged more than their length
-      // (only forced replies can need more, and then the ring doubles like the rest).
-      if (need <= this.maxBytes) dataCapacity = Math.max(need, Math.min(dataCapacity, this.maxBytes));
-    }
-    this.#rebuild(capacity, dataCapacity);
-    return true;
-  }
-
-  #rebuild(capacity: number, dataCapacity: number): void {
-    const ring = this.#ring, index = this.#index;
-    ring.rebuild(capacity, dataCapacity);
-    index.reset(capacity * 2);
-    for (let pos = 0; pos < ring.used; pos++) index.add(ring.hash(pos), pos);
+  // Copies the live records into fresh chunks (killed ones outnumber them) and re-indexes them.
+  #compact(): void {
+    const log = this.#log, index = this.#index;
+    log.compact();
+    index.reset(index.capacity);
+    for (let k = 0, pos = log.tail; k < log.used; k++, pos = log.next(pos)) index.add(log.hash(pos), pos);
     this.#memoValid = false;
   }
 }

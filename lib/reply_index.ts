@@ -46,7 +46,7 @@ function mix(h: number, k: number): number {
 
 /**
  * A set of (hash, record number) pairs in a power-of-two table. The owner keeps
- * it at most half full (it never grows by itself: see {@linkcode ReplyIndex.reset}).
+ * it at most half full (it never grows by itself: see {@linkcode ReplyIndex.resize}).
  *
  * @example
  * ```ts
@@ -153,6 +153,17 @@ export class ReplyIndex {
     }
     pairs[i << 1] = EMPTY;
     this.#count--;
+  }
+
+  /** Moves every entry into a table of `capacity` slots (a power of two, more than twice the entries). */
+  resize(capacity: number): void {
+    const old = this.#pairs;
+    this.#pairs = ReplyIndex.#allocate(capacity);
+    this.#mask = capacity - 1;
+    this.#count = 0;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i] !== EMPTY) this.add(old[i], old[i + 1]);
+    }
   }
 
   /** Empties the index, with `capacity` slots (a power of two). */

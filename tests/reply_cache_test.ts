@@ -1,12 +1,12 @@
 /**
- * Unit tests of the typed-array reply cache: the record/byte ring (wrap-around,
- * expiry order, compaction), the hash index (collisions), overwrite, forced
+ * Unit tests of the typed-array reply cache: the chunked record log (positions,
+ * chunk reuse, compaction), expiry order, the hash index (collisions), overwrite, forced
  * puts at the byte bound, copies returned by get, exact byte accounting, clear.
  */
 import assert from "node:assert/strict";
 import { REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../lib/reply_cache.ts";
 import { hashIdWords, ReplyIndex } from "../lib/reply_index.ts";
-import { ReplyRing } from "../lib/reply_ring.ts";
+import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "../lib/reply_log.ts";
 
 const OVERHEAD = REPLY_CACHE_ENTRY_OVERHEAD;
 
@@ -27,48 +27,64 @@ function idWords(id: Uint8Array): [number, number, number, number] {
   return [v.getInt32(0, true), v.getInt32(4, true), v.getInt32(8, true), v.getInt32(12, true)];
 }
 
-Deno.test("reply ring: byte ring wraps around, skipping the unused end, and frees it with the record after it", () => {
-  const ring = new ReplyRing(8, 100);
-  ring.append(1, 0, 0, 0, 16, 11, reply(40, 1), 0); // [0, 40)
-  ring.append(2, 0, 0, 0, 16, 12, reply(40, 2), 1); // [40, 80)
-  assert.equal(ring.canAppend(30), false, "30 bytes fit neither at the end (20 left) nor before the tail");
-  ring.dropTail();
-  assert.equal(ring.canAppend(30), true);
-  const c = ring.append(3, 0, 0, 0, 16, 13, reply(30, 3), 2); // wraps to [0, 30), skipping [80, 100)
-  assert.deepEqual(ring.copy(c), reply(30, 3));
-  assert.equal(ring.canAppend(11), false, "only [30, 40) is free");
-  assert.equal(ring.canAppend(10), true);
-  ring.dropTail(); // record 2: [40, 80)
-  assert.equal(ring.canAppend(51), false, "[80, 100) is still taken: it goes with the record that skipped it");
-  const d = ring.append(4, 0, 0, 0, 16, 14, reply(50, 4), 3); // [30, 80)
-  assert.equal(ring.canAppend(1), false, "full");
-  assert.equal(ring.canAppend(0), true, "an empty reply always fits");
-  ring.dropTail(); // record 3: [80, 100) and [0, 30)
-  assert.equal(ring.canAppend(31), false, "20 bytes free at the end, 30 before the tail");
-  const e = ring.append(5, 0, 0, 0, 16, 15, reply(30, 5), 4); // [0, 30), skipping [80, 100)
-  assert.deepEqual(ring.copy(d), reply(50, 4));
-  assert.deepEqual(ring.copy(e), reply(30, 5));
-  ring.dropTail();
-  ring.dropTail();
-  assert.equal(ring.used, 0);
-  assert.equal(ring.canAppend(100), true, "empty: the whole ring");
+Deno.test("reply log: chunks double up to full size; records keep their positions as the tail leaves chunks", () => {
+  const log = new ReplyLog(2);
+  const positions: number[] = [];
+  for (let i = 0; i < 10_000; i++) positions.push(log.append(i, 0, 0, 0, 16, i + 1, reply(i % 7, i & 0xff), i));
+  assert.equal(log.used, 10_000);
+  assert.equal(new Set(positions).size, 10_000, "positions are distinct");
+  for (let i = 0; i < 3_000; i++) {
+    assert.equal(log.tail, positions[i]);
+    log.dropTail();
+  }
+  for (const i of [3_000, 5_000, 9_999]) {
+    const pos = positions[i];
+    assert.ok(log.matches(pos, i, 0, 0, 0, 16) && log.live(pos));
+    assert.deepEqual([log.hash(pos), log.at(pos), log.length(pos)], [i + 1, i, i % 7]);
+    assert.deepEqual(log.copy(pos), reply(i % 7, i & 0xff));
+  }
+  let pos = log.tail;
+  for (let i = 3_000; i < 10_000; i++, pos = log.next(pos)) assert.equal(pos, positions[i], `next of ${i - 1}`);
+  assert.equal(log.liveCount, 7_000);
 });
 
-Deno.test("reply ring: record positions wrap around; rebuild keeps live records oldest first", () => {
-  const ring = new ReplyRing(4, 1000);
-  for (let i = 0; i < 10; i++) {
-    if (ring.used === 4) ring.dropTail();
-    ring.append(i, 0, 0, 0, 16, i + 1, reply(5, i), i);
+Deno.test("reply log: a steady load reuses its chunks; emptied, it starts its head chunk over", () => {
+  const log = new ReplyLog(REPLY_LOG_CHUNK_RECORDS);
+  let i = 0;
+  for (; i < 3 * REPLY_LOG_CHUNK_RECORDS; i++) log.append(i, 0, 0, 0, 16, 1, reply(50, 1), i);
+  const grown = log.allocatedBytes; // 3 full chunks
+  let largest = 0;
+  for (; i < 30 * REPLY_LOG_CHUNK_RECORDS; i++) { // as many in as out: chunks the tail leaves become the head's
+    log.dropTail();
+    log.append(i, 0, 0, 0, 16, 1, reply(50, 1), i);
+    largest = Math.max(largest, log.allocatedBytes);
   }
-  assert.equal(ring.used, 4);
-  assert.deepEqual([0, 1, 2, 3].map((k) => ring.at((ring.tail + k) % 4)), [6, 7, 8, 9]);
-  ring.kill((ring.tail + 1) % 4); // record 7 replaced
-  ring.rebuild(8, 64);
-  assert.equal(ring.used, 3);
-  assert.deepEqual([0, 1, 2].map((p) => ring.at(p)), [6, 8, 9]);
-  assert.deepEqual([0, 1, 2].map((p) => ring.copy(p)[0]), [6, 8, 9]);
-  assert.ok(ring.matches(1, 8, 0, 0, 0, 16));
-  assert.equal(ring.liveBytes, 15);
+  assert.equal(largest, (grown / 3) * 4, "one chunk more than the load fills, reused ever after");
+  while (log.used > 0) log.dropTail();
+  assert.equal(log.liveBytes, 0);
+  const pos = log.append(7, 0, 0, 0, 16, 1, reply(3, 3), i);
+  assert.equal(log.tail, pos);
+  assert.deepEqual(log.copy(pos), reply(3, 3));
+  const big = log.append(8, 0, 0, 0, 16, 1, reply(300_000, 9), i);
+  assert.equal(log.copy(big).length, 300_000, "a reply larger than a chunk's bytes gets a chunk of its size");
+});
+
+Deno.test("reply log: compact keeps the live records oldest first and drops the killed", () => {
+  const log = new ReplyLog(4);
+  const positions = Array.from({ length: 10 }, (_, i) => log.append(i, 0, 0, 0, 16, i + 1, reply(5, i), i));
+  log.dropTail();
+  log.kill(positions[3]);
+  log.kill(positions[7]);
+  log.compact();
+  assert.equal(log.used, 7);
+  const seen: number[] = [];
+  for (let k = 0, pos = log.tail; k < log.used; k++, pos = log.next(pos)) {
+    assert.ok(log.live(pos));
+    seen.push(log.at(pos));
+    assert.deepEqual(log.copy(pos), reply(5, log.at(pos)));
+  }
+  assert.deepEqual(seen, [1, 2, 4, 5, 6, 8, 9]);
+  assert.equal(log.liveBytes, 35);
 });
 
 Deno.test("reply cache: expiry drops oldest first, in insertion order, and stops at the first unexpired", () => {
@@ -110,12 +126,21 @@ Deno.test("reply cache: a put for a cached id replaces its reply and its time; b
   assert.equal(cache.bytes, 7 + OVERHEAD);
 });
 
-Deno.test("reply cache: many replacements of one id compact the ring instead of growing it", () => {
-  const cache = new ReplyCache({ ttlMs: 1e9, maxBytes: 1_000, minRecords: 4 });
-  for (let i = 0; i < 10_000; i++) assert.ok(cache.put("same", reply(100, i & 0xff), i));
-  assert.equal(cache.size, 1);
-  assert.equal(cache.bytes, 100 + OVERHEAD);
-  assert.deepEqual(cache.get("same", 10_000), reply(100, 9_999 & 0xff));
+Deno.test("reply cache: many replacements of one id are dropped or compacted away instead of piling up", () => {
+  for (const expirePerCall of [2, 0]) { // 0: nothing drops the killed records behind the live "first" but compaction
+    const cache = new ReplyCache({ ttlMs: 1e9, maxBytes: 1_000, minRecords: 4, expirePerCall });
+    assert.ok(cache.put("first", reply(10, 1), 0));
+    let largest = 0;
+    for (let i = 0; i < 50_000; i++) {
+      assert.ok(cache.put("same", reply(100, i & 0xff), i));
+      largest = Math.max(largest, cache.allocatedBytes);
+    }
+    assert.equal(cache.size, 2);
+    assert.equal(cache.bytes, 110 + 2 * OVERHEAD);
+    assert.deepEqual(cache.get("same", 50_000), reply(100, 49_999 & 0xff));
+    assert.deepEqual(cache.get("first", 50_000), reply(10, 1));
+    assert.ok(largest < 2 * 1024 * 1024, `expirePerCall ${expirePerCall}: grew to ${largest} bytes`);
+  }
 });
 
 Deno.test("reply cache: at the byte bound unforced puts are refused, forced ones kept; nothing unexpired is evicted", () => {
@@ -134,7 +159,7 @@ Deno.test("reply cache: at the byte bound unforced puts are refused, forced ones
   assert.equal(cache.size, 0);
 });
 
-Deno.test("reply cache: forced replies beyond maxBytes in bytes alone grow the byte ring", () => {
+Deno.test("reply cache: forced replies beyond maxBytes in bytes alone are all kept", () => {
   const cache = new ReplyCache({ ttlMs: 1_000, maxBytes: 500 });
   for (let i = 0; i < 20; i++) assert.ok(cache.put(id16(i), reply(200, i), 0, true));
   for (let i = 0; i < 20; i++) assert.deepEqual(cache.get(id16(i), 1), reply(200, i));

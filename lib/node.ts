@@ -124,8 +124,7 @@ export class KVNode {
   #pid: number;
   #closed = false;
   #closers: (() => void)[] = [];
-  // Replies and request ids are small and many (the reply cache keeps them for seconds):
-  // carve them out of slabs rather than allocating a buffer each.
+  // Replies are small and many: carve them out of slabs rather than allocating a buffer each.
   #slab = new SlabAllocator();
   #alloc = (length: number) => this.#slab.alloc(length);
 
@@ -198,7 +197,7 @@ export class KVNode {
   }
 
   #execute(req: Request, from: Address, mutating: boolean): void {
-    const id = this.#slab.copy(req.id);
+    const id = req.id; // a view of the datagram, which is ours to keep (DatagramHandler)
     switch (req.command) {
       case Command.IsAlive:
         return this.#reply(id, ErrorCode.Success, undefined, from, false);

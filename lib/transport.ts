@@ -9,7 +9,11 @@
 /** A `host:port` address string. */
 export type Address = string;
 
-/** Called for each datagram received. */
+/**
+ * Called for each datagram received. `data` is the handler's own: no other
+ * receiver sees it and the transport never writes to it again, so the handler may
+ * keep it (or views into it) as long as it likes.
+ */
 export type DatagramHandler = (data: Uint8Array, from: Address) => void;
 
 /** Sends and receives datagrams. */

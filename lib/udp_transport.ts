@@ -15,6 +15,8 @@ import { SlabAllocator } from "./slab.ts";
 
 /** Size of the receive buffer: the largest UDP payload fits. */
 export const RECEIVE_BUFFER_BYTES = 65_536;
+/** Sender addresses remembered as strings (by port) before the cache starts over. */
+const SENDER_CACHE_SIZE = 4_096;
 
 /**
  * A {@linkcode Transport} over a real UDP socket.
@@ -107,11 +109,24 @@ export class UdpTransport implements Transport {
       }
       const from = got[1] as Deno.NetAddr;
       try {
-        this.#handler(slab.copy(got[0]), formatAddress(from.hostname, from.port));
+        this.#handler(slab.copy(got[0]), this.#senderAddress(from.hostname, from.port));
       } catch (e) {
         console.error(`kvstore: datagram handler failed: ${(e as Error).message}`);
       }
     }
+  }
+
+  // The address string of a sender, formatted once per port and host: a node's clients send
+  // from few ports, and a string made once also keeps its hash for the lookups that follow.
+  #senders = new Map<number, { hostname: string; address: Address }>();
+
+  #senderAddress(hostname: string, port: number): Address {
+    const known = this.#senders.get(port);
+    if (known !== undefined && known.hostname === hostname) return known.address;
+    const address = formatAddress(hostname, port);
+    if (this.#senders.size >= SENDER_CACHE_SIZE) this.#senders.clear();
+    this.#senders.set(port, { hostname, address });
+    return address;
   }
 
   /** Closes the socket and waits for the receive loop to end. */

@@ -72,6 +72,31 @@ Deno.test("real UDP transport sends and receives on loopback", async () => {
   }
 });
 
+Deno.test("real UDP transport: senders on one port but different hosts get their own address", async () => {
+  const server = await UdpTransport.listen("127.0.0.1", 0);
+  const first = await UdpTransport.listen("127.0.0.1", 0);
+  const port = Number(first.address.split(":")[1]);
+  let second: UdpTransport | undefined;
+  try {
+    second = await UdpTransport.listen("127.0.0.2", port);
+  } catch {
+    // 127.0.0.2 is not routable here: the cache is still exercised by the repeated sender below.
+  }
+  const senders = second ? [first, second, first] : [first, first];
+  try {
+    const seen: string[] = [];
+    for (const s of senders) { // one at a time: each is seen before the next is sent
+      const got = new Promise<string>((resolve) => server.onReceive((_d, from) => resolve(from)));
+      s.send(new Uint8Array([1]), server.address);
+      seen.push(await got);
+    }
+    assert.deepEqual(seen, senders.map((s) => s.address));
+  } finally {
+    for (const t of [server, first, second]) t?.close();
+    for (const t of [server, first, second]) await t?.closed;
+  }
+});
+
 Deno.test("rpc: call/reply with retries over a lossy network; malformed packets counted", async () => {
   const clock = new VirtualClock(0);
   const net = new MemoryNetwork(clock, { seed: 9, loss: 0.3 });

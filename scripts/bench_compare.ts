@@ -17,6 +17,9 @@ import { startEchoProcess } from "./bench.ts";
 import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
 import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
+/** Rounds by default: this VM's speed drifts by up to 1.5× within minutes, so one round can mislead. */
+const DEFAULT_ROUNDS = 3;
+
 /** Help text. */
 export const COMPARE_HELP = `Usage: deno task bench:compare [options]
 
@@ -27,7 +30,8 @@ Prints a table with ratios, server CPU per request and memory per key.
 
 Options:
   --duration D      measured time per case (default 5s)
-  --rounds N        repeat every case N times, interleaved; the median is shown (default 1)
+  --rounds N        repeat every case N times, interleaved; the table shows medians, and each
+                    case's ratio to the echo of its round is listed round by round (default 3)
   --clients N       client sockets (default 16)
   --window N        outstanding requests per client (default 4)
   --processes N     generator processes (default 1)
@@ -147,6 +151,37 @@ function median(rows: CaseResult[]): CaseResult {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/**
+ * Each case's ratio to the echo ceiling measured in the same round, round by round, and their
+ * median: on a machine whose speed drifts between rounds, a case and the echo run just before it
+ * compare better than medians taken over all rounds apart.
+ *
+ * @example
+ * ```ts
+ * const row = (name: string, opsPerSec: number) => ({ name, opsPerSec } as CaseResult);
+ * console.log(formatPairedRatios([[row("(a) echo", 100), row("(b) node", 80)], [row("(a) echo", 50), row("(b) node", 45)]]));
+ * // (b) node: 80% 90% (median 85%)
+ * ```
+ */
+export function formatPairedRatios(rounds: CaseResult[][]): string {
+  const ratios = new Map<string, number[]>();
+  for (const round of rounds) {
+    const echo = round.find((r) => r.name.startsWith("(a)"));
+    if (!echo) continue;
+    for (const r of round) {
+      if (r === echo) continue;
+      ratios.set(r.name, [...(ratios.get(r.name) ?? []), r.opsPerSec / echo.opsPerSec]);
+    }
+  }
+  const percent = (x: number) => `${(100 * x).toFixed(0)}%`;
+  return [...ratios].map(([name, xs]) => {
+    const sorted = xs.slice().sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    const med = sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return `${name}: ${xs.map(percent).join(" ")} (median ${percent(med)})`;
+  }).join("\n");
+}
+
 function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
@@ -231,11 +266,15 @@ export async function compareMain(args: string[]): Promise<number> {
     valueMin: valueSize,
     valueMax: valueSize,
   };
-  const rounds = values.rounds ? parseInteger(values.rounds, "--rounds", 1, 20) : 1;
+  const rounds = values.rounds ? parseInteger(values.rounds, "--rounds", 1, 20) : DEFAULT_ROUNDS;
   const memoryKeys = values["memory-keys"] ? parseInteger(values["memory-keys"], "--memory-keys", 0) : 1_000_000;
   const dir = await Deno.makeTempDir({ prefix: "kvstore-bench-" });
   const byCase = new Map<string, CaseResult[]>();
-  const add = (r: CaseResult) => byCase.set(r.name, [...(byCase.get(r.name) ?? []), r]);
+  const byRound: CaseResult[][] = [];
+  const add = (r: CaseResult) => {
+    byCase.set(r.name, [...(byCase.get(r.name) ?? []), r]);
+    byRound[byRound.length - 1].push(r);
+  };
   const cpus = navigator.hardwareConcurrency;
   console.log(
     `bench:compare on ${Deno.build.os}/${Deno.build.arch}, ${cpus} cores, Deno ${Deno.version.deno}: ` +
@@ -246,6 +285,7 @@ export async function compareMain(args: string[]): Promise<number> {
   const redis = skip.has("redis") ? { ok: false, why: "skipped" } : await redisAvailable();
   try {
     for (let round = 0; round < rounds; round++) {
+      byRound.push([]);
       if (!skip.has("echo")) {
         const echo = await startEchoProcess();
         const servers: Servers = { addresses: [echo.address], pids: [echo.pid], note: "", stop: async () => {} };
@@ -276,6 +316,8 @@ export async function compareMain(args: string[]): Promise<number> {
     }
     const rows = [...byCase.values()].map(median);
     console.log("\n" + formatTable(rows));
+    const paired = formatPairedRatios(byRound);
+    if (paired) console.log(`\nRatio to the echo of the same round, round by round:\n${paired}`);
     if (!redis.ok) console.log(`\n(d) redis: not measured: ${redis.why}`);
     if (memoryKeys > 0 && !skip.has("memory")) {
       console.log("\nMemory per key:");

@@ -10,6 +10,7 @@ import { parseBenchArgs } from "../../scripts/bench.ts";
 import { UsageError } from "../../lib/cli/args.ts";
 import { startNode } from "../../lib/server.ts";
 import { benchKey } from "../../scripts/bench_worker.ts";
+import { type CaseResult, formatPairedRatios } from "../../scripts/bench_compare.ts";
 
 Deno.test("histogram: exact below 128 µs, within 1.6% above, mergeable, JSON round trip", () => {
   const h = new LatencyHistogram();
@@ -109,4 +110,16 @@ Deno.test("a short in-process run against a real node completes requests and cou
   } finally {
     running.close();
   }
+});
+
+Deno.test("bench:compare pairs each case with the echo of its own round", () => {
+  const row = (name: string, opsPerSec: number) => ({ name, opsPerSec }) as CaseResult;
+  const text = formatPairedRatios([
+    [row("(a) Deno UDP echo", 100), row("(b) single node", 80), row("(c) cluster", 10)],
+    [row("(a) Deno UDP echo", 50), row("(b) single node", 45), row("(c) cluster", 6)],
+    [row("(a) Deno UDP echo", 70), row("(b) single node", 49), row("(c) cluster", 7)],
+    [row("(b) single node", 1)], // a round without echo has nothing to pair with
+  ]);
+  assert.equal(text, "(b) single node: 80% 90% 70% (median 80%)\n(c) cluster: 10% 12% 10% (median 10%)");
+  assert.equal(formatPairedRatios([[row("(b) single node", 80)]]), "");
 });

@@ -16,7 +16,8 @@ import { type CommandBody, type PushSpec, type RunSpec, signCommand, type Signed
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
 import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
 import { type ChunkStore, MemoryChunkStore } from "./chunk_store.ts";
-import { type BuiltManifest, Transfer } from "./transfer.ts";
+import type { BuiltManifest } from "./manifest.ts";
+import { Transfer } from "./transfer.ts";
 
 /**
  * Raised when no node accepted a command; the message says why.

@@ -18,7 +18,7 @@ import {
 } from "../admin/config.ts";
 import { generateAdminKeys, importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
 import { FileChunkStore } from "../admin/chunk_store.ts";
-import { buildManifest } from "../admin/transfer.ts";
+import { buildManifest } from "../admin/manifest.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";

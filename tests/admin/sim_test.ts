@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { adminOf } from "../../lib/admin/attach.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
-import { manifestOfBytes } from "../../lib/admin/transfer.ts";
+import { manifestOfBytes } from "../../lib/admin/manifest.ts";
 import { randomBytes, seededRandom } from "../../lib/random.ts";
 import { executionsOf, makeKeys, simCluster } from "./helpers.ts";
 

@@ -18,7 +18,7 @@ import {
   publicKeyOf,
 } from "../../lib/admin/keys.ts";
 import { normalizePath, resolveTarget } from "../../lib/admin/paths.ts";
-import { buildManifest, manifestOfBytes } from "../../lib/admin/transfer.ts";
+import { buildManifest, manifestOfBytes } from "../../lib/admin/manifest.ts";
 import { BashExecutor } from "../../lib/admin/runner.ts";
 import { ReplayGuard } from "../../lib/admin/replay_guard.ts";
 import { ConfigError, parseFleet } from "../../lib/config.ts";

@@ -1,9 +1,17 @@
 /**
- * An open-addressing hash table of 32-byte keys in one typed array: each slot is
- * a 64-byte record (the key as 8 words, its hash, and the caller's fields), so a
- * lookup reads one cache line instead of following a map's pointers to a key
- * string and an entry object. Linear probing, backward-shift deletion, doubling
- * at half full.
+ * A hash table of 32-byte keys in typed arrays, laid out like a compact dict:
+ * each key has a 64-byte record (the key as 8 words, its hash, and the caller's
+ * fields) in a dense array of records, and a separate open-addressing index of
+ * (hash, record) pairs finds it. A lookup reads one index line and one record
+ * line, instead of following a map's pointers to a key string and an entry
+ * object.
+ *
+ * Records never move: a key keeps its record number until it is removed (the
+ * number is then reused), and records beyond the first 16,384 come in chunks of
+ * that many (1 MiB), so growing allocates a chunk instead of copying every
+ * record. Only the index (8 bytes a slot, at most half full) is rebuilt when it
+ * doubles: at a million keys a table of records doubling in place paused writes
+ * for a second; the index rebuild takes tens of milliseconds.
  *
  * Keys are given as 64-character hex strings (the store's key form); a key is
  * parsed into the table's scratch words by {@linkcode KeyTable.parse} first.
@@ -12,16 +20,21 @@
  */
 import { toHex } from "./bytes.ts";
 
-/** Int32 words per slot record. */
+/** Int32 words per record. */
 const RECORD_WORDS = 16;
 /** Record layout (int32 index within a record). */
 const HASH = 8, FLAGS = 9, NODE = 10, SEGMENT = 11, OFFSET = 12, LENGTH = 13; // 14–15: the time (float64)
 const USED = 1, TOMBSTONE = 2;
-const MIN_SLOTS = 16;
+const CHUNK_SHIFT = 14;
+/** Records per chunk (the first chunk grows by doubling up to this many). */
+const CHUNK_RECORDS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_RECORDS - 1;
+const FIRST_CHUNK_RECORDS = 16;
+const MIN_INDEX_SLOTS = 32;
 
 /**
- * Slots of 32-byte keys with a version time, a node index, a value index and a
- * tombstone flag each.
+ * Records of 32-byte keys with a version time, a node index, a value location and a
+ * tombstone flag each, found by key through a hash index.
  *
  * @example
  * ```ts
@@ -34,11 +47,15 @@ const MIN_SLOTS = 16;
  * ```
  */
 export class KeyTable {
-  #slots = MIN_SLOTS;
+  #words: Int32Array[] = [];
+  #times: Float64Array[] = [];
+  #bytes: Uint8Array[] = [];
+  #high = 0; // record numbers handed out: 0 … #high − 1
+  #free: number[] = []; // removed record numbers, reused first
   #count = 0;
-  #words = new Int32Array(MIN_SLOTS * RECORD_WORDS);
-  #times = new Float64Array(this.#words.buffer);
-  #bytes = new Uint8Array(this.#words.buffer);
+  // The index: slot i holds (hash, record number + 1) at 2i, 2i + 1; record 0 marks it empty.
+  #index = new Int32Array(MIN_INDEX_SLOTS * 2);
+  #mask = MIN_INDEX_SLOTS - 1;
   // The parsed key: its 32 bytes, read as 8 words (in the platform's byte order, as records are).
   #keyBytes = new Uint8Array(32);
   #key = new Int32Array(this.#keyBytes.buffer);
@@ -49,9 +66,14 @@ export class KeyTable {
     return this.#count;
   }
 
-  /** Slot count (a power of two); slots are 0 … capacity − 1. */
+  /** Record numbers in use or free: records are 0 … capacity − 1 (see {@linkcode KeyTable.used}). */
   get capacity(): number {
-    return this.#slots;
+    return this.#high;
+  }
+
+  /** Slots of the index (a power of two, at least twice the keys held). */
+  get indexSlots(): number {
+    return this.#mask + 1;
   }
 
   /**
@@ -74,144 +96,168 @@ export class KeyTable {
     this.#hash = h;
   }
 
-  /** The slot holding the parsed key, or −1. */
+  /** The record of the parsed key, or −1. */
   find(): number {
-    const words = this.#words, key = this.#key, mask = this.#slots - 1;
-    for (let slot = this.#hash & mask;; slot = (slot + 1) & mask) {
-      const b = slot * RECORD_WORDS;
-      if (words[b + FLAGS] === 0) return -1;
+    const index = this.#index, mask = this.#mask, hash = this.#hash, key = this.#key;
+    for (let i = hash & mask;; i = (i + 1) & mask) {
+      const stored = index[2 * i + 1];
+      if (stored === 0) return -1;
+      if (index[2 * i] !== hash) continue;
+      const record = stored - 1, words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
       if (
-        words[b + HASH] === this.#hash && words[b] === key[0] && words[b + 1] === key[1] && words[b + 2] === key[2] &&
-        words[b + 3] === key[3] && words[b + 4] === key[4] && words[b + 5] === key[5] && words[b + 6] === key[6] &&
-        words[b + 7] === key[7]
-      ) return slot;
+        words[b] === key[0] && words[b + 1] === key[1] && words[b + 2] === key[2] && words[b + 3] === key[3] &&
+        words[b + 4] === key[4] && words[b + 5] === key[5] && words[b + 6] === key[6] && words[b + 7] === key[7]
+      ) return record;
     }
   }
 
-  /**
-   * Adds the parsed key (which must not be held) and returns its slot; every other slot
-   * number known before may have changed (the table grows at half full).
-   */
+  /** Adds the parsed key (which must not be held) and returns its record number. */
   insert(): number {
-    if ((this.#count + 1) * 2 > this.#slots) this.#resize(this.#slots * 2);
-    const words = this.#words, mask = this.#slots - 1;
-    let slot = this.#hash & mask;
-    while (words[slot * RECORD_WORDS + FLAGS] !== 0) slot = (slot + 1) & mask;
-    const b = slot * RECORD_WORDS;
+    if ((this.#count + 1) * 2 > this.#mask + 1) this.#resizeIndex((this.#mask + 1) * 2);
+    const record = this.#free.length > 0 ? this.#free.pop()! : this.#newRecord();
+    const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
     words.set(this.#key, b);
     words[b + HASH] = this.#hash;
     words[b + FLAGS] = USED;
+    this.#place(this.#hash, record);
     this.#count++;
-    return slot;
+    return record;
   }
 
-  /**
-   * Removes the key at `slot`. Records after it in its probe chain may move back (with all
-   * their fields), so slot numbers known before are stale.
-   */
-  remove(slot: number): void {
-    const words = this.#words, mask = this.#slots - 1;
-    let hole = slot;
+  /** Removes the key of `record` (its number may be handed out again by a later insert). */
+  remove(record: number): void {
+    const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
+    const index = this.#index, mask = this.#mask;
+    let hole = words[b + HASH] & mask;
+    while (index[2 * hole + 1] !== record + 1) hole = (hole + 1) & mask;
     for (let next = (hole + 1) & mask;; next = (next + 1) & mask) {
-      const b = next * RECORD_WORDS;
-      if (words[b + FLAGS] === 0) break;
-      const home = words[b + HASH] & mask;
+      if (index[2 * next + 1] === 0) break;
+      const home = index[2 * next] & mask;
       // Move `next` into the hole unless its home lies cyclically in (hole, next].
       const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (between) continue;
-      words.copyWithin(hole * RECORD_WORDS, b, b + RECORD_WORDS);
+      index[2 * hole] = index[2 * next];
+      index[2 * hole + 1] = index[2 * next + 1];
       hole = next;
     }
-    words.fill(0, hole * RECORD_WORDS, hole * RECORD_WORDS + RECORD_WORDS);
+    index[2 * hole] = index[2 * hole + 1] = 0;
+    words.fill(0, b, b + RECORD_WORDS);
+    this.#free.push(record);
     this.#count--;
   }
 
   /** Forgets every key. */
   clear(): void {
-    this.#slots = MIN_SLOTS;
-    this.#count = 0;
-    this.#words = new Int32Array(MIN_SLOTS * RECORD_WORDS);
-    this.#times = new Float64Array(this.#words.buffer);
-    this.#bytes = new Uint8Array(this.#words.buffer);
+    this.#words = [];
+    this.#times = [];
+    this.#bytes = [];
+    this.#high = this.#count = 0;
+    this.#free = [];
+    this.#index = new Int32Array(MIN_INDEX_SLOTS * 2);
+    this.#mask = MIN_INDEX_SLOTS - 1;
   }
 
-  /** Whether `slot` holds a key. */
-  used(slot: number): boolean {
-    return this.#words[slot * RECORD_WORDS + FLAGS] !== 0;
+  /** Whether `record` holds a key. */
+  used(record: number): boolean {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] !== 0;
   }
 
-  /** The key at `slot` as 64 hex digits. */
-  hexAt(slot: number): string {
-    const start = slot * RECORD_WORDS * 4;
-    return toHex(this.#bytes.subarray(start, start + 32));
+  /** The key of `record` as 64 hex digits. */
+  hexAt(record: number): string {
+    const start = (record & CHUNK_MASK) * RECORD_WORDS * 4;
+    return toHex(this.#bytes[record >>> CHUNK_SHIFT].subarray(start, start + 32));
   }
 
-  /** Whether the entry at `slot` is a tombstone. */
-  tombstone(slot: number): boolean {
-    return (this.#words[slot * RECORD_WORDS + FLAGS] & TOMBSTONE) !== 0;
+  /** Whether the entry of `record` is a tombstone. */
+  tombstone(record: number): boolean {
+    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] & TOMBSTONE) !== 0;
   }
 
-  /** Sets or clears the tombstone flag at `slot`. */
-  setTombstone(slot: number, tombstone: boolean): void {
-    this.#words[slot * RECORD_WORDS + FLAGS] = USED | (tombstone ? TOMBSTONE : 0);
+  /** Sets or clears the tombstone flag of `record`. */
+  setTombstone(record: number, tombstone: boolean): void {
+    this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] = USED |
+      (tombstone ? TOMBSTONE : 0);
   }
 
-  /** Version time at `slot`. */
-  time(slot: number): number {
-    return this.#times[slot * (RECORD_WORDS / 2) + 7];
+  /** Version time of `record`. */
+  time(record: number): number {
+    return this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + 7];
   }
 
-  /** Sets the version time at `slot`. */
-  setTime(slot: number, t: number): void {
-    this.#times[slot * (RECORD_WORDS / 2) + 7] = t;
+  /** Sets the version time of `record`. */
+  setTime(record: number, t: number): void {
+    this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + 7] = t;
   }
 
-  /** The caller's node index at `slot`. */
-  node(slot: number): number {
-    return this.#words[slot * RECORD_WORDS + NODE];
+  /** The caller's node index of `record`. */
+  node(record: number): number {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + NODE];
   }
 
-  /** Sets the caller's node index at `slot`. */
-  setNode(slot: number, node: number): void {
-    this.#words[slot * RECORD_WORDS + NODE] = node;
+  /** Sets the caller's node index of `record`. */
+  setNode(record: number, node: number): void {
+    this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + NODE] = node;
   }
 
-  /** Where the value of `slot` is: the caller's segment number (see {@linkcode KeyTable.setLocation}). */
-  segment(slot: number): number {
-    return this.#words[slot * RECORD_WORDS + SEGMENT];
+  /** Where the value of `record` is: the caller's segment number (see {@linkcode KeyTable.setLocation}). */
+  segment(record: number): number {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + SEGMENT];
   }
 
-  /** Where the value of `slot` starts in its segment. */
-  offset(slot: number): number {
-    return this.#words[slot * RECORD_WORDS + OFFSET];
+  /** Where the value of `record` starts in its segment. */
+  offset(record: number): number {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + OFFSET];
   }
 
-  /** Length of the value of `slot`. */
-  length(slot: number): number {
-    return this.#words[slot * RECORD_WORDS + LENGTH];
+  /** Length of the value of `record`. */
+  length(record: number): number {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LENGTH];
   }
 
-  /** Records where the value of `slot` is kept (three integers of the caller's choosing). */
-  setLocation(slot: number, segment: number, offset: number, length: number): void {
-    const b = slot * RECORD_WORDS;
-    this.#words[b + SEGMENT] = segment;
-    this.#words[b + OFFSET] = offset;
-    this.#words[b + LENGTH] = length;
+  /** Records where the value of `record` is kept (three integers of the caller's choosing). */
+  setLocation(record: number, segment: number, offset: number, length: number): void {
+    const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
+    words[b + SEGMENT] = segment;
+    words[b + OFFSET] = offset;
+    words[b + LENGTH] = length;
   }
 
-  #resize(slots: number): void {
-    const old = this.#words, oldSlots = this.#slots;
-    this.#slots = slots;
-    this.#words = new Int32Array(slots * RECORD_WORDS);
-    this.#times = new Float64Array(this.#words.buffer);
-    this.#bytes = new Uint8Array(this.#words.buffer);
-    const words = this.#words, mask = slots - 1;
-    for (let s = 0; s < oldSlots; s++) {
-      const b = s * RECORD_WORDS;
-      if (old[b + FLAGS] === 0) continue;
-      let slot = old[b + HASH] & mask;
-      while (words[slot * RECORD_WORDS + FLAGS] !== 0) slot = (slot + 1) & mask;
-      words.set(old.subarray(b, b + RECORD_WORDS), slot * RECORD_WORDS);
+  // A record number never handed out: the first chunk doubles up to a full chunk (a small
+  // table stays small), then full chunks are added.
+  #newRecord(): number {
+    const record = this.#high++;
+    const chunk = record >>> CHUNK_SHIFT, within = record & CHUNK_MASK;
+    if (chunk === this.#words.length) {
+      this.#setChunk(chunk, new Int32Array((chunk === 0 ? FIRST_CHUNK_RECORDS : CHUNK_RECORDS) * RECORD_WORDS));
+    } else if (within * RECORD_WORDS === this.#words[chunk].length) { // the first chunk, full: double it
+      const grown = new Int32Array(this.#words[chunk].length * 2);
+      grown.set(this.#words[chunk]);
+      this.#setChunk(chunk, grown);
+    }
+    return record;
+  }
+
+  #setChunk(chunk: number, words: Int32Array): void {
+    this.#words[chunk] = words;
+    this.#times[chunk] = new Float64Array(words.buffer);
+    this.#bytes[chunk] = new Uint8Array(words.buffer);
+  }
+
+  // Puts (hash, record) in the first empty index slot from the hash's home.
+  #place(hash: number, record: number): void {
+    const index = this.#index, mask = this.#mask;
+    let i = hash & mask;
+    while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
+    index[2 * i] = hash;
+    index[2 * i + 1] = record + 1;
+  }
+
+  #resizeIndex(slots: number): void {
+    const old = this.#index;
+    this.#index = new Int32Array(slots * 2);
+    this.#mask = slots - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] !== 0) this.#place(old[i], old[i + 1] - 1);
     }
   }
 }

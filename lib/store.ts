@@ -57,7 +57,6 @@ export class MemoryStore {
   // A compaction pass in progress: segments still to empty (a dropped one leaves the set), cursor.
   #compactTargets: Set<number> | undefined;
   #compactCursor = 0;
-  #compactCapacity = 0;
   // Node ids of versions, by the index a table record holds.
   #nodes: string[] = [];
   #nodeIndex = new Map<string, number>();
@@ -96,25 +95,25 @@ export class MemoryStore {
   getEntry(key: string): Entry | undefined {
     const table = this.#table;
     table.parse(key);
-    const slot = table.find();
-    return slot < 0 ? undefined : this.#entryAt(slot);
+    const record = table.find();
+    return record < 0 ? undefined : this.#entryAt(record);
   }
 
   /** The live value for `key`, or undefined if absent or removed. */
   getValue(key: string): Uint8Array | undefined {
     const table = this.#table;
     table.parse(key);
-    const slot = table.find();
-    return slot < 0 || table.tombstone(slot) ? undefined : this.#valueAt(slot);
+    const record = table.find();
+    return record < 0 || table.tombstone(record) ? undefined : this.#valueAt(record);
   }
 
   /** Applies `entry` if it is newer than what is stored (last writer wins). */
   apply(key: string, entry: Entry): ApplyResult {
     const table = this.#table;
     table.parse(key);
-    const slot = table.find();
-    if (slot >= 0 && this.#compareAt(slot, entry.version) <= 0) return "stale";
-    return this.#set(key, entry, slot);
+    const record = table.find();
+    if (record >= 0 && this.#compareAt(record, entry.version) <= 0) return "stale";
+    return this.#set(key, entry, record);
   }
 
   /** Stores `entry` regardless of versions (used by single-node writes and loading). */
@@ -124,26 +123,26 @@ export class MemoryStore {
     return this.#set(key, entry, table.find());
   }
 
-  // Stores `entry` for the parsed key, held at `slot` (or −1).
-  #set(key: string, entry: Entry, slot: number): ApplyResult {
+  // Stores `entry` for the parsed key, held at `record` (or −1).
+  #set(key: string, entry: Entry, record: number): ApplyResult {
     const table = this.#table;
     const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
-    const wasLive = slot >= 0 && !table.tombstone(slot);
-    const oldBytes = slot < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(slot) : 0);
+    const wasLive = record >= 0 && !table.tombstone(record);
+    const oldBytes = record < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(record) : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
     const arena = this.#arena;
-    if (slot < 0) slot = table.insert();
-    else arena.release(table.segment(slot), table.length(slot));
+    if (record < 0) record = table.insert();
+    else arena.release(table.segment(record), table.length(record));
     // Copied into the arena, so the entry never aliases a packet buffer.
     const length = entry.tombstone ? 0 : entry.value.length;
     const segment = arena.store(entry.tombstone ? EMPTY : entry.value);
-    table.setLocation(slot, segment, arena.lastOffset, length);
-    table.setTime(slot, entry.version.t);
-    table.setNode(slot, this.#nodeOf(entry.version.n));
-    table.setTombstone(slot, entry.tombstone);
+    table.setLocation(record, segment, arena.lastOffset, length);
+    table.setTime(record, entry.version.t);
+    table.setNode(record, this.#nodeOf(entry.version.n));
+    table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
-    this.listener?.set(key, { value: this.#valueAt(slot), version: entry.version, tombstone: entry.tombstone });
+    this.listener?.set(key, { value: this.#valueAt(record), version: entry.version, tombstone: entry.tombstone });
     this.#compactStep();
     return "applied";
   }
@@ -152,20 +151,20 @@ export class MemoryStore {
   delete(key: string): boolean {
     const table = this.#table;
     table.parse(key);
-    const slot = table.find();
-    if (slot < 0) return false;
-    this.#deleteAt(slot);
+    const record = table.find();
+    if (record < 0) return false;
+    this.#deleteAt(record);
     this.listener?.delete(key);
     return true;
   }
 
-  #deleteAt(slot: number): void {
+  #deleteAt(record: number): void {
     const table = this.#table;
-    const tombstone = table.tombstone(slot);
-    this.#bytes -= KEY_BYTES + (tombstone ? 0 : table.length(slot));
+    const tombstone = table.tombstone(record);
+    this.#bytes -= KEY_BYTES + (tombstone ? 0 : table.length(record));
     if (!tombstone) this.#live--;
-    this.#arena.release(table.segment(slot), table.length(slot));
-    table.remove(slot);
+    this.#arena.release(table.segment(record), table.length(record));
+    table.remove(record);
   }
 
   /** Deletes every entry. */
@@ -180,8 +179,8 @@ export class MemoryStore {
   /** Iterates over all entries, tombstones included. The store must not change during the iteration. */
   *entries(): IterableIterator<[string, Entry]> {
     const table = this.#table;
-    for (let slot = 0; slot < table.capacity; slot++) {
-      if (table.used(slot)) yield [table.hexAt(slot), this.#entryAt(slot)];
+    for (let record = 0; record < table.capacity; record++) {
+      if (table.used(record)) yield [table.hexAt(record), this.#entryAt(record)];
     }
   }
 
@@ -189,32 +188,31 @@ export class MemoryStore {
   collectTombstones(beforeT: number): number {
     const old: string[] = [];
     const table = this.#table;
-    for (let slot = 0; slot < table.capacity; slot++) {
-      if (table.used(slot) && table.tombstone(slot) && table.time(slot) < beforeT) old.push(table.hexAt(slot));
+    for (let record = 0; record < table.capacity; record++) {
+      if (table.used(record) && table.tombstone(record) && table.time(record) < beforeT) old.push(table.hexAt(record));
     }
     for (const key of old) this.delete(key);
     return old.length;
   }
 
-  #entryAt(slot: number): Entry {
+  #entryAt(record: number): Entry {
     const table = this.#table;
     return {
-      value: this.#valueAt(slot),
-      version: { t: table.time(slot), n: this.#nodes[table.node(slot)] },
-      tombstone: table.tombstone(slot),
+      value: this.#valueAt(record),
+      version: { t: table.time(record), n: this.#nodes[table.node(record)] },
+      tombstone: table.tombstone(record),
     };
   }
 
-  #valueAt(slot: number): Uint8Array {
+  #valueAt(record: number): Uint8Array {
     const table = this.#table;
-    return this.#arena.view(table.segment(slot), table.offset(slot), table.length(slot));
+    return this.#arena.view(table.segment(record), table.offset(record), table.length(record));
   }
 
-  // Compaction, a few slots per write: when the arena holds more than twice the live bytes,
+  // Compaction, a few records per write: when the arena holds more than twice the live bytes,
   // the values of its segments under half live are moved out as a cursor passes over the table,
-  // COMPACT_SLOTS_PER_WRITE slots at each write, so no single write pays for the whole pass.
-  // A record the pass misses (moved behind the cursor by a removal, or by growth, which
-  // restarts it) only keeps its segment alive until the next pass.
+  // COMPACT_RECORDS_PER_WRITE records at each write, so no single write pays for the whole pass.
+  // Records never move, so the pass sees every key that was there when it started.
   #compactStep(): void {
     const table = this.#table, arena = this.#arena;
     let targets = this.#compactTargets;
@@ -224,32 +222,27 @@ export class MemoryStore {
       if (targets.size === 0) return;
       this.#compactTargets = targets;
       this.#compactCursor = 0;
-      this.#compactCapacity = table.capacity;
     }
-    if (this.#compactCapacity !== table.capacity) { // the table grew: slots moved
-      this.#compactCursor = 0;
-      this.#compactCapacity = table.capacity;
-    }
-    const end = Math.min(this.#compactCursor + COMPACT_SLOTS_PER_WRITE, table.capacity);
-    for (let slot = this.#compactCursor; slot < end; slot++) {
-      if (!table.used(slot)) continue;
-      const segment = table.segment(slot);
+    const end = Math.min(this.#compactCursor + COMPACT_RECORDS_PER_WRITE, table.capacity);
+    for (let record = this.#compactCursor; record < end; record++) {
+      if (!table.used(record)) continue;
+      const segment = table.segment(record);
       if (!targets.has(segment)) continue;
-      const length = table.length(slot);
-      const moved = arena.store(arena.view(segment, table.offset(slot), length));
-      table.setLocation(slot, moved, arena.lastOffset, length);
+      const length = table.length(record);
+      const moved = arena.store(arena.view(segment, table.offset(record), length));
+      table.setLocation(record, moved, arena.lastOffset, length);
       arena.release(segment, length);
     }
     this.#compactCursor = end;
     if (end === table.capacity || targets.size === 0) this.#compactTargets = undefined;
   }
 
-  // Orders `version` against the one held at `slot`, as compareVersions(version, held) does.
-  #compareAt(slot: number, version: Version): number {
+  // Orders `version` against the one held at `record`, as compareVersions(version, held) does.
+  #compareAt(record: number, version: Version): number {
     const table = this.#table;
-    const t = table.time(slot);
+    const t = table.time(record);
     if (t !== version.t) return version.t - t;
-    const n = this.#nodes[table.node(slot)];
+    const n = this.#nodes[table.node(record)];
     return version.n < n ? -1 : version.n > n ? 1 : 0;
   }
 
@@ -265,5 +258,5 @@ export class MemoryStore {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Table slots a compaction pass covers per write (a pass over 2^21 slots spans 2^18 writes). */
-const COMPACT_SLOTS_PER_WRITE = 8;
+/** Table records a compaction pass covers per write (a pass over 2^20 records spans 2^17 writes). */
+const COMPACT_RECORDS_PER_WRITE = 8;

@@ -3,19 +3,22 @@ import { KeyTable } from "../lib/key_table.ts";
 
 const hex = (i: number) => i.toString(16).padStart(8, "0").repeat(8);
 
-Deno.test("key table: keys survive growth and removals; fields move with their keys", () => {
+Deno.test("key table: keys survive growth and removals; a key keeps its record, removed records are reused", () => {
   const t = new KeyTable();
+  const records: number[] = [];
   for (let i = 0; i < 5_000; i++) {
     t.parse(hex(i));
     assert.equal(t.find(), -1);
     const slot = t.insert();
+    records.push(slot);
     t.setTime(slot, i * 1.5);
     t.setNode(slot, i % 7);
     t.setLocation(slot, i, i + 1, i + 2);
     t.setTombstone(slot, i % 3 === 0);
   }
   assert.equal(t.size, 5_000);
-  assert.ok(t.capacity >= 10_000, "at most half full");
+  assert.ok(t.indexSlots >= 10_000, "index at most half full");
+  assert.equal(t.capacity, 5_000, "records are dense");
   for (let i = 0; i < 5_000; i += 2) {
     t.parse(hex(i));
     t.remove(t.find());
@@ -28,17 +31,52 @@ Deno.test("key table: keys survive growth and removals; fields move with their k
       assert.equal(slot, -1, `removed ${i}`);
       continue;
     }
-    assert.ok(slot >= 0, `kept ${i}`);
+    assert.equal(slot, records[i], `kept ${i} in its record`);
     assert.equal(t.hexAt(slot), hex(i));
     assert.deepEqual(
       [t.time(slot), t.node(slot), t.segment(slot), t.offset(slot), t.length(slot), t.tombstone(slot)],
       [i * 1.5, i % 7, i, i + 1, i + 2, i % 3 === 0],
     );
   }
+  const freed = new Set(records.filter((_, i) => i % 2 === 0));
+  for (let i = 5_000; i < 6_000; i++) {
+    t.parse(hex(i));
+    assert.ok(freed.has(t.insert()), "a removed record is handed out again");
+  }
+  assert.equal(t.capacity, 5_000);
   t.clear();
   assert.equal(t.size, 0);
   t.parse(hex(1));
   assert.equal(t.find(), -1);
+});
+
+Deno.test("key table: past the first chunk, records in full chunks; random inserts and removals match a map", () => {
+  const t = new KeyTable();
+  const model = new Map<string, number>(); // key → time
+  let state = 7;
+  const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let step = 0; step < 120_000; step++) {
+    const key = hex(Math.floor(random() * 50_000));
+    t.parse(key);
+    const found = t.find();
+    assert.equal(found >= 0, model.has(key), `step ${step}`);
+    if (found >= 0 && random() < 0.3) {
+      t.remove(found);
+      model.delete(key);
+    } else if (found < 0) {
+      t.setTime(t.insert(), step);
+      model.set(key, step);
+    }
+  }
+  assert.equal(t.size, model.size);
+  assert.ok(t.capacity > 16_384, `${t.capacity} records: more than the first chunk`);
+  let seen = 0;
+  for (let r = 0; r < t.capacity; r++) {
+    if (!t.used(r)) continue;
+    seen++;
+    assert.equal(t.time(r), model.get(t.hexAt(r)));
+  }
+  assert.equal(seen, model.size);
 });
 
 Deno.test("key table: keys must be 64 hex digits; upper case reads back as lower case", () => {

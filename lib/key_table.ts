@@ -19,6 +19,7 @@
  * @module
  */
 import { toHex } from "./bytes.ts";
+import { HashIndex } from "./hash_index.ts";
 
 /** Int32 words per record. */
 const RECORD_WORDS = 16;
@@ -53,9 +54,7 @@ export class KeyTable {
   #high = 0; // record numbers handed out: 0 … #high − 1
   #free: number[] = []; // removed record numbers, reused first
   #count = 0;
-  // The index: slot i holds (hash, record number + 1) at 2i, 2i + 1; record 0 marks it empty.
-  #index = new Int32Array(MIN_INDEX_SLOTS * 2);
-  #mask = MIN_INDEX_SLOTS - 1;
+  #index = new HashIndex(MIN_INDEX_SLOTS);
   // The parsed key: its 32 bytes, read as 8 words (in the platform's byte order, as records are).
   #keyBytes = new Uint8Array(32);
   #key = new Int32Array(this.#keyBytes.buffer);
@@ -73,7 +72,7 @@ export class KeyTable {
 
   /** Slots of the index (a power of two, at least twice the keys held). */
   get indexSlots(): number {
-    return this.#mask + 1;
+    return this.#index.capacity;
   }
 
   /**
@@ -93,33 +92,33 @@ export class KeyTable {
       h = Math.imul(h ^ key[w], 0x9e3779b1);
       h ^= h >>> 15;
     }
-    this.#hash = h;
+    this.#hash = h === 0 ? 1 : h; // 0 marks an empty index slot
   }
 
   /** The record of the parsed key, or −1. */
   find(): number {
-    const index = this.#index, mask = this.#mask, hash = this.#hash, key = this.#key;
-    for (let i = hash & mask;; i = (i + 1) & mask) {
-      const stored = index[2 * i + 1];
-      if (stored === 0) return -1;
-      if (index[2 * i] !== hash) continue;
-      const record = stored - 1, words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
+    const index = this.#index, hash = this.#hash, key = this.#key;
+    for (let slot = index.seek(hash); index.occupied(slot); slot = index.seek(hash, slot)) {
+      const record = index.record(slot);
+      const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
       if (
         words[b] === key[0] && words[b + 1] === key[1] && words[b + 2] === key[2] && words[b + 3] === key[3] &&
         words[b + 4] === key[4] && words[b + 5] === key[5] && words[b + 6] === key[6] && words[b + 7] === key[7]
       ) return record;
     }
+    return -1;
   }
 
   /** Adds the parsed key (which must not be held) and returns its record number. */
   insert(): number {
-    if ((this.#count + 1) * 2 > this.#mask + 1) this.#resizeIndex((this.#mask + 1) * 2);
+    const index = this.#index;
+    if ((index.size + 1) * 2 > index.capacity) index.resize(index.capacity * 2);
     const record = this.#free.length > 0 ? this.#free.pop()! : this.#newRecord();
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
     words.set(this.#key, b);
     words[b + HASH] = this.#hash;
     words[b + FLAGS] = USED;
-    this.#place(this.#hash, record);
+    index.add(this.#hash, record);
     this.#count++;
     return record;
   }
@@ -127,20 +126,7 @@ export class KeyTable {
   /** Removes the key of `record` (its number may be handed out again by a later insert). */
   remove(record: number): void {
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
-    const index = this.#index, mask = this.#mask;
-    let hole = words[b + HASH] & mask;
-    while (index[2 * hole + 1] !== record + 1) hole = (hole + 1) & mask;
-    for (let next = (hole + 1) & mask;; next = (next + 1) & mask) {
-      if (index[2 * next + 1] === 0) break;
-      const home = index[2 * next] & mask;
-      // Move `next` into the hole unless its home lies cyclically in (hole, next].
-      const between = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-      if (between) continue;
-      index[2 * hole] = index[2 * next];
-      index[2 * hole + 1] = index[2 * next + 1];
-      hole = next;
-    }
-    index[2 * hole] = index[2 * hole + 1] = 0;
+    this.#index.remove(words[b + HASH], record);
     words.fill(0, b, b + RECORD_WORDS);
     this.#free.push(record);
     this.#count--;
@@ -153,8 +139,7 @@ export class KeyTable {
     this.#bytes = [];
     this.#high = this.#count = 0;
     this.#free = [];
-    this.#index = new Int32Array(MIN_INDEX_SLOTS * 2);
-    this.#mask = MIN_INDEX_SLOTS - 1;
+    this.#index.reset(MIN_INDEX_SLOTS);
   }
 
   /** Whether `record` holds a key. */
@@ -241,24 +226,6 @@ export class KeyTable {
     this.#words[chunk] = words;
     this.#times[chunk] = new Float64Array(words.buffer);
     this.#bytes[chunk] = new Uint8Array(words.buffer);
-  }
-
-  // Puts (hash, record) in the first empty index slot from the hash's home.
-  #place(hash: number, record: number): void {
-    const index = this.#index, mask = this.#mask;
-    let i = hash & mask;
-    while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
-    index[2 * i] = hash;
-    index[2 * i + 1] = record + 1;
-  }
-
-  #resizeIndex(slots: number): void {
-    const old = this.#index;
-    this.#index = new Int32Array(slots * 2);
-    this.#mask = slots - 1;
-    for (let i = 0; i < old.length; i += 2) {
-      if (old[i + 1] !== 0) this.#place(old[i], old[i + 1] - 1);
-    }
   }
 }
 

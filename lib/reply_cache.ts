@@ -4,7 +4,7 @@
  *
  * It holds no JS object per reply: records live in a {@linkcode ReplyLog}
  * (typed arrays in chunks, reply bytes copied in) found through a
- * {@linkcode ReplyIndex} (a hash table over an `Int32Array`). At tens of
+ * {@linkcode HashIndex} (a hash table over an `Int32Array`). At tens of
  * thousands of requests a second, a reply per request kept for seconds as its own
  * objects (id string, byte view, table entries) was hundreds of thousands of live
  * objects for the GC to promote and trace.
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { hashIdWords, ReplyIndex } from "./reply_index.ts";
+import { HashIndex } from "./hash_index.ts";
 import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "./reply_log.ts";
 
 /** Bytes charged per cached reply on top of its length (its record and index slots, with growth slack). */
@@ -76,7 +76,7 @@ export class ReplyCache {
   readonly #minRecords: number;
   readonly #expirePerCall: number;
   #log: ReplyLog;
-  #index: ReplyIndex;
+  #index: HashIndex;
   #bytes = 0;
   // The id being looked up, as words (set by #parse).
   #w0 = 0;
@@ -109,7 +109,7 @@ export class ReplyCache {
       throw new RangeError(`expirePerCall must be a whole number of at least 0, got ${options.expirePerCall}`);
     }
     this.#log = new ReplyLog(minRecords);
-    this.#index = new ReplyIndex(minRecords * 2);
+    this.#index = new HashIndex(minRecords * 2);
   }
 
   /** Number of cached replies. */
@@ -271,4 +271,36 @@ export class ReplyCache {
     for (let k = 0, pos = log.tail; k < log.used; k++, pos = log.next(pos)) index.add(log.hash(pos), pos);
     this.#memoValid = false;
   }
+}
+
+/**
+ * 32-bit hash of an id given as four little-endian 32-bit words and its length
+ * in bytes (murmur3-style mixing); never 0.
+ *
+ * @example
+ * ```ts
+ * console.log(hashIdWords(1, 2, 3, 4, 16) === hashIdWords(1, 2, 3, 4, 16)); // true
+ * console.log(hashIdWords(1, 2, 3, 4, 16) !== 0); // true
+ * ```
+ */
+export function hashIdWords(w0: number, w1: number, w2: number, w3: number, length: number): number {
+  let h = length;
+  h = mix(h, w0);
+  h = mix(h, w1);
+  h = mix(h, w2);
+  h = mix(h, w3);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h === 0 ? 1 : h; // never 0, which marks an empty index slot
+}
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }

@@ -4,16 +4,17 @@
  * puts at the byte bound, copies returned by get, exact byte accounting, clear.
  */
 import assert from "node:assert/strict";
-import { REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../lib/reply_cache.ts";
-import { hashIdWords, ReplyIndex } from "../lib/reply_index.ts";
+import { hashIdWords, REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../lib/reply_cache.ts";
+import { HashIndex } from "../lib/hash_index.ts";
 import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "../lib/reply_log.ts";
 
 const OVERHEAD = REPLY_CACHE_ENTRY_OVERHEAD;
 
-/** A 16-byte id from a number. */
-function id16(n: number): Uint8Array {
+/** A 16-byte id from a number (and a second word, 0 unless given). */
+function id16(n: number, second = 0): Uint8Array {
   const id = new Uint8Array(16);
   new DataView(id.buffer).setUint32(0, n, true);
+  new DataView(id.buffer).setInt32(4, second, true);
   id[15] = 0xa5;
   return id;
 }
@@ -170,33 +171,36 @@ Deno.test("reply cache: ids in one index slot, and ids with one 32-bit hash, are
   // Two ids whose hashes share the home slot of a 16-slot index (minRecords 8).
   const home = (n: number) => hashIdWords(...idWords(id16(n)), 16) & 15;
   const second = Array.from({ length: 1_000 }, (_, n) => n).find((n) => n > 0 && home(n) === home(0))!;
-  // Two ids with the same full hash (a birthday search over 32 bits).
+  // Two ids with the same full hash (a birthday search over 32 bits). The ids vary in two words:
+  // with one word varying and the others fixed, the hash is a permutation of that word.
+  const twoWords = (n: number) => id16(n, Math.imul(n, 0x9e3779b1));
   const seen = new Map<number, number>();
-  let pair: [number, number] | undefined;
+  let pair: [Uint8Array, Uint8Array] | undefined;
   for (let n = 1_000; !pair; n++) {
-    const h = hashIdWords(...idWords(id16(n)), 16);
+    const h = hashIdWords(...idWords(twoWords(n)), 16);
     const other = seen.get(h);
-    if (other !== undefined) pair = [other, n];
+    if (other !== undefined) pair = [twoWords(other), twoWords(n)];
     else seen.set(h, n);
   }
-  for (const [a, b] of [[0, second], pair]) {
+  assert.equal(hashIdWords(...idWords(pair[0]), 16), hashIdWords(...idWords(pair[1]), 16));
+  for (const [a, b] of [[id16(0), id16(second)], pair]) {
     const cache = new ReplyCache({ ttlMs: 1_000, maxBytes: 1 << 20, minRecords: 8 });
-    cache.put(id16(a), reply(5, 1), 0);
-    assert.equal(cache.get(id16(b), 1), undefined, `${b} is not ${a}`);
-    cache.put(id16(b), reply(6, 2), 1);
-    assert.deepEqual(cache.get(id16(a), 2), reply(5, 1));
-    assert.deepEqual(cache.get(id16(b), 2), reply(6, 2));
-    cache.put(id16(a), reply(7, 3), 3); // replace the first of the chain
-    assert.deepEqual(cache.get(id16(b), 4), reply(6, 2));
+    cache.put(a, reply(5, 1), 0);
+    assert.equal(cache.get(b, 1), undefined, `${b} is not ${a}`);
+    cache.put(b, reply(6, 2), 1);
+    assert.deepEqual(cache.get(a, 2), reply(5, 1));
+    assert.deepEqual(cache.get(b, 2), reply(6, 2));
+    cache.put(a, reply(7, 3), 3); // replace the first of the chain
+    assert.deepEqual(cache.get(b, 4), reply(6, 2));
     cache.expire(1_002); // drops b's record at 1 (a was replaced at 3): b's slot is removed, a must stay findable
-    assert.equal(cache.get(id16(b), 1_002), undefined);
-    assert.deepEqual(cache.get(id16(a), 1_002), reply(7, 3));
+    assert.equal(cache.get(b, 1_002), undefined);
+    assert.deepEqual(cache.get(a, 1_002), reply(7, 3));
     assert.equal(cache.size, 1);
   }
 });
 
-Deno.test("reply index: backward-shift deletion keeps every probe chain reachable", () => {
-  const index = new ReplyIndex(8);
+Deno.test("hash index: backward-shift deletion keeps every probe chain reachable", () => {
+  const index = new HashIndex(8);
   // Hashes 1, 9, 17 share home slot 1; 2 has home 2 and is pushed behind them.
   for (const [h, r] of [[1, 10], [9, 11], [2, 12], [17, 13]]) index.add(h, r);
   assert.ok(index.remove(9, 11));
@@ -314,4 +318,11 @@ Deno.test("reply cache: at a steady rate gets and puts drop expired replies, so 
   assert.deepEqual(cache.get(id16(19_001), 19_999), reply(20, 19_001));
   assert.equal(cache.get(id16(18_999), 19_999), undefined);
   assert.throws(() => new ReplyCache({ ttlMs: 1, maxBytes: 1, expirePerCall: -1 }), RangeError);
+});
+
+Deno.test("reply id hashes are never 0 and reach even home slots as well as odd ones", () => {
+  const hashes = Array.from({ length: 1_000 }, (_, n) => hashIdWords(...idWords(id16(n)), 16));
+  assert.ok(hashes.every((h) => h !== 0));
+  const even = hashes.filter((h) => (h & 1) === 0).length;
+  assert.ok(even > 400 && even < 600, `${even} of 1000 even (a hash forced odd leaves half the home slots unused)`);
 });

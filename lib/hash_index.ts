@@ -1,76 +1,44 @@
 /**
- * The hash index of the at-most-once reply cache: open addressing with linear
- * probing over one `Int32Array` of (hash, record) pairs, so looking up an id
- * that is not there (every new request) reads one cache line and allocates
- * nothing. Ids themselves live in the {@linkcode ReplyRing}; the index only
- * narrows the search to the records whose 32-bit hash matches, and the caller
- * compares id bytes.
+ * A hash index of records kept elsewhere: open addressing with linear probing
+ * over one `Int32Array` of (hash, record number) pairs, so looking up a key that
+ * is not there reads one cache line and allocates nothing. The keys themselves
+ * live in the caller's records (the reply cache's log, the store's key table);
+ * the index only narrows the search to the records whose 32-bit hash matches,
+ * and the caller compares keys.
  *
  * @module
  */
 
-/** Hash value marking an empty slot ({@linkcode hashIdWords} never returns it). */
+/** Hash value marking an empty slot (callers' hashes are never 0). */
 const EMPTY = 0;
 
 /**
- * 32-bit hash of an id given as four little-endian 32-bit words and its length
- * in bytes (murmur3-style mixing); never 0.
+ * A set of (hash, record number) pairs in a power-of-two table; hashes must not
+ * be 0 (it marks an empty slot). The owner keeps it at most half full (it never grows by itself: see {@linkcode HashIndex.resize}).
  *
  * @example
  * ```ts
- * console.log(hashIdWords(1, 2, 3, 4, 16) === hashIdWords(1, 2, 3, 4, 16)); // true
- * console.log(hashIdWords(1, 2, 3, 4, 16) !== 0); // true
- * ```
- */
-export function hashIdWords(w0: number, w1: number, w2: number, w3: number, length: number): number {
-  let h = length;
-  h = mix(h, w0);
-  h = mix(h, w1);
-  h = mix(h, w2);
-  h = mix(h, w3);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h | 1;
-}
-
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/**
- * A set of (hash, record number) pairs in a power-of-two table. The owner keeps
- * it at most half full (it never grows by itself: see {@linkcode ReplyIndex.resize}).
- *
- * @example
- * ```ts
- * const index = new ReplyIndex(16);
- * const hash = hashIdWords(1, 2, 3, 4, 16);
+ * const index = new HashIndex(16);
+ * const hash = 0x5bd1e995;
  * index.insert(index.seek(hash), hash, 7);
  * const slot = index.seek(hash);
  * console.log(index.occupied(slot), index.record(slot)); // true 7
  * ```
  */
-export class ReplyIndex {
+export class HashIndex {
   #pairs: Int32Array;
   #mask: number;
   #count = 0;
 
   /** Creates an empty index of `capacity` slots (a power of two, at least 2). */
   constructor(capacity: number) {
-    this.#pairs = ReplyIndex.#allocate(capacity);
+    this.#pairs = HashIndex.#allocate(capacity);
     this.#mask = capacity - 1;
   }
 
   static #allocate(capacity: number): Int32Array {
     if (capacity < 2 || (capacity & (capacity - 1)) !== 0) {
-      throw new RangeError(`ReplyIndex capacity must be a power of two of at least 2, got ${capacity}`);
+      throw new RangeError(`HashIndex capacity must be a power of two of at least 2, got ${capacity}`);
     }
     return new Int32Array(capacity * 2);
   }
@@ -110,7 +78,7 @@ export class ReplyIndex {
     return this.#pairs[(slot << 1) + 1];
   }
 
-  /** Stores (`hash`, `record`) in the empty `slot` returned by {@linkcode ReplyIndex.seek}. */
+  /** Stores (`hash`, `record`) in the empty `slot` returned by {@linkcode HashIndex.seek}. */
   insert(slot: number, hash: number, record: number): void {
     this.#pairs[slot << 1] = hash;
     this.#pairs[(slot << 1) + 1] = record;
@@ -158,7 +126,7 @@ export class ReplyIndex {
   /** Moves every entry into a table of `capacity` slots (a power of two, more than twice the entries). */
   resize(capacity: number): void {
     const old = this.#pairs;
-    this.#pairs = ReplyIndex.#allocate(capacity);
+    this.#pairs = HashIndex.#allocate(capacity);
     this.#mask = capacity - 1;
     this.#count = 0;
     for (let i = 0; i < old.length; i += 2) {
@@ -169,7 +137,7 @@ export class ReplyIndex {
   /** Empties the index, with `capacity` slots (a power of two). */
   reset(capacity: number): void {
     if (capacity === this.capacity) this.#pairs.fill(0);
-    else this.#pairs = ReplyIndex.#allocate(capacity);
+    else this.#pairs = HashIndex.#allocate(capacity);
     this.#mask = capacity - 1;
     this.#count = 0;
   }

@@ -53,7 +53,6 @@ export class KeyTable {
   #bytes: Uint8Array[] = [];
   #high = 0; // record numbers handed out: 0 … #high − 1
   #free: number[] = []; // removed record numbers, reused first
-  #count = 0;
   #index = new HashIndex(MIN_INDEX_SLOTS);
   // The parsed key: its 32 bytes, read as 8 words (in the platform's byte order, as records are).
   #keyBytes = new Uint8Array(32);
@@ -62,7 +61,7 @@ export class KeyTable {
 
   /** Keys held. */
   get size(): number {
-    return this.#count;
+    return this.#index.size;
   }
 
   /** Record numbers in use or free: records are 0 … capacity − 1 (see {@linkcode KeyTable.used}). */
@@ -119,7 +118,6 @@ export class KeyTable {
     words[b + HASH] = this.#hash;
     words[b + FLAGS] = USED;
     index.add(this.#hash, record);
-    this.#count++;
     return record;
   }
 
@@ -129,7 +127,6 @@ export class KeyTable {
     this.#index.remove(words[b + HASH], record);
     words.fill(0, b, b + RECORD_WORDS);
     this.#free.push(record);
-    this.#count--;
   }
 
   /** Forgets every key. */
@@ -137,7 +134,7 @@ export class KeyTable {
     this.#words = [];
     this.#times = [];
     this.#bytes = [];
-    this.#high = this.#count = 0;
+    this.#high = 0;
     this.#free = [];
     this.#index.reset(MIN_INDEX_SLOTS);
   }

@@ -1,12 +1,17 @@
 /**
- * Envelope for internal (node-to-node, monitoring, admin) messages, which use
- * command codes 0x20–0xFF on the same UDP port as the client protocol:
- * `id(16) | command(1) | headerLength(4, LE) | header JSON | body bytes`.
+ * Internal command codes and the payload of the JSON families.
+ *
+ * Every internal datagram is a frame of `wire_frame.ts`; this module names the
+ * commands its messages carry and encodes the payload of the rare, human-facing
+ * families (membership, admin, debug, monitoring rounds), whose typed codecs
+ * validate a small JSON header:
+ * `headerLength(4, LE) | header JSON | body bytes`.
+ * Replication, the request path, uses binary payloads (`cluster/replica_codec.ts`).
  *
  * @module
  */
 import { utf8Decoder, utf8Encoder } from "./bytes.ts";
-import { FIRST_INTERNAL_COMMAND, ID_LENGTH } from "./protocol.ts";
+import { encodeFrame, type FrameAuth, readFrame } from "./wire_frame.ts";
 
 /**
  * Internal command codes, grouped by subsystem so parts never collide.
@@ -22,62 +27,75 @@ export const InternalCommand = {
   DebugBase: 0x60,
 } as const;
 
-/** A decoded internal message. */
+/** A decoded JSON-family message. */
 export interface InternalMessage {
-  /** 16-byte message id (request/reply correlation). */
-  id: Uint8Array;
-  /** Command code (≥ 0x20). */
+  /** Command code (≥ 0x20; 0x20 for a reply). */
   command: number;
-  /** Parsed JSON header (unvalidated: handlers must validate it). */
+  /** Parsed JSON header (unvalidated: each family's codec validates it). */
   header: unknown;
-  /** Binary body after the header. */
+  /** Binary body after the header (a view of the datagram). */
   body: Uint8Array;
 }
 
-/** Upper bound on an encoded internal message, to stay inside one UDP datagram. */
+/** Largest datagram payload the JSON families plan for (batches of entries, chunks). */
 export const MAX_DATAGRAM = 65_000;
 
 /**
- * Encodes an internal message.
+ * Encodes a JSON header and an optional body as a message payload.
  *
  * @example
  * ```ts
- * const m = encodeInternal(new Uint8Array(16), 0x21, { hello: 1 });
- * console.log(decodeInternal(m)?.header); // { hello: 1 }
+ * const p = encodeJsonPayload({ hello: 1 }, new Uint8Array([7]));
+ * console.log(decodeJsonPayload(0x21, p)?.header); // { hello: 1 }
  * ```
  */
-export function encodeInternal(id: Uint8Array, command: number, header: unknown, body?: Uint8Array): Uint8Array {
-  if (command < FIRST_INTERNAL_COMMAND || command > 0xff) {
-    throw new RangeError(`Internal command must be 0x20-0xFF, got ${command}`);
-  }
+export function encodeJsonPayload(header: unknown, body?: Uint8Array): Uint8Array {
   const json = utf8Encoder.encode(JSON.stringify(header ?? null));
-  const b = body ?? new Uint8Array(0);
-  const out = new Uint8Array(ID_LENGTH + 1 + 4 + json.length + b.length);
-  out.set(id.subarray(0, ID_LENGTH), 0);
-  out[ID_LENGTH] = command;
-  new DataView(out.buffer).setUint32(ID_LENGTH + 1, json.length, true);
-  out.set(json, ID_LENGTH + 5);
-  out.set(b, ID_LENGTH + 5 + json.length);
+  const b = body ?? EMPTY;
+  const out = new Uint8Array(4 + json.length + b.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 4);
+  out.set(b, 4 + json.length);
   return out;
 }
 
-/** Decodes an internal message; `null` if malformed (never throws). */
-export function decodeInternal(packet: Uint8Array): InternalMessage | null {
-  if (packet.length < ID_LENGTH + 5) return null;
-  const command = packet[ID_LENGTH];
-  if (command < FIRST_INTERNAL_COMMAND) return null;
-  const len = new DataView(packet.buffer, packet.byteOffset + ID_LENGTH + 1, 4).getUint32(0, true);
-  if (len > packet.length - ID_LENGTH - 5) return null;
+/** Decodes a JSON-family payload of `command`; `null` if malformed (never throws). */
+export function decodeJsonPayload(command: number, payload: Uint8Array): InternalMessage | null {
+  if (payload.length < 4) return null;
+  const len = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+  if (len > payload.length - 4) return null;
   let header: unknown;
   try {
-    header = JSON.parse(utf8Decoder.decode(packet.subarray(ID_LENGTH + 5, ID_LENGTH + 5 + len)));
+    header = JSON.parse(utf8Decoder.decode(payload.subarray(4, 4 + len)));
   } catch {
     return null;
   }
-  return {
-    id: packet.subarray(0, ID_LENGTH),
-    command,
-    header,
-    body: packet.subarray(ID_LENGTH + 5 + len),
-  };
+  return { command, header, body: payload.subarray(4 + len) };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One JSON-family message as a whole frame (the monitor's round, tools and tests), tagged
+ * when `auth` is given.
+ *
+ * @example
+ * ```ts
+ * const frame = encodeJsonFrame(0x40, { r: "00" });
+ * console.log(decodeJsonFrame(frame)?.header); // { r: "00" }
+ * ```
+ */
+export function encodeJsonFrame(command: number, header: unknown, body?: Uint8Array, auth?: FrameAuth): Uint8Array {
+  return encodeFrame([{ command, callId: 0, payload: encodeJsonPayload(header, body) }], auth);
+}
+
+/** The first message of a frame, decoded as a JSON-family message; `null` if the frame or payload is not valid. */
+export function decodeJsonFrame(frame: Uint8Array, auth?: FrameAuth): InternalMessage | null {
+  let first: InternalMessage | null = null;
+  let seen = false;
+  const reason = readFrame(frame, auth, (command, _callId, payload) => {
+    if (!seen) first = decodeJsonPayload(command, payload);
+    seen = true;
+  });
+  return reason === undefined ? first : null;
 }

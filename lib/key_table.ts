@@ -80,12 +80,33 @@ export class KeyTable {
    */
   parse(hex: string): void {
     if (hex.length !== 64) throw notAKey(hex);
-    const bytes = this.#keyBytes, key = this.#key;
+    const bytes = this.#keyBytes;
     for (let i = 0; i < 32; i++) {
       const high = nibble(hex.charCodeAt(2 * i)), low = nibble(hex.charCodeAt(2 * i + 1));
       if ((high | low) < 0) throw notAKey(hex);
       bytes[i] = (high << 4) | low;
     }
+    this.#hashParsed();
+  }
+
+  /**
+   * Takes the 32 bytes of `key` as the key of the next find/insert (no hex on the request
+   * path). Throws `TypeError` for any other length.
+   */
+  parseBytes(key: Uint8Array): void {
+    if (key.length !== 32) throw new TypeError(`Invalid key: expected 32 bytes, got ${key.length}`);
+    this.#keyBytes.set(key);
+    this.#hashParsed();
+  }
+
+  /** Either form: 64 hex digits or 32 bytes. */
+  parseKey(key: string | Uint8Array): void {
+    if (typeof key === "string") this.parse(key);
+    else this.parseBytes(key);
+  }
+
+  #hashParsed(): void {
+    const key = this.#key;
     let h = 0x2f4a1b37;
     for (let w = 0; w < 8; w++) {
       h = Math.imul(h ^ key[w], 0x9e3779b1);

@@ -7,7 +7,7 @@
  */
 import type { Clock } from "./clock.ts";
 import type { ExecResult, Executor } from "./executor.ts";
-import { idKey, Rpc } from "./rpc.ts";
+import { idKey, Rpc, type RpcOptions } from "./rpc.ts";
 import {
   Command,
   COMMAND_OFFSET,
@@ -88,6 +88,8 @@ export interface NodeOptions {
   pid?: number;
   /** Tunables (defaults in {@linkcode DEFAULT_NODE_CONFIG}). */
   config?: Partial<NodeConfig>;
+  /** How internal messages are authenticated and batched. */
+  rpc?: RpcOptions;
 }
 
 /**
@@ -136,7 +138,7 @@ export class KVNode {
     this.executor = options.executor;
     this.config = { ...DEFAULT_NODE_CONFIG, ...options.config };
     this.replyCache = new ReplyCache({ ttlMs: this.config.replyCacheTtlMs, maxBytes: this.config.replyCacheMaxBytes });
-    this.rpc = new Rpc(this.transport, this.clock);
+    this.rpc = new Rpc(this.transport, this.clock, options.rpc);
     this.#onShutdown = options.onShutdown ?? (() => this.close());
     this.#pid = options.pid ?? 0;
     this.startedAt = this.clock.now();

@@ -19,6 +19,7 @@ import { attachCluster } from "./cluster/attach.ts";
 import { attachMonitoringAgent } from "./agent/attach.ts";
 import { attachAdmin } from "./admin/attach.ts";
 import { UdpTransport } from "./udp_transport.ts";
+import type { FrameAuth } from "./wire_frame.ts";
 
 /** Default store capacity: 64 MiB. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -51,6 +52,8 @@ export interface StartNodeOptions {
   random?: Random;
   /** Per-subsystem options (flags, test tuning), passed to attach functions. */
   subsystemOptions?: Record<string, unknown>;
+  /** Authenticates node-to-node frames (the cluster keyring); frames are untagged without it. */
+  frameAuth?: FrameAuth;
 }
 
 /** A started node and what it is made of. */
@@ -107,6 +110,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     pid: options.pid,
     onShutdown: options.onShutdown,
     config: options.nodeConfig,
+    rpc: { auth: options.frameAuth },
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
   node.onClose(() => {

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Version } from "./hlc.ts";
+import { toHex } from "./bytes.ts";
 import { KeyTable } from "./key_table.ts";
 import { ValueArena } from "./value_arena.ts";
 
@@ -22,9 +23,19 @@ export interface StoreListener {
   /** Called after an entry is set. */
   set(key: string, entry: Entry): void;
   /** Called after an entry is deleted outright (tombstone collected, wipeout of one key). */
-  delete(key: string): void;
+  delete(key: StoreKey): void;
   /** Called after every entry was deleted. */
   clear(): void;
+}
+
+/**
+ * A key: its 32 bytes (the request path keeps keys binary) or 64 hex digits (background
+ * work, persistence, debug output).
+ */
+export type StoreKey = string | Uint8Array;
+
+function hexOf(key: StoreKey): string {
+  return typeof key === "string" ? key : toHex(key);
 }
 
 /** Bytes charged for a stored key. */
@@ -92,39 +103,39 @@ export class MemoryStore {
   }
 
   /** The entry for `key`, including tombstones. */
-  getEntry(key: string): Entry | undefined {
+  getEntry(key: StoreKey): Entry | undefined {
     const table = this.#table;
-    table.parse(key);
+    table.parseKey(key);
     const record = table.find();
     return record < 0 ? undefined : this.#entryAt(record);
   }
 
   /** The live value for `key`, or undefined if absent or removed. */
-  getValue(key: string): Uint8Array | undefined {
+  getValue(key: StoreKey): Uint8Array | undefined {
     const table = this.#table;
-    table.parse(key);
+    table.parseKey(key);
     const record = table.find();
     return record < 0 || table.tombstone(record) ? undefined : this.#valueAt(record);
   }
 
   /** Applies `entry` if it is newer than what is stored (last writer wins). */
-  apply(key: string, entry: Entry): ApplyResult {
+  apply(key: StoreKey, entry: Entry): ApplyResult {
     const table = this.#table;
-    table.parse(key);
+    table.parseKey(key);
     const record = table.find();
     if (record >= 0 && this.#compareAt(record, entry.version) <= 0) return "stale";
     return this.#set(key, entry, record);
   }
 
   /** Stores `entry` regardless of versions (used by single-node writes and loading). */
-  force(key: string, entry: Entry): ApplyResult {
+  force(key: StoreKey, entry: Entry): ApplyResult {
     const table = this.#table;
-    table.parse(key);
+    table.parseKey(key);
     return this.#set(key, entry, table.find());
   }
 
   // Stores `entry` for the parsed key, held at `record` (or −1).
-  #set(key: string, entry: Entry, record: number): ApplyResult {
+  #set(key: StoreKey, entry: Entry, record: number): ApplyResult {
     const table = this.#table;
     const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
     const wasLive = record >= 0 && !table.tombstone(record);
@@ -142,19 +153,23 @@ export class MemoryStore {
     table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
-    this.listener?.set(key, { value: this.#valueAt(record), version: entry.version, tombstone: entry.tombstone });
+    this.listener?.set(hexOf(key), {
+      value: this.#valueAt(record),
+      version: entry.version,
+      tombstone: entry.tombstone,
+    });
     this.#compactStep();
     return "applied";
   }
 
   /** Deletes `key` outright (no tombstone). */
-  delete(key: string): boolean {
+  delete(key: StoreKey): boolean {
     const table = this.#table;
-    table.parse(key);
+    table.parseKey(key);
     const record = table.find();
     if (record < 0) return false;
     this.#deleteAt(record);
-    this.listener?.delete(key);
+    this.listener?.delete(hexOf(key));
     return true;
   }
 

@@ -19,8 +19,8 @@ import { pushPullScale, suspicionBounds, type SwimConfig } from "../lib/cluster/
 import { FunctionReportSink } from "../lib/agent/report_sender.ts";
 import { MonitoringCommand, type RoundHeader } from "../lib/agent/round_message.ts";
 import type { RoundEvent } from "../lib/agent/round_gossip.ts";
-import { encodeInternal } from "../lib/envelope.ts";
-import { ID_LENGTH } from "../lib/protocol.ts";
+import { encodeJsonFrame } from "../lib/envelope.ts";
+import { FRAME_HEADER_BYTES } from "../lib/wire_frame.ts";
 import { randomInt, seededRandom } from "../lib/random.ts";
 import type { Address } from "../lib/transport.ts";
 
@@ -68,12 +68,15 @@ const MONITOR: Address = "10.250.0.1:9000";
 
 const isLive = (s: string) => s === "alive" || s === "suspect";
 
-/** Per-command datagram and byte counters, by wrapping the network's delivery. */
+/**
+ * Per-command datagram and byte counters, by wrapping the network's delivery. A datagram is a
+ * frame that may batch several messages: it counts under the command of its first message.
+ */
 function countTraffic(network: MemoryNetwork, clock: { now(): number }) {
   const t = { bytes: new Map<number, number>(), datagrams: 0, lastGossipAt: clock.now() };
   const deliver = network.deliver.bind(network);
   network.deliver = (data, from, to) => {
-    const command = data[ID_LENGTH];
+    const command = data[FRAME_HEADER_BYTES];
     t.bytes.set(command, (t.bytes.get(command) ?? 0) + data.length);
     t.datagrams++;
     if (command === MembershipCommand.Gossip) t.lastGossipAt = clock.now();
@@ -207,7 +210,7 @@ export async function measureGossip(n: number, options: MeasureOptions = {}): Pr
       h: 0,
     };
     const roundAt = sim.clock.now();
-    monitor.send(encodeInternal(new Uint8Array(16), MonitoringCommand.Round, header), newcomer);
+    monitor.send(encodeJsonFrame(MonitoringCommand.Round, header), newcomer);
     run("monitoring round", () => sim.clock.now() - roundAt >= 5_000);
     const hops = [...round.first.values()].map((x) => x.hops);
     const roundFigures = {

@@ -4,7 +4,7 @@ import { MemoryNetwork } from "../lib/memory_network.ts";
 import { sample, seededRandom } from "../lib/random.ts";
 import { UdpTransport } from "../lib/udp_transport.ts";
 import { Rpc } from "../lib/rpc.ts";
-import { decodeInternal, encodeInternal } from "../lib/envelope.ts";
+import { decodeJsonFrame, encodeJsonFrame } from "../lib/envelope.ts";
 
 Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
   const clock = new VirtualClock(0);
@@ -118,8 +118,8 @@ Deno.test("rpc: call/reply with retries over a lossy network; malformed packets 
   await Promise.all(calls);
   assert.equal(ok, 50);
   b.receive(new Uint8Array(30).fill(0x31), "x:1");
-  assert.equal(b.stats.malformed, 1);
-  assert.equal(decodeInternal(encodeInternal(new Uint8Array(16), 0x40, { a: [1] }, new Uint8Array([7])))?.body[0], 7);
+  assert.equal(b.stats.rejected.malformed, 1);
+  assert.equal(decodeJsonFrame(encodeJsonFrame(0x40, { a: [1] }, new Uint8Array([7])))?.body[0], 7);
   a.close();
   b.close();
   ta.close();

@@ -5,7 +5,7 @@ import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
 import { toKey } from "../lib/keys.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { encodeInternal } from "../lib/envelope.ts";
+import { encodeJsonFrame } from "../lib/envelope.ts";
 import { MonitoringCommand } from "../lib/agent/round_message.ts";
 import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
 import { toHex } from "../lib/bytes.ts";
@@ -66,13 +66,13 @@ type RejectCounter =
   | "errors.unrecognized_command"
   | "errors.invalid_key"
   | "errors.invalid_value_length"
-  | "rpc_malformed";
+  | "wire_rejected";
 const REJECT_COUNTERS: RejectCounter[] = [
   "dropped",
   "errors.unrecognized_command",
   "errors.invalid_key",
   "errors.invalid_value_length",
-  "rpc_malformed",
+  "wire_rejected",
 ];
 
 /**
@@ -107,14 +107,14 @@ function malformed(rnd: () => number): { packet: Uint8Array; counter: RejectCoun
         counter: "errors.invalid_value_length",
       };
     }
-    default: // internal command space with garbage (the 4-byte header length never fits): malformed
+    default: // internal command space with garbage (no frame marker, version or tag): rejected by the wire
       return {
         packet: Uint8Array.from([
           ...id,
           0x20 + Math.floor(rnd() * 0xe0),
           ...randomBytes(rnd, Math.floor(rnd() * 300)),
         ]),
-        counter: "rpc_malformed",
+        counter: "wire_rejected",
       };
   }
 }
@@ -147,7 +147,7 @@ class NodeStatsReader {
       const timer = setTimeout(() => resolve(null), waitMs);
       try {
         const header = { r: round, u: url, j: 0, h: 0 };
-        const packet = encodeInternal(crypto.getRandomValues(new Uint8Array(16)), MonitoringCommand.Round, header);
+        const packet = encodeJsonFrame(MonitoringCommand.Round, header);
         await this.#socket.send(packet, { transport: "udp", hostname: "127.0.0.1", port });
         const report = await promise;
         if (report) return report.stats;

@@ -7,11 +7,11 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { Rpc, RpcTimeoutError } from "../rpc.ts";
+import { Rpc, type RpcOptions, RpcTimeoutError } from "../rpc.ts";
 import type { Address, Transport } from "../transport.ts";
 import { toHex } from "../bytes.ts";
-import { encodeInternal } from "../envelope.ts";
-import { ID_LENGTH } from "../protocol.ts";
+import { encodeJsonPayload } from "../envelope.ts";
+import { frameSize } from "../wire_frame.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
 import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
@@ -58,7 +58,7 @@ const SUBMIT_RETRIES = 3;
 export function submitSizeError(signed: SignedCommand): string | undefined {
   let bytes: number;
   try {
-    bytes = encodeInternal(new Uint8Array(ID_LENGTH), AdminCommand.Submit, signed).length;
+    bytes = frameSize(1, encodeJsonPayload(signed).length, true);
   } catch (e) {
     return `the command cannot be encoded: ${(e as Error).message}`;
   }
@@ -135,11 +135,11 @@ export class AdminClient {
   #files = new Map<string, Transfer>();
 
   /** Creates the endpoint (it answers chunk requests for files it serves). */
-  constructor(transport: Transport, clock: Clock, config: Partial<AdminConfig> = {}) {
+  constructor(transport: Transport, clock: Clock, config: Partial<AdminConfig> = {}, rpc: RpcOptions = {}) {
     this.transport = transport;
     this.#clock = clock;
     this.#config = { ...DEFAULT_ADMIN_CONFIG, ...config };
-    this.rpc = new Rpc(transport, clock);
+    this.rpc = new Rpc(transport, clock, rpc);
     transport.onReceive((data, from) => this.rpc.receive(data, from));
     this.rpc.handle(AdminCommand.Chunk, async (m) => {
       const id = headerId(m.header), i = headerIndex(m.header);

@@ -11,10 +11,9 @@
  * @module
  */
 import { importClusterKey } from "../cluster_key.ts";
-import { encodeInternal } from "../envelope.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
-import { randomBytes, sample } from "../random.ts";
+import { sample } from "../random.ts";
 import { type NodeReport, putStat, REPORT_LIMITS } from "../monitor/report.ts";
 import type { Address } from "../transport.ts";
 import type { KVNode } from "../node.ts";
@@ -99,7 +98,7 @@ export function attachMonitoringAgent(ctx: NodeContext, members: MemberView): vo
     verify,
     observer: options.observer,
     send: (to: Address, header: RoundHeader) => {
-      node.transport.send(encodeInternal(randomBytes(random, 16), MonitoringCommand.Round, header), to);
+      node.rpc.cast(to, MonitoringCommand.Round, header);
     },
     onFirstReceipt: (header) => {
       const waitMs = random() * Math.min(header.j, maxJitterMs);

@@ -12,6 +12,7 @@ import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
 import { putStat, type StatMap } from "../monitor/report.ts";
+import { REJECT_REASONS } from "../wire_frame.ts";
 
 /** The running KVStore version (from deno.json). */
 export const KVSTORE_VERSION: string = denoJson.version;
@@ -104,8 +105,18 @@ export class StatsCollector {
     putStat(s, "in_flight", node.inFlight);
     putStat(s, "reply_cache_entries", node.replyCache.size);
     putStat(s, "reply_cache_bytes", node.replyCache.bytes, "bytes");
-    putStat(s, "rpc_malformed", node.rpc.stats.malformed);
-    putStat(s, "rpc_timeouts", node.rpc.stats.timeouts);
+    const wire = node.rpc.stats;
+    putStat(s, "rpc_malformed", wire.malformed);
+    putStat(s, "rpc_timeouts", wire.timeouts);
+    putStat(s, "wire_auth", node.rpc.authenticated ? "on" : "OFF (insecure)");
+    let rejected = 0;
+    for (const reason of REJECT_REASONS) {
+      rejected += wire.rejected[reason];
+      putStat(s, `wire_rejected_${reason.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())}`, wire.rejected[reason]);
+    }
+    putStat(s, "wire_rejected", rejected);
+    putStat(s, "wire_frames_sent", wire.framesSent);
+    putStat(s, "wire_messages_sent", wire.messagesSent);
     const counts = this.#members.counts();
     putStat(s, "members_alive", counts.alive);
     putStat(s, "members_suspect", counts.suspect);

@@ -7,6 +7,7 @@
  */
 import { realClock } from "../clock.ts";
 import type { InternalMessage } from "../envelope.ts";
+import type { FrameAuth } from "../wire_frame.ts";
 import { Rpc, type RpcAnswer } from "../rpc.ts";
 import type { MemoryStore } from "../store.ts";
 import type { Address } from "../transport.ts";
@@ -86,15 +87,15 @@ export class ClusterDebugClient {
   #transport: UdpTransport;
   #rpc: Rpc;
 
-  private constructor(transport: UdpTransport) {
+  private constructor(transport: UdpTransport, auth: FrameAuth | undefined) {
     this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock);
+    this.#rpc = new Rpc(transport, realClock, { auth });
     transport.onReceive((d, from) => this.#rpc.receive(d, from));
   }
 
-  /** Opens a socket on an ephemeral loopback (or `host`) port. */
-  static async open(host = "127.0.0.1"): Promise<ClusterDebugClient> {
-    return new ClusterDebugClient(await UdpTransport.listen(host, 0));
+  /** Opens a socket on an ephemeral loopback (or `host`) port; `auth` tags its frames (the cluster keyring). */
+  static async open(host = "127.0.0.1", auth?: FrameAuth): Promise<ClusterDebugClient> {
+    return new ClusterDebugClient(await UdpTransport.listen(host, 0), auth);
   }
 
   /** Every key `node` holds (tombstones included), sorted by key. */

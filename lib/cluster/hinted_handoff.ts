@@ -32,7 +32,8 @@ import {
   ReplicaCommand,
   versionSize,
 } from "./replica_protocol.ts";
-import { keyPositionHex } from "./ring.ts";
+import { keyPosition, keyPositionHex } from "./ring.ts";
+import type { StoreKey } from "../store.ts";
 
 /** Outcome of one handoff run. */
 export interface HandoffResult {
@@ -98,8 +99,10 @@ export class HintedHandoff {
   }
 
   /** Marks the handoff dirty if this node does not own `key`. */
-  check(key: string): void {
-    if (!this.#dirty && !this.#deps.placement.ownersHex(key).includes(this.#deps.self)) this.#dirty = true;
+  check(key: StoreKey): void {
+    if (this.#dirty) return;
+    const position = typeof key === "string" ? keyPositionHex(key) : keyPosition(key);
+    if (!this.#deps.placement.ownersAt(position).includes(this.#deps.self)) this.#dirty = true;
   }
 
   /**

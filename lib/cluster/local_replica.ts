@@ -9,7 +9,7 @@ import type { Clock } from "../clock.ts";
 import { compareVersions, HLC_TICKS_PER_MS, type HybridLogicalClock } from "../hlc.ts";
 import type { Random } from "../random.ts";
 import type { Rpc } from "../rpc.ts";
-import type { Entry, MemoryStore } from "../store.ts";
+import type { Entry, MemoryStore, StoreKey } from "../store.ts";
 import type { Address } from "../transport.ts";
 import type { Placement } from "./placement.ts";
 import type { PutStatus } from "./replica_protocol.ts";
@@ -45,6 +45,8 @@ export interface ReplicationStats {
   antiEntropyFetched: number;
   /** Tombstones collected after the grace period. */
   tombstonesCollected: number;
+  /** Replica messages (authenticated, so from a peer) whose payload did not decode. */
+  rejectedReplicaMessages: number;
   /** Wall time of the last anti-entropy round that transferred nothing (ms since epoch; 0 = never). */
   lastQuietRound: number;
 }
@@ -73,6 +75,7 @@ export function newReplicationStats(): ReplicationStats {
     antiEntropyPushed: 0,
     antiEntropyFetched: 0,
     tombstonesCollected: 0,
+    rejectedReplicaMessages: 0,
     lastQuietRound: 0,
   };
 }
@@ -115,7 +118,7 @@ export class LocalReplica {
   }
 
   /** Applies `entry` if newer (last writer wins). "stale" means an equal or newer version is held. */
-  apply(key: string, entry: Entry): PutStatus {
+  apply(key: StoreKey, entry: Entry): PutStatus {
     this.hlc.observe(entry.version);
     if (this.expired(entry) && !this.store.getEntry(key)) return "ok";
     const r = this.store.apply(key, entry);
@@ -126,7 +129,7 @@ export class LocalReplica {
    * Applies a remove's tombstone only where the key is held (so removing an
    * absent key changes nothing); `existed` tells whether a live value was held.
    */
-  remove(key: string, tombstone: Entry): { status: PutStatus; existed: boolean } {
+  remove(key: StoreKey, tombstone: Entry): { status: PutStatus; existed: boolean } {
     this.hlc.observe(tombstone.version);
     const cur = this.store.getEntry(key);
     if (!cur) return { status: "ok", existed: false };
@@ -137,7 +140,7 @@ export class LocalReplica {
   }
 
   /** The held entry (value or unexpired tombstone), if any. */
-  read(key: string): Entry | undefined {
+  read(key: StoreKey): Entry | undefined {
     const e = this.store.getEntry(key);
     return e && !this.expired(e) ? e : undefined;
   }
@@ -169,7 +172,7 @@ export interface ReplicaDeps {
   /** Counters. */
   stats: ReplicationStats;
   /** Called after a write from another node was applied (handoff checks whether it is owned here). */
-  noteWrite: (key: string) => void;
+  noteWrite: (key: StoreKey) => void;
 }
 
 /**

@@ -5,12 +5,14 @@
  *
  * @module
  */
+import { toHex } from "../bytes.ts";
 import type { InternalMessage } from "../envelope.ts";
 import type { Rpc, RpcAnswer } from "../rpc.ts";
 import type { Address } from "../transport.ts";
 import type { HintedHandoff } from "./hinted_handoff.ts";
 import type { LocalReplica, ReplicationStats } from "./local_replica.ts";
-import { decodeEntries, encodeEntries, headerOf, isHexKey, ReplicaCommand } from "./replica_protocol.ts";
+import { decodeEntries, ReplicaCommand } from "./replica_protocol.ts";
+import { decodeReplicaGet, decodeReplicaPut, encodeReplicaPutReply, replicaGetReplyWriter } from "./replica_codec.ts";
 
 /**
  * Registers the replica-side handlers on `rpc`: writes are applied through `replica` (last writer wins; a
@@ -28,27 +30,29 @@ export function serveReplicaRequests(
   stats: ReplicationStats,
   self: Address,
 ): void {
-  rpc.handle(ReplicaCommand.Put, (m: InternalMessage): RpcAnswer => {
-    const entries = decodeEntries(m.body);
-    if (!entries || entries.length !== 1) return undefined;
-    const { key, entry } = entries[0];
-    const h = headerOf(m.header);
-    if (typeof h.hint === "string" && h.hint !== self) {
-      stats.hintsAccepted++;
-      handoff.record(key, h.hint);
+  rpc.handleRaw(ReplicaCommand.Put, (payload) => {
+    const put = decodeReplicaPut(payload);
+    if (typeof put === "string") {
+      stats.rejectedReplicaMessages++;
+      return undefined;
     }
-    const r = h.rm === 1 && entry.tombstone
-      ? replica.remove(key, entry)
-      : { status: replica.apply(key, entry), existed: false };
+    const { key, entry } = put;
+    if (put.hint !== undefined && put.hint !== self) {
+      stats.hintsAccepted++;
+      handoff.record(toHex(key), put.hint);
+    }
+    const r = put.remove ? replica.remove(key, entry) : { status: replica.apply(key, entry), existed: false };
     if (r.status === "ok") handoff.check(key);
     const held = r.status === "stale" ? replica.store.getEntry(key)?.version : undefined;
-    return { header: { s: r.status, ex: r.existed, v: held ? [held.t, held.n] : undefined } };
+    return encodeReplicaPutReply(r.status, r.existed, held);
   });
-  rpc.handle(ReplicaCommand.Get, (m: InternalMessage): RpcAnswer => {
-    const k = headerOf(m.header).k;
-    if (!isHexKey(k)) return undefined;
-    const e = replica.read(k);
-    return { header: {}, body: e ? encodeEntries([{ key: k, entry: e }]) : undefined };
+  rpc.handleRaw(ReplicaCommand.Get, (payload) => {
+    const key = decodeReplicaGet(payload);
+    if (typeof key === "string") {
+      stats.rejectedReplicaMessages++;
+      return undefined;
+    }
+    return replicaGetReplyWriter(replica.read(key));
   });
   rpc.handle(ReplicaCommand.Push, (m: InternalMessage): RpcAnswer => {
     const entries = decodeEntries(m.body);

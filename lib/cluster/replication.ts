@@ -23,7 +23,9 @@ import { HintedHandoff } from "./hinted_handoff.ts";
 import { LocalReplica, newReplicationStats, replicaCallOptions, type ReplicaDeps } from "./local_replica.ts";
 import type { ReplicationStats } from "./local_replica.ts";
 import { Placement } from "./placement.ts";
-import { decodeEntries, encodeEntries, headerOf, type PutStatus, ReplicaCommand } from "./replica_protocol.ts";
+import { type PutStatus, ReplicaCommand } from "./replica_protocol.ts";
+import { decodeReplicaGetReply, decodeReplicaPutReply, replicaPutWriter } from "./replica_codec.ts";
+import type { PayloadWriter } from "../wire_frame.ts";
 import { jittered, type ReplicationConfig, replicationConfigFor } from "./replication_config.ts";
 import { keyPosition } from "./ring.ts";
 
@@ -32,12 +34,6 @@ const MISSING: ExecResult = { code: ErrorCode.NonExistentKey };
 const FULL: ExecResult = { code: ErrorCode.OutOfSpace };
 const FAIL: ExecResult = { code: ErrorCode.InternalFailure };
 const EMPTY = new Uint8Array(0);
-
-function versionOf(x: unknown): Version | undefined {
-  if (!Array.isArray(x) || x.length !== 2) return undefined;
-  const [t, n] = x;
-  return typeof t === "number" && Number.isFinite(t) && typeof n === "string" ? { t, n } : undefined;
-}
 
 /**
  * Executes client data commands by coordinating the key's replicas.
@@ -161,12 +157,11 @@ export class ReplicatedExecutor implements Executor {
    */
   #write(key: Uint8Array, entry: Entry, remove: boolean, mayReissue = true): ExecResult | Promise<ExecResult> {
     const { self, rpc, stats, config } = this.#deps;
-    const k = toHex(key);
     const position = keyPosition(key);
     const owners = this.placement.ownersAt(position);
-    if (owners.length === 1 && owners[0] === self) return this.#writeLocally(key, k, entry, remove, mayReissue);
+    if (owners.length === 1 && owners[0] === self) return this.#writeLocally(key, entry, remove, mayReissue);
     const w = Math.min(config.w, owners.length);
-    let body: Uint8Array | undefined; // encoded on the first send to another node, never for a local-only write
+    let plain: PayloadWriter | undefined; // made on the first send to another node, never for a local-only write
     const options = replicaCallOptions(config);
     let acks = 0, full = 0, pending = 0, existed = false, started = false;
     let newer: Version | undefined;
@@ -199,33 +194,36 @@ export class ReplicatedExecutor implements Executor {
     const send = (to: Address, hintFor?: Address) => {
       if (to === self) {
         let r: { status: PutStatus; existed: boolean };
-        if (hintFor) this.handoff.record(k, hintFor);
-        if (remove && !hintFor) r = this.replica.remove(k, entry);
-        else r = { status: this.replica.apply(k, entry), existed: false };
+        if (hintFor) this.handoff.record(toHex(key), hintFor);
+        if (remove && !hintFor) r = this.replica.remove(key, entry);
+        else r = { status: this.replica.apply(key, entry), existed: false };
         // The held version matters only to a stale write (the store builds an entry per read).
-        answer(r.status, r.existed, r.status === "stale" ? this.#deps.store.getEntry(k)?.version : undefined);
+        answer(r.status, r.existed, r.status === "stale" ? this.#deps.store.getEntry(key)?.version : undefined);
         return;
       }
       pending++;
       stats.pendingReplicaWrites++;
-      const header = hintFor ? { hint: hintFor } : remove ? { rm: 1 } : {};
-      body ??= encodeEntries([{ key: k, entry }]);
-      rpc.call(to, ReplicaCommand.Put, header, body, options).then((m) => {
+      // One writer per destination kind: the value is copied into each datagram, nowhere else.
+      const payload = hintFor
+        ? replicaPutWriter(key, entry, false, hintFor)
+        : (plain ??= replicaPutWriter(key, entry, remove));
+      rpc.request(to, ReplicaCommand.Put, payload, options, (reply) => {
         pending--;
         stats.pendingReplicaWrites--;
-        const h = headerOf(m.header);
-        const s = h.s === "full" ? "full" : h.s === "ok" || h.s === "stale" ? h.s : undefined;
-        if (s) answer(s, h.ex === true, versionOf(h.v));
-        else decide();
-      }, () => {
-        pending--;
-        stats.pendingReplicaWrites--;
-        const standIn = this.#closed ? undefined : nextStandIn();
-        if (standIn) {
-          stats.standIns++;
-          send(standIn, hintFor ?? to);
+        if (reply === undefined) {
+          const standIn = this.#closed ? undefined : nextStandIn();
+          if (standIn) {
+            stats.standIns++;
+            send(standIn, hintFor ?? to);
+          }
+          decide();
+          return;
         }
-        decide();
+        const r = decodeReplicaPutReply(reply);
+        if (typeof r === "string") {
+          stats.rejectedReplicaMessages++;
+          decide();
+        } else answer(r.status, r.existed, r.held);
       });
     };
     for (const o of owners) send(o);
@@ -247,14 +245,14 @@ export class ReplicatedExecutor implements Executor {
    * {@linkcode ReplicatedExecutor.#write} when this node is the key's only owner (a cluster of
    * one): the same outcome without the RPC machinery (no closures, no encoded body).
    */
-  #writeLocally(key: Uint8Array, k: string, entry: Entry, remove: boolean, mayReissue: boolean): ExecResult {
+  #writeLocally(key: Uint8Array, entry: Entry, remove: boolean, mayReissue: boolean): ExecResult {
     const { stats, store } = this.#deps;
-    const r = remove ? this.replica.remove(k, entry) : { status: this.replica.apply(k, entry), existed: false };
+    const r = remove ? this.replica.remove(key, entry) : { status: this.replica.apply(key, entry), existed: false };
     if (r.status === "full") {
       stats.writesFailed++;
       return FULL;
     }
-    const held = r.status === "stale" && mayReissue ? store.getEntry(k)?.version : undefined;
+    const held = r.status === "stale" && mayReissue ? store.getEntry(key)?.version : undefined;
     if (held && compareVersions(held, entry.version) > 0) {
       this.replica.hlc.observe(held);
       stats.reissued++;
@@ -267,12 +265,11 @@ export class ReplicatedExecutor implements Executor {
   /** Reads `key` from R of its replicas; the newest version wins. */
   get(key: Uint8Array): ExecResult | Promise<ExecResult> {
     const { self, rpc, stats, config } = this.#deps;
-    const k = toHex(key);
     const position = keyPosition(key);
     const owners = this.placement.ownersAt(position);
     if (owners.length === 1 && owners[0] === self) {
       // The only owner: read it here (nothing to repair).
-      const e = this.replica.read(k);
+      const e = this.replica.read(key);
       stats.readsOk++;
       return e && !e.tombstone ? { code: ErrorCode.Success, value: e.value } : MISSING;
     }
@@ -302,31 +299,32 @@ export class ReplicatedExecutor implements Executor {
         }
         if (result) resolve?.(result);
       }
-      if (pending === 0) this.#readRepair(k, owners, replies, newest());
+      if (pending === 0) this.#readRepair(key, owners, replies, newest());
     };
     let standIns: Address[] | undefined;
     const nextStandIn = () => (standIns ??= this.#standInsAt(position, owners)).shift();
     const ask = (to: Address) => {
       if (to === self) {
-        replies.set(self, this.replica.read(k));
+        replies.set(self, this.replica.read(key));
         return;
       }
       pending++;
-      rpc.call(to, ReplicaCommand.Get, { k }, undefined, options).then((m) => {
+      rpc.request(to, ReplicaCommand.Get, key, options, (reply) => {
         pending--;
-        const entries = m.body.length > 0 ? decodeEntries(m.body) : [];
-        if (entries && entries.length <= 1 && (entries.length === 0 || entries[0].key === k)) {
-          const e = entries[0]?.entry;
+        if (reply === undefined) {
+          const standIn = this.#closed ? undefined : nextStandIn();
+          if (standIn) {
+            stats.standIns++;
+            ask(standIn);
+          }
+          decide();
+          return;
+        }
+        const e = decodeReplicaGetReply(reply);
+        if (typeof e === "string") stats.rejectedReplicaMessages++;
+        else {
           if (e) this.replica.hlc.observe(e.version);
           replies.set(to, e && !this.replica.expired(e) ? e : undefined);
-        }
-        decide();
-      }, () => {
-        pending--;
-        const standIn = this.#closed ? undefined : nextStandIn();
-        if (standIn) {
-          stats.standIns++;
-          ask(standIn);
         }
         decide();
       });
@@ -338,20 +336,25 @@ export class ReplicatedExecutor implements Executor {
   }
 
   /** Sends the newest entry to every owner that answered with an older one or none. */
-  #readRepair(k: string, owners: readonly Address[], replies: Map<Address, Entry | undefined>, best?: Entry): void {
+  #readRepair(
+    key: Uint8Array,
+    owners: readonly Address[],
+    replies: Map<Address, Entry | undefined>,
+    best?: Entry,
+  ): void {
     if (!best || this.#closed) return;
-    let body: Uint8Array | undefined;
+    let payload: PayloadWriter | undefined;
     for (const o of owners) {
       if (!replies.has(o)) continue;
       const e = replies.get(o);
       if (e && compareVersions(e.version, best.version) >= 0) continue;
       this.stats.readRepairs++;
       if (o === this.#deps.self) {
-        this.replica.apply(k, best);
+        this.replica.apply(key, best);
         continue;
       }
-      body ??= encodeEntries([{ key: k, entry: best }]);
-      this.#deps.rpc.cast(o, ReplicaCommand.Put, {}, body);
+      payload ??= replicaPutWriter(key, best, false);
+      this.#deps.rpc.castRaw(o, ReplicaCommand.Put, payload);
     }
   }
 

@@ -8,7 +8,8 @@
  */
 import { toHex } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
-import { encodeInternal } from "../envelope.ts";
+import { encodeJsonFrame } from "../envelope.ts";
+import type { FrameAuth } from "../wire_frame.ts";
 import { type Random, randomBytes, sample } from "../random.ts";
 import type { Address, Transport } from "../transport.ts";
 import { MonitoringCommand, type RoundHeader, signRound } from "../agent/round_message.ts";
@@ -30,6 +31,8 @@ export interface MonitorOptions {
   config?: Partial<MonitorConfig>;
   /** Cluster key: rounds are signed with it (reports are verified by the HTTP layer). */
   clusterKey?: CryptoKey;
+  /** The cluster keyring that tags round datagrams (nodes drop untagged ones when they have a key). */
+  frameAuth?: FrameAuth;
   /** URL nodes post reports to (put in every round message). */
   reportUrl: string;
   /** Nodes listed in nodes.yaml. */
@@ -93,6 +96,7 @@ export class Monitor {
   #clock: Clock;
   #random: Random;
   #key?: CryptoKey;
+  #frameAuth?: FrameAuth;
   #prober: Prober;
   #listeners = new Set<(change: MonitorChange) => void>();
   #states = new Map<string, string>();
@@ -112,6 +116,7 @@ export class Monitor {
     this.#clock = options.clock;
     this.#random = options.random ?? Math.random;
     this.#key = options.clusterKey;
+    this.#frameAuth = options.frameAuth;
     this.#prober = new Prober(
       options.transport,
       options.clock,
@@ -170,7 +175,7 @@ export class Monitor {
   #launch(header: RoundHeader, expected: number, seeds: Address[], direct: Address[]): RoundSummary {
     const summary = this.rounds.start(header.r, this.#clock.now(), expected, seeds, direct.length);
     for (const to of this.#closed ? [] : [...seeds, ...direct]) {
-      this.transport.send(encodeInternal(randomBytes(this.#random, 16), MonitoringCommand.Round, header), to);
+      this.transport.send(encodeJsonFrame(MonitoringCommand.Round, header, undefined, this.#frameAuth), to);
       this.stats.roundMessages++;
     }
     const removed = this.registry.forgetStale(summary.index);

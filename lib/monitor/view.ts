@@ -180,6 +180,8 @@ export const KNOWN_STATS = new Set([
   "reply_cache_bytes",
   "rpc_malformed",
   "rpc_timeouts",
+  "wire_auth",
+  "wire_rejected",
   "members_alive",
   "members_suspect",
   "members_dead",

@@ -196,11 +196,15 @@ async function runCommand(script: string): Promise<SignedCommand> {
 async function submitError(
   signed: SignedCommand,
   to: string,
-  between: (udp: UdpTransport) => Promise<void> = (udp) => udp.flush(),
+  between: (udp: UdpTransport) => Promise<void> = async (udp) => {
+    await new Promise((r) => setTimeout(r, 0)); // the first send leaves at the end of its turn
+    await udp.flush();
+  },
 ): Promise<SubmitError> {
   const clock = new VirtualClock();
   const udp = await UdpTransport.listen("127.0.0.1", 0);
-  const client = new AdminClient(udp, clock);
+  // A real socket: its messages leave at the end of the turn, as a node's do, not on the virtual clock.
+  const client = new AdminClient(udp, clock, {}, { defer: queueMicrotask });
   try {
     const p = client.submit(signed, [to]).then(() => assert.fail("submit must fail"), (e) => e);
     await between(udp);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock.ts";
-import { encodeInternal } from "../../lib/envelope.ts";
+import { encodeJsonFrame } from "../../lib/envelope.ts";
 import { MemoryNetwork } from "../../lib/memory_network.ts";
 import { startNode } from "../../lib/server.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -164,7 +164,7 @@ Deno.test("codec: the full state of 1,000 members is chunked into datagrams unde
   assert.ok(chunks.length >= 2, "this many long names need more than one datagram");
   assert.equal(chunks.flat().length, 1_000);
   for (const [p, m] of chunks.entries()) {
-    const packet = encodeInternal(new Uint8Array(16), MembershipCommand.PushPull, {
+    const packet = encodeJsonFrame(MembershipCommand.PushPull, {
       s: 1,
       j: 0,
       p,
@@ -190,12 +190,11 @@ Deno.test("node: malformed and unknown membership datagrams are counted and igno
   const attacker = net.createTransport(C);
   try {
     const swim = running.members as Swim;
-    const id = new Uint8Array(16);
-    attacker.send(encodeInternal(id, MembershipCommand.Ping, { s: "x", t: A }), A);
-    attacker.send(encodeInternal(id, MembershipCommand.Gossip, { u: [[0, "no port", 1]] }), A);
-    attacker.send(encodeInternal(id, MembershipCommand.PushPull, "hello"), A);
-    attacker.send(encodeInternal(id, 0x2f, { s: 1 }), A);
-    attacker.send(encodeInternal(id, MembershipCommand.Ping, { s: 5, t: B }), A); // meant for another node
+    attacker.send(encodeJsonFrame(MembershipCommand.Ping, { s: "x", t: A }), A);
+    attacker.send(encodeJsonFrame(MembershipCommand.Gossip, { u: [[0, "no port", 1]] }), A);
+    attacker.send(encodeJsonFrame(MembershipCommand.PushPull, "hello"), A);
+    attacker.send(encodeJsonFrame(0x2f, { s: 1 }), A);
+    attacker.send(encodeJsonFrame(MembershipCommand.Ping, { s: 5, t: B }), A); // meant for another node
     clock.advance(50);
     assert.equal(swim.stats.malformed, 3);
     assert.equal(swim.stats.unknown, 1);
@@ -204,8 +203,8 @@ Deno.test("node: malformed and unknown membership datagrams are counted and igno
     assert.deepEqual(swim.alive(), [A], "nothing was learned from garbage");
     // A well-formed ping is still answered afterwards.
     let acked = false;
-    attacker.onReceive((d) => acked ||= d[16] === MembershipCommand.Ack);
-    attacker.send(encodeInternal(id, MembershipCommand.Ping, { s: 6, t: A }), A);
+    attacker.onReceive((d) => acked ||= d[17] === MembershipCommand.Ack);
+    attacker.send(encodeJsonFrame(MembershipCommand.Ping, { s: 6, t: A }), A);
     clock.advance(50);
     assert.ok(acked);
   } finally {

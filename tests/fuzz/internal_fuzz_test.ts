@@ -9,7 +9,20 @@
  * Case count: FUZZ_CASES (CI: 100000 via `deno task test:fuzz`); replay with FUZZ_SEED.
  */
 import assert from "node:assert/strict";
-import { decodeInternal, encodeInternal, InternalCommand } from "../../lib/envelope.ts";
+import {
+  decodeJsonFrame,
+  decodeJsonPayload,
+  encodeJsonFrame,
+  InternalCommand,
+  type InternalMessage,
+} from "../../lib/envelope.ts";
+import { encodeFrame, readFrame } from "../../lib/wire_frame.ts";
+import {
+  decodeReplicaGet,
+  decodeReplicaGetReply,
+  decodeReplicaPut,
+  decodeReplicaPutReply,
+} from "../../lib/cluster/replica_codec.ts";
 import { decodeMembership, decodeUpdate } from "../../lib/cluster/membership_codec.ts";
 import { decodeEntries, decodeVersions, encodeEntries, headerOf } from "../../lib/cluster/replica_protocol.ts";
 import { parseRoundHeader } from "../../lib/agent/round_message.ts";
@@ -49,14 +62,29 @@ function mutateJson(f: Fuzzer, v: unknown, depth = 0): unknown {
   return f.json();
 }
 
-/** A well-formed envelope around a mutated header and/or body of a recorded message. */
+/** The messages of a recorded frame: command and payload. */
+function messagesOf(frame: Uint8Array): { command: number; payload: Uint8Array }[] {
+  const out: { command: number; payload: Uint8Array }[] = [];
+  readFrame(frame, undefined, (command, _id, payload) => out.push({ command, payload }));
+  return out;
+}
+
+/**
+ * A well-formed frame around a mutated message of a recorded one: a JSON-family message with a
+ * mutated header and/or body, or a binary payload with mutated bytes.
+ */
 function structured(f: Fuzzer, packet: Uint8Array, corpus: readonly Uint8Array[]): Uint8Array {
-  const m = decodeInternal(packet);
-  if (!m) return f.mutate(packet, corpus);
+  const m = decodeJsonFrame(packet);
+  if (!m) {
+    const [first] = messagesOf(packet);
+    if (!first) return f.mutate(packet, corpus);
+    const command = f.chance(0.1) ? 0x20 + f.int(0x50) : first.command;
+    return encodeFrame([{ command, callId: f.int(3), payload: f.mutate(first.payload, []) }]);
+  }
   const header = f.chance(0.8) ? mutateJson(f, m.header) : m.header;
   const body = f.chance(0.4) ? f.mutate(m.body, []) : m.body;
   const command = f.chance(0.1) ? 0x20 + f.int(0x50) : m.command;
-  return encodeInternal(f.chance(0.7) ? f.bytes(16) : m.id, command, header, body);
+  return encodeJsonFrame(command, header, body);
 }
 
 class NoScripts implements ScriptExecutor {
@@ -97,7 +125,7 @@ async function recordedCluster() {
     const t = r.node.transport;
     const send = t.send.bind(t);
     t.send = (data, to) => {
-      if (data.length > 16 && data[16] >= 0x20 && corpus.length < 5_000) corpus.push(data.slice());
+      if (data.length > 17 && data[16] >= 0x20 && corpus.length < 5_000) corpus.push(data.slice());
       send(data, to);
     };
   }
@@ -121,7 +149,7 @@ async function recordedCluster() {
   await run(client.remove("key0"));
   const monitor = sim.network.createTransport("10.9.1.2:5000");
   monitor.send(
-    encodeInternal(new Uint8Array(16), InternalCommand.MonitoringBase, {
+    encodeJsonFrame(InternalCommand.MonitoringBase, {
       r: "00112233aabbccdd",
       u: "http://monitor.test/api/report",
       j: 0,
@@ -138,13 +166,20 @@ async function recordedCluster() {
   return { sim, addresses, corpus, client, admin, monitor, run, drive };
 }
 
-Deno.test("fuzz: internal decoders (envelope, membership, replication, round, admin) never throw", async () => {
+Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin) never throw", async () => {
   const cases = fuzzCases(4_000);
   const f = new Fuzzer(fuzzSeed() + 2);
   const c = await recordedCluster();
   try {
-    const decoded = c.corpus.map((p) => decodeInternal(p)).filter((m) => m !== null);
-    assert.ok(decoded.length > 100, `recorded ${decoded.length} internal messages`);
+    const messages = c.corpus.flatMap(messagesOf);
+    const decoded = messages.map((m) => decodeJsonPayload(m.command, m.payload)).filter((m): m is InternalMessage =>
+      m !== null
+    );
+    assert.ok(decoded.length > 100, `recorded ${decoded.length} internal JSON messages`);
+    // The binary replica messages and their replies, by command, to mutate.
+    const binary = messages.filter((m) => m.command === 0x30 || m.command === 0x31 || m.command === 0x20)
+      .map((m) => m.payload);
+    assert.ok(binary.length > 40, `recorded ${binary.length} binary replica payloads`);
     const headers = decoded.map((m) => m.header);
     const commands = [...new Set(decoded.map((m) => m.command))];
     // Recorded traffic covers membership, replication, monitoring and admin commands.
@@ -160,10 +195,20 @@ Deno.test("fuzz: internal decoders (envelope, membership, replication, round, ad
     );
     for (let i = 0; i < cases; i++) {
       const p = f.chance(0.3) ? f.bytes(f.length(2_000)) : f.mutate(f.pick(c.corpus), c.corpus);
-      const m = decodeInternal(p);
-      if (m) {
-        assert.ok(m.command >= 0x20 && m.id.length === 16, `case ${i}`);
-        assert.ok(m.body.length <= p.length - 21, `case ${i}`);
+      let total = 0;
+      const reason = readFrame(p, undefined, (command, _id, payload) => {
+        assert.ok(command <= 0xff && payload.length <= p.length - 24, `case ${i}`);
+        total += 7 + payload.length;
+        const m = decodeJsonPayload(command, payload);
+        if (m) assert.ok(m.body.length <= payload.length - 4, `case ${i}`);
+      });
+      if (reason === undefined) assert.equal(total, p.length - 17, `case ${i}: messages cover the frame`);
+      const raw = f.chance(0.2) ? f.bytes(f.length(300)) : f.mutate(f.pick(binary), binary);
+      for (const decode of [decodeReplicaPut, decodeReplicaPutReply, decodeReplicaGet, decodeReplicaGetReply]) {
+        const d = decode(raw);
+        if (d !== null && typeof d === "object" && "key" in d && d.key instanceof Uint8Array) {
+          assert.equal(d.key.length, 32, `case ${i}`);
+        }
       }
       const header = f.chance(0.5) ? mutateJson(f, f.pick(headers)) : f.json();
       const command = f.chance(0.8) ? f.pick(commands) : 0x20 + f.int(0xe0);
@@ -213,7 +258,7 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
         : f.mutate(f.pick(c.corpus), c.corpus);
       if (p.length > 16 && p[16] < 0x20) p[16] |= 0x20; // client commands: see client_protocol_fuzz_test.ts
       const where = `case ${i}: ${p.length} B, command 0x${p[16]?.toString(16)} (FUZZ_SEED=${fuzzSeed()})`;
-      const valid = p.length > 16 && decodeInternal(p) !== null;
+      const valid = p.length > 16 && readFrame(p, undefined, () => {}) === undefined;
       const changesBefore = changes;
       const aliveBefore = members.alive().join();
       node.receive(p, f.pick(peers)); // a throw fails the test

@@ -4,7 +4,7 @@ import { parseFleet } from "../../lib/config.ts";
 import { MemoryNetwork } from "../../lib/memory_network.ts";
 import { type RunningMonitor, startMonitor } from "../../lib/monitor/server.ts";
 import { NODE_HEADER, SIGNATURE_HEADER } from "../../lib/signed_request.ts";
-import { decodeInternal } from "../../lib/envelope.ts";
+import { decodeJsonFrame } from "../../lib/envelope.ts";
 import { MonitoringCommand, parseRoundHeader, type RoundHeader, verifyRound } from "../../lib/agent/round_message.ts";
 import { defaultStats, KEY_HEX, readSseUntil, report, signedPost, testKey, WRONG_KEY_HEX } from "./helpers.ts";
 
@@ -264,7 +264,7 @@ Deno.test("round messages go to seeds, carry the report URL and a valid MAC; mis
   const nodes = [A, B, C].map((addr) => {
     const t = net.createTransport(addr);
     t.onReceive((data) => {
-      const msg = decodeInternal(data);
+      const msg = decodeJsonFrame(data);
       if (msg?.command === MonitoringCommand.Round) got.push({ to: addr, header: parseRoundHeader(msg.header)! });
     });
     return t;

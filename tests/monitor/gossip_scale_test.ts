@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Simulation } from "../../lib/simulation.ts";
 import { FunctionReportSink } from "../../lib/agent/report_sender.ts";
-import { encodeInternal } from "../../lib/envelope.ts";
+import { encodeJsonFrame } from "../../lib/envelope.ts";
 import { MonitoringCommand, type RoundHeader } from "../../lib/agent/round_message.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent } from "../../lib/agent/round_gossip.ts";
 import type { NodeReport } from "../../lib/monitor/report.ts";
@@ -51,7 +51,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       };
       for (let s = 0; s < seeds; s++) {
         monitor.send(
-          encodeInternal(new Uint8Array(16), MonitoringCommand.Round, header),
+          encodeJsonFrame(MonitoringCommand.Round, header),
           addresses[(k * 97 + s * 31) % N],
         );
       }

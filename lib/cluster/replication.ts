@@ -262,7 +262,10 @@ export class ReplicatedExecutor implements Executor {
     return remove && !r.existed ? MISSING : OK;
   }
 
-  /** Reads `key` from R of its replicas; the newest version wins. */
+  /**
+   * Reads `key` from R of its owners (this node first when it is one); the newest version wins.
+   * The other owners are asked only when one of the R fails, or before answering "not found".
+   */
   get(key: Uint8Array): ExecResult | Promise<ExecResult> {
     const { self, rpc, stats, config } = this.#deps;
     const position = keyPosition(key);
@@ -284,12 +287,18 @@ export class ReplicatedExecutor implements Executor {
       for (const e of replies.values()) if (e && (!best || compareVersions(e.version, best.version) > 0)) best = e;
       return best;
     };
+    // This node first (its copy costs no datagram), then the preference list.
+    const unasked = owners.includes(self) ? [self, ...owners.filter((o) => o !== self)] : owners.slice();
     const decide = () => {
       if (!started) return;
       if (!result) {
         const e = replies.size >= r ? newest() : undefined;
-        // "Not found" waits for every asked owner: right after a ring change the new owners
-        // are empty until repair moves the key, and the one that still holds it may answer last.
+        // "Not found" waits for every owner: right after a ring change the new owners are
+        // empty until repair moves the key, and the one that still holds it may answer last.
+        if (replies.size >= r && !e && pending === 0 && unasked.length > 0) {
+          for (const o of unasked.splice(0)) ask(o);
+          if (pending > 0) return;
+        }
         if (replies.size >= r && (e || pending === 0)) {
           result = e && !e.tombstone ? { code: ErrorCode.Success, value: e.value } : MISSING;
           stats.readsOk++;
@@ -312,8 +321,10 @@ export class ReplicatedExecutor implements Executor {
       rpc.request(to, ReplicaCommand.Get, key, options, (reply) => {
         pending--;
         if (reply === undefined) {
-          const standIn = this.#closed ? undefined : nextStandIn();
-          if (standIn) {
+          const owner = this.#closed ? undefined : unasked.shift();
+          const standIn = this.#closed || owner ? undefined : nextStandIn();
+          if (owner) ask(owner);
+          else if (standIn) {
             stats.standIns++;
             ask(standIn);
           }
@@ -329,7 +340,7 @@ export class ReplicatedExecutor implements Executor {
         decide();
       });
     };
-    for (const o of owners) ask(o);
+    for (const o of unasked.splice(0, r)) ask(o);
     started = true;
     decide();
     return result ?? new Promise((res) => resolve = res);

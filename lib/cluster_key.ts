@@ -29,15 +29,30 @@ export function importClusterKey(hex: string): Promise<CryptoKey> {
   );
 }
 
+/**
+ * Imports the fleet's cluster keys (the signing key first); empty for none.
+ *
+ * @example
+ * ```ts
+ * console.log((await importClusterKeys(["00".repeat(16), "11".repeat(16)])).length); // 2
+ * ```
+ */
+export function importClusterKeys(hexes: readonly string[]): Promise<CryptoKey[]> {
+  return Promise.all(hexes.map(importClusterKey));
+}
+
 /** Hex HMAC-SHA256 of `data` (text or bytes). */
 export async function signWithClusterKey(key: CryptoKey, data: string | Uint8Array): Promise<string> {
   const bytes = typeof data === "string" ? utf8Encoder.encode(data) : data;
   return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes as Uint8Array<ArrayBuffer>)));
 }
 
-/** Whether `tagHex` is the HMAC of `data` (constant-time via WebCrypto verify). */
+/**
+ * Whether `tagHex` is the HMAC of `data` with `key`, or with any of a list of keys (a key
+ * rotation in progress). Constant time per key via WebCrypto verify.
+ */
 export async function verifyWithClusterKey(
-  key: CryptoKey,
+  key: CryptoKey | readonly CryptoKey[],
   data: string | Uint8Array,
   tagHex: string,
 ): Promise<boolean> {
@@ -48,5 +63,10 @@ export async function verifyWithClusterKey(
     return false;
   }
   const bytes = typeof data === "string" ? utf8Encoder.encode(data) : data;
-  return await crypto.subtle.verify("HMAC", key, tag as Uint8Array<ArrayBuffer>, bytes as Uint8Array<ArrayBuffer>);
+  for (const k of Array.isArray(key) ? key : [key]) {
+    if (await crypto.subtle.verify("HMAC", k, tag as Uint8Array<ArrayBuffer>, bytes as Uint8Array<ArrayBuffer>)) {
+      return true;
+    }
+  }
+  return false;
 }

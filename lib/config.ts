@@ -28,6 +28,10 @@ function isEd25519PublicKeyText(text: string): boolean {
   }
 }
 
+const clusterKeyText = z.string().regex(/^(?:[0-9a-fA-F]{2}){16,}$/, {
+  message: "expected at least 32 hex digits (an even count), for example from 'openssl rand -hex 32'",
+});
+
 /** Schema of nodes.yaml. */
 export const FleetSchema = z.strictObject({
   /** Cluster name shown on the status page. */
@@ -37,8 +41,14 @@ export const FleetSchema = z.strictObject({
     url: z.string().url({ message: "expected a URL such as http://127.0.0.1:8080" }),
     udp: address.optional(),
   }).optional(),
-  /** Shared secret (hex, ≥ 32 digits) authenticating node reports and internal traffic. */
-  clusterKey: z.string().regex(/^[0-9a-fA-F]{32,}$/, { message: "expected at least 32 hex digits" }).optional(),
+  /**
+   * Shared secret (hex, ≥ 32 digits) authenticating internal traffic and node reports; or a list
+   * of them during a key rotation: the first signs, every one is accepted.
+   */
+  clusterKey: z.union([
+    clusterKeyText,
+    z.array(clusterKeyText).min(1, { message: "list at least one key, or give one key as text" }),
+  ], { message: "expected at least 32 hex digits, or a list of such keys" }).optional(),
   /** Admin Ed25519 public key (base64 raw 32 bytes, or SPKI), for signed admin commands (`kvctl keygen`). */
   adminPublicKey: z.string().refine(isEd25519PublicKeyText, {
     message: "expected the base64 Ed25519 public key printed by 'kvctl keygen' (32 raw or 44 SPKI bytes)",
@@ -66,6 +76,19 @@ export const FleetSchema = z.strictObject({
 
 /** A validated fleet file. */
 export type FleetConfig = z.infer<typeof FleetSchema>;
+
+/**
+ * The fleet's cluster keys, the signing key first (empty when it has none).
+ *
+ * @example
+ * ```ts
+ * console.log(clusterKeysOf(parseFleet(`clusterKey: ["${"a".repeat(32)}", "${"b".repeat(32)}"]\nnodes: ["127.0.0.1:1"]\n`, "f")).length); // 2
+ * ```
+ */
+export function clusterKeysOf(fleet: Pick<FleetConfig, "clusterKey">): string[] {
+  const k = fleet.clusterKey;
+  return k === undefined ? [] : typeof k === "string" ? [k] : [...k];
+}
 
 /** A fleet file that cannot be used; the message names the file, line and problem. */
 export class ConfigError extends Error {

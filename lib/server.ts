@@ -20,6 +20,7 @@ import { attachMonitoringAgent } from "./agent/attach.ts";
 import { attachAdmin } from "./admin/attach.ts";
 import { UdpTransport } from "./udp_transport.ts";
 import type { FrameAuth } from "./wire_frame.ts";
+import { fleetKeyring } from "./wire_auth.ts";
 
 /** Default store capacity: 64 MiB. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -52,7 +53,7 @@ export interface StartNodeOptions {
   random?: Random;
   /** Per-subsystem options (flags, test tuning), passed to attach functions. */
   subsystemOptions?: Record<string, unknown>;
-  /** Authenticates node-to-node frames (the cluster keyring); frames are untagged without it. */
+  /** Authenticates node-to-node frames (default: the fleet file's cluster keys); untagged without any. */
   frameAuth?: FrameAuth;
 }
 
@@ -110,7 +111,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     pid: options.pid,
     onShutdown: options.onShutdown,
     config: options.nodeConfig,
-    rpc: { auth: options.frameAuth },
+    rpc: { auth: options.frameAuth ?? fleetKeyring(options.fleet) },
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
   node.onClose(() => {

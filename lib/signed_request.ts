@@ -33,7 +33,7 @@ export async function signedHeaders(
 
 /** Whether the request's signature matches (true when the monitor has no key configured). */
 export async function verifySignedBody(
-  key: CryptoKey | undefined,
+  key: CryptoKey | readonly CryptoKey[] | undefined,
   node: string | undefined | null,
   signature: string | undefined | null,
   body: string,

@@ -11,6 +11,7 @@
 import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
 import { KVClient } from "../lib/client.ts";
 import { formatFleet } from "../lib/config.ts";
+import { newClusterKey } from "../lib/wire_auth.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
 import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
 import { startEchoProcess } from "./bench.ts";
@@ -78,7 +79,14 @@ async function startNodes(count: number, dir: string): Promise<Servers> {
     const fleet = `${dir}/nodes.yaml`;
     await Deno.writeTextFile(
       fleet,
-      formatFleet({ name: "bench", preset: "lan", replication: { n: 3, w: 2, r: 2 }, nodes: addresses }),
+      // Authenticated, as a real fleet must be: every internal datagram is tagged and checked.
+      formatFleet({
+        name: "bench",
+        preset: "lan",
+        clusterKey: newClusterKey(),
+        replication: { n: 3, w: 2, r: 2 },
+        nodes: addresses,
+      }),
     );
     args.push("--config", fleet);
   }

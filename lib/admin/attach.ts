@@ -11,6 +11,7 @@
  * @module
  */
 import { importClusterKey } from "../cluster_key.ts";
+import { clusterKeysOf } from "../config.ts";
 import { addStatsSource } from "../agent/stats.ts";
 import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
@@ -78,7 +79,8 @@ export function attachAdmin(ctx: NodeContext, members: MemberView): void {
   let sink: ResultSink | undefined;
   if (options.sink !== undefined) sink = options.sink ?? undefined;
   else if (fleet?.monitor?.url) {
-    const key = fleet.clusterKey ? importClusterKey(fleet.clusterKey) : Promise.resolve(undefined);
+    const [first] = clusterKeysOf(fleet); // results are signed with the signing key
+    const key = first ? importClusterKey(first) : Promise.resolve(undefined);
     sink = new HttpResultSink(fleet.monitor.url, key, node.address, clock, config);
   }
   const env: Record<string, string> = { KVSTORE_NODE: node.address };

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { importClusterKey } from "../cluster_key.ts";
+import { importClusterKeys } from "../cluster_key.ts";
+import { clusterKeysOf } from "../config.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
 import { sample } from "../random.ts";
@@ -55,8 +56,9 @@ export function monitoringAgentOf(node: KVNode): MonitoringAgent | undefined {
 export function attachMonitoringAgent(ctx: NodeContext, members: MemberView): void {
   const options = (ctx.options.monitoring ?? {}) as AgentOptions;
   const { node, clock, random, fleet } = ctx;
-  const keyHex = fleet?.clusterKey;
-  const key = keyHex ? importClusterKey(keyHex) : undefined;
+  const keyHexes = fleet ? clusterKeysOf(fleet) : [];
+  const keys = keyHexes.length > 0 ? importClusterKeys(keyHexes) : undefined;
+  const key = keys?.then((k) => k[0]);
   const fleetUrl = fleet?.monitor?.url ? reportUrl(fleet.monitor.url) : undefined;
   const sink = options.sink ?? new HttpReportSink(key, node.address);
   const collector = new StatsCollector(ctx, members, { system: options.system });
@@ -67,7 +69,7 @@ export function attachMonitoringAgent(ctx: NodeContext, members: MemberView): vo
 
   // Without a cluster key nothing is authenticated: then only the fleet file's URL is
   // trusted when there is one (so a stray datagram cannot point nodes elsewhere).
-  const verify = key ? async (h: RoundHeader) => await verifyRound(await key, h) : undefined;
+  const verify = keys ? async (h: RoundHeader) => await verifyRound(await keys, h) : undefined;
 
   const report = async (header: RoundHeader, waitMs: number) => {
     const url = key ? header.u : fleetUrl ?? header.u;

@@ -66,8 +66,8 @@ export async function signRound(key: CryptoKey | undefined, header: RoundHeader)
   return { ...header, m: await signWithClusterKey(key, roundMacInput(header)) };
 }
 
-/** Whether the header's MAC is valid for `key`. */
-export async function verifyRound(key: CryptoKey, header: RoundHeader): Promise<boolean> {
+/** Whether the header's MAC is valid for `key` (or any of the keys, during a rotation). */
+export async function verifyRound(key: CryptoKey | readonly CryptoKey[], header: RoundHeader): Promise<boolean> {
   if (!header.m) return false;
   return await verifyWithClusterKey(key, roundMacInput(header), header.m);
 }

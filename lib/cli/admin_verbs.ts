@@ -6,6 +6,7 @@
  */
 import { realClock } from "../clock.ts";
 import { type FleetConfig, loadFleet } from "../config.ts";
+import { fleetKeyring } from "../wire_auth.ts";
 import { UdpTransport } from "../udp_transport.ts";
 import { parseAddress } from "../transport.ts";
 import { AdminClient, createCommand, submitSizeError } from "../admin/client.ts";
@@ -118,12 +119,15 @@ function monitorUrl(values: Record<string, unknown>, fleet?: FleetConfig): strin
   return url?.replace(/\/+$/, "");
 }
 
-async function openClient(entry: string): Promise<AdminClient> {
+/** An admin endpoint near `entry`, signing its frames with the fleet's cluster key (nodes drop unsigned ones). */
+async function openClient(entry: string, fleet: FleetConfig | undefined): Promise<AdminClient> {
   const host = parseAddress(entry).hostname;
   const loopback = host === "localhost" || host.startsWith("127.") || host === "::1";
   return new AdminClient(
     await UdpTransport.listen(loopback ? (host === "::1" ? "::1" : "127.0.0.1") : "0.0.0.0", 0),
     realClock,
+    {},
+    { auth: fleetKeyring(fleet) },
   );
 }
 
@@ -260,7 +264,7 @@ async function run(args: string[]): Promise<number> {
         `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
     );
   }
-  const client = await openClient(c.entry[0]);
+  const client = await openClient(c.entry[0], c.fleet);
   try {
     return await sendAndFollow(c, client, signed, values.wait === true, Math.min(c.lifetimeMs, timeoutMs + 60_000));
   } finally {
@@ -311,7 +315,7 @@ async function push(args: string[]): Promise<number> {
     `${file}: ${spec.size} bytes, SHA-256 ${spec.sha256}, ${Math.ceil(spec.size / chunkSize)} chunks ` +
       `(hashed in ${Math.round(performance.now() - t0)} ms)`,
   );
-  const client = await openClient(c.entry[0]);
+  const client = await openClient(c.entry[0], c.fleet);
   const store = await FileChunkStore.source(file);
   client.serve(signed.c.id, spec, manifest, store);
   try {
@@ -361,7 +365,7 @@ async function status(args: string[]): Promise<number> {
   if (!monitor && nodes.length === 0) {
     throw new UsageError("kvctl admin-status: pass --monitor URL, --config or --node");
   }
-  const client = await openClient(nodes[0] ?? "127.0.0.1:1");
+  const client = await openClient(nodes[0] ?? "127.0.0.1:1", fleet);
   try {
     const watcher = new ResultWatcher({ id, monitor, client, targets: nodes });
     const results = await watcher.poll();

@@ -6,7 +6,9 @@
 import { loadFleet } from "../config.ts";
 import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
-import { parseAddress } from "../transport.ts";
+import { formatAddress, parseAddress } from "../transport.ts";
+import type { Rpc } from "../rpc.ts";
+import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
 import { restartAndExit } from "../admin/restart.ts";
 
@@ -26,11 +28,37 @@ Options:
   --max-in-flight N     requests executing at once before replying overload (default 1024)
   --admin-dir DIR       where files sent with 'kvctl push' may be written (refused without it);
                         also keeps the ids of admin commands run, so a restart never reruns one
+  --insecure            run in a cluster whose fleet file has no clusterKey: node-to-node traffic
+                        is then not authenticated (refused without this flag)
   -h, --help            show this help
 
 Scripts sent with 'kvctl run' execute only when the node runs with --allow-run
 (deno task node:admin); otherwise they are refused and reported. See docs/admin.md.
+
+Node-to-node messages are authenticated with the fleet file's clusterKey (one key,
+or a list: the first signs, every one is accepted). On SIGHUP the node reads the
+fleet file again and takes its keys, so a key is rotated without a restart:
+add the new key second everywhere, move it first everywhere, drop the old one
+(docs/cluster.md).
 `;
+
+/**
+ * On SIGHUP, reads the fleet file again and puts its cluster keys in force (key rotation without
+ * a restart). A file that cannot be read or has no key leaves the keys as they are, with one line
+ * saying why.
+ */
+function reloadKeysOnHangup(path: string, rpc: Rpc): void {
+  Deno.addSignalListener("SIGHUP", async () => {
+    try {
+      const keyring = fleetKeyring(await loadFleet(path));
+      if (!keyring) throw new Error(`${path} has no clusterKey; the keys in force stay`);
+      rpc.setAuth(keyring);
+      console.log(`kvstore node: cluster keys reloaded from ${path}: ${keyring.size} key(s), signing with the first`);
+    } catch (e) {
+      console.error(`kvstore node: SIGHUP: cannot reload the cluster keys: ${(e as Error).message}`);
+    }
+  });
+}
 
 /** Runs the node command until the process is stopped. */
 export async function nodeCommand(args: string[]): Promise<number> {
@@ -44,6 +72,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     "max-in-flight": { type: "string" },
     seed: { type: "string", multiple: true },
     "admin-dir": { type: "string" },
+    insecure: { type: "boolean" },
   });
   if (values.help) {
     console.log(NODE_HELP);
@@ -61,6 +90,9 @@ export async function nodeCommand(args: string[]): Promise<number> {
       throw new UsageError(`node: --seed ${(e as Error).message}`);
     }
   }
+  const host = values.host ?? "127.0.0.1";
+  const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
+  if (refusal) throw new UsageError(`node: ${refusal}`);
   if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
   const running = await startNode({
     subsystemOptions: {
@@ -70,7 +102,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
         restart: () => restartAndExit(() => running.close()),
       },
     },
-    host: values.host ?? "127.0.0.1",
+    host,
     port,
     fleet,
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
@@ -89,6 +121,8 @@ export async function nodeCommand(args: string[]): Promise<number> {
   });
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
   console.log(`kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded})`);
+  if (!running.node.rpc.authenticated && (values.insecure || fleet)) console.error(INSECURE_WARNING);
+  if (values.config) reloadKeysOnHangup(values.config, running.node.rpc);
   const stop = () => {
     running.close();
     Deno.exit(0);

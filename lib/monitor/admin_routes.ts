@@ -18,7 +18,7 @@ import { AdminResults, NodeResultSchema, recordJson, type ResultsStoreLimits } f
 /** What the admin routes need from the monitor. */
 export interface AdminRoutesOptions {
   /** Cluster key for verifying node reports (signed_request.ts); none = accept unsigned. */
-  clusterKey?: CryptoKey;
+  clusterKey?: CryptoKey | readonly CryptoKey[];
   /** Store limits (commands kept, output per result). */
   limits?: Partial<ResultsStoreLimits>;
   /** Largest result body accepted (bytes). Default 512 KiB. */

@@ -22,7 +22,7 @@ export interface MonitorAppOptions {
   /** Live-update streams. */
   hub: EventHub;
   /** Cluster key: reports must be signed with it (none = accept unsigned, for trying out). */
-  clusterKey?: CryptoKey;
+  clusterKey?: CryptoKey | readonly CryptoKey[];
   /** Largest request body accepted (bytes). */
   maxBodyBytes?: number;
 }

@@ -5,8 +5,8 @@
  * @module
  */
 import { type Clock, realClock, type TimerId } from "../clock.ts";
-import { importClusterKey } from "../cluster_key.ts";
-import type { FleetConfig } from "../config.ts";
+import { importClusterKeys } from "../cluster_key.ts";
+import { clusterKeysOf, type FleetConfig } from "../config.ts";
 import type { Random } from "../random.ts";
 import { formatAddress, parseAddress, type Transport } from "../transport.ts";
 import { UdpTransport } from "../udp_transport.ts";
@@ -19,6 +19,7 @@ import { Monitor } from "./monitor.ts";
 import { renderRowById, renderSummary } from "./page.ts";
 import { loadSnapshot, saveSnapshot, setAsideSnapshot, SNAPSHOT_FILE, UnusableSnapshotError } from "./persist.ts";
 import type { TcpProbe } from "./probe.ts";
+import { fleetKeyring } from "../wire_auth.ts";
 
 /** How to start a monitor. */
 export interface StartMonitorOptions {
@@ -86,7 +87,9 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   const config = { ...DEFAULT_MONITOR_CONFIG, ...options.config };
   const fleet = options.fleet;
   const host = options.host ?? "127.0.0.1";
-  const clusterKey = fleet?.clusterKey ? await importClusterKey(fleet.clusterKey) : undefined;
+  // The first key signs rounds; reports signed with any key of the list are accepted (a rotation).
+  const clusterKeys = await importClusterKeys(fleet ? clusterKeysOf(fleet) : []);
+  const clusterKey = clusterKeys[0];
   const fleetUdp = fleet?.monitor?.udp ? parseAddress(fleet.monitor.udp) : undefined;
   // Rounds must reach the nodes: a loopback-only HTTP host still sends rounds from all interfaces
   // when the fleet has nodes elsewhere.
@@ -124,6 +127,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     random: options.random,
     config,
     clusterKey,
+    frameAuth: fleetKeyring(fleet),
     reportUrl: reportUrl(base),
     fleetNodes: fleet?.nodes,
     name: fleet?.name,
@@ -168,7 +172,11 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     hub.publish("summary", { html: renderSummary(monitor) });
   });
   monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
-  const app = ready.app = createMonitorApp({ monitor, hub, clusterKey });
+  const app = ready.app = createMonitorApp({
+    monitor,
+    hub,
+    clusterKey: clusterKeys.length > 0 ? clusterKeys : undefined,
+  });
 
   let persistTimer: TimerId | undefined;
   let saving: Promise<void> = Promise.resolve();

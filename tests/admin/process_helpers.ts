@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
 import { realClock } from "../../lib/clock.ts";
 import { parseFleet } from "../../lib/config.ts";
 import { AdminClient } from "../../lib/admin/client.ts";
@@ -62,7 +63,9 @@ export async function startProcCluster(
   await Deno.writeTextFile(fleetFile, fleetText);
   const adminDirs = addresses.map((_, i) => `${dir}/node${i}`);
   const procs: RoleProcess[] = [];
-  const client = new AdminClient(await UdpTransport.listen("127.0.0.1", 0), realClock);
+  const client = new AdminClient(await UdpTransport.listen("127.0.0.1", 0), realClock, {}, {
+    auth: ClusterKeyring.fromHex([clusterKey]),
+  });
   const extra = options.allowRun ? ["--allow-run=bash"] : [];
   try {
     const started = await Promise.all(ports.map(async (port, i) => {

@@ -14,6 +14,7 @@ import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
 import { WatchedProcess } from "../../lib/watched_process.ts";
 import { forEachLine } from "../../lib/lines.ts";
 import { formatFleet } from "../../lib/config.ts";
+import { newClusterKey } from "../../lib/wire_auth.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 
@@ -148,7 +149,13 @@ Deno.test({
     const fleet = `${dir}/nodes.yaml`;
     await Deno.writeTextFile(
       fleet,
-      formatFleet({ name: "chaos", preset: "lan", replication: { n: 3, w: 2, r: 2 }, nodes: addresses }),
+      formatFleet({
+        name: "chaos",
+        preset: "lan",
+        clusterKey: newClusterKey(),
+        replication: { n: 3, w: 2, r: 2 },
+        nodes: addresses,
+      }),
     );
     const startNode = async (h: string) => {
       await Deno.mkdir(`${dir}/${h}`, { recursive: true });

@@ -2,6 +2,7 @@
  * Membership over real UDP between real node processes: a fleet file of 3,
  * a 4th host that joins with only `--seed`, a SIGKILLed node, a SIGTERMed (leaving) node.
  */
+import { newClusterKey } from "../../lib/wire_auth.ts";
 import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
@@ -34,7 +35,14 @@ Deno.test("real UDP: 3 fleet nodes + 1 joined by --seed converge; SIGKILL is det
   const dir = await Deno.makeTempDir({ prefix: "kvstore-membership-" });
   const ports = freeUdpPorts(4);
   const fleet = `${dir}/nodes.yaml`;
-  await Deno.writeTextFile(fleet, `nodes:\n${ports.slice(0, 3).map((p) => `  - 127.0.0.1:${p}\n`).join("")}`);
+  const clusterKey = newClusterKey();
+  await Deno.writeTextFile(
+    fleet,
+    `clusterKey: "${clusterKey}"\nnodes:\n${ports.slice(0, 3).map((p) => `  - 127.0.0.1:${p}\n`).join("")}`,
+  );
+  // The newcomer's own file: the cluster key and itself only (it is in nobody's fleet file).
+  const newcomerFleet = `${dir}/newcomer.yaml`;
+  await Deno.writeTextFile(newcomerFleet, `clusterKey: "${clusterKey}"\nnodes:\n  - 127.0.0.1:${ports[3]}\n`);
   const procs: RoleProcess[] = [];
   const clients: KVClient[] = [];
   try {
@@ -45,7 +53,7 @@ Deno.test("real UDP: 3 fleet nodes + 1 joined by --seed converge; SIGKILL is det
     assert.ok(three >= 0, "the fleet nodes did not converge to 3 members");
 
     // A host that is in nobody's fleet file joins through one seed.
-    procs.push(await startNodeProcess(ports[3], ["--seed", `127.0.0.1:${ports[1]}`]));
+    procs.push(await startNodeProcess(ports[3], ["--config", newcomerFleet, "--seed", `127.0.0.1:${ports[1]}`]));
     clients.push(await KVClient.connect(`127.0.0.1:${ports[3]}`));
     const four = await until(clients, 4, CONVERGE_MS);
     console.log(`  measured: the --seed newcomer is counted by all 4 in ${four} ms`);

@@ -1,6 +1,8 @@
 /**
  * Acceptance tests with real node processes on loopback UDP (real SWIM membership).
  */
+import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
+import { newClusterKey } from "../../lib/wire_auth.ts";
 import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
@@ -19,13 +21,22 @@ class ProcessCluster {
   readonly clients = new Map<string, KVClient>();
   dir = "";
   fleet = "";
+  readonly clusterKey = newClusterKey();
 
   static async create(seeds: string[]): Promise<ProcessCluster> {
     const c = new ProcessCluster();
     c.dir = await Deno.makeTempDir({ prefix: "kvstore-repl-" });
     c.fleet = `${c.dir}/nodes.yaml`;
-    await Deno.writeTextFile(c.fleet, `name: replication-test\nnodes:\n${seeds.map((a) => `  - ${a}\n`).join("")}`);
+    await Deno.writeTextFile(
+      c.fleet,
+      `name: replication-test\nclusterKey: "${c.clusterKey}"\nnodes:\n${seeds.map((a) => `  - ${a}\n`).join("")}`,
+    );
     return c;
+  }
+
+  /** A debug client holding the cluster key (nodes answer nothing without it). */
+  debugClient(): Promise<ClusterDebugClient> {
+    return ClusterDebugClient.open("127.0.0.1", ClusterKeyring.fromHex([this.clusterKey]));
   }
 
   async start(address: string): Promise<void> {
@@ -130,7 +141,7 @@ Deno.test({
     const addresses = ports.map((p) => `127.0.0.1:${p}`);
     const first = addresses.slice(0, 5);
     const cluster = await ProcessCluster.create(first);
-    const dbg = await ClusterDebugClient.open();
+    const dbg = await cluster.debugClient();
     try {
       await Promise.all(first.map((a) => cluster.start(a)));
       await cluster.waitMembers(first, 5);
@@ -204,7 +215,7 @@ Deno.test("shutdown (0x04) of one of 4 processes: the others notice and keep ser
     await cluster.waitMembers(addresses, 4);
     const c0 = await cluster.client(addresses[0]);
     await windowed(500, 32, (i) => c0.put(`s-${i}`, `v-${i}`));
-    const dbg = await ClusterDebugClient.open();
+    const dbg = await cluster.debugClient();
     try {
       await waitReplicated(dbg, addresses);
     } finally {

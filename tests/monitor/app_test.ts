@@ -1,3 +1,4 @@
+import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock.ts";
 import { parseFleet } from "../../lib/config.ts";
@@ -264,7 +265,7 @@ Deno.test("round messages go to seeds, carry the report URL and a valid MAC; mis
   const nodes = [A, B, C].map((addr) => {
     const t = net.createTransport(addr);
     t.onReceive((data) => {
-      const msg = decodeJsonFrame(data);
+      const msg = decodeJsonFrame(data, ClusterKeyring.fromHex([KEY_HEX]));
       if (msg?.command === MonitoringCommand.Round) got.push({ to: addr, header: parseRoundHeader(msg.header)! });
     });
     return t;

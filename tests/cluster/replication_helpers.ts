@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { FrameAuth } from "../../lib/wire_frame.ts";
 import { VirtualClock } from "../../lib/clock.ts";
 import { type ClientOptions, KVClient } from "../../lib/client.ts";
 import { LocalExecutor } from "../../lib/executor.ts";
@@ -68,6 +69,8 @@ export interface TestClusterOptions {
   conditions?: Partial<NetworkConditions>;
   config?: Partial<ReplicationConfig>;
   maxBytes?: number;
+  /** Authenticates the nodes' frames (default: untagged). */
+  auth?: FrameAuth;
 }
 
 /** Address of test node `i`. */
@@ -103,7 +106,13 @@ export class TestCluster {
       const store = new MemoryStore(this.#options.maxBytes ?? 1 << 24);
       const transport = this.network.createTransport(a);
       const hlc = new HybridLogicalClock(this.clock, a);
-      const node = new KVNode({ transport, clock: this.clock, store, executor: new LocalExecutor(store, hlc) });
+      const node = new KVNode({
+        transport,
+        clock: this.clock,
+        store,
+        executor: new LocalExecutor(store, hlc),
+        rpc: { auth: this.#options.auth },
+      });
       const members = new TestMembers(a, all);
       const ctx: NodeContext = {
         node,

@@ -16,7 +16,10 @@ import {
   InternalCommand,
   type InternalMessage,
 } from "../../lib/envelope.ts";
-import { encodeFrame, readFrame } from "../../lib/wire_frame.ts";
+import { encodeFrame, readFrame, REJECT_REASONS } from "../../lib/wire_frame.ts";
+import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
+import { newClusterKey } from "../../lib/wire_auth.ts";
+import { addr, TestCluster } from "../cluster/replication_helpers.ts";
 import {
   decodeReplicaGet,
   decodeReplicaGetReply,
@@ -298,5 +301,54 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
     c.client.close();
     c.monitor.close();
     c.sim.close();
+  }
+});
+
+Deno.test("fuzz: a keyed node rejects every mutated authentic frame before any handler sees it", async () => {
+  const cases = fuzzCases(3_000);
+  const f = new Fuzzer(fuzzSeed() + 4);
+  const keyring = ClusterKeyring.fromHex([newClusterKey()]);
+  const c = new TestCluster({ auth: keyring });
+  const nodes = [addr(0), addr(1), addr(2)];
+  c.start(nodes);
+  const corpus: Uint8Array[] = [];
+  const deliver = c.network.deliver.bind(c.network);
+  c.network.deliver = (data, from, to) => {
+    if (nodes.includes(from) && nodes.includes(to) && corpus.length < 2_000) corpus.push(data.slice());
+    deliver(data, from, to);
+  };
+  try {
+    const client = c.client(addr(0));
+    for (let i = 0; i < 30; i++) await c.run(client.put(`k${i}`, `v${i}`));
+    for (let i = 0; i < 30; i++) await c.run(client.get(`k${i}`));
+    assert.ok(corpus.length > 50, `recorded ${corpus.length} authentic frames`);
+    const target = c.get(addr(1));
+    const entries = () => [...target.store.entries()].map(([k, e]) => `${k}:${e.version.t}`).join();
+    const before = entries();
+    const stats = target.node.rpc.stats;
+    let mutated = 0;
+    for (let i = 0; i < cases; i++) {
+      const original = f.pick(corpus);
+      const p = f.mutate(original, corpus);
+      if (p.length === original.length && p.every((b, j) => b === original[j])) continue;
+      if (corpus.some((q) => q.length === p.length && q.every((b, j) => b === p[j]))) continue; // another authentic frame
+      mutated++;
+      if (p.length > 16 && p[16] < 0x20) p[16] |= 0x20; // stay in the internal space
+      const counters = target.node.counters;
+      const rejected = REJECT_REASONS.reduce((n, r) => n + stats.rejected[r], 0) + counters.dropped;
+      const handled = stats.unknown + stats.malformed + stats.handlerErrors;
+      target.node.receive(p, f.pick(nodes));
+      assert.equal(
+        REJECT_REASONS.reduce((n, r) => n + stats.rejected[r], 0) + counters.dropped,
+        rejected + 1,
+        `case ${i}: a mutated frame was not rejected (FUZZ_SEED=${fuzzSeed()})`,
+      );
+      assert.equal(stats.unknown + stats.malformed + stats.handlerErrors, handled, `case ${i}: reached a handler`);
+    }
+    await c.advance(100);
+    assert.ok(mutated > cases / 2, `${mutated} mutated frames`);
+    assert.equal(entries(), before, "the store did not change");
+  } finally {
+    c.close();
   }
 });

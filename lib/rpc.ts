@@ -16,6 +16,7 @@
 import { type Clock, realClock, type TimerId } from "./clock.ts";
 import { decodeJsonPayload, encodeJsonPayload, InternalCommand, type InternalMessage } from "./envelope.ts";
 import type { Address, Transport } from "./transport.ts";
+import { SlabAllocator } from "./slab.ts";
 import {
   type FrameAuth,
   frameSize,
@@ -147,6 +148,7 @@ export class Rpc {
   #pending = new Map<number, Pending>();
   #nextCallId = (Math.random() * 0x1_0000_0000) >>> 0;
   #queues = new Map<Address, Outgoing>();
+  #slab = new SlabAllocator();
   #flushScheduled = false;
   #closed = false;
   /** Counters. */
@@ -339,7 +341,9 @@ export class Rpc {
   #send(to: Address, q: Outgoing): void {
     const auth = this.#auth;
     const n = q.commands.length;
-    const frame = new Uint8Array(frameSize(0, q.bytes, auth !== undefined));
+    // Frames are carved out of slabs (no allocation per datagram); the transport sends each
+    // exactly once and the slab is not written again, so the bytes stay put until they leave.
+    const frame = this.#slab.alloc(frameSize(0, q.bytes, auth !== undefined));
     let o = writeFrameHeader(frame, auth);
     for (let i = 0; i < n; i++) o = writeMessage(frame, o, q.commands[i], q.callIds[i], q.payloads[i]);
     sealFrame(frame, auth);

@@ -18,6 +18,10 @@ import { startEchoProcess } from "./bench.ts";
 import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
 import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
+/** Rows measured with one request outstanding: their p50 is the latency without queueing. */
+const LONE_NODE = "(e) single node, 1 outstanding";
+const LONE_CLUSTER = "(e) 5 nodes, 1 outstanding";
+
 /** Rounds by default: this VM's speed drifts by up to 1.5× within minutes, so one round can mislead. */
 const DEFAULT_ROUNDS = 3;
 
@@ -38,7 +42,9 @@ Options:
   --processes N     generator processes (default 1)
   --value-size N    value bytes (default 100)
   --memory-keys N   keys loaded for the memory figure (default 1000000; 0 skips)
-  --skip LIST       comma list of cases to skip: echo,node,cluster,redis,memory
+  --skip LIST       comma list of cases to skip: echo,node,cluster,latency,redis,memory
+  --auth-cost       also run the all-coordinators case on a cluster without a key (--insecure),
+                    to show what authenticating every internal datagram costs
   -h, --help        show this help
 `;
 
@@ -71,7 +77,7 @@ interface Servers {
   stop(): Promise<void>;
 }
 
-async function startNodes(count: number, dir: string): Promise<Servers> {
+async function startNodes(count: number, dir: string, authenticated = true): Promise<Servers> {
   const ports = freeUdpPorts(count);
   const addresses = ports.map((p) => `127.0.0.1:${p}`);
   const args = ["--max-bytes", "1GiB"];
@@ -83,12 +89,13 @@ async function startNodes(count: number, dir: string): Promise<Servers> {
       formatFleet({
         name: "bench",
         preset: "lan",
-        clusterKey: newClusterKey(),
+        ...(authenticated ? { clusterKey: newClusterKey() } : {}),
         replication: { n: 3, w: 2, r: 2 },
         nodes: addresses,
       }),
     );
     args.push("--config", fleet);
+    if (!authenticated) args.push("--insecure");
   }
   const procs: RoleProcess[] = [];
   const stop = async () => {
@@ -177,7 +184,7 @@ export function formatPairedRatios(rounds: CaseResult[][]): string {
     const echo = round.find((r) => r.name.startsWith("(a)"));
     if (!echo) continue;
     for (const r of round) {
-      if (r === echo) continue;
+      if (r === echo || r.name.startsWith("(e)")) continue; // latency rows: their rate is not a ceiling
       ratios.set(r.name, [...(ratios.get(r.name) ?? []), r.opsPerSec / echo.opsPerSec]);
     }
   }
@@ -258,6 +265,7 @@ export async function compareMain(args: string[]): Promise<number> {
     "value-size": { type: "string" },
     "memory-keys": { type: "string" },
     skip: { type: "string" },
+    "auth-cost": { type: "boolean" },
   });
   if (values.help) {
     console.log(COMPARE_HELP);
@@ -275,6 +283,8 @@ export async function compareMain(args: string[]): Promise<number> {
     valueMax: valueSize,
   };
   const rounds = values.rounds ? parseInteger(values.rounds, "--rounds", 1, 20) : DEFAULT_ROUNDS;
+  // Latency without queueing: one client, one request at a time.
+  const lone: BenchOptions = { ...options, clients: 1, window: 1, durationMs: Math.min(options.durationMs, 2_000) };
   const memoryKeys = values["memory-keys"] ? parseInteger(values["memory-keys"], "--memory-keys", 0) : 1_000_000;
   const dir = await Deno.makeTempDir({ prefix: "kvstore-bench-" });
   const byCase = new Map<string, CaseResult[]>();
@@ -307,6 +317,7 @@ export async function compareMain(args: string[]): Promise<number> {
         const one = await startNodes(1, dir);
         try {
           add(await measure("(b) single node", one, options, one.addresses));
+          if (!skip.has("latency")) add(await measure(LONE_NODE, one, lone, one.addresses));
         } finally {
           await one.stop();
         }
@@ -316,8 +327,17 @@ export async function compareMain(args: string[]): Promise<number> {
         try {
           add(await measure("(c) 5 nodes, 1 coordinator", five, options, five.addresses.slice(0, 1)));
           add(await measure("(c) 5 nodes, all coordinators", five, options, five.addresses));
+          if (!skip.has("latency")) add(await measure(LONE_CLUSTER, five, lone, five.addresses));
         } finally {
           await five.stop();
+        }
+      }
+      if (values["auth-cost"] && !skip.has("cluster")) {
+        const open = await startNodes(5, dir, false);
+        try {
+          add(await measure("(c) 5 nodes, all coordinators, no key", open, options, open.addresses));
+        } finally {
+          await open.stop();
         }
       }
       if (redis.ok) add(await runRedisBenchmark(options, valueSize));

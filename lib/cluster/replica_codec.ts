@@ -136,7 +136,9 @@ export function decodeReplicaPut(p: Uint8Array): ReplicaPut | string {
  * console.log(typeof r === "string" ? r : [r.status, r.existed, r.held?.t]); // ["stale", true, 3]
  * ```
  */
+/** (The answer may be a shared constant: read it, do not write to it.) */
 export function encodeReplicaPutReply(status: PutStatus, existed: boolean, held?: Version): Uint8Array {
+  if (!held) return PLAIN_PUT_REPLIES[STATUSES.indexOf(status) * 2 + (existed ? 1 : 0)];
   const node = held ? encodedName(held.n) : undefined;
   const out = new Uint8Array(2 + (node ? 9 + node.length : 0));
   out[0] = STATUSES.indexOf(status);
@@ -235,6 +237,8 @@ function readVersion(p: Uint8Array, o: number): { version: Version; next: number
 }
 
 const EMPTY = new Uint8Array(0);
+/** The answers without a held version, made once (the frame copies them; nothing writes to them). */
+const PLAIN_PUT_REPLIES = STATUSES.flatMap((_, i) => [Uint8Array.of(i, 0), Uint8Array.of(i, 1)]);
 const NOT_FOUND: PayloadWriter = {
   size: 1,
   write(out: Uint8Array, o: number): void {

@@ -7,6 +7,7 @@
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseAddress } from "./transport.ts";
+import { isSourceNetwork } from "./source_networks.ts";
 
 const address = z.string().refine((s) => {
   try {
@@ -70,6 +71,16 @@ export const FleetSchema = z.strictObject({
   }).default({ n: 3, w: 2, r: 2 }).refine((r) => r.w <= r.n && r.r <= r.n, {
     message: "w and r must not exceed n",
   }),
+  /**
+   * Who may send the destructive client commands (shutdown 0x04, wipeout 0x05): CIDR blocks,
+   * addresses, and the words loopback, fleet (this file's node and monitor hosts) and any.
+   * Default [loopback, fleet]; others get 0x04 and nothing happens.
+   */
+  destructiveCommandsFrom: z.array(
+    z.string().refine(isSourceNetwork, {
+      message: "expected an address, a CIDR block (10.0.0.0/8, 2001:db8::/32), loopback, fleet or any",
+    }),
+  ).min(1, { message: "list at least one network (loopback, fleet, any or a CIDR block)" }).optional(),
   /** Seed nodes (client/UDP addresses). */
   nodes: z.array(address).min(1, { message: "list at least one node address" }),
 });

@@ -56,6 +56,8 @@ export interface NodeCounters {
   replayed: number;
   /** Requests refused with 0x03. */
   overloaded: number;
+  /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
+  refusedDestructive: number;
 }
 
 const COMMAND_NAMES: Record<number, string> = {
@@ -90,6 +92,8 @@ export interface NodeOptions {
   config?: Partial<NodeConfig>;
   /** How internal messages are authenticated and batched. */
   rpc?: RpcOptions;
+  /** Whether `from` may send shutdown and wipeout (default: anyone); refused ones get 0x04. */
+  allowDestructive?: (from: Address) => boolean;
 }
 
 /**
@@ -116,7 +120,14 @@ export class KVNode {
   /** At-most-once reply cache. */
   readonly replyCache: ReplyCache;
   /** Request and reply counters. */
-  readonly counters: NodeCounters = { requests: {}, replies: {}, dropped: 0, replayed: 0, overloaded: 0 };
+  readonly counters: NodeCounters = {
+    requests: {},
+    replies: {},
+    dropped: 0,
+    replayed: 0,
+    overloaded: 0,
+    refusedDestructive: 0,
+  };
   /** Clock time at start. */
   readonly startedAt: number;
   /** Executes put/get/remove (local or replicated). */
@@ -124,6 +135,7 @@ export class KVNode {
   #inFlight = new Set<string>();
   #onShutdown: () => void;
   #pid: number;
+  #allowDestructive: (from: Address) => boolean;
   #closed = false;
   #closers: (() => void)[] = [];
   // Replies are small and many: carve them out of slabs rather than allocating a buffer each.
@@ -141,6 +153,7 @@ export class KVNode {
     this.rpc = new Rpc(this.transport, this.clock, options.rpc);
     this.#onShutdown = options.onShutdown ?? (() => this.close());
     this.#pid = options.pid ?? 0;
+    this.#allowDestructive = options.allowDestructive ?? (() => true);
     this.startedAt = this.clock.now();
     this.transport.onReceive((data, from) => this.receive(data, from));
   }
@@ -208,9 +221,11 @@ export class KVNode {
       case Command.GetMembershipCount:
         return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
       case Command.Wipeout:
+        if (this.#refusedDestructive(id, from)) return;
         this.store.clear();
         return this.#reply(id, ErrorCode.Success, undefined, from, true);
       case Command.Shutdown: {
+        if (this.#refusedDestructive(id, from)) return;
         this.#reply(id, ErrorCode.Success, undefined, from, true);
         const flushed = this.transport.flush?.() ?? Promise.resolve();
         flushed.finally(() => this.#onShutdown());
@@ -235,6 +250,14 @@ export class KVNode {
         () => this.#finish(key, id, { code: ErrorCode.InternalFailure }, from, mutating),
       );
     } else this.#finish(undefined, id, result, from, mutating);
+  }
+
+  /** Answers 0x04 (and counts it) when `from` may not send shutdown or wipeout; the answer is cached as any other. */
+  #refusedDestructive(id: Uint8Array, from: Address): boolean {
+    if (this.#allowDestructive(from)) return false;
+    this.counters.refusedDestructive++;
+    this.#reply(id, ErrorCode.InternalFailure, undefined, from, true);
+    return true;
   }
 
   #finish(key: string | undefined, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {

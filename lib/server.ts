@@ -11,7 +11,8 @@ import { HybridLogicalClock } from "./hlc.ts";
 import { KVNode, type NodeConfig } from "./node.ts";
 import { SqlitePersistence } from "./sqlite_persistence.ts";
 import { MemoryStore } from "./store.ts";
-import type { Address, Transport } from "./transport.ts";
+import { type Address, parseAddress, type Transport } from "./transport.ts";
+import { SourceNetworks } from "./source_networks.ts";
 import type { NodeContext } from "./node_context.ts";
 import type { MemberView } from "./peers.ts";
 import type { Random } from "./random.ts";
@@ -53,6 +54,12 @@ export interface StartNodeOptions {
   random?: Random;
   /** Per-subsystem options (flags, test tuning), passed to attach functions. */
   subsystemOptions?: Record<string, unknown>;
+  /**
+   * Who may send shutdown and wipeout (see `source_networks.ts`; `fleet` means the fleet file's
+   * hosts). Default: anyone (embedded and simulated nodes); the node command passes the fleet
+   * file's list or [loopback, fleet].
+   */
+  destructiveFrom?: readonly string[];
   /** Authenticates node-to-node frames (default: the fleet file's cluster keys); untagged without any. */
   frameAuth?: FrameAuth;
 }
@@ -112,6 +119,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     onShutdown: options.onShutdown,
     config: options.nodeConfig,
     rpc: { auth: options.frameAuth ?? fleetKeyring(options.fleet) },
+    allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
   node.onClose(() => {
@@ -133,6 +141,19 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   attachMonitoringAgent(context, members);
   attachAdmin(context, members);
   return { node, store, hlc, loadedKeys, members, context, close: () => node.close() };
+}
+
+/** The destructive-command rule of `entries` (undefined: anyone), `fleet` standing for the fleet's hosts. */
+function destructivePolicy(
+  entries: readonly string[] | undefined,
+  fleet: FleetConfig | undefined,
+): ((from: Address) => boolean) | undefined {
+  if (!entries) return undefined;
+  const hosts = (fleet?.nodes ?? []).map((a) => parseAddress(a).hostname);
+  if (fleet?.monitor?.url) hosts.push(new URL(fleet.monitor.url).hostname.replace(/^\[|\]$/g, ""));
+  if (fleet?.monitor?.udp) hosts.push(parseAddress(fleet.monitor.udp).hostname);
+  const networks = SourceNetworks.parse(entries, hosts);
+  return (from) => networks.allows(from);
 }
 
 /** Repeats `fn` every `ms` on `clock`; returns a function that stops it. */

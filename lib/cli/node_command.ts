@@ -8,6 +8,7 @@ import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
 import { formatAddress, parseAddress } from "../transport.ts";
 import type { Rpc } from "../rpc.ts";
+import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../source_networks.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
 import { restartAndExit } from "../admin/restart.ts";
@@ -28,6 +29,11 @@ Options:
   --max-in-flight N     requests executing at once before replying overload (default 1024)
   --admin-dir DIR       where files sent with 'kvctl push' may be written (refused without it);
                         also keeps the ids of admin commands run, so a restart never reruns one
+  --allow-destructive-from LIST
+                        who may send shutdown (0x04) and wipeout (0x05): comma list of
+                        addresses, CIDR blocks and the words loopback, fleet, any (default:
+                        the fleet file's destructiveCommandsFrom, else loopback,fleet);
+                        others are answered 0x04 and nothing happens
   --insecure            run in a cluster whose fleet file has no clusterKey: node-to-node traffic
                         is then not authenticated (refused without this flag)
   -h, --help            show this help
@@ -73,6 +79,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     seed: { type: "string", multiple: true },
     "admin-dir": { type: "string" },
     insecure: { type: "boolean" },
+    "allow-destructive-from": { type: "string" },
   });
   if (values.help) {
     console.log(NODE_HELP);
@@ -91,6 +98,15 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
   }
   const host = values.host ?? "127.0.0.1";
+  const destructiveFrom = values["allow-destructive-from"]?.split(",").map((s) => s.trim()).filter(Boolean) ??
+    fleet?.destructiveCommandsFrom ?? DEFAULT_DESTRUCTIVE_FROM;
+  const unknown = destructiveFrom.find((e) => !isSourceNetwork(e));
+  if (unknown !== undefined || destructiveFrom.length === 0) {
+    throw new UsageError(
+      `node: --allow-destructive-from: "${unknown ?? ""}" is not a source network; give addresses, CIDR blocks ` +
+        `(10.0.0.0/8) or the words loopback, fleet, any, separated by commas`,
+    );
+  }
   const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
   if (refusal) throw new UsageError(`node: ${refusal}`);
   if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
@@ -103,6 +119,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
       },
     },
     host,
+    destructiveFrom,
     port,
     fleet,
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,

@@ -125,3 +125,41 @@ Deno.test("rpc: call/reply with retries over a lossy network; malformed packets 
   ta.close();
   tb.close();
 });
+
+Deno.test("udp transport: a burst adds receives (handled in one turn), quiet traffic goes back to one", async () => {
+  const t = await UdpTransport.listen("127.0.0.1", 0);
+  const sender = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let received = 0, most = 1;
+  const { promise: burstDone, resolve } = Promise.withResolvers<void>();
+  let want = 400;
+  t.onReceive(() => {
+    received++;
+    most = Math.max(most, t.receivers);
+    if (received === want) resolve();
+  });
+  try {
+    assert.equal(t.receivers, 1, "idle: one receive waits");
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: Number(t.address.split(":")[1]) };
+    const sends = Array.from({ length: 400 }, () => sender.send(new Uint8Array(20), to));
+    await Promise.all(sends);
+    await burstDone;
+    assert.ok(most > 1, `a burst of 400 datagrams kept ${most} receive(s) waiting`);
+    // Quiet traffic: each datagram far from the one before lets an extra receive end.
+    want = received + 12;
+    const { promise: quietDone, resolve: quietResolve } = Promise.withResolvers<void>();
+    t.onReceive(() => {
+      received++;
+      if (received === want) quietResolve();
+    });
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 3));
+      await sender.send(new Uint8Array(20), to);
+    }
+    await quietDone;
+    assert.equal(t.receivers, 1, "after quiet traffic one receive waits again");
+  } finally {
+    sender.close();
+    t.close();
+    await t.closed;
+  }
+});

@@ -23,6 +23,7 @@ import {
   type Request,
 } from "./protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
+import { digestRequest, requestDigest } from "./request_digest.ts";
 import { SlabAllocator } from "./slab.ts";
 import type { MemoryStore } from "./store.ts";
 import type { Address, Transport } from "./transport.ts";
@@ -56,6 +57,8 @@ export interface NodeCounters {
   replayed: number;
   /** Requests refused with 0x03. */
   overloaded: number;
+  /** Requests that reused the id of a different cached or running request (a client numbering badly). */
+  idReuse: number;
   /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
   refusedDestructive: number;
 }
@@ -126,13 +129,18 @@ export class KVNode {
     dropped: 0,
     replayed: 0,
     overloaded: 0,
+    idReuse: 0,
     refusedDestructive: 0,
   };
   /** Clock time at start. */
   readonly startedAt: number;
   /** Executes put/get/remove (local or replicated). */
   executor: Executor;
-  #inFlight = new Set<string>();
+  // Requests executing asynchronously: id (as idKey) → the low word of their digest.
+  #inFlight = new Map<string, number>();
+  // Digest of the request being answered (set per datagram, and again when an async one finishes).
+  #digestLo = 0;
+  #digestHi = 0;
   #onShutdown: () => void;
   #pid: number;
   #allowDestructive: (from: Address) => boolean;
@@ -185,15 +193,31 @@ export class KVNode {
       return;
     }
     const now = this.clock.now();
-    const cached = this.replyCache.get(packet.subarray(0, ID_LENGTH), now);
+    // A retry is the same request again; another request under a cached id is executed anew.
+    digestRequest(packet);
+    const lo = this.#digestLo = requestDigest.lo, hi = this.#digestHi = requestDigest.hi;
+    const cache = this.replyCache, reusesBefore = cache.idReuses;
+    const cached = cache.get(packet.subarray(0, ID_LENGTH), now, lo, hi);
     if (cached) {
       this.counters.replayed++;
       this.transport.send(cached, from);
       return;
     }
-    // A retry of a request still executing: its reply is coming. (Only asynchronous
-    // executions are in flight, so the id string is made only when some are.)
-    if (this.#inFlight.size > 0 && this.#inFlight.has(idKey(packet.subarray(0, ID_LENGTH)))) return;
+    if (cache.idReuses !== reusesBefore) this.counters.idReuse++;
+    // A retry of a request still executing: its reply is coming. Another request under that id
+    // gets 0x03: the client retries it once the first one's reply is cached, and it is then
+    // executed as the new request it is. (Only asynchronous executions are in flight, so the id
+    // string is made only when some are.)
+    if (this.#inFlight.size > 0) {
+      const running = this.#inFlight.get(idKey(packet.subarray(0, ID_LENGTH)));
+      if (running === lo) return;
+      if (running !== undefined) {
+        this.counters.idReuse++;
+        this.counters.overloaded++;
+        this.transport.send(encodeReply(packet.subarray(0, ID_LENGTH), ErrorCode.Overload), from);
+        return;
+      }
+    }
     const decoded = decodeRequest(packet);
     if (!decoded.ok) {
       if (decoded.id) this.#reply(decoded.id, decoded.code, undefined, from, false);
@@ -244,12 +268,13 @@ export class KVNode {
     }
     if (result instanceof Promise) {
       const key = idKey(id);
-      this.#inFlight.add(key);
+      const lo = this.#digestLo, hi = this.#digestHi;
+      this.#inFlight.set(key, lo);
       result.then(
-        (r) => this.#finish(key, id, r, from, mutating),
-        () => this.#finish(key, id, { code: ErrorCode.InternalFailure }, from, mutating),
+        (r) => this.#finishLater(key, id, r, from, mutating, lo, hi),
+        () => this.#finishLater(key, id, { code: ErrorCode.InternalFailure }, from, mutating, lo, hi),
       );
-    } else this.#finish(undefined, id, result, from, mutating);
+    } else this.#finish(id, result, from, mutating);
   }
 
   /** Answers 0x04 (and counts it) when `from` may not send shutdown or wipeout; the answer is cached as any other. */
@@ -260,8 +285,22 @@ export class KVNode {
     return true;
   }
 
-  #finish(key: string | undefined, id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
-    if (key !== undefined) this.#inFlight.delete(key);
+  #finishLater(
+    key: string,
+    id: Uint8Array,
+    r: ExecResult,
+    from: Address,
+    mutating: boolean,
+    digestLo: number,
+    digestHi: number,
+  ): void {
+    this.#inFlight.delete(key);
+    this.#digestLo = digestLo;
+    this.#digestHi = digestHi;
+    this.#finish(id, r, from, mutating);
+  }
+
+  #finish(id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
     if (this.#closed) return;
     if (r.code === ErrorCode.Success && r.value) {
       this.#send(id, encodeValueReply(id, r.value, this.#alloc), r.code, from, mutating);
@@ -284,7 +323,7 @@ export class KVNode {
     // Mutating replies are always cached (room was checked before executing, so the
     // overshoot is bounded by maxInFlight small replies); others when room allows. The
     // cache keeps a copy: `reply` is the transport's until sent.
-    this.replyCache.put(id, reply, this.clock.now(), mutating);
+    this.replyCache.put(id, reply, this.clock.now(), mutating, this.#digestLo, this.#digestHi);
     this.transport.send(reply, from);
   }
 

@@ -78,6 +78,8 @@ export class ReplyCache {
   #log: ReplyLog;
   #index: HashIndex;
   #bytes = 0;
+  /** Gets that found the id cached for a different request (a client reusing ids, not retrying). */
+  idReuses = 0;
   // The id being looked up, as words (set by #parse).
   #w0 = 0;
   #w1 = 0;
@@ -127,8 +129,13 @@ export class ReplyCache {
     return this.#log.allocatedBytes + this.#index.capacity * 8;
   }
 
-  /** A copy of the cached reply for `id`, if cached and not expired at `now`. */
-  get(id: ReplyId, now: number): Uint8Array | undefined {
+  /**
+   * A copy of the cached reply for `id`, if cached and not expired at `now` and made by a request
+   * with the same digest (`digest0`, `digest1`: see `request_digest.ts`). A reply cached for the
+   * id by a different request is not returned: the id was reused, not retried
+   * ({@linkcode ReplyCache.idReuses} counts it), and the new request's reply replaces it.
+   */
+  get(id: ReplyId, now: number, digest0 = 0, digest1 = 0): Uint8Array | undefined {
     this.#expireTail(now);
     this.#parse(id);
     const slot = this.#find();
@@ -142,6 +149,10 @@ export class ReplyCache {
     if (!this.#index.occupied(slot)) return undefined;
     const pos = this.#index.record(slot);
     if (now - this.#log.at(pos) >= this.ttlMs) return undefined;
+    if (!this.#log.digestMatches(pos, digest0, digest1)) {
+      this.idReuses++;
+      return undefined;
+    }
     return this.#log.copy(pos);
   }
 
@@ -167,13 +178,14 @@ export class ReplyCache {
   }
 
   /**
-   * Caches a copy of `reply` for `id` (replacing any reply cached for it) if there
+   * Caches a copy of `reply` for `id`, made by the request with digest `digest0`/`digest1`
+   * (replacing any reply cached for it), if there
    * is room; returns whether it was cached. With `force` (mutating replies: their
    * room was checked before executing) it is cached anyway: {@linkcode ReplyCache.bytes}
    * may then exceed `maxBytes`, and nothing unexpired is ever evicted to make room,
    * so no earlier reply loses its at-most-once answer.
    */
-  put(id: ReplyId, reply: Uint8Array, now: number, force = false): boolean {
+  put(id: ReplyId, reply: Uint8Array, now: number, force = false, digest0 = 0, digest1 = 0): boolean {
     if (!this.hasRoom(reply.length, now) && !force) return false;
     if (!this.#memoValid) this.#expireTail(now);
     this.#parse(id);
@@ -193,7 +205,18 @@ export class ReplyCache {
       index.resize(index.capacity * 2);
       slot = this.#find();
     }
-    const pos = log.append(this.#w0, this.#w1, this.#w2, this.#w3, this.#length, this.#hash, reply, now);
+    const pos = log.append(
+      this.#w0,
+      this.#w1,
+      this.#w2,
+      this.#w3,
+      this.#length,
+      this.#hash,
+      reply,
+      now,
+      digest0,
+      digest1,
+    );
     index.insert(slot, this.#hash, pos);
     this.#bytes += reply.length + REPLY_CACHE_ENTRY_OVERHEAD;
     if (log.used - log.liveCount > log.liveCount + REPLY_LOG_CHUNK_RECORDS) this.#compact();

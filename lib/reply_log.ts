@@ -35,8 +35,8 @@ export const REPLY_LOG_SPARE_CHUNKS = 2;
 const RECORD_MASK = REPLY_LOG_CHUNK_RECORDS - 1;
 /** Replies up to this many bytes are copied with a loop: cheaper than a `set` of a fresh subarray. */
 const SHORT_COPY_BYTES = 128;
-/** Bytes per record slot in a chunk: 4 id words, id length, flags, hash, time, offset, length. */
-const RECORD_SLOT_BYTES = 16 + 1 + 1 + 4 + 8 + 4 + 4;
+/** Bytes per record slot in a chunk: 4 id words, id length, flags, hash, time, offset, length, request digest. */
+const RECORD_SLOT_BYTES = 16 + 1 + 1 + 4 + 8 + 4 + 4 + 8;
 
 class Chunk {
   readonly words: Int32Array; // the id as 4 little-endian words (zero-padded)
@@ -46,6 +46,7 @@ class Chunk {
   readonly ats: Float64Array;
   readonly offsets: Int32Array; // where the reply starts in `data`
   readonly lengths: Int32Array;
+  readonly digests: Int32Array; // the request's 64-bit digest as 2 words
   readonly data: Uint8Array;
   readonly capacity: number;
   slot = 0;
@@ -62,6 +63,7 @@ class Chunk {
     this.ats = new Float64Array(capacity);
     this.offsets = new Int32Array(capacity);
     this.lengths = new Int32Array(capacity);
+    this.digests = new Int32Array(capacity * 2);
     this.data = new Uint8Array(dataBytes);
   }
 
@@ -163,6 +165,12 @@ export class ReplyLog {
     return this.#chunks[pos >>> SLOT_SHIFT]!.lengths[pos & RECORD_MASK];
   }
 
+  /** Whether the record was made by a request with this digest (two 32-bit words). */
+  digestMatches(pos: number, digest0: number, digest1: number): boolean {
+    const chunk = this.#chunks[pos >>> SLOT_SHIFT]!, i = (pos & RECORD_MASK) << 1;
+    return chunk.digests[i] === (digest0 | 0) && chunk.digests[i + 1] === (digest1 | 0);
+  }
+
   /** A fresh copy of the record's reply (later appends never change it). */
   copy(pos: number): Uint8Array {
     const chunk = this.#chunks[pos >>> SLOT_SHIFT]!, r = pos & RECORD_MASK;
@@ -180,6 +188,8 @@ export class ReplyLog {
     hash: number,
     reply: Uint8Array,
     at: number,
+    digest0 = 0,
+    digest1 = 0,
   ): number {
     const length = reply.length;
     let chunk = this.#head;
@@ -201,6 +211,8 @@ export class ReplyLog {
     chunk.ats[r] = at;
     chunk.offsets[r] = offset;
     chunk.lengths[r] = length;
+    chunk.digests[r << 1] = digest0;
+    chunk.digests[(r << 1) + 1] = digest1;
     this.#used++;
     this.#liveCount++;
     this.#liveBytes += length;
@@ -262,6 +274,8 @@ export class ReplyLog {
           chunk.hashes[r],
           reply,
           chunk.ats[r],
+          chunk.digests[r << 1],
+          chunk.digests[(r << 1) + 1],
         );
       }
     }

@@ -5,11 +5,9 @@ import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
 import { toKey } from "../lib/keys.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { encodeJsonFrame } from "../lib/envelope.ts";
-import { MonitoringCommand } from "../lib/agent/round_message.ts";
-import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
 import { toHex } from "../lib/bytes.ts";
 import { exitsWithin } from "./child_processes.ts";
+import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 
 Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shutdown", async () => {
   const [port] = freeUdpPorts(1);
@@ -117,58 +115,6 @@ function malformed(rnd: () => number): { packet: Uint8Array; counter: RejectCoun
         counter: "wire_rejected",
       };
   }
-}
-
-/**
- * Reads a node's own counters the way the monitor does: a round message (0x40) whose report URL
- * is a local HTTP endpoint; the node answers by POSTing its stats there. (The debug query 0x60–0x6F
- * reports only the store and replication counters, not the request path's rejects.)
- */
-class NodeStatsReader {
-  #reports = new Map<string, (r: NodeReport) => void>();
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  #socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-
-  constructor() {
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-      const report = await req.json() as NodeReport;
-      this.#reports.get(report.round)?.(report);
-      return new Response("ok");
-    });
-  }
-
-  /** The stats `port`'s node reports for a fresh round (the round message is resent if lost). */
-  async stats(port: number, attempts = 5, waitMs = 1_000): Promise<StatMap> {
-    const url = `http://127.0.0.1:${this.#server.addr.port}/api/report`;
-    for (let i = 0; i < attempts; i++) {
-      const round = toHex(crypto.getRandomValues(new Uint8Array(8)));
-      const { promise, resolve } = Promise.withResolvers<NodeReport | null>();
-      this.#reports.set(round, resolve);
-      const timer = setTimeout(() => resolve(null), waitMs);
-      try {
-        const header = { r: round, u: url, j: 0, h: 0 };
-        const packet = encodeJsonFrame(MonitoringCommand.Round, header);
-        await this.#socket.send(packet, { transport: "udp", hostname: "127.0.0.1", port });
-        const report = await promise;
-        if (report) return report.stats;
-      } finally {
-        clearTimeout(timer);
-        this.#reports.delete(round);
-      }
-    }
-    throw new Error(`node on port ${port} sent no stats report for ${attempts} round messages`);
-  }
-
-  async close(): Promise<void> {
-    this.#socket.close();
-    await this.#server.shutdown();
-  }
-}
-
-function counterOf(stats: StatMap, name: string): number {
-  const v = stats[name]?.value;
-  assert.equal(typeof v, "number", `stat ${name} in ${JSON.stringify(stats)}`);
-  return v as number;
 }
 
 Deno.test("10,000 malformed datagrams: the node counts each as rejected, still answers, and the store is unchanged", async () => {

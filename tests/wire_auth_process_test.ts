@@ -12,11 +12,10 @@ import { importClusterKey } from "../lib/cluster_key.ts";
 import { encodeJsonPayload } from "../lib/envelope.ts";
 import { createCommand } from "../lib/admin/client.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../lib/admin/keys.ts";
-import { signRound } from "../lib/agent/round_message.ts";
 import { replicaPutWriter } from "../lib/cluster/replica_codec.ts";
 import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
 import { toKey } from "../lib/keys.ts";
-import type { NodeReport } from "../lib/monitor/report.ts";
+import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 import { newClusterKey } from "../lib/wire_auth.ts";
 import { encodeFrame, type FrameAuth, type Payload, readFrame } from "../lib/wire_frame.ts";
 
@@ -35,12 +34,6 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
     `${dir}/nodes.yaml`,
     `name: wire-auth\nclusterKey: "${keyHex}"\nadminPublicKey: ${admin.publicKey}\nnodes:\n  - ${address}\n`,
   );
-  // Reports of the node's stats land here (the round message names this URL).
-  const reports: NodeReport[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    reports.push(await req.json());
-    return new Response("ok");
-  });
   const node = await startNodeProcess(port, ["--config", `${dir}/nodes.yaml`]);
   const client = await KVClient.connect(address, { timeoutMs: 200, retries: 5 });
   const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
@@ -64,20 +57,8 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
     return out;
   };
   const settle = () => new Promise((r) => setTimeout(r, 300));
-  const roundKey = await importClusterKey(keyHex);
-  let round = 0;
-  const stats = async () => {
-    const r = `00aa00bb00cc${(++round).toString(16).padStart(4, "0")}`;
-    const header = await signRound(roundKey, { r, u: `http://127.0.0.1:${server.addr.port}/api/report`, j: 0, h: 0 });
-    await send(0x40, json(header), right, 0);
-    const deadline = Date.now() + 5_000;
-    while (!reports.some((x) => x.round === r) && Date.now() < deadline) {
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    const report = reports.find((x) => x.round === r);
-    assert.ok(report, "the node reports its stats for an authenticated round");
-    return report.stats;
-  };
+  const reader = new NodeStatsReader({ frames: right, rounds: await importClusterKey(keyHex) });
+  const stats = () => reader.stats(port);
   try {
     const evilKey = toKey("planted");
     const evil = replicaPutWriter(evilKey, {
@@ -118,7 +99,7 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
     assert.equal(status.length, 1);
     assert.match(new TextDecoder().decode(status[0]), /"result":null/, "the admin command was not taken");
     const after = await stats();
-    const grew = (name: string) => (after[name].value as number) - (before[name].value as number);
+    const grew = (name: string) => counterOf(after, name) - counterOf(before, name);
     assert.equal(grew("wire_rejected_unauthenticated"), families.length, "each keyless frame counted");
     assert.equal(grew("wire_rejected_bad_tag"), families.length, "each wrong-key frame counted");
     assert.equal(after.wire_auth.value, "on");
@@ -142,7 +123,7 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
     socket.close();
     await listening;
     await node.stop();
-    await server.shutdown();
+    await reader.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

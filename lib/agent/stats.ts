@@ -101,6 +101,7 @@ export class StatsCollector {
     putStat(s, "errors", errors);
     putStat(s, "overloaded", node.counters.overloaded);
     putStat(s, "refused_destructive", node.counters.refusedDestructive);
+    putStat(s, "id_reuse", node.counters.idReuse);
     putStat(s, "dropped", node.counters.dropped);
     putStat(s, "replayed", node.counters.replayed);
     putStat(s, "in_flight", node.inFlight);

@@ -1,8 +1,9 @@
 /**
  * Internal replication messages (commands 0x30–0x3F) and their binary bodies.
  *
- * Every message is an {@linkcode encodeInternal} envelope: a small JSON header
- * plus a binary body. Bodies carry either entries (key, version, value) or
+ * The request path (`Put`, `Get` and their replies) is binary (`replica_codec.ts`); the
+ * background messages here (digests, key lists, pushes, offers, fetches) carry a small JSON
+ * header plus a binary body (`envelope.ts`). Bodies carry either entries (key, version, value) or
  * versions only (key, version), packed so a batch always fits in one datagram:
  *
  * - entry:   key(32) | t(f64 LE) | flags(1: bit0 tombstone) | nodeLen(1) | node | valueLen(2 LE) | value
@@ -26,9 +27,9 @@ import type { Entry } from "../store.ts";
  * ```
  */
 export const ReplicaCommand = {
-  /** Coordinator → replica: store one entry. Header `{rm?: 1, hint?: owner}`; reply `{s, ex?}`. */
+  /** Coordinator → replica: store one entry (binary, `replica_codec.ts`); reply: status, existed, held version. */
   Put: InternalCommand.ReplicationBase,
-  /** Coordinator → replica: read one key. Header `{k}`; reply body: the entry or empty. */
+  /** Coordinator → replica: read one key (binary, `replica_codec.ts`); reply: the entry or none. */
   Get: InternalCommand.ReplicationBase + 1,
   /** Anti-entropy: per-bucket digests of a replica pair. Reply `{d: [differing buckets]}`. */
   Digest: InternalCommand.ReplicationBase + 2,

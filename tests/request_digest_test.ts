@@ -86,7 +86,7 @@ class SlowExecutor implements Executor {
   }
 }
 
-Deno.test("node: a reused id runs as a new request (counted); an identical retry is answered from the cache", async () => {
+Deno.test("node: a reused id runs as a new request (counted); an identical retry is answered from the cache", () => {
   const clock = new VirtualClock();
   const net = new MemoryNetwork(clock, { seed: 1 });
   const store = new MemoryStore(1 << 20);

@@ -11,7 +11,8 @@ export const NODE_PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-sys",
-  "--allow-env=LOG_TOKENS,LOG_STREAM",
+  // The yaml library's switches, and the variables the roles document (kvctl's default node, stacks).
+  "--allow-env=LOG_TOKENS,LOG_STREAM,KVSTORE_NODE,KVSTORE_DEBUG",
 ];
 
 const MAIN = new URL("../main.ts", import.meta.url);

@@ -135,3 +135,25 @@ Deno.test("kvctl verbs against a real node: stdin, --hex, remove twice, is-alive
     await node.stop("SIGKILL");
   }
 });
+
+Deno.test("deno task kvctl honours $KVSTORE_NODE (its permission set allows reading it)", async () => {
+  const [port] = freeUdpPorts(1);
+  const node = await startNodeProcess(port);
+  const client = await KVClient.connect(`127.0.0.1:${port}`);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "kvctl", "put", "from-env", "yes"],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { KVSTORE_NODE: `127.0.0.1:${port}`, KVSTORE_DEBUG: "0" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `deno task kvctl failed: ${err}`);
+    assert.equal(new TextDecoder().decode(await client.get("from-env")), "yes", "the put went to $KVSTORE_NODE");
+  } finally {
+    client.close();
+    await node.stop();
+  }
+});

@@ -137,3 +137,16 @@ export class VirtualClock implements Clock {
     return top;
   }
 }
+
+/**
+ * How a wire on `clock` defers the flush of a turn's messages: a microtask on real time, a
+ * zero-delay timer on a virtual clock (whose timers run synchronously, with no turn between them).
+ *
+ * @example
+ * ```ts
+ * console.log(deferOn(realClock) === queueMicrotask); // true
+ * ```
+ */
+export function deferOn(clock: Clock): (flush: () => void) => void {
+  return clock === realClock ? queueMicrotask : (flush) => clock.setTimeout(flush, 0);
+}

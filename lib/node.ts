@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import { type Clock, deferOn } from "./clock.ts";
 import type { ExecResult, Executor } from "./executor.ts";
 import { idKey, Rpc, type RpcOptions } from "./rpc.ts";
 import {
@@ -24,6 +24,7 @@ import {
 } from "./protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
 import { digestRequest, requestDigest } from "./request_digest.ts";
+import { type Durability, durabilityFailure } from "./durability.ts";
 import { SlabAllocator } from "./slab.ts";
 import type { MemoryStore } from "./store.ts";
 import type { Address, Transport } from "./transport.ts";
@@ -97,6 +98,8 @@ export interface NodeOptions {
   rpc?: RpcOptions;
   /** Whether `from` may send shutdown and wipeout (default: anyone); refused ones get 0x04. */
   allowDestructive?: (from: Address) => boolean;
+  /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
+  durability?: Durability;
 }
 
 /**
@@ -144,6 +147,18 @@ export class KVNode {
   #onShutdown: () => void;
   #pid: number;
   #allowDestructive: (from: Address) => boolean;
+  #durability: Durability | undefined;
+  #durabilityErrors = 0;
+  #defer: (fn: () => void) => void;
+  #held: {
+    id: Uint8Array;
+    reply: Uint8Array;
+    code: number;
+    from: Address;
+    mutating: boolean;
+    lo: number;
+    hi: number;
+  }[] = [];
   #closed = false;
   #closers: (() => void)[] = [];
   // Replies are small and many: carve them out of slabs rather than allocating a buffer each.
@@ -158,10 +173,17 @@ export class KVNode {
     this.executor = options.executor;
     this.config = { ...DEFAULT_NODE_CONFIG, ...options.config };
     this.replyCache = new ReplyCache({ ttlMs: this.config.replyCacheTtlMs, maxBytes: this.config.replyCacheMaxBytes });
-    this.rpc = new Rpc(this.transport, this.clock, options.rpc);
+    const durability = options.durability;
+    this.rpc = new Rpc(this.transport, this.clock, {
+      ...options.rpc,
+      // A replica's acks leave only after the writes they acknowledge are committed.
+      beforeSend: durability ? () => durability.commit() : undefined,
+    });
     this.#onShutdown = options.onShutdown ?? (() => this.close());
     this.#pid = options.pid ?? 0;
     this.#allowDestructive = options.allowDestructive ?? (() => true);
+    this.#durability = options.durability;
+    this.#defer = deferOn(this.clock);
     this.startedAt = this.clock.now();
     this.transport.onReceive((data, from) => this.receive(data, from));
   }
@@ -324,8 +346,34 @@ export class KVNode {
     // overshoot is bounded by maxInFlight small replies); others when room allows. The
     // cache keeps a copy: `reply` is the transport's until sent.
     this.replyCache.put(id, reply, this.clock.now(), mutating, this.#digestLo, this.#digestHi);
-    this.transport.send(reply, from);
+    if (this.#durability?.dirty) this.#hold(id, reply, code, from, mutating);
+    else this.transport.send(reply, from);
   }
+
+  // Group commit: a turn's replies wait for the transaction holding its writes.
+  #hold(id: Uint8Array, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
+    this.#held.push({ id, reply, code, from, mutating, lo: this.#digestLo, hi: this.#digestHi });
+    if (this.#held.length === 1) this.#defer(this.#release);
+  }
+
+  #release = (): void => {
+    const held = this.#held;
+    this.#held = [];
+    let failure: number | undefined;
+    try {
+      this.#durability?.commit();
+    } catch (e) {
+      failure = durabilityFailure(e, this.#durabilityErrors++ === 0);
+    }
+    for (const h of held) {
+      if (failure !== undefined && h.mutating && h.code === ErrorCode.Success) {
+        // Not stored: never acknowledged. The cached answer becomes the failure too.
+        const reply = encodeReply(h.id, failure, undefined, this.#alloc);
+        this.replyCache.put(h.id, reply, this.clock.now(), true, h.lo, h.hi);
+        this.transport.send(reply, h.from);
+      } else this.transport.send(h.reply, h.from);
+    }
+  };
 
   /** Stops answering and runs registered cleanups. */
   close(): void {

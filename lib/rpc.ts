@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type Clock, realClock, type TimerId } from "./clock.ts";
+import { type Clock, deferOn, type TimerId } from "./clock.ts";
 import { decodeJsonPayload, encodeJsonPayload, InternalCommand, type InternalMessage } from "./envelope.ts";
 import type { Address, Transport } from "./transport.ts";
 import { SlabAllocator } from "./slab.ts";
@@ -74,20 +74,11 @@ export interface RpcOptions {
   batchBytes?: number;
   /** Calls waiting for a reply at most; a call beyond it fails at once (default {@linkcode MAX_PENDING_CALLS}). */
   maxPendingCalls?: number;
-}
-
-/**
- * How a wire on `clock` defers the flush of a turn's messages: a microtask on real time, a
- * zero-delay timer on a virtual clock (whose timers run synchronously, with no turn between them).
- *
- * @example
- * ```ts
- * import { realClock } from "./clock.ts";
- * console.log(deferOn(realClock) === queueMicrotask); // true
- * ```
- */
-export function deferOn(clock: Clock): (flush: () => void) => void {
-  return clock === realClock ? queueMicrotask : (flush) => clock.setTimeout(flush, 0);
+  /**
+   * Runs before queued messages leave (durable nodes commit there, so no ack precedes its write).
+   * If it throws, what is queued is dropped, unsent: requests are retried by their timers, acks not given.
+   */
+  beforeSend?: () => void;
 }
 
 /** Frames batch up to one Ethernet MTU of payload, so batching never makes a datagram fragment. */
@@ -112,6 +103,8 @@ export interface RpcStats {
   framesSent: number;
   /** Messages sent (framesSent / messagesSent is the batching). */
   messagesSent: number;
+  /** Turns whose queued messages were dropped because the commit before them failed. */
+  unsentAfterFailedCommit: number;
 }
 
 interface Pending {
@@ -144,6 +137,7 @@ export class Rpc {
   #defer: (flush: () => void) => void;
   #batchBytes: number;
   #maxPending: number;
+  #beforeSend: (() => void) | undefined;
   #handlers = new Map<number, RawHandler>();
   #pending = new Map<number, Pending>();
   #nextCallId = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -160,6 +154,7 @@ export class Rpc {
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
     framesSent: 0,
     messagesSent: 0,
+    unsentAfterFailedCommit: 0,
   };
 
   /** Creates an endpoint sending through `transport`. */
@@ -170,6 +165,7 @@ export class Rpc {
     this.#defer = options.defer ?? deferOn(clock);
     this.#batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.#maxPending = options.maxPendingCalls ?? MAX_PENDING_CALLS;
+    this.#beforeSend = options.beforeSend;
   }
 
   /** Whether frames are authenticated (the node has a cluster key). */
@@ -319,7 +315,7 @@ export class Rpc {
     if (q === undefined) {
       q = { commands: [], callIds: [], payloads: [], bytes: 0 };
       this.#queues.set(to, q);
-    } else if (q.commands.length > 0 && q.bytes + size > this.#batchBytes) {
+    } else if (q.commands.length > 0 && q.bytes + size > this.#batchBytes && this.#readyToSend()) {
       this.#send(to, q);
     }
     q.commands.push(command);
@@ -334,9 +330,28 @@ export class Rpc {
 
   #flush = (): void => {
     this.#flushScheduled = false;
+    if (!this.#readyToSend()) return;
     for (const [to, q] of this.#queues) if (q.commands.length > 0) this.#send(to, q);
     if (this.#queues.size > 1024) this.#queues.clear();
   };
+
+  // Runs beforeSend; if it fails, drops everything queued (not acknowledged, not sent).
+  #readyToSend(): boolean {
+    if (!this.#beforeSend) return true;
+    try {
+      this.#beforeSend();
+      return true;
+    } catch {
+      this.stats.unsentAfterFailedCommit++;
+      for (const q of this.#queues.values()) {
+        q.commands.length = 0;
+        q.callIds.length = 0;
+        q.payloads.length = 0;
+        q.bytes = 0;
+      }
+      return false;
+    }
+  }
 
   #send(to: Address, q: Outgoing): void {
     const auth = this.#auth;

@@ -9,7 +9,7 @@ import type { FleetConfig } from "./config.ts";
 import { LocalExecutor } from "./executor.ts";
 import { HybridLogicalClock } from "./hlc.ts";
 import { KVNode, type NodeConfig } from "./node.ts";
-import { SqlitePersistence } from "./sqlite_persistence.ts";
+import { type FsyncPolicy, SqlitePersistence } from "./sqlite_persistence.ts";
 import { MemoryStore } from "./store.ts";
 import { type Address, parseAddress, type Transport } from "./transport.ts";
 import { SourceNetworks } from "./source_networks.ts";
@@ -40,6 +40,8 @@ export interface StartNodeOptions {
   maxBytes?: number;
   /** Directory for durable storage (SQLite); in memory only when absent. */
   dataDir?: string;
+  /** When durable storage syncs to disk (default `batch`). */
+  fsync?: FsyncPolicy;
   /** Validated fleet file, if any. */
   fleet?: FleetConfig;
   /** Request-path tunables. */
@@ -98,7 +100,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   let persistence: SqlitePersistence | undefined;
   let loadedKeys = 0;
   if (options.dataDir) {
-    persistence = SqlitePersistence.open(options.dataDir);
+    persistence = SqlitePersistence.open(options.dataDir, options.fsync);
     loadedKeys = persistence.loadInto(store);
     store.listener = persistence;
   }
@@ -120,6 +122,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     config: options.nodeConfig,
     rpc: { auth: options.frameAuth ?? fleetKeyring(options.fleet) },
     allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
+    durability: persistence,
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
   node.onClose(() => {

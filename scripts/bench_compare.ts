@@ -42,7 +42,8 @@ Options:
   --processes N     generator processes (default 1)
   --value-size N    value bytes (default 100)
   --memory-keys N   keys loaded for the memory figure (default 1000000; 0 skips)
-  --skip LIST       comma list of cases to skip: echo,node,cluster,latency,redis,memory
+  --skip LIST       comma list of cases to skip: echo,node,durable,cluster,latency,redis,memory
+  --fsync-always    also run the durable node with --fsync always (syncs before every reply)
   --auth-cost       also run the all-coordinators case on a cluster without a key (--insecure),
                     to show what authenticating every internal datagram costs
   -h, --help        show this help
@@ -77,10 +78,10 @@ interface Servers {
   stop(): Promise<void>;
 }
 
-async function startNodes(count: number, dir: string, authenticated = true): Promise<Servers> {
+async function startNodes(count: number, dir: string, authenticated = true, extra: string[] = []): Promise<Servers> {
   const ports = freeUdpPorts(count);
   const addresses = ports.map((p) => `127.0.0.1:${p}`);
-  const args = ["--max-bytes", "1GiB"];
+  const args = ["--max-bytes", "1GiB", ...extra];
   if (count > 1) {
     const fleet = `${dir}/nodes.yaml`;
     await Deno.writeTextFile(
@@ -167,7 +168,8 @@ function median(rows: CaseResult[]): CaseResult {
 }
 
 /**
- * Each case's ratio to the echo ceiling measured in the same round, round by round, and their
+ * Each case's ratio to the echo ceiling (or to the case named `reference`; only cases whose name
+ * starts with `only`) measured in the same round, round by round, and their
  * median: on a machine whose speed drifts between rounds, a case and the echo run just before it
  * compare better than medians taken over all rounds apart.
  *
@@ -178,13 +180,13 @@ function median(rows: CaseResult[]): CaseResult {
  * // (b) node: 80% 90% (median 85%)
  * ```
  */
-export function formatPairedRatios(rounds: CaseResult[][]): string {
+export function formatPairedRatios(rounds: CaseResult[][], reference = "(a)", only = ""): string {
   const ratios = new Map<string, number[]>();
   for (const round of rounds) {
-    const echo = round.find((r) => r.name.startsWith("(a)"));
+    const echo = round.find((r) => r.name === reference || (reference === "(a)" && r.name.startsWith("(a)")));
     if (!echo) continue;
     for (const r of round) {
-      if (r === echo || r.name.startsWith("(e)")) continue; // latency rows: their rate is not a ceiling
+      if (r === echo || r.name.startsWith("(e)") || !r.name.startsWith(only)) continue; // latency rows: no ceiling
       ratios.set(r.name, [...(ratios.get(r.name) ?? []), r.opsPerSec / echo.opsPerSec]);
     }
   }
@@ -266,6 +268,7 @@ export async function compareMain(args: string[]): Promise<number> {
     "memory-keys": { type: "string" },
     skip: { type: "string" },
     "auth-cost": { type: "boolean" },
+    "fsync-always": { type: "boolean" },
   });
   if (values.help) {
     console.log(COMPARE_HELP);
@@ -322,6 +325,22 @@ export async function compareMain(args: string[]): Promise<number> {
           await one.stop();
         }
       }
+      if (!skip.has("durable")) {
+        const policies = values["fsync-always"] ? ["batch", "always"] : ["batch"];
+        for (const fsync of policies) {
+          const durable = await startNodes(1, dir, true, [
+            "--data-dir",
+            `${dir}/data-${round}-${fsync}`,
+            "--fsync",
+            fsync,
+          ]);
+          try {
+            add(await measure(`(b) single node, --data-dir, fsync ${fsync}`, durable, options, durable.addresses));
+          } finally {
+            await durable.stop();
+          }
+        }
+      }
       if (!skip.has("cluster")) {
         const five = await startNodes(5, dir);
         try {
@@ -346,6 +365,8 @@ export async function compareMain(args: string[]): Promise<number> {
     console.log("\n" + formatTable(rows));
     const paired = formatPairedRatios(byRound);
     if (paired) console.log(`\nRatio to the echo of the same round, round by round:\n${paired}`);
+    const durable = formatPairedRatios(byRound, "(b) single node", "(b) single node, --data-dir");
+    if (durable) console.log(`\nDurable node against the in-memory node of the same round:\n${durable}`);
     if (!redis.ok) console.log(`\n(d) redis: not measured: ${redis.why}`);
     if (memoryKeys > 0 && !skip.has("memory")) {
       console.log("\nMemory per key:");

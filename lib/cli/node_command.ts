@@ -8,6 +8,7 @@ import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
 import { formatAddress, parseAddress } from "../transport.ts";
 import type { Rpc } from "../rpc.ts";
+import { FSYNC_POLICIES, type FsyncPolicy } from "../sqlite_persistence.ts";
 import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../source_networks.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
@@ -25,6 +26,10 @@ Options:
   --seed ADDR           join the cluster through ADDR (repeatable; added to the fleet file's nodes)
   --max-bytes SIZE      store capacity, e.g. 64MiB (default 64MiB)
   --data-dir DIR        keep keys in SQLite under DIR so a restart keeps them
+  --fsync POLICY        with --data-dir: when writes reach the disk: always (before every
+                        reply), batch (at least every second; default), off (when the OS
+                        decides). A kill -9 loses no acknowledged write under any of them;
+                        a power loss may lose the last second with batch (docs/performance.md)
   --reply-cache-ttl D   how long replies are kept for retries (default 5s)
   --max-in-flight N     requests executing at once before replying overload (default 1024)
   --admin-dir DIR       where files sent with 'kvctl push' may be written (refused without it);
@@ -74,6 +79,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     config: { type: "string" },
     "max-bytes": { type: "string" },
     "data-dir": { type: "string" },
+    fsync: { type: "string" },
     "reply-cache-ttl": { type: "string" },
     "max-in-flight": { type: "string" },
     seed: { type: "string", multiple: true },
@@ -98,6 +104,10 @@ export async function nodeCommand(args: string[]): Promise<number> {
     }
   }
   const host = values.host ?? "127.0.0.1";
+  const fsync = values.fsync ?? "batch";
+  if (!(FSYNC_POLICIES as readonly string[]).includes(fsync)) {
+    throw new UsageError(`node: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${fsync}"`);
+  }
   const destructiveFrom = values["allow-destructive-from"]?.split(",").map((s) => s.trim()).filter(Boolean) ??
     fleet?.destructiveCommandsFrom ?? DEFAULT_DESTRUCTIVE_FROM;
   const unknown = destructiveFrom.find((e) => !isSourceNetwork(e));
@@ -125,6 +135,7 @@ export async function nodeCommand(args: string[]): Promise<number> {
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
     maxBytes: values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES,
     dataDir: values["data-dir"],
+    fsync: fsync as FsyncPolicy,
     pid: Deno.pid,
     onShutdown: () => Deno.exit(0),
     nodeConfig: {

@@ -92,23 +92,21 @@ export class SqlitePersistence implements StoreListener {
     }
   }
 
-  /** Loads every stored entry into `store`; returns how many. */
+  /** Loads every stored entry into `store`; returns how many. Rows are streamed, not gathered first. */
   loadInto(store: MemoryStore): number {
-    const rows = this.#db.prepare("SELECT key, value, t, node, tombstone FROM kv").all() as {
+    let n = 0;
+    const rows = this.#db.prepare("SELECT key, value, t, node, tombstone FROM kv").iterate() as Iterable<{
       key: string;
       value: Uint8Array;
       t: number;
       node: string;
       tombstone: number;
-    }[];
+    }>;
     for (const r of rows) {
-      store.force(r.key, {
-        value: new Uint8Array(r.value),
-        version: { t: Number(r.t), n: r.node },
-        tombstone: r.tombstone === 1,
-      });
+      store.force(r.key, { value: r.value, version: { t: Number(r.t), n: r.node }, tombstone: r.tombstone === 1 });
+      n++;
     }
-    return rows.length;
+    return n;
   }
 
   /** Stages a set (the entry's value bytes are the store's and never overwritten). */

@@ -152,3 +152,58 @@ Deno.test("cluster command: a node shut down over the protocol leaves the others
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cluster command --durable: the whole fleet stopped and started again still serves every acknowledged key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-durable-" });
+  const base = consecutiveFreeUdpPorts(NODES);
+  const start = () =>
+    WatchedProcess.deno("cluster", [
+      ...CLUSTER_PERMISSIONS,
+      MAIN,
+      "cluster",
+      "--nodes",
+      String(NODES),
+      "--base-port",
+      String(base),
+      "--dir",
+      dir,
+      "--monitor-port",
+      "0",
+      "--durable",
+    ]);
+  const keys = Array.from({ length: 200 }, (_, i) => `durable-${i}`);
+  let cluster = start();
+  try {
+    await cluster.waitFor(new RegExp(`^${NODES} nodes running`), 60_000);
+    const writer = await KVClient.connect(`127.0.0.1:${base}`, CLIENT_OPTIONS);
+    try {
+      for (const k of keys) await writer.put(k, `value of ${k}`);
+    } finally {
+      writer.close();
+    }
+    cluster.kill("SIGINT");
+    assert.equal((await within(cluster.exited(), 20_000, "first cluster exit")).code, 0);
+    cluster = start();
+    await cluster.waitFor(new RegExp(`^${NODES} nodes running`), 60_000);
+    const reader = await KVClient.connect(`127.0.0.1:${base + NODES - 1}`, CLIENT_OPTIONS);
+    try {
+      const lost: string[] = [];
+      for (const k of keys) {
+        try {
+          assert.equal(new TextDecoder().decode(await reader.get(k)), `value of ${k}`);
+        } catch (e) {
+          lost.push(`${k}: ${(e as Error).message}`);
+        }
+      }
+      assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.length} keys lost across the fleet restart`);
+    } finally {
+      reader.close();
+    }
+    cluster.kill("SIGINT");
+    assert.equal((await within(cluster.exited(), 20_000, "second cluster exit")).code, 0);
+  } finally {
+    cluster.kill("SIGKILL");
+    await cluster.exited();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

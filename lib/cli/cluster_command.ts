@@ -7,6 +7,7 @@ import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
 import { toHex } from "../bytes.ts";
 import { formatFleet } from "../config.ts";
 import { parseFlags, parseInteger, UsageError } from "./args.ts";
+import { FSYNC_POLICIES } from "../sqlite_persistence.ts";
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]
@@ -23,6 +24,9 @@ Options:
   --dir DIR         where the fleet file and node data go (default .kvstore-cluster)
   --allow-run       let nodes execute signed admin scripts
   --monitor-port P  HTTP port of the status page (default 8080; 0 = no monitor)
+  --durable         keep each node's keys under DIR/data-PORT (--data-dir), so a restarted
+                    node serves its keys at once and fetches only what it missed
+  --fsync POLICY    with --durable: always, batch (default) or off (see kvstore node --help)
   -h, --help        show this help
 `;
 
@@ -34,6 +38,8 @@ export async function clusterCommand(args: string[]): Promise<number> {
     dir: { type: "string" },
     "allow-run": { type: "boolean" },
     "monitor-port": { type: "string" },
+    durable: { type: "boolean" },
+    fsync: { type: "string" },
   });
   if (values.help) {
     console.log(CLUSTER_HELP);
@@ -43,6 +49,10 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const n = values.nodes ? parseInteger(values.nodes, "--nodes", 1, 200) : 5;
   const base = values["base-port"] ? parseInteger(values["base-port"], "--base-port", 1, 65535 - n) : 4000;
   const dir = values.dir ?? ".kvstore-cluster";
+  if (values.fsync !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(values.fsync)) {
+    throw new UsageError(`cluster: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${values.fsync}"`);
+  }
+  if (values.fsync !== undefined && !values.durable) throw new UsageError("cluster: --fsync needs --durable");
   await Deno.mkdir(dir, { recursive: true });
   const addresses = Array.from({ length: n }, (_, i) => `127.0.0.1:${base + i}`);
   const fleetFile = `${dir}/nodes.yaml`;
@@ -99,7 +109,12 @@ export async function clusterCommand(args: string[]): Promise<number> {
       for (let i = 0; i < n && !stopping; i++) {
         const port = base + i;
         const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
-        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir], { extraPermissions: extra });
+        const durable = values.durable
+          ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
+          : [];
+        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir, ...durable], {
+          extraPermissions: extra,
+        });
         nodes.push(proc);
         watch(addresses[i], proc);
         console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);

@@ -45,6 +45,8 @@ export interface ReplicationStats {
   antiEntropyFetched: number;
   /** Tombstones collected after the grace period. */
   tombstonesCollected: number;
+  /** Entries applied from peers' pushes (hand-off and anti-entropy): a restarted node's catch-up. */
+  entriesReceived: number;
   /** Replica messages (authenticated, so from a peer) whose payload did not decode. */
   rejectedReplicaMessages: number;
   /** Wall time of the last anti-entropy round that transferred nothing (ms since epoch; 0 = never). */
@@ -75,6 +77,7 @@ export function newReplicationStats(): ReplicationStats {
     antiEntropyPushed: 0,
     antiEntropyFetched: 0,
     tombstonesCollected: 0,
+    entriesReceived: 0,
     rejectedReplicaMessages: 0,
     lastQuietRound: 0,
   };

@@ -60,7 +60,10 @@ export function serveReplicaRequests(
     let s = "";
     for (const { key, entry } of entries) {
       const status = replica.apply(key, entry);
-      if (status === "ok") handoff.check(key);
+      if (status === "ok") {
+        handoff.check(key);
+        stats.entriesReceived++;
+      }
       s += status[0];
     }
     return { header: { s } };

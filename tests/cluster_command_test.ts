@@ -80,6 +80,12 @@ function childPids(parent: number): number[] {
   return pids;
 }
 
+/** `deno task cluster` of NODES nodes from port `base`, its files in `dir`, with `extra` options. */
+function startCluster(base: number, dir: string, extra: string[]): WatchedProcess {
+  const args = ["cluster", "--nodes", String(NODES), "--base-port", String(base), "--dir", dir, ...extra];
+  return WatchedProcess.deno("cluster", [...CLUSTER_PERMISSIONS, MAIN, ...args]);
+}
+
 /** Resolves with `promise`, or rejects after `ms` naming `what` (the timer is always cleared). */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -97,19 +103,7 @@ Deno.test("cluster command: a node shut down over the protocol leaves the others
   const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-cmd-" });
   const base = consecutiveFreeUdpPorts(NODES);
   const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
-  const cluster = WatchedProcess.deno("cluster", [
-    ...CLUSTER_PERMISSIONS,
-    MAIN,
-    "cluster",
-    "--nodes",
-    String(NODES),
-    "--base-port",
-    String(base),
-    "--dir",
-    dir,
-    "--monitor-port",
-    String(freeTcpPort()),
-  ]);
+  const cluster = startCluster(base, dir, ["--monitor-port", String(freeTcpPort())]);
   let exitStatus: Deno.CommandStatus | undefined;
   const exited = cluster.exited().then((s) => exitStatus = s);
   const clients: KVClient[] = [];
@@ -156,21 +150,7 @@ Deno.test("cluster command: a node shut down over the protocol leaves the others
 Deno.test("cluster command --durable: the whole fleet stopped and started again still serves every acknowledged key", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-durable-" });
   const base = consecutiveFreeUdpPorts(NODES);
-  const start = () =>
-    WatchedProcess.deno("cluster", [
-      ...CLUSTER_PERMISSIONS,
-      MAIN,
-      "cluster",
-      "--nodes",
-      String(NODES),
-      "--base-port",
-      String(base),
-      "--dir",
-      dir,
-      "--monitor-port",
-      "0",
-      "--durable",
-    ]);
+  const start = () => startCluster(base, dir, ["--monitor-port", "0", "--durable"]);
   const keys = Array.from({ length: 200 }, (_, i) => `durable-${i}`);
   let cluster = start();
   try {

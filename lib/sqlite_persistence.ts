@@ -44,6 +44,11 @@ export class SqlitePersistence implements StoreListener {
   #db: DatabaseSync;
   #upsert: StatementSync;
   #del: StatementSync;
+  // Prepared once: db.exec("BEGIN") parses its SQL on every call (measured: 29.6 µs per single-put
+  // transaction with exec, 14.4 with prepared statements, 11.4 for one statement in autocommit).
+  #begin: StatementSync;
+  #commit: StatementSync;
+  #rollback: StatementSync;
   // Staged changes, in order: a key with its entry (set) or without (delete); a clear drops all before it.
   #keys: string[] = [];
   #entries: (Entry | undefined)[] = [];
@@ -61,6 +66,9 @@ export class SqlitePersistence implements StoreListener {
       "INSERT INTO kv (key, value, t, node, tombstone) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value, t=excluded.t, node=excluded.node, tombstone=excluded.tombstone",
     );
     this.#del = db.prepare("DELETE FROM kv WHERE key = ?");
+    this.#begin = db.prepare("BEGIN");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
     if (fsync === "batch") {
       // In WAL mode with synchronous=NORMAL a commit is not synced; a checkpoint syncs the log.
       this.#syncTimer = setInterval(() => {
@@ -144,22 +152,23 @@ export class SqlitePersistence implements StoreListener {
     this.#keys = [];
     this.#entries = [];
     this.#clear = false;
-    const db = this.#db;
-    db.exec("BEGIN");
+    if (!clear && keys.length === 1) return this.#write(keys[0], entries[0]); // one statement: its own transaction
+    this.#begin.run();
     try {
-      if (clear) db.exec("DELETE FROM kv");
-      for (let i = 0; i < keys.length; i++) {
-        const e = entries[i];
-        if (e) this.#upsert.run(keys[i], e.value, e.version.t, e.version.n, e.tombstone ? 1 : 0);
-        else this.#del.run(keys[i]);
-      }
-      db.exec("COMMIT");
+      if (clear) this.#db.exec("DELETE FROM kv");
+      for (let i = 0; i < keys.length; i++) this.#write(keys[i], entries[i]);
+      this.#commit.run();
     } catch (err) {
       try {
-        db.exec("ROLLBACK");
+        this.#rollback.run();
       } catch { /* already rolled back */ }
       throw err;
     }
+  }
+
+  #write(key: string, e: Entry | undefined): void {
+    if (e) this.#upsert.run(key, e.value, e.version.t, e.version.n, e.tombstone ? 1 : 0);
+    else this.#del.run(key);
   }
 
   /** Commits what is staged, then closes the database. */

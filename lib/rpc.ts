@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { type Clock, deferOn, type TimerId } from "./clock.ts";
+import { type Clock, deferOn } from "./clock.ts";
+import { DeadlineQueue } from "./deadline_queue.ts";
 import { decodeJsonPayload, encodeJsonPayload, InternalCommand, type InternalMessage } from "./envelope.ts";
 import type { Address, Transport } from "./transport.ts";
 import { SlabAllocator } from "./slab.ts";
@@ -68,7 +69,10 @@ export interface CallOptions {
 export interface RpcOptions {
   /** Signs outgoing frames and checks incoming ones; without it frames are untagged (insecure). */
   auth?: FrameAuth;
-  /** Runs the flush of queued messages at the end of the turn (default {@linkcode deferOn} the clock). */
+  /**
+   * Runs the flush of queued messages (default: the transport's `afterBurst`, so what handling a
+   * burst of datagrams queues leaves together, else {@linkcode deferOn} the clock: the end of the turn).
+   */
   defer?: (flush: () => void) => void;
   /** Bytes a batched frame may reach before it leaves (default {@linkcode DEFAULT_BATCH_BYTES}). */
   batchBytes?: number;
@@ -110,8 +114,13 @@ export interface RpcStats {
 interface Pending {
   to: Address;
   command: number;
+  payload: Payload;
   callback: ReplyCallback;
-  timer: TimerId;
+  /** When the current attempt times out (the deadline queue's entry for it). */
+  deadline: number;
+  /** Timeout of the current attempt (ms); doubles each retry. */
+  timeoutMs: number;
+  retriesLeft: number;
 }
 
 interface Outgoing {
@@ -131,7 +140,7 @@ interface Outgoing {
  * ```
  */
 export class Rpc {
-  #transport: Pick<Transport, "send">;
+  #transport: Pick<Transport, "send" | "afterBurst">;
   #clock: Clock;
   #auth: FrameAuth | undefined;
   #defer: (flush: () => void) => void;
@@ -140,6 +149,7 @@ export class Rpc {
   #beforeSend: (() => void) | undefined;
   #handlers = new Map<number, RawHandler>();
   #pending = new Map<number, Pending>();
+  #deadlines: DeadlineQueue;
   #nextCallId = (Math.random() * 0x1_0000_0000) >>> 0;
   #queues = new Map<Address, Outgoing>();
   #slab = new SlabAllocator();
@@ -158,14 +168,16 @@ export class Rpc {
   };
 
   /** Creates an endpoint sending through `transport`. */
-  constructor(transport: Pick<Transport, "send">, clock: Clock, options: RpcOptions = {}) {
+  constructor(transport: Pick<Transport, "send" | "afterBurst">, clock: Clock, options: RpcOptions = {}) {
     this.#transport = transport;
     this.#clock = clock;
     this.#auth = options.auth;
-    this.#defer = options.defer ?? deferOn(clock);
+    this.#defer = options.defer ??
+      (transport.afterBurst ? (flush) => transport.afterBurst!(flush) : deferOn(clock));
     this.#batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.#maxPending = options.maxPendingCalls ?? MAX_PENDING_CALLS;
     this.#beforeSend = options.beforeSend;
+    this.#deadlines = new DeadlineQueue(clock, this.#expired);
   }
 
   /** Whether frames are authenticated (the node has a cluster key). */
@@ -220,26 +232,37 @@ export class Rpc {
     let callId = this.#nextCallId;
     while (callId === 0 || this.#pending.has(callId)) callId = (callId + 1) >>> 0;
     this.#nextCallId = (callId + 1) >>> 0;
-    const retries = options.retries ?? 2;
-    let timeout = options.timeoutMs ?? 200;
-    let attempt = 0;
-    const p: Pending = { to, command, callback, timer: 0 };
-    const fire = () => {
-      this.#enqueue(to, command, callId, payload);
-      p.timer = this.#clock.setTimeout(() => {
-        if (attempt++ < retries && !this.#closed) {
-          timeout *= 2;
-          fire();
-        } else {
-          this.#pending.delete(callId);
-          this.stats.timeouts++;
-          callback(undefined);
-        }
-      }, timeout);
-    };
-    this.#pending.set(callId, p);
-    fire();
+    const timeoutMs = options.timeoutMs ?? 200;
+    const deadline = this.#clock.now() + timeoutMs;
+    this.#pending.set(callId, {
+      to,
+      command,
+      payload,
+      callback,
+      deadline,
+      timeoutMs,
+      retriesLeft: options.retries ?? 2,
+    });
+    this.#enqueue(to, command, callId, payload);
+    this.#deadlines.add(callId, deadline);
   }
+
+  // A deadline passed: retry the call it belongs to (same call id), or fail it after the last.
+  #expired = (callId: number, deadline: number): void => {
+    const p = this.#pending.get(callId);
+    if (p === undefined || p.deadline !== deadline) return; // answered, or an earlier attempt's
+    if (p.retriesLeft > 0 && !this.#closed) {
+      p.retriesLeft--;
+      p.timeoutMs *= 2;
+      p.deadline = this.#clock.now() + p.timeoutMs;
+      this.#enqueue(p.to, p.command, callId, p.payload);
+      this.#deadlines.add(callId, p.deadline);
+      return;
+    }
+    this.#pending.delete(callId);
+    this.stats.timeouts++;
+    p.callback(undefined);
+  };
 
   /** {@linkcode Rpc.request} as a promise; rejects with {@linkcode RpcTimeoutError}. */
   callRaw(to: Address, command: number, payload: Payload, options: CallOptions = {}): Promise<Uint8Array> {
@@ -282,7 +305,6 @@ export class Rpc {
     if (command === InternalCommand.RpcReply) {
       const p = this.#pending.get(callId);
       if (p === undefined) return;
-      this.#clock.clearTimeout(p.timer);
       this.#pending.delete(callId);
       p.callback(payload);
       return;
@@ -376,8 +398,8 @@ export class Rpc {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    this.#deadlines.close();
     for (const [id, p] of [...this.#pending]) {
-      this.#clock.clearTimeout(p.timer);
       this.#pending.delete(id);
       p.callback(undefined);
     }

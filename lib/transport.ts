@@ -28,6 +28,11 @@ export interface Transport {
   close(): void;
   /** Resolves when every datagram sent so far has left (optional). */
   flush?(): Promise<void>;
+  /**
+   * Runs `fn` after the datagrams that arrived together have been handled (optional; without it,
+   * batching flushes at the end of the turn).
+   */
+  afterBurst?(fn: () => void): void;
 }
 
 /** A parsed address. */

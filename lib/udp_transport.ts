@@ -26,6 +26,14 @@ export const MAX_CONCURRENT_RECEIVES = 8;
 export const RECEIVE_GROW_GAP_MS = 0.02;
 /** An extra receive whose datagram came this long (ms) after the one before ends: the burst is over. */
 export const RECEIVE_SHRINK_GAP_MS = 0.5;
+/**
+ * Microtask hops after a handled datagram before the burst counts as over. A receive whose datagram
+ * is already waiting completes within two hops (Deno polls the op at once), so with three the next
+ * datagram of a burst is always handled before the burst ends.
+ */
+export const BURST_END_HOPS = 3;
+/** Datagrams a burst holds at most: under steady load one never ends by itself, and what it queued must leave. */
+export const BURST_MAX_DATAGRAMS = 8;
 /** Sender addresses remembered as strings (by port) before the cache starts over. */
 const SENDER_CACHE_SIZE = 4_096;
 
@@ -51,6 +59,11 @@ export class UdpTransport implements Transport {
   #slab = new SlabAllocator();
   #lastReceiveAt = 0;
   #lastSend: Promise<void> = Promise.resolve();
+  // Datagrams handled so far; a burst ends when this stops moving for BURST_END_HOPS hops.
+  #handled = 0;
+  #burstWatch = false;
+  #burstStart = 0;
+  #afterBurst: (() => void)[] = [];
   /** Datagrams whose send failed (for example, host unreachable). */
   sendErrors = 0;
 
@@ -137,7 +150,12 @@ export class UdpTransport implements Transport {
         continue; // e.g. ICMP port unreachable surfaced as an error: keep serving
       }
       const from = got[1] as Deno.NetAddr;
+      if (!this.#burstWatch) {
+        this.#burstStart = this.#handled;
+        this.#watchBurst(this.#handled + 1, BURST_END_HOPS);
+      }
       try {
+        this.#handled++;
         this.#handler(slab.copy(got[0]), this.#senderAddress(from.hostname, from.port));
       } catch (e) {
         console.error(`kvstore: datagram handler failed: ${(e as Error).message}`);
@@ -150,6 +168,30 @@ export class UdpTransport implements Transport {
         return;
       }
     }
+  }
+
+  /**
+   * Runs `fn` once the datagrams arriving together have all been handled: at the end of the
+   * current burst of receives, or in a microtask when no datagram is being handled. Sends made
+   * while a burst is handled can so leave together (`rpc.ts` batches by this) without waiting
+   * for anything that has not already arrived.
+   */
+  afterBurst(fn: () => void): void {
+    if (this.#burstWatch) this.#afterBurst.push(fn);
+    else queueMicrotask(fn);
+  }
+
+  #watchBurst(seen: number, hops: number): void {
+    this.#burstWatch = true;
+    queueMicrotask(() => {
+      const full = this.#handled - this.#burstStart >= BURST_MAX_DATAGRAMS;
+      if (this.#handled !== seen && !full) return this.#watchBurst(this.#handled, BURST_END_HOPS);
+      if (hops > 1 && !full) return this.#watchBurst(seen, hops - 1);
+      this.#burstWatch = false;
+      const run = this.#afterBurst;
+      this.#afterBurst = [];
+      for (const fn of run) fn();
+    });
   }
 
   // The address string of a sender, formatted once per port and host: a node's clients send

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
+import { realClock, VirtualClock } from "../lib/clock.ts";
 import { MemoryNetwork } from "../lib/memory_network.ts";
 import { sample, seededRandom } from "../lib/random.ts";
-import { UdpTransport } from "../lib/udp_transport.ts";
+import { BURST_MAX_DATAGRAMS, UdpTransport } from "../lib/udp_transport.ts";
 import { Rpc } from "../lib/rpc.ts";
+import { encodeFrame, readFrame } from "../lib/wire_frame.ts";
 import { decodeJsonFrame, encodeJsonFrame } from "../lib/envelope.ts";
 
 Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
@@ -161,5 +162,93 @@ Deno.test("udp transport: a burst adds receives (handled in one turn), quiet tra
     sender.close();
     t.close();
     await t.closed;
+  }
+});
+
+Deno.test("udp transport: afterBurst runs once the datagrams waiting together are handled, at most a burst's worth", async () => {
+  const t = await UdpTransport.listen("127.0.0.1", 0);
+  const sender = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const log: string[] = [];
+  const total = BURST_MAX_DATAGRAMS + 4;
+  const { promise: ended, resolve } = Promise.withResolvers<void>();
+  let handled = 0;
+  t.onReceive((d) => {
+    handled++;
+    log.push(`d${d[0]}`);
+    if (handled === 1) {
+      // Hold the first handler until every datagram has surely arrived: they then wait together.
+      const until = performance.now() + 30;
+      while (performance.now() < until) { /* the others land in the socket meanwhile */ }
+    }
+    t.afterBurst(() => {
+      log.push(`end@${handled}`);
+      if (handled === total) resolve();
+    });
+  });
+  try {
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: Number(t.address.split(":")[1]) };
+    // Sent in one go: each send leaves at once, before this process handles any of them.
+    await Promise.all(Array.from({ length: total }, (_, i) => sender.send(new Uint8Array([i, 0, 0]), to)));
+    await ended;
+    const firstEnd = log.findIndex((e) => e.startsWith("end@"));
+    assert.equal(log[firstEnd], `end@${BURST_MAX_DATAGRAMS}`, `log: ${log.join(" ")}`);
+    assert.equal(
+      new Set(log.slice(0, firstEnd)).size,
+      BURST_MAX_DATAGRAMS,
+      "the first burst's datagrams are all handled before its end",
+    );
+    assert.equal(
+      log.filter((e) => e === `end@${BURST_MAX_DATAGRAMS}`).length,
+      BURST_MAX_DATAGRAMS,
+      "one end, all hooks",
+    );
+    // Outside a burst the hook runs at the end of the turn.
+    let ran = false;
+    t.afterBurst(() => ran = true);
+    assert.equal(ran, false);
+    await Promise.resolve();
+    assert.equal(ran, true);
+  } finally {
+    sender.close();
+    t.close();
+    await t.closed;
+  }
+});
+
+Deno.test("rpc: answers to requests that arrive together leave in one frame", async () => {
+  const b = await UdpTransport.listen("127.0.0.1", 0);
+  const rb = new Rpc(b, realClock);
+  let handled = 0;
+  b.onReceive((d, f) => {
+    if (handled++ === 0) {
+      const until = performance.now() + 30; // every request frame lands meanwhile: they wait together
+      while (performance.now() < until) { /* spin */ }
+    }
+    rb.receive(d, f);
+  });
+  rb.handleRaw(0x30, (p) => p);
+  const peer = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const to = { transport: "udp" as const, hostname: "127.0.0.1", port: Number(b.address.split(":")[1]) };
+    // Six requests in six frames, sent in one go.
+    await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) => peer.send(encodeFrame([{ command: 0x30, callId: i + 1, payload: new Uint8Array([i]) }]), to),
+      ),
+    );
+    const [answer] = await peer.receive();
+    const answered: number[] = [];
+    assert.equal(
+      readFrame(answer, undefined, (command, callId) => command === 0x20 && answered.push(callId)),
+      undefined,
+    );
+    assert.deepEqual(answered.sort(), [1, 2, 3, 4, 5, 6], "all six answers in the first frame");
+    assert.equal(rb.stats.framesSent, 1);
+  } finally {
+    peer.close();
+    rb.close();
+    b.close();
+    await b.closed;
   }
 });

@@ -15,12 +15,18 @@ import { newClusterKey } from "../lib/wire_auth.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
 import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
 import { startEchoProcess } from "./bench.ts";
+import { WatchedProcess } from "../lib/watched_process.ts";
 import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
 import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+import { type CaseResult, formatPairedRatios, formatTable, median } from "./bench_table.ts";
+
+export type { CaseResult };
 
 /** Rows measured with one request outstanding: their p50 is the latency without queueing. */
 const LONE_NODE = "(e) single node, 1 outstanding";
 const LONE_CLUSTER = "(e) 5 nodes, 1 outstanding";
+/** The replicated pattern's datagrams alone (`wire_floor_server.ts`): the ceiling of the cluster rows. */
+const FLOOR = "(f) wire floor, 5 processes";
 
 /** Rounds by default: this VM's speed drifts by up to 1.5× within minutes, so one round can mislead. */
 const DEFAULT_ROUNDS = 3;
@@ -29,7 +35,8 @@ const DEFAULT_ROUNDS = 3;
 export const COMPARE_HELP = `Usage: deno task bench:compare [options]
 
 Measures, in one run on this machine: the raw Deno UDP echo ceiling, a single
-node, a 5-node cluster (N=3 W=2) through one and all coordinators, and redis
+node, a 5-node cluster (N=3 W=2) through one and all coordinators, the same
+cluster's datagrams alone (the wire floor: 5 processes with no store), and redis
 (redis-benchmark, installed from Debian when missing and running as root).
 Prints a table with ratios, server CPU per request and memory per key.
 
@@ -42,34 +49,12 @@ Options:
   --processes N     generator processes (default 1)
   --value-size N    value bytes (default 100)
   --memory-keys N   keys loaded for the memory figure (default 1000000; 0 skips)
-  --skip LIST       comma list of cases to skip: echo,node,durable,cluster,latency,redis,memory
+  --skip LIST       comma list of cases to skip: echo,node,durable,cluster,floor,latency,redis,memory
   --fsync-always    also run the durable node with --fsync always (syncs before every reply)
   --auth-cost       also run the all-coordinators case on a cluster without a key (--insecure),
                     to show what authenticating every internal datagram costs
   -h, --help        show this help
 `;
-
-/** One row of the table. */
-export interface CaseResult {
-  /** Row label. */
-  name: string;
-  /** Requests per second. */
-  opsPerSec: number;
-  /** Latency percentiles (ms); NaN when the tool does not report one. */
-  p50Ms: number;
-  /** 99th percentile (ms). */
-  p99Ms: number;
-  /** 99.9th percentile (ms). */
-  p999Ms: number;
-  /** Timed-out attempts. */
-  timeouts: number;
-  /** Server CPU per request (µs), all server processes together. */
-  serverCpuUs: number;
-  /** Generator CPU in cores. */
-  generatorCores: number;
-  /** A remark (for example, how many members the cluster saw). */
-  note: string;
-}
 
 interface Servers {
   addresses: string[];
@@ -116,6 +101,30 @@ async function startNodes(count: number, dir: string, authenticated = true, extr
   return { addresses, pids: procs.map((p) => p.child.pid), note, stop };
 }
 
+/** Five processes of `wire_floor_server.ts`: the cluster's datagrams and nothing else. */
+async function startFloor(count: number): Promise<Servers> {
+  const ports = freeUdpPorts(count);
+  const addresses = ports.map((p) => `127.0.0.1:${p}`);
+  const script = new URL("./wire_floor_server.ts", import.meta.url).pathname;
+  const key = newClusterKey();
+  const procs: WatchedProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+  };
+  try {
+    for (const port of ports) {
+      const args = ["--allow-net", script, "--port", String(port), "--peers", addresses.join(","), "--key", key];
+      const p = WatchedProcess.deno(`floor:${port}`, args);
+      procs.push(p);
+      await p.waitFor(/floor listening on udp/);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { addresses, pids: procs.map((p) => p.child.pid), note: "datagrams only", stop };
+}
+
 async function waitForMembers(address: string, want: number, timeoutMs: number): Promise<number> {
   const client = await KVClient.connect(address);
   const deadline = performance.now() + timeoutMs;
@@ -160,66 +169,6 @@ async function measure(
     generatorCores: r.generatorCores,
     note: [servers.note, r.failed > 0 ? `${r.failed} failed` : ""].filter(Boolean).join("; "),
   };
-}
-
-function median(rows: CaseResult[]): CaseResult {
-  const sorted = rows.slice().sort((a, b) => a.opsPerSec - b.opsPerSec);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-/**
- * Each case's ratio to the echo ceiling (or to the case named `reference`; only cases whose name
- * starts with `only`) measured in the same round, round by round, and their
- * median: on a machine whose speed drifts between rounds, a case and the echo run just before it
- * compare better than medians taken over all rounds apart.
- *
- * @example
- * ```ts
- * const row = (name: string, opsPerSec: number) => ({ name, opsPerSec } as CaseResult);
- * console.log(formatPairedRatios([[row("(a) echo", 100), row("(b) node", 80)], [row("(a) echo", 50), row("(b) node", 45)]]));
- * // (b) node: 80% 90% (median 85%)
- * ```
- */
-export function formatPairedRatios(rounds: CaseResult[][], reference = "(a)", only = ""): string {
-  const ratios = new Map<string, number[]>();
-  for (const round of rounds) {
-    const echo = round.find((r) => r.name === reference || (reference === "(a)" && r.name.startsWith("(a)")));
-    if (!echo) continue;
-    for (const r of round) {
-      if (r === echo || r.name.startsWith("(e)") || !r.name.startsWith(only)) continue; // latency rows: no ceiling
-      ratios.set(r.name, [...(ratios.get(r.name) ?? []), r.opsPerSec / echo.opsPerSec]);
-    }
-  }
-  const percent = (x: number) => `${(100 * x).toFixed(0)}%`;
-  return [...ratios].map(([name, xs]) => {
-    const sorted = xs.slice().sort((a, b) => a - b);
-    const mid = sorted.length / 2;
-    const med = sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return `${name}: ${xs.map(percent).join(" ")} (median ${percent(med)})`;
-  }).join("\n");
-}
-
-function fmt(n: number, digits = 2): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : "-";
-}
-
-/** Renders the comparison table (markdown, so it can go straight into docs/performance.md). */
-export function formatTable(rows: CaseResult[]): string {
-  const echo = rows.find((r) => r.name.startsWith("(a)"));
-  const redis = rows.find((r) => r.name.startsWith("(d)"));
-  const head = "| case | ops/s | p50 ms | p99 ms | p99.9 ms | timeouts | server CPU µs/req | " +
-    "generator cores | vs echo | vs redis | note |";
-  const lines = [head, "|" + "---|".repeat(11)];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.name} | ${Math.round(r.opsPerSec).toLocaleString("en-US")} | ${fmt(r.p50Ms, 3)} | ${fmt(r.p99Ms, 3)} | ${
-        fmt(r.p999Ms, 3)
-      } | ${r.timeouts} | ${fmt(r.serverCpuUs, 1)} | ${fmt(r.generatorCores)} | ${
-        echo ? `${fmt((100 * r.opsPerSec) / echo.opsPerSec, 0)}%` : "-"
-      } | ${redis ? `${fmt((100 * r.opsPerSec) / redis.opsPerSec, 0)}%` : "-"} | ${r.note} |`,
-    );
-  }
-  return lines.join("\n");
 }
 
 /** Memory per key: RSS growth of a fresh node after loading `keys` keys of `valueSize` bytes. */
@@ -351,6 +300,14 @@ export async function compareMain(args: string[]): Promise<number> {
           await five.stop();
         }
       }
+      if (!skip.has("floor")) {
+        const floor = await startFloor(5);
+        try {
+          add(await measure(FLOOR, floor, options, floor.addresses));
+        } finally {
+          await floor.stop();
+        }
+      }
       if (values["auth-cost"] && !skip.has("cluster")) {
         const open = await startNodes(5, dir, false);
         try {
@@ -365,6 +322,8 @@ export async function compareMain(args: string[]): Promise<number> {
     console.log("\n" + formatTable(rows));
     const paired = formatPairedRatios(byRound);
     if (paired) console.log(`\nRatio to the echo of the same round, round by round:\n${paired}`);
+    const floor = formatPairedRatios(byRound, FLOOR, "(c) 5 nodes, all");
+    if (floor) console.log(`\nCluster against the wire floor of the same round:\n${floor}`);
     const durable = formatPairedRatios(byRound, "(b) single node", "(b) single node, --data-dir");
     if (durable) console.log(`\nDurable node against the in-memory node of the same round:\n${durable}`);
     if (!redis.ok) console.log(`\n(d) redis: not measured: ${redis.why}`);

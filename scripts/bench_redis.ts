@@ -6,7 +6,7 @@
  * @module
  */
 import type { BenchOptions } from "./bench_run.ts";
-import type { CaseResult } from "./bench_compare.ts";
+import type { CaseResult } from "./bench_table.ts";
 import { WatchedProcess } from "../lib/watched_process.ts";
 import { processCpuMs } from "./proc_stats.ts";
 

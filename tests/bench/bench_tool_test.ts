@@ -10,7 +10,11 @@ import { parseBenchArgs } from "../../scripts/bench.ts";
 import { UsageError } from "../../lib/cli/args.ts";
 import { startNode } from "../../lib/server.ts";
 import { benchKey } from "../../scripts/bench_worker.ts";
-import { type CaseResult, formatPairedRatios } from "../../scripts/bench_compare.ts";
+import { type CaseResult, formatPairedRatios } from "../../scripts/bench_table.ts";
+import { serveFloor } from "../../scripts/wire_floor_server.ts";
+import { UdpTransport } from "../../lib/udp_transport.ts";
+import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
+import { KVClient } from "../../lib/client.ts";
 
 Deno.test("histogram: exact below 128 µs, within 1.6% above, mergeable, JSON round trip", () => {
   const h = new LatencyHistogram();
@@ -122,4 +126,22 @@ Deno.test("bench:compare pairs each case with the echo of its own round", () => 
   ]);
   assert.equal(text, "(b) single node: 80% 90% 70% (median 80%)\n(c) cluster: 10% 12% 10% (median 10%)");
   assert.equal(formatPairedRatios([[row("(b) single node", 80)]]), "");
+});
+
+Deno.test("wire floor: five floor servers answer puts and gets like a cluster, over tagged frames", async () => {
+  const transports = await Promise.all(Array.from({ length: 5 }, () => UdpTransport.listen("127.0.0.1", 0)));
+  const peers = transports.map((t) => t.address);
+  const auth = ClusterKeyring.fromHex(["cd".repeat(32)]);
+  const stops = transports.map((t) => serveFloor(t, peers, auth));
+  const client = await KVClient.connect(peers[2], { timeoutMs: 500, retries: 1 });
+  try {
+    for (let i = 0; i < 20; i++) {
+      await client.put(`floor-${i}`, "x".repeat(100)); // resolves only on a 0x00 reply after W acks
+      assert.equal((await client.get(`floor-${i}`)).length, 100);
+    }
+  } finally {
+    client.close();
+    for (const stop of stops) stop();
+    await Promise.all(transports.map((t) => t.closed));
+  }
 });

@@ -6,7 +6,19 @@
  */
 import { ErrorCode } from "./protocol.ts";
 
-/** What group commit needs of durable storage (`SqlitePersistence`). */
+/**
+ * When durable storage reaches the disk, named after what each promises:
+ * - `always`: synced before any reply of a turn: an acknowledged write survives a power loss;
+ * - `batch` (default): synced at least every second: a kill or crash of the process loses nothing
+ *   acknowledged (the write reached the OS before the reply), a power loss at most the last second;
+ * - `off`: when the OS decides: a process crash loses nothing acknowledged, a power loss may lose more.
+ */
+export type FsyncPolicy = "always" | "batch" | "off";
+
+/** Every {@linkcode FsyncPolicy}, for flags and messages. */
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "batch", "off"];
+
+/** What group commit needs of durable storage (`LogPersistence`). */
 export interface Durability {
   /** Whether changes wait to be committed. */
   readonly dirty: boolean;

@@ -171,6 +171,12 @@ export class KeyTable {
     return toHex(this.#bytes[record >>> CHUNK_SHIFT].subarray(start, start + 32));
   }
 
+  /** The key of `record` as 32 bytes (a view of the table: copy it before the table changes). */
+  keyAt(record: number): Uint8Array {
+    const start = (record & CHUNK_MASK) * RECORD_WORDS * 4;
+    return this.#bytes[record >>> CHUNK_SHIFT].subarray(start, start + 32);
+  }
+
   /** Whether the entry of `record` is a tombstone. */
   tombstone(record: number): boolean {
     return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] & TOMBSTONE) !== 0;

@@ -9,7 +9,9 @@ import type { FleetConfig } from "./config.ts";
 import { LocalExecutor } from "./executor.ts";
 import { HybridLogicalClock } from "./hlc.ts";
 import { KVNode, type NodeConfig } from "./node.ts";
-import { type FsyncPolicy, SqlitePersistence } from "./sqlite_persistence.ts";
+import type { FsyncPolicy } from "./durability.ts";
+import { LogPersistence } from "./log_persistence.ts";
+import { importLegacySqlite, retireLegacySqlite } from "./sqlite_persistence.ts";
 import { MemoryStore } from "./store.ts";
 import { type Address, parseAddress, type Transport } from "./transport.ts";
 import { SourceNetworks } from "./source_networks.ts";
@@ -38,7 +40,7 @@ export interface StartNodeOptions {
   clock?: Clock;
   /** Store capacity in bytes. */
   maxBytes?: number;
-  /** Directory for durable storage (SQLite); in memory only when absent. */
+  /** Directory for durable storage (an append-only log); in memory only when absent. */
   dataDir?: string;
   /** When durable storage syncs to disk (default `batch`). */
   fsync?: FsyncPolicy;
@@ -97,11 +99,11 @@ export interface RunningNode {
 export async function startNode(options: StartNodeOptions = {}): Promise<RunningNode> {
   const clock = options.clock ?? realClock;
   const store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
-  let persistence: SqlitePersistence | undefined;
+  let persistence: LogPersistence | undefined;
   let loadedKeys = 0;
   if (options.dataDir) {
-    persistence = SqlitePersistence.open(options.dataDir, options.fsync);
-    loadedKeys = persistence.loadInto(store);
+    persistence = openDataDir(options.dataDir, options.fsync, store);
+    loadedKeys = store.size;
     store.listener = persistence;
   }
   let transport: Transport;
@@ -144,6 +146,24 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   attachMonitoringAgent(context, members);
   attachAdmin(context, members);
   return { node, store, hlc, loadedKeys, members, context, close: () => node.close() };
+}
+
+/** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */
+function openDataDir(dir: string, fsync: FsyncPolicy | undefined, store: MemoryStore): LogPersistence {
+  const log = LogPersistence.open(dir, fsync);
+  try {
+    const imported = importLegacySqlite(dir, store);
+    log.loadInto(store);
+    if (imported !== undefined) {
+      log.snapshotNow();
+      retireLegacySqlite(dir);
+      console.log(`kvstore node: imported ${imported} keys from ${dir}/kvstore.db into the log`);
+    }
+    return log;
+  } catch (e) {
+    log.close();
+    throw new Error(`Cannot load data dir ${dir}: ${(e as Error).message}`);
+  }
 }
 
 /** The destructive-command rule of `entries` (undefined: anyone), `fleet` standing for the fleet's hosts. */

@@ -4,7 +4,6 @@
  * @module
  */
 import type { Version } from "./hlc.ts";
-import { toHex } from "./bytes.ts";
 import { KeyTable } from "./key_table.ts";
 import { ValueArena } from "./value_arena.ts";
 
@@ -20,8 +19,8 @@ export interface Entry {
 
 /** Receives every change so it can be made durable. */
 export interface StoreListener {
-  /** Called after an entry is set. */
-  set(key: string, entry: Entry): void;
+  /** Called after an entry is set (`key` as the caller gave it: bytes on the request path). */
+  set(key: StoreKey, entry: Entry): void;
   /** Called after an entry is deleted outright (tombstone collected, wipeout of one key). */
   delete(key: StoreKey): void;
   /** Called after every entry was deleted. */
@@ -33,10 +32,6 @@ export interface StoreListener {
  * work, persistence, debug output).
  */
 export type StoreKey = string | Uint8Array;
-
-function hexOf(key: StoreKey): string {
-  return typeof key === "string" ? key : toHex(key);
-}
 
 /** Bytes charged for a stored key. */
 export const KEY_BYTES = 32;
@@ -153,7 +148,7 @@ export class MemoryStore {
     table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
-    this.listener?.set(hexOf(key), {
+    this.listener?.set(key, {
       value: this.#valueAt(record),
       version: entry.version,
       tombstone: entry.tombstone,
@@ -169,7 +164,7 @@ export class MemoryStore {
     const record = table.find();
     if (record < 0) return false;
     this.#deleteAt(record);
-    this.listener?.delete(hexOf(key));
+    this.listener?.delete(key);
     return true;
   }
 
@@ -197,6 +192,22 @@ export class MemoryStore {
     for (let record = 0; record < table.capacity; record++) {
       if (table.used(record)) yield [table.hexAt(record), this.#entryAt(record)];
     }
+  }
+
+  /**
+   * Visits the entries of up to `max` table records from record `from` (tombstones included) and
+   * returns the record to go on from, or −1 after the last. Unlike {@linkcode MemoryStore.entries}
+   * the store may change between calls: records never move, so a pass that goes on across
+   * changes sees every key that was there all along (keys added meanwhile may or may not be seen).
+   * `key` is a view of the table, valid only during the call.
+   */
+  scan(from: number, max: number, visit: (key: Uint8Array, entry: Entry) => void): number {
+    const table = this.#table;
+    const end = Math.min(table.capacity, from + max);
+    for (let record = from; record < end; record++) {
+      if (table.used(record)) visit(table.keyAt(record), this.#entryAt(record));
+    }
+    return end >= table.capacity ? -1 : end;
   }
 
   /** Deletes tombstones whose version time is older than `beforeT` (HLC units); returns how many. */

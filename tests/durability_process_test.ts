@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
 import { OutOfSpaceError } from "../lib/errors.ts";
 import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
-import { FSYNC_POLICIES } from "../lib/sqlite_persistence.ts";
+import { FSYNC_POLICIES } from "../lib/durability.ts";
 import { exitsWithin } from "./child_processes.ts";
 
 const isRoot = Deno.uid() === 0;

@@ -7,7 +7,7 @@ import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
 import { toHex } from "../bytes.ts";
 import { formatFleet } from "../config.ts";
 import { parseFlags, parseInteger, UsageError } from "./args.ts";
-import { FSYNC_POLICIES } from "../sqlite_persistence.ts";
+import { FSYNC_POLICIES } from "../durability.ts";
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]

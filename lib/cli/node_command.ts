@@ -8,7 +8,7 @@ import { DEFAULT_NODE_CONFIG } from "../node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
 import { formatAddress, parseAddress } from "../transport.ts";
 import type { Rpc } from "../rpc.ts";
-import { FSYNC_POLICIES, type FsyncPolicy } from "../sqlite_persistence.ts";
+import { FSYNC_POLICIES, type FsyncPolicy } from "../durability.ts";
 import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../source_networks.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
@@ -25,7 +25,7 @@ Options:
   --config FILE         fleet file (nodes.yaml) listing seeds, monitor and keys
   --seed ADDR           join the cluster through ADDR (repeatable; added to the fleet file's nodes)
   --max-bytes SIZE      store capacity, e.g. 64MiB (default 64MiB)
-  --data-dir DIR        keep keys in SQLite under DIR so a restart keeps them
+  --data-dir DIR        keep keys in an append-only log under DIR so a restart keeps them
   --fsync POLICY        with --data-dir: when writes reach the disk: always (before every
                         reply), batch (at least every second; default), off (when the OS
                         decides). A kill -9 loses no acknowledged write under any of them;

@@ -15,7 +15,14 @@
  */
 import { parseFlags, runCli, UsageError } from "../lib/cli/args.ts";
 
-/** Help text of the check. */
+/**
+ * Help text of the check.
+ *
+ * @example
+ * ```ts
+ * console.log(CHECK_LAYERS_HELP.startsWith("Usage:")); // true
+ * ```
+ */
 export const CHECK_LAYERS_HELP = `Usage: deno run --allow-read scripts/check_layers.ts [--root DIR] [--allow FILE]
 
 Fails (exit 1, one line per problem) when folders under lib/ import each other in a
@@ -28,7 +35,15 @@ Options:
   -h, --help     show this help
 `;
 
-/** One import of one file by another (paths relative to the root, with forward slashes). */
+/**
+ * One import of one file by another (paths relative to the root, with forward slashes).
+ *
+ * @example
+ * ```ts
+ * const i: FileImport = { from: "lib/admin/attach.ts", to: "lib/monitor/report.ts" };
+ * console.log(layerProblems([i])); // []
+ * ```
+ */
 export interface FileImport {
   /** The importing file, e.g. `lib/admin/attach.ts`. */
   from: string;
@@ -36,7 +51,15 @@ export interface FileImport {
   to: string;
 }
 
-/** A folder edge that is known and tolerated for now. */
+/**
+ * A folder edge that is known and tolerated for now (a line of the allow-list).
+ *
+ * @example
+ * ```ts
+ * const e: AllowedEdge = { from: "lib/monitor", to: "lib/admin", reason: "admin page", at: "allow.txt:1" };
+ * console.log(e.from);
+ * ```
+ */
 export interface AllowedEdge {
   /** Importing folder, e.g. `lib/monitor`. */
   from: string;

@@ -194,16 +194,22 @@ Deno.test("$KVSTORE_DEBUG takes effect in the node, node:admin, monitor and clus
   );
 });
 
-Deno.test("$LOG_TOKENS reaches the yaml library in the roles that read the fleet file (node, monitor)", async () => {
+Deno.test("$LOG_TOKENS reaches the yaml library in the roles that read the fleet file (node, monitor, kvctl)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-perm-" });
   try {
     const fleet = `${dir}/nodes.yaml`;
-    await Deno.writeTextFile(fleet, "name: perm\nnodes:\n  - 127.0.0.1:4000\n");
-    for (const [task, mistake] of [["node", ["--port", "x"]], ["monitor", ["--url", "x"]]] as const) {
-      const quiet = await denoTask(task, ["--config", fleet, ...mistake]);
+    await Deno.writeTextFile(fleet, "name: perm\nnodes:\n  - 127.0.0.1:4000\n  - 127.0.0.1:4001\n");
+    // Each mistake is found after the fleet file is parsed: kvctl pid needs one node, the fleet lists two.
+    const cases: [string, string[]][] = [
+      ["node", ["--config", fleet, "--port", "x"]],
+      ["monitor", ["--config", fleet, "--url", "x"]],
+      ["kvctl", ["pid", "--config", fleet]],
+    ];
+    for (const [task, args] of cases) {
+      const quiet = await denoTask(task, args);
       assert.equal(quiet.code, 2, quiet.stderr);
       assert.doesNotMatch(quiet.stdout, /^\| /m);
-      const tokens = await denoTask(task, ["--config", fleet, ...mistake], { LOG_TOKENS: "1" });
+      const tokens = await denoTask(task, args, { LOG_TOKENS: "1" });
       assert.equal(tokens.code, 2, tokens.stderr);
       assert.match(tokens.stdout, /^\| .*perm/m, `${task}: the parser printed its tokens`);
     }

@@ -22,7 +22,7 @@ const address = z.string().refine((s) => {
 function isEd25519PublicKeyText(text: string): boolean {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text.trim())) return false;
   try {
-    const n = atob(text.trim()).length;
+    const n = Uint8Array.fromBase64(text.trim()).length;
     return n === 32 || n === 44;
   } catch {
     return false;

@@ -24,7 +24,7 @@ async function perCall(fn: () => unknown | Promise<unknown>, ms = 300): Promise<
 if (import.meta.main) {
   const hex = newClusterKey();
   const ring = ClusterKeyring.fromHex([hex]);
-  const raw = Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
+  const raw = Uint8Array.fromHex(hex);
   const web = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const tag = new Uint8Array(16);
   console.log("| frame | keyring sign µs | keyring verify µs | node:crypto µs | WebCrypto µs | WebCrypto ÷ keyring |");

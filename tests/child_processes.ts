@@ -36,17 +36,19 @@ export interface KvctlRun {
 
 /**
  * Runs the real `kvctl` CLI in a child process (as `deno task kvctl` does), with `stdin` piped in
- * when given (otherwise standard input is empty), in `cwd` if given. Killed, and the test failed, after `limitMs`.
+ * when given (otherwise standard input is empty), in `cwd` if given, with `env` added to the environment.
+ * Killed, and the test failed, after `limitMs`.
  */
 export async function kvctl(
   args: string[],
-  options: { stdin?: Uint8Array; limitMs?: number; cwd?: string } = {},
+  options: { stdin?: Uint8Array; limitMs?: number; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<KvctlRun> {
   const limitMs = options.limitMs ?? 30_000;
   const { cmd, args: argv } = roleCommand("kvctl", args);
   const child = new Deno.Command(cmd, {
     args: argv,
     cwd: options.cwd,
+    env: options.env,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

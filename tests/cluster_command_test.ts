@@ -6,16 +6,10 @@
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
 import { WatchedProcess } from "../lib/watched_process.ts";
+import { permissionFlags } from "../lib/process_launcher.ts";
 
-/** Permission flags of `deno task cluster` (deno.json). */
-const CLUSTER_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-sys",
-  "--allow-env",
-  "--allow-run",
-];
+/** Permission flags of `deno task cluster`: its set in deno.json. */
+const CLUSTER_PERMISSIONS = permissionFlags("cluster");
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const NODES = 3;
 const CLIENT_OPTIONS = { timeoutMs: 200, retries: 5 };

@@ -44,7 +44,13 @@ Deno.test("kvctl round trip against a real node, value from stdin-less argument 
     const client = await KVClient.connect(`127.0.0.1:${port}`);
     assert.deepEqual(await client.get("bin"), new Uint8Array([0, 1, 2, 255]));
     client.close();
-    assert.equal((await kvctl(["members", ...node_])).stdout.trim(), "1");
+    assert.equal((await kvctl(["members", "--count", ...node_])).stdout.trim(), "1");
+    const table = await kvctl(["members", ...node_]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout.trimEnd(),
+      new RegExp(`^MEMBER +STATE +INCARNATION +FOR\n127\\.0\\.0\\.1:${port} +alive +0 .*\\(self\\)$`),
+    );
     const missing = await kvctl(["get", "nothing-here", ...node_]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /key not found/);

@@ -269,6 +269,7 @@ export async function checkCommand(
  * ```
  */
 export function matchesSelector(selector: string, address: string): boolean {
+  // Not node:path matchesGlob (3× faster, 200 vs 630 ns): it reads "[::1]:4000" as a character class, escaped or not.
   for (const raw of selector.split(",")) {
     const item = raw.trim();
     if (item === "") continue;
@@ -304,11 +305,7 @@ export function selectorError(selector: string): string | null {
  * ```
  */
 export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
-  }
-  return btoa(s);
+  return bytes.toBase64(); // built-in: 98 ns against 285 ns for 64 B with btoa, 1.9 µs against 235 µs for 48 KiB
 }
 
 /**
@@ -320,15 +317,11 @@ export function toBase64(bytes: Uint8Array): string {
  * ```
  */
 export function fromBase64(text: string): Uint8Array {
-  let bin: string;
   try {
-    bin = atob(text.trim());
+    return Uint8Array.fromBase64(text.trim()); // built-in: as fast as atob for 64 B, 5× for 48 KiB
   } catch {
     throw new TypeError("not valid base64");
   }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** A short human summary of a command (for results and pages). */

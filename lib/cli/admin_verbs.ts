@@ -5,7 +5,7 @@
  * @module
  */
 import { realClock } from "../clock.ts";
-import { type FleetConfig, loadFleet } from "../config.ts";
+import type { FleetConfig } from "../config.ts";
 import { fleetKeyring } from "../wire_auth.ts";
 import { UdpTransport } from "../udp_transport.ts";
 import { parseAddress } from "../transport.ts";
@@ -22,6 +22,7 @@ import { FileChunkStore } from "../admin/chunk_store.ts";
 import { buildManifest } from "../admin/manifest.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
+import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { utf8Encoder } from "../bytes.ts";
@@ -49,16 +50,6 @@ interface Common {
   lifetimeMs: number;
   entry: string[];
   monitor?: string;
-}
-
-async function loadFleetOptional(path: string | undefined): Promise<{ fleet?: FleetConfig; path?: string }> {
-  if (path) return { fleet: await loadFleet(path), path };
-  try {
-    await Deno.stat("nodes.yaml");
-  } catch {
-    return {};
-  }
-  return { fleet: await loadFleet("nodes.yaml"), path: "nodes.yaml" };
 }
 
 /** `--expires` in ms, checked against the lifetime nodes accept. */
@@ -107,7 +98,7 @@ async function common(verb: string, values: Record<string, unknown>): Promise<Co
       `kvctl ${verb}: ${keyPath} does not match adminPublicKey in ${path}; nodes would reject the command`,
     );
   }
-  const entry = node ? [node] : [...(fleet?.nodes ?? [])].sort(() => Math.random() - 0.5);
+  const entry = entryNodes(node, fleet);
   if (entry.length === 0) {
     throw new UsageError(`kvctl ${verb}: no node to send to; pass --node ADDR or --config nodes.yaml`);
   }

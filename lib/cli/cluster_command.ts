@@ -103,7 +103,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
       if (running === 0 && nodes.length === n) wake();
     });
   };
-  const extra = values["allow-run"] ? ["--allow-run=bash"] : [];
+  const permissionSet = values["allow-run"] ? "node-admin" : "node"; // deno.json "permissions"
   try {
     try {
       for (let i = 0; i < n && !stopping; i++) {
@@ -112,9 +112,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
         const durable = values.durable
           ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
           : [];
-        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir, ...durable], {
-          extraPermissions: extra,
-        });
+        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir, ...durable], { permissionSet });
         nodes.push(proc);
         watch(addresses[i], proc);
         console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);

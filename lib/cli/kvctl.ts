@@ -4,42 +4,86 @@
  * @module
  */
 import { KVClient } from "../client.ts";
-import { KeyNotFoundError, KVTimeoutError } from "../errors.ts";
+import { KeyNotFoundError } from "../errors.ts";
 import { hexKey, toKey } from "../keys.ts";
 import { utf8Encoder } from "../bytes.ts";
-import { parseAddress } from "../transport.ts";
 import { parseDuration, parseFlags, parseInteger, UsageError } from "./args.ts";
+import { firstAnswering, resolveTargets } from "./kvctl_target.ts";
+import { membersVerb } from "./kvctl_members.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
 
 Verbs:
   put KEY [VALUE]     store VALUE (or --file F, or standard input) under KEY
-  get KEY             print the value of KEY (raw bytes to stdout)
+  get KEY             print the value of KEY (raw bytes; a newline is added on a terminal)
   remove KEY          delete KEY
+  members             list the members the node knows, with their state (alive, suspect,
+                      dead, left); --count prints only how many it believes alive
   is-alive            check that the node answers
   pid                 print the node's process id
-  members             print how many members the node believes alive
   wipeout             delete every key on the node
   shutdown            stop the node at once
 
 Options:
-  --node ADDR         node to talk to (default 127.0.0.1:4000, or $KVSTORE_NODE)
+  --node ADDR         node to talk to (default $KVSTORE_NODE; without either, the nodes of the
+                      fleet file are tried in turn until one answers; without a fleet file,
+                      127.0.0.1:4000). is-alive, pid, wipeout and shutdown act on one node: they
+                      need --node or $KVSTORE_NODE when the fleet file lists several
+  --config FILE       fleet file (default ./nodes.yaml if present): its nodes, and its clusterKey,
+                      which members needs to ask a node of a keyed fleet for its member list
   --hex               KEY is hex (up to 64 digits) instead of UTF-8 text
   --file F            read the value for put from file F
+  --count             members: print only the number of live members (for scripts)
   --timeout D         first timeout, doubled on each retry (default 100ms)
-  --retries N         retries with the same request id (default 3)
+  --retries N         retries with the same request id, per node (default 3)
   -h, --help          show this help
 
 Keys are at most 32 bytes (text is UTF-8, zero-padded). Values are at most 15,000 bytes.
 `;
 
-const VERBS = new Set(["put", "get", "remove", "is-alive", "pid", "members", "wipeout", "shutdown"]);
+const VERBS = new Set(["put", "get", "remove", "members", "is-alive", "pid", "wipeout", "shutdown"]);
+/** Verbs about one particular node: never sent to a node picked from the fleet file. */
+const SINGLE_NODE_VERBS = new Set(["is-alive", "pid", "wipeout", "shutdown"]);
 
-/** Extra verbs other parts register (admin, bench, status): verb → handler. */
+/**
+ * Extra verbs other parts register (admin, bench, status): verb → handler.
+ *
+ * @example
+ * ```ts ignore
+ * extraVerbs.set("hello", { help: "  hello  say hello\n", run: () => Promise.resolve(0) });
+ * ```
+ */
 export const extraVerbs = new Map<string, { help: string; run: (args: string[]) => Promise<number> }>();
 
-/** Runs one kvctl invocation; returns the exit code. */
+const NEWLINE = 0x0a;
+
+/**
+ * What `kvctl get` writes for `value`: the raw bytes, plus a newline when stdout is a terminal
+ * and the value does not already end with one (so the shell prompt starts on its own line).
+ *
+ * @example
+ * ```ts
+ * const v = new TextEncoder().encode("hello");
+ * console.log(getOutput(v, true).length, getOutput(v, false).length); // 6 5
+ * ```
+ */
+export function getOutput(value: Uint8Array, isTerminal: boolean): Uint8Array {
+  if (!isTerminal || value.at(-1) === NEWLINE) return value;
+  const out = new Uint8Array(value.length + 1);
+  out.set(value);
+  out[value.length] = NEWLINE;
+  return out;
+}
+
+/**
+ * Runs one kvctl invocation; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await kvctlCommand(["get", "greeting", "--node", "127.0.0.1:4000"]);
+ * ```
+ */
 export async function kvctlCommand(args: string[]): Promise<number> {
   const verb = args[0];
   if (!verb || verb === "--help" || verb === "-h" || verb === "help") {
@@ -55,8 +99,10 @@ export async function kvctlCommand(args: string[]): Promise<number> {
   }
   const { values, positionals } = parseFlags(`kvctl ${verb}`, args.slice(1), {
     node: { type: "string" },
+    config: { type: "string" },
     hex: { type: "boolean" },
     file: { type: "string" },
+    count: { type: "boolean" },
     timeout: { type: "string" },
     retries: { type: "string" },
   });
@@ -64,16 +110,7 @@ export async function kvctlCommand(args: string[]): Promise<number> {
     console.log(KVCTL_HELP);
     return 0;
   }
-  let envNode: string | undefined;
-  try {
-    envNode = Deno.env.get("KVSTORE_NODE");
-  } catch { /* no env permission */ }
-  const target = values.node ?? envNode ?? "127.0.0.1:4000";
-  try {
-    parseAddress(target);
-  } catch (e) {
-    throw new UsageError(`kvctl: --node ${(e as Error).message}`);
-  }
+  if (values.count && verb !== "members") throw new UsageError(`kvctl ${verb}: --count is an option of members`);
   const needsKey = verb === "put" || verb === "get" || verb === "remove";
   const maxArgs = verb === "put" ? 2 : needsKey ? 1 : 0;
   if (needsKey && positionals.length === 0) {
@@ -90,58 +127,76 @@ export async function kvctlCommand(args: string[]): Promise<number> {
       throw new UsageError(`kvctl ${verb}: bad key: ${(e as Error).message}`);
     }
   }
-  const client = await KVClient.connect(target, {
+  const value = verb === "put" ? await readValue(positionals[1], values.file) : undefined;
+  let envNode: string | undefined;
+  try {
+    envNode = Deno.env.get("KVSTORE_NODE");
+  } catch { /* no env permission */ }
+  const targets = await resolveTargets(verb, {
+    node: values.node,
+    config: values.config,
+    env: envNode || undefined,
+    single: SINGLE_NODE_VERBS.has(verb),
+    wantFleet: verb === "members" && !values.count,
+  });
+  const clientOptions = {
     timeoutMs: values.timeout ? parseDuration(values.timeout, "--timeout") : undefined,
     retries: values.retries ? parseInteger(values.retries, "--retries", 0, 20) : undefined,
-  });
-  try {
-    switch (verb) {
-      case "put": {
-        const value = await readValue(positionals[1], values.file);
-        await client.put(key!, value);
-        console.error(`stored ${value.length} bytes`);
-        return 0;
+  };
+  const on = (f: (c: KVClient) => Promise<unknown>) =>
+    firstAnswering(targets, async (address) => {
+      const client = await KVClient.connect(address, clientOptions);
+      try {
+        return await f(client);
+      } catch (e) {
+        if (e instanceof KeyNotFoundError) throw new Error(`key not found on ${address}`);
+        throw e;
+      } finally {
+        client.close();
       }
-      case "get": {
-        const v = await client.get(key!);
-        await Deno.stdout.write(v);
-        if (Deno.stdout.isTerminal()) await Deno.stdout.write(utf8Encoder.encode("\n"));
-        return 0;
-      }
-      case "remove":
-        await client.remove(key!);
-        console.error("removed");
-        return 0;
-      case "is-alive": {
-        const alive = await client.isAlive();
-        console.log(alive ? `${target} is alive` : `${target} does not answer`);
-        return alive ? 0 : 1;
-      }
-      case "pid":
-        console.log(await client.pid());
-        return 0;
-      case "members":
-        console.log(await client.membershipCount());
-        return 0;
-      case "wipeout":
-        await client.wipeout();
-        console.error("wiped out");
-        return 0;
-      case "shutdown":
-        await client.shutdown();
-        console.error(`${target} is shutting down`);
-        return 0;
+    });
+  const via = (node: string) => targets.nodes.length > 1 ? ` (via ${node})` : "";
+  switch (verb) {
+    case "put": {
+      const { node } = await on((c) => c.put(key!, value!));
+      console.error(`stored ${value!.length} bytes${via(node)}`);
+      return 0;
     }
-    return 2;
-  } catch (e) {
-    if (e instanceof KeyNotFoundError) throw new Error(`key not found on ${target}`);
-    if (e instanceof KVTimeoutError) {
-      throw new Error(`cannot reach node ${target}: no reply after retries (is it running? check --node)`);
+    case "get": {
+      const { value: v } = await on((c) => c.get(key!));
+      await writeAll(getOutput(v as Uint8Array, Deno.stdout.isTerminal()));
+      return 0;
     }
-    throw e;
-  } finally {
-    client.close();
+    case "remove": {
+      const { node } = await on((c) => c.remove(key!));
+      console.error(`removed${via(node)}`);
+      return 0;
+    }
+    case "members":
+      return await membersVerb(targets, clientOptions, values.count === true);
+    case "is-alive": {
+      const target = targets.nodes[0];
+      const { value: alive } = await on((c) => c.isAlive());
+      console.log(alive ? `${target} is alive` : `${target} does not answer`);
+      return alive ? 0 : 1;
+    }
+    case "pid":
+      console.log((await on((c) => c.pid())).value);
+      return 0;
+    case "wipeout":
+      await on((c) => c.wipeout());
+      console.error(`${targets.nodes[0]} wiped out`);
+      return 0;
+    case "shutdown":
+      await on((c) => c.shutdown());
+      console.error(`${targets.nodes[0]} is shutting down`);
+      return 0;
   }
+  return 2;
+}
+
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  for (let o = 0; o < bytes.length;) o += await Deno.stdout.write(bytes.subarray(o));
 }
 
 async function readValue(arg: string | undefined, file: string | undefined): Promise<Uint8Array> {

@@ -5,6 +5,7 @@
  */
 import type { NodeContext } from "../node_context.ts";
 import { type MemberView, StaticMembers } from "../peers.ts";
+import { registerMembersHandler } from "./debug.ts";
 import { MemberCountingExecutor } from "./membership_count.ts";
 import { ReplicatedExecutor } from "./replication.ts";
 import { Swim } from "./swim.ts";
@@ -25,6 +26,13 @@ export function attachCluster(ctx: NodeContext): MemberView {
   const members = ctx.options.staticMembers === true
     ? new StaticMembers(ctx.node.address, ctx.seeds)
     : startMembership(ctx);
+  // The members query (`kvctl members`): each member with its state; a static view has only live ones.
+  registerMembersHandler(ctx.node.rpc, () => {
+    const now = ctx.clock.now();
+    return members instanceof Swim
+      ? members.members().map((m) => ({ ...m, forMs: now - m.since }))
+      : members.alive().map((address) => ({ address, state: "alive", incarnation: 0, forMs: 0 }));
+  });
   // Replication (docs/cluster.md); `ctx.options.replication` tunes it, `false` keeps local execution.
   if (ctx.options.replication !== false) {
     const replication = new ReplicatedExecutor(ctx, members);

@@ -1,7 +1,8 @@
 /**
- * Debug queries of the replication layer (commands 0x60–0x6F): which keys a
- * node holds with their versions, and its replication counters. Used by tests
- * and the bench helper to check placement from outside; read-only.
+ * Debug queries (commands 0x60–0x6F): which keys a node holds with their
+ * versions, its replication counters, and the members it knows with their
+ * states (`kvctl members`). Used by kvctl, tests and the bench helper to look
+ * at a node from outside; read-only, and authenticated like all internal traffic.
  *
  * @module
  */
@@ -24,6 +25,55 @@ export interface HeldKey {
   n: string;
   /** Whether the entry is a tombstone. */
   tombstone: boolean;
+}
+
+/** One member as the members query reports it. */
+export interface MemberRow {
+  /** Its address. */
+  address: Address;
+  /** alive, suspect, dead or left. */
+  state: string;
+  /** Its incarnation. */
+  incarnation: number;
+  /** How long it has been in this state, ms. */
+  forMs: number;
+}
+
+/**
+ * The members query: every member the node knows with its state (the command after
+ * `DebugCommand.Stats`). Reply `{members: [[address, state, incarnation, forMs]], more}`.
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_MEMBERS); // 98 (0x62)
+ * ```
+ */
+export const DEBUG_MEMBERS: number = DebugCommand.Stats + 1;
+
+/**
+ * Most members one reply lists (≈ 45 B each in JSON, inside a datagram); `more` counts the rest.
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_MEMBERS_MAX); // 1000
+ * ```
+ */
+export const DEBUG_MEMBERS_MAX = 1000;
+
+/**
+ * Answers the members query on `rpc` with `members()` (sorted by address here).
+ *
+ * @example
+ * ```ts ignore
+ * registerMembersHandler(node.rpc, () => [{ address: node.address, state: "alive", incarnation: 0, forMs: 0 }]);
+ * ```
+ */
+export function registerMembersHandler(rpc: Rpc, members: () => MemberRow[]): void {
+  rpc.handle(DEBUG_MEMBERS, () => {
+    const all = members().sort((a, b) => a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
+    const rows = all.slice(0, DEBUG_MEMBERS_MAX).map((m) => [m.address, m.state, m.incarnation, Math.round(m.forMs)]);
+    return { header: { members: rows, more: all.length - rows.length } };
+  });
 }
 
 /** What the handlers need from the executor. */
@@ -125,6 +175,24 @@ export class ClusterDebugClient {
       retries: options.retries ?? 3,
     });
     return headerOf(r.header);
+  }
+
+  /** The members `node` knows with their states, sorted by address; `more` counts members left out. */
+  async members(
+    node: Address,
+    options: { timeoutMs?: number; retries?: number } = {},
+  ): Promise<{ members: MemberRow[]; more: number }> {
+    const r = await this.#rpc.call(node, DEBUG_MEMBERS, {}, undefined, {
+      timeoutMs: options.timeoutMs ?? 500,
+      retries: options.retries ?? 3,
+    });
+    const h = headerOf(r.header);
+    if (!Array.isArray(h.members)) throw new TypeError(`Malformed members reply from ${node}`);
+    const members = (h.members as unknown[]).map((row) => {
+      if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed member row from ${node}`);
+      return { address: String(row[0]), state: String(row[1]), incarnation: Number(row[2]), forMs: Number(row[3]) };
+    });
+    return { members, more: typeof h.more === "number" ? h.more : 0 };
   }
 
   /** Closes the socket. */

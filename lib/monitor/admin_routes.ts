@@ -9,7 +9,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { utf8Decoder } from "../bytes.ts";
+import { readLimited } from "./body.ts";
 import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../signed_request.ts";
 import type { NodeResult } from "../admin/protocol.ts";
 import { renderAdminPage } from "../admin/page.ts";
@@ -25,15 +25,6 @@ export interface AdminRoutesOptions {
   maxBodyBytes?: number;
   /** Cluster name shown on the page. */
   title?: string;
-}
-
-async function readBody(req: Request, limit: number): Promise<string | null> {
-  if (Number(req.headers.get("content-length") ?? "0") > limit) {
-    await req.body?.cancel();
-    return null;
-  }
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  return bytes.length > limit ? null : utf8Decoder.decode(bytes);
 }
 
 /**
@@ -59,7 +50,7 @@ export function registerAdminRoutes(app: Hono, options: AdminRoutesOptions): Adm
     if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
       return refuse(415, "send the result as application/json");
     }
-    const body = await readBody(c.req.raw, maxBody);
+    const body = await readLimited(c.req.raw, maxBody);
     if (body === null) return refuse(413, `the body is larger than ${maxBody} bytes`);
     const node = c.req.header(NODE_HEADER);
     const signature = c.req.header(SIGNATURE_HEADER);

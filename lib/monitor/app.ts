@@ -5,9 +5,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { utf8Decoder } from "../bytes.ts";
+import { html } from "hono/html";
 import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../signed_request.ts";
 import { registerAdminRoutes } from "./admin_routes.ts";
+import { readLimited } from "./body.ts";
 import type { EventHub } from "./events.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { Monitor } from "./monitor.ts";
@@ -25,36 +26,6 @@ export interface MonitorAppOptions {
   clusterKey?: CryptoKey | readonly CryptoKey[];
   /** Largest request body accepted (bytes). */
   maxBodyBytes?: number;
-}
-
-/** Reads at most `limit` bytes of the request body; null if it is longer. */
-async function readLimited(req: Request, limit: number): Promise<string | null> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > limit) {
-    await req.body?.cancel();
-    return null;
-  }
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    all.set(c, o);
-    o += c.length;
-  }
-  return utf8Decoder.decode(all);
 }
 
 /**
@@ -110,8 +81,8 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
 
   app.get("/nodes/:id", (c) => {
     const id = c.req.param("id");
-    const html = renderDetail(monitor, id, c.req.query("fragment") === "1");
-    return html === null ? c.html(notFound(id), 404) : c.html(html);
+    const page = renderDetail(monitor, id, c.req.query("fragment") === "1");
+    return page === null ? c.html(notFound(id), 404) : c.html(page);
   });
 
   app.get("/api/nodes", (c) => {
@@ -155,7 +126,12 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
   return app;
 }
 
-function notFound(what: string): string {
-  const esc = what.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-  return `<!doctype html><meta charset="utf-8"><title>Not found</title><p>Nothing at ${esc}. <a href="/">Back to the nodes</a></p>`;
+/** The 404 page (hono/html escapes `what`). */
+function notFound(what: string): ReturnType<typeof html> {
+  return html`
+    <!doctype html>
+    <meta charset="utf-8">
+    <title>Not found</title>
+    <p>Nothing at ${what}. <a href="/">Back to the nodes</a></p>
+  `;
 }

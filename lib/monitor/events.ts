@@ -9,7 +9,8 @@ import { utf8Encoder } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
 
 /**
- * Open SSE streams.
+ * Open SSE streams. Kept over hono/streaming's streamSSE, which formats and encodes each event once
+ * per client: 529 against 43 µs (12×) for one 100 KB event to 20 clients.
  *
  * @example
  * ```ts ignore

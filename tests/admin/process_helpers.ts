@@ -66,7 +66,7 @@ export async function startProcCluster(
   const client = new AdminClient(await UdpTransport.listen("127.0.0.1", 0), realClock, {}, {
     auth: ClusterKeyring.fromHex([clusterKey]),
   });
-  const extra = options.allowRun ? ["--allow-run=bash"] : [];
+  const permissionSet = options.allowRun ? "node-admin" : "node";
   try {
     const started = await Promise.all(ports.map(async (port, i) => {
       let config = fleetFile;
@@ -75,9 +75,7 @@ export async function startProcCluster(
         config = `${adminDirs[i]}/nodes.yaml`;
         await Deno.writeTextFile(config, fleetText);
       }
-      return await startNodeProcess(port, ["--config", config, "--admin-dir", adminDirs[i]], {
-        extraPermissions: extra,
-      });
+      return await startNodeProcess(port, ["--config", config, "--admin-dir", adminDirs[i]], { permissionSet });
     }));
     procs.push(...started);
   } catch (e) {

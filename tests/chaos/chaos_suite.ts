@@ -10,7 +10,7 @@
  * Skips with a message when not root or without `ip netns`/`nft`.
  */
 import assert from "node:assert/strict";
-import { NODE_PERMISSIONS } from "../../lib/process_launcher.ts";
+import { permissionFlags } from "../../lib/process_launcher.ts";
 import { WatchedProcess } from "../../lib/watched_process.ts";
 import { forEachLine } from "../../lib/lines.ts";
 import { formatFleet } from "../../lib/config.ts";
@@ -160,7 +160,7 @@ Deno.test({
     const startNode = async (h: string) => {
       await Deno.mkdir(`${dir}/${h}`, { recursive: true });
       const p = WatchedProcess.deno(h, [
-        ...NODE_PERMISSIONS,
+        ...permissionFlags("node"),
         MAIN,
         "node",
         ...["--host", net.ip(h), "--port", String(PORT), "--config", fleet, "--data-dir", `${dir}/${h}`],

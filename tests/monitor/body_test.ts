@@ -1,0 +1,75 @@
+/** The monitor's bounded request bodies and escaped pages (readLimited, esc on hono's escaper, the 404 page). */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { readLimited } from "../../lib/monitor/body.ts";
+import { esc } from "../../lib/monitor/page.ts";
+import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
+import { startMonitor } from "../../lib/monitor/server.ts";
+import { VirtualClock } from "../../lib/clock.ts";
+import { MemoryNetwork } from "../../lib/memory_network.ts";
+
+/** A request whose body arrives in `chunks` pieces of `size` bytes, with no content-length. */
+function streamed(chunks: number, size: number, counter: { pulled: number }, path = "/"): Request {
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent++ === chunks) return c.close();
+      counter.pulled++;
+      c.enqueue(new Uint8Array(size).fill(0x61));
+    },
+  });
+  return new Request(`http://monitor${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+Deno.test("readLimited: a body within the limit is read whole; a longer one is refused by content-length or as it streams", async () => {
+  assert.equal(await readLimited(new Request("http://m/", { method: "POST", body: "héllo" }), 6), "héllo");
+  assert.equal(await readLimited(new Request("http://m/", { method: "POST", body: "héllo" }), 5), null, "6 bytes");
+  assert.equal(await readLimited(new Request("http://m/"), 5), "", "no body");
+  const declared = new Request("http://m/", { method: "POST", body: "x", headers: { "content-length": "999" } });
+  assert.equal(await readLimited(declared, 10), null);
+  const counter = { pulled: 0 };
+  assert.equal(await readLimited(streamed(1_000, 1024, counter), 10 * 1024), null);
+  assert.ok(counter.pulled <= 12, `stopped reading soon after the limit (pulled ${counter.pulled} KiB of 1,000)`);
+  assert.equal((await readLimited(streamed(10, 1024, { pulled: 0 }), 10 * 1024))?.length, 10 * 1024);
+});
+
+Deno.test("admin results route: a streamed body over the limit is 413 before anything else is looked at", async () => {
+  const app = new Hono();
+  registerAdminRoutes(app, { maxBodyBytes: 4 * 1024 });
+  const counter = { pulled: 0 };
+  const res = await app.request(streamed(1_000, 1024, counter, "/api/admin/results"));
+  assert.equal(res.status, 413);
+  assert.match((await res.json()).error, /larger than 4096 bytes/);
+  assert.ok(counter.pulled <= 6, `the whole body was not buffered (pulled ${counter.pulled} KiB)`);
+});
+
+Deno.test("esc (hono's escaper) escapes the five characters and nothing else; the 404 page escapes the path", async () => {
+  assert.equal(
+    esc(`<a href="x" title='y'>&amp;</a>`),
+    "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;",
+  );
+  assert.equal(esc("127.0.0.1:4000 é ✓"), "127.0.0.1:4000 é ✓");
+  assert.equal(esc(42), "42");
+  const clock = new VirtualClock();
+  const m = await startMonitor({
+    port: 0,
+    transport: new MemoryNetwork(clock, { seed: 1 }).createTransport("10.0.99.1:9000"),
+    clock,
+    autoStart: false,
+    tcpProbe: null,
+  });
+  try {
+    const res = await m.app.request(`/nodes/${encodeURIComponent('<img src=x onerror="alert(1)">')}`);
+    assert.equal(res.status, 404);
+    const page = await res.text();
+    assert.match(page, /Nothing at &lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;\./);
+    assert.doesNotMatch(page, /<img/);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+  } finally {
+    await m.close();
+  }
+});

@@ -100,7 +100,10 @@ export class HttpReportSink implements ReportSink {
  * @example
  * ```ts
  * const got: unknown[] = [];
- * const sink = new FunctionReportSink((_url, r) => got.push(r));
+ * const sink = new FunctionReportSink((_url, r) => {
+ *   got.push(r);
+ * });
+ * console.log(sink instanceof FunctionReportSink); // true
  * ```
  */
 export class FunctionReportSink implements ReportSink {

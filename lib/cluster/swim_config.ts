@@ -134,8 +134,8 @@ const AT_LEAST_ONE = new Set<keyof SwimConfig>([
  *
  * @example
  * ```ts
- * const c = resolveSwimConfig("wan", { probeIntervalMs: 2_000 });
- * console.log(c.probeIntervalMs, c.probeTimeoutMs); // 2000 3000
+ * const c = resolveSwimConfig("wan", { probeIntervalMs: 4_000 });
+ * console.log(c.probeIntervalMs, c.probeTimeoutMs); // 4000 3000
  * ```
  */
 export function resolveSwimConfig(preset: string = "lan", overrides: unknown = undefined): SwimConfig {

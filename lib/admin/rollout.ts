@@ -253,7 +253,7 @@ export class Rollout {
     const v = await askView(this.#h.rpc, pred, pred);
     if (run.phase !== "waiting") return;
     const how = v ? describeCatchUp(v.catchUp) : "it does not answer (down, or its new process never started)";
-    const reason = `not back within ${Math.round(limitMs / 1000)} s: ${how}`;
+    const reason = `not back within ${Math.round(limitMs / 1000)} s of its turn (script timeout + budget): ${how}`;
     run.phase = "halted";
     this.#report(run, "skipped", {
       message: `not restarted: rollout halted at ${pred}: ${reason}`,

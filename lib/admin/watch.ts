@@ -123,7 +123,7 @@ export class ResultWatcher {
 }
 
 function firstLine(r: NodeResult): string {
-  const text = (r.status === "ok" || r.status === "failed") && r.stdout?.trim()
+  const text = (r.status === "ok" || r.status === "failed") && r.stdout?.trim() && !(r.rollout && r.message)
     ? r.stdout.trim().split("\n")[0]
     : r.message ?? r.stderr?.trim().split("\n")[0] ?? "";
   return text.length > 70 ? text.slice(0, 69) + "…" : text;

@@ -52,6 +52,7 @@ Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of 
     const rolloutSecs = (performance.now() - t0) / 1000;
     const reads = await reader.stop();
     assert.equal(out.code, 0, out.stderr + out.stdout);
+    if (Deno.env.get("KVSTORE_TEST_VERBOSE")) console.log(out.stderr + out.stdout);
     const done = /rollout done: 5 of 5 nodes restarted in ([\d.]+) s/.exec(out.stdout);
     assert.ok(done, `kvctl reports the total rollout time:\n${out.stdout}`);
     assert.match(out.stderr, /rolling restart of 5 nodes, one at a time/);

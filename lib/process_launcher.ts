@@ -22,16 +22,24 @@ export function isCompiled(): boolean {
   return !/^deno(\.exe)?$/.test(Deno.execPath().split(/[\\/]/).pop() ?? "");
 }
 
-/** Command and arguments that run `role` with `args` in a child process. */
+/**
+ * Command and arguments that run `role` with `args` in a child process: this program's, or
+ * `program` (a bundle from `deno task bundle`, run by deno with `--unstable-net` since it may lie
+ * outside the project; or a binary built with `compile:node`, which has the node role built in).
+ */
 export function roleCommand(
   role: string,
   args: string[],
   extraPermissions: string[] = [],
+  program?: string,
 ): { cmd: string; args: string[] } {
-  if (isCompiled()) return { cmd: Deno.execPath(), args: [role, ...args] };
+  if (program && !/\.(m?js|ts)$/.test(program)) return { cmd: program, args };
+  if (isCompiled() && !program) return { cmd: Deno.execPath(), args: [role, ...args] };
+  const script = program ?? MAIN.pathname;
+  const unstable = program ? ["--unstable-net"] : [];
   return {
-    cmd: Deno.execPath(),
-    args: ["run", "--quiet", ...NODE_PERMISSIONS, ...extraPermissions, MAIN.pathname, role, ...args],
+    cmd: isCompiled() ? "deno" : Deno.execPath(),
+    args: ["run", "--quiet", ...unstable, ...NODE_PERMISSIONS, ...extraPermissions, script, role, ...args],
   };
 }
 
@@ -42,9 +50,9 @@ export class RoleProcess extends WatchedProcess {
     name: string,
     role: string,
     args: string[],
-    options: WatchedProcessOptions & { extraPermissions?: string[] } = {},
+    options: WatchedProcessOptions & { extraPermissions?: string[]; program?: string } = {},
   ) {
-    const { cmd, args: argv } = roleCommand(role, args, options.extraPermissions);
+    const { cmd, args: argv } = roleCommand(role, args, options.extraPermissions, options.program);
     super(name, cmd, argv, options);
   }
 }

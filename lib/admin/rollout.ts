@@ -299,7 +299,8 @@ export class Rollout {
 
   async #checkProgram(p: { path: string; sha256: string }): Promise<string> {
     if (!this.#h.adminDir) throw new Error("the node has no --admin-dir, where the program was pushed");
-    const path = resolveTarget(this.#h.adminDir, p.path);
+    const inside = resolveTarget(this.#h.adminDir, p.path);
+    const path = inside.startsWith("/") ? inside : `${Deno.cwd()}/${inside}`; // the new process may run elsewhere
     let sha: string;
     try {
       sha = await fileSha256(path);

@@ -15,6 +15,9 @@ import { matchesSelector, type RolloutSpec, selectorError, type SignedCommand } 
 import { askView } from "../cluster/catch_up.ts";
 import { compareAddresses } from "../monitor/view.ts";
 import { describeRollout } from "../admin/rollout_view.ts";
+import { createCommand } from "../admin/client.ts";
+import { FileChunkStore } from "../admin/chunk_store.ts";
+import { buildManifest } from "../admin/manifest.ts";
 import { DEFAULT_ADMIN_CONFIG, DEFAULT_COMMAND_LIFETIME_MS } from "../admin/config.ts";
 import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
 import { parseDuration, UsageError } from "./args.ts";
@@ -203,4 +206,31 @@ export async function rolloutOf(
   const budget = budgetMs === undefined ? "" : `, each within ${formatDuration(budgetMs)}`;
   console.error(`rolling restart of ${order.length} nodes, one at a time${budget}: ${order.join(", ")}`);
   return budgetMs === undefined ? { order } : { order, budgetMs };
+}
+
+/**
+ * Pushes `file` to `to` on the selected nodes (kvctl serves the chunks until every node has it)
+ * and prints the table; resolves with the exit code (0: every node wrote it).
+ */
+export async function pushFile(
+  c: Common,
+  client: AdminClient,
+  file: string,
+  o: { to: string; mode: number; chunkSize: number; timeoutMs: number },
+): Promise<number> {
+  const t0 = performance.now();
+  const manifest = await buildManifest(file, o.chunkSize);
+  const spec = { ...manifest.spec, path: o.to, mode: o.mode };
+  const signed = await createCommand(c.privateKey, { push: spec }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+  console.error(
+    `${file}: ${spec.size} bytes, SHA-256 ${spec.sha256}, ${Math.ceil(spec.size / o.chunkSize)} chunks ` +
+      `(hashed in ${Math.round(performance.now() - t0)} ms)`,
+  );
+  const store = await FileChunkStore.source(file);
+  client.serve(signed.c.id, spec, manifest, store);
+  // kvctl is the first source of the chunks, so it stays until the nodes have the file.
+  const code = await sendAndFollow(c, client, signed, true, Math.min(c.lifetimeMs, o.timeoutMs));
+  const secs = (performance.now() - t0) / 1000;
+  console.error(`served ${client.served(signed.c.id)} chunks from here in ${secs.toFixed(1)} s`);
+  return code;
 }

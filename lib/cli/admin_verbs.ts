@@ -8,8 +8,6 @@ import { createCommand, submitSizeError } from "../admin/client.ts";
 import type { RolloutSpec } from "../admin/command.ts";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SCRIPT_TIMEOUT_MS } from "../admin/config.ts";
 import { generateAdminKeys } from "../admin/keys.ts";
-import { FileChunkStore } from "../admin/chunk_store.ts";
-import { buildManifest } from "../admin/manifest.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";
@@ -24,6 +22,7 @@ import {
   monitorUrl,
   openClient,
   print,
+  pushFile,
   rolloutOf,
   sendAndFollow,
 } from "./admin_common.ts";
@@ -188,23 +187,9 @@ async function push(args: string[]): Promise<number> {
   }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : 600_000;
   const c = await common("push", values);
-  const t0 = performance.now();
-  const manifest = await buildManifest(file, chunkSize);
-  const spec = { ...manifest.spec, path: values.to, mode };
-  const signed = await createCommand(c.privateKey, { push: spec }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
-  console.error(
-    `${file}: ${spec.size} bytes, SHA-256 ${spec.sha256}, ${Math.ceil(spec.size / chunkSize)} chunks ` +
-      `(hashed in ${Math.round(performance.now() - t0)} ms)`,
-  );
   const client = await openClient(c.entry[0], c.fleet);
-  const store = await FileChunkStore.source(file);
-  client.serve(signed.c.id, spec, manifest, store);
   try {
-    // kvctl is the first source of the chunks, so it stays until the nodes have the file.
-    const code = await sendAndFollow(c, client, signed, true, Math.min(c.lifetimeMs, timeoutMs));
-    const secs = (performance.now() - t0) / 1000;
-    console.error(`served ${client.served(signed.c.id)} chunks from here in ${secs.toFixed(1)} s`);
-    return code;
+    return await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
   } finally {
     client.close();
   }

@@ -12,9 +12,11 @@
  * 4. `caught-up`: it held, at the end of that round, every entry its peers
  *    held for its ranges; later writes reach it as an owner.
  *
- * `keysToGo` estimates what is still to come: the entries the peers said this
- * node lacks, less those fetched, divided by N−1 (each missing key is held by
- * the other owners). The stats `caught_up`, `catch_up_phase`,
+ * `keysToGo` estimates what is still to come: while syncing, the mean number of
+ * keys the other members hold less the keys this node holds (with even
+ * placement every node holds about the same share), refreshed at every look;
+ * after a round, what the peers said this node still lacks divided by N−1
+ * (each missing key is held by the other owners); 0 once caught up. The stats `caught_up`, `catch_up_phase`,
  * `catch_up_keys_to_go`, `catch_up_views` and `catch_up_ms` go to the monitor.
  *
  * @module
@@ -79,6 +81,8 @@ export interface ViewCount {
   of: number;
   /** Members that do not (with their answer: a state, or "no answer"). */
   missing: { member: Address; state: MemberState | "unknown" | "no answer" }[];
+  /** Live keys each answering member holds. */
+  keys: number[];
 }
 
 /** A node's catch-up state. */
@@ -111,6 +115,8 @@ export interface ViewAnswer {
   state: MemberState | "unknown";
   /** Members alive or suspect here (self included). */
   members: number;
+  /** Live keys the answering node holds. */
+  keys?: number;
   /** Catch-up of the answering node. */
   catchUp: CatchUpStatus;
   /** Version and build of its program. */
@@ -158,8 +164,9 @@ export async function countViews(
   config: Pick<CatchUpConfig, "viewTimeoutMs" | "viewRetries">,
 ): Promise<ViewCount> {
   const answers = await Promise.all(peers.map((p) => askView(rpc, p, about, config)));
-  const out: ViewCount = { alive: 0, of: peers.length, missing: [] };
+  const out: ViewCount = { alive: 0, of: peers.length, missing: [], keys: [] };
   answers.forEach((a, i) => {
+    if (typeof a?.keys === "number") out.keys.push(a.keys);
     if (a?.state === "alive") out.alive++;
     else out.missing.push({ member: peers[i], state: a ? a.state : "no answer" });
   });
@@ -211,6 +218,8 @@ export class CatchUp {
   #status: CatchUpStatus = { phase: "joining", joined: false, caughtUp: false, keysReceived: 0, rounds: 0 };
   #startedAt: number;
   #received0: number;
+  #peerMean: number | undefined;
+  #estimate: { value: number; received: number } | undefined;
   #timer: TimerId | undefined;
   #closed = false;
 
@@ -231,6 +240,7 @@ export class CatchUp {
         about,
         state: about === this.#o.self ? "alive" : stateIn(this.#o.members, about),
         members: this.#o.members.alive().length,
+        keys: this.#o.executor?.replica.store.liveKeys ?? 0,
         catchUp: this.status(),
         ...(() => {
           const p = programInfo();
@@ -261,7 +271,20 @@ export class CatchUp {
       this.#status.caughtUpAfterMs = this.#o.clock.now() - this.#startedAt;
     }
     this.#status.keysReceived = this.#receivedTotal() - this.#received0;
-    return structuredClone(this.#status);
+    const out = structuredClone(this.#status);
+    const held = this.#o.executor?.replica.store.liveKeys ?? 0;
+    if (out.phase === "syncing") {
+      // What the last round found missing, less what arrived since (pushed by peers or fetched);
+      // at most the peers' mean less what is held (a round's count may include keys held here
+      // that did not fit in its listing).
+      const fromRound = this.#estimate
+        ? Math.max(0, this.#estimate.value - (this.#receivedTotal() - this.#estimate.received))
+        : Infinity;
+      const fromPeers = this.#peerMean === undefined ? Infinity : Math.max(0, Math.round(this.#peerMean - held));
+      const best = Math.min(fromRound, fromPeers);
+      if (best !== Infinity) out.keysToGo = best;
+    }
+    return out;
   }
 
   /** The tracker's stats for the monitor. */
@@ -307,6 +330,9 @@ export class CatchUp {
     const others = members.alive().filter((a) => a !== self);
     st.views = await countViews(rpc, others, self, this.#config);
     if (this.#closed) return;
+    if (st.views.keys.length > 0) {
+      this.#peerMean = st.views.keys.reduce((a, b) => a + b, 0) / st.views.keys.length;
+    }
     if (st.views.alive < st.views.of) {
       st.phase = "rejoining";
       return;
@@ -317,6 +343,7 @@ export class CatchUp {
       const r = await executor.antiEntropy.run({ evenIfEmpty: true, fresh: true });
       st.rounds++;
       st.keysToGo = Math.ceil(r.behind / Math.max(1, executor.placement.n() - 1));
+      this.#estimate = { value: st.keysToGo, received: this.#receivedTotal() };
       if (r.failedPeers > 0 || r.truncated > 0) return;
     }
     st.keysToGo = 0;

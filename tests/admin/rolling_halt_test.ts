@@ -74,6 +74,8 @@ Deno.test("rolling restart halts at a node whose new process cannot start: later
       assert.equal(r.exitCode, undefined, `${a} did not run the script`);
     }
     assert.equal(await pidOf(bad), pids.get(bad), "the old process of the broken node keeps serving");
+    const page = await (await fetch(`${c.monitorUrl}/admin?id=${id}`)).text();
+    assert.ok(page.includes(`rollout halted at ${bad}: restart failed`), "the admin page shows where and why");
     const lost = await lostKeys(bad, keys);
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.size} keys lost`);
   } finally {

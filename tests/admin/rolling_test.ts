@@ -73,6 +73,8 @@ Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of 
       assert.match(r.stdout ?? "", /restarting 127\.0\.0\.1/, "the script's output survives the restart");
       previousBack = r.finishedAt!;
     }
+    const page = await (await fetch(`${c.monitorUrl}/admin?id=${id}`)).text();
+    assert.ok(page.includes("rollout done: 5 of 5 restarted"), "the admin page shows the rollout");
     const newPids = await Promise.all(c.addresses.map(pidOf));
     newPids.forEach((p, i) => {
       assert.ok(p && p !== oldPids[i], `${c.addresses[i]} runs a new process (${oldPids[i]} → ${p})`);

@@ -315,7 +315,7 @@ export class ProcessRestarter {
         }
       }
       if (clock.now() >= deadline) {
-        return `no new process took over within ${Math.round(waitMs / 1000)} s ` +
+        return `no new process took over within ${(waitMs / 1000).toFixed(waitMs < 10_000 ? 1 : 0)} s ` +
           "(see the node's output for why the new process did not start)";
       }
     }

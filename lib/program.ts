@@ -11,7 +11,14 @@
 import { createHash } from "node:crypto";
 import denoJson from "../deno.json" with { type: "json" };
 
-/** The running KVStore version (from deno.json; a bundle carries the one it was built with). */
+/**
+ * The running KVStore version (from deno.json; a bundle carries the one it was built with).
+ *
+ * @example
+ * ```ts
+ * console.log(/^\d+\.\d+\.\d+/.test(KVSTORE_VERSION)); // true
+ * ```
+ */
 export const KVSTORE_VERSION: string = denoJson.version;
 
 /** What program this process runs. */
@@ -26,7 +33,14 @@ export interface ProgramInfo {
   compiled: boolean;
 }
 
-/** Whether this process is a `deno compile`d binary (its executable is not `deno`). */
+/**
+ * Whether this process is a `deno compile`d binary (its executable is not `deno`).
+ *
+ * @example
+ * ```ts
+ * console.log(isCompiledBinary()); // false under deno run / deno test
+ * ```
+ */
 export function isCompiledBinary(): boolean {
   return !/^deno(\.exe)?$/.test(Deno.execPath().split(/[\\/]/).pop() ?? "");
 }

@@ -41,7 +41,14 @@ export function setBundleVersion(text: string, version: string): string {
   return text.replace(VERSION_IN_BUNDLE, `$1${JSON.stringify(version)}`);
 }
 
-/** Bundles main.ts to `out`, with `version` if given; resolves with the file's SHA-256. */
+/**
+ * Bundles main.ts to `out`, with `version` if given; resolves with the file's SHA-256.
+ *
+ * @example
+ * ```ts ignore
+ * const sha = await bundle("dist/kvstore.js", "0.2.0-rc1");
+ * ```
+ */
 export async function bundle(out: string, version?: string): Promise<string> {
   const main = new URL("../main.ts", import.meta.url).pathname;
   const r = await new Deno.Command(Deno.execPath(), {

@@ -18,64 +18,17 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "../clock.ts";
+import type { TimerId } from "../clock.ts";
 import { askView, type CatchUpStatus, countViews } from "../cluster/catch_up.ts";
-import type { MemberView } from "../peers.ts";
 import { describeProgram, fileSha256, programInfo } from "../program.ts";
-import type { Rpc } from "../rpc.ts";
-import type { Address } from "../transport.ts";
 import type { RunSpec, SignedCommand } from "./command.ts";
-import type { AdminConfig } from "./config.ts";
 import { resolveTarget } from "./paths.ts";
 import { AdminCommand, type NodeResult, type RolloutInfo, type RolloutPhase } from "./protocol.ts";
 import { type RolloutRecord, RolloutRecords } from "./rollout_state.ts";
 import { describeCatchUp, describeWait } from "./rollout_view.ts";
+import { isRolloutEvent, type ResultBase, type RolloutEvent, type RolloutHost } from "./rollout_host.ts";
 
-/** Restarts this process in place (see lib/admin/restart.ts). */
-export interface Restarter {
-  /** Resolves with why the restart failed; on success the process exits instead. */
-  restart(options: { program?: string; waitMs: number }): Promise<string>;
-}
-
-/** What the rollout needs from its node's admin service. */
-export interface RolloutHost {
-  /** This node. */
-  self: Address;
-  /** Internal endpoint. */
-  rpc: Rpc;
-  /** Time source. */
-  clock: Clock;
-  /** Tunables. */
-  config: AdminConfig;
-  /** Members (this node's view must hold every node of the order before it is back). */
-  members: MemberView;
-  /** Records and publishes a result. */
-  report(result: NodeResult): void;
-  /** Runs the script in the node's queue; resolves with its result (not reported). */
-  runScript(base: ResultBase, run: RunSpec): Promise<NodeResult>;
-  /** Waits for reported results to reach the monitor (bounded). */
-  flushReports(maxWaitMs: number): Promise<void>;
-  /** Restarts the process (absent: not started by `kvstore node`). */
-  restarter?: Restarter;
-  /** Durable state (needed: the restarted process must know it restarted). */
-  stateDir?: string;
-  /** Where pushed programs are. */
-  adminDir?: string;
-  /** This node's catch-up (absent without replication: back once seen alive). */
-  catchUp?: () => CatchUpStatus | undefined;
-}
-
-/** The fields every result of a command carries. */
-export type ResultBase = Pick<NodeResult, "id" | "node" | "command">;
-
-/** A rollout message (0x58). */
-interface RolloutEvent {
-  id: string;
-  event: "back" | "halted";
-  position: number;
-  haltedAt?: string;
-  reason?: string;
-}
+export type { Restarter, ResultBase, RolloutHost } from "./rollout_host.ts";
 
 interface Run {
   command: SignedCommand;
@@ -88,14 +41,6 @@ interface Run {
   startedAt: number;
   timer?: TimerId;
   last?: NodeResult;
-}
-
-function isEvent(h: unknown): h is RolloutEvent {
-  const e = h as RolloutEvent | null;
-  return !!e && typeof e.id === "string" && /^[0-9a-f]{32}$/.test(e.id) &&
-    (e.event === "back" || e.event === "halted") &&
-    Number.isInteger(e.position) && e.position >= 0 && (e.reason === undefined || typeof e.reason === "string") &&
-    (e.haltedAt === undefined || typeof e.haltedAt === "string");
 }
 
 /**
@@ -122,7 +67,7 @@ export class Rollout {
     this.#records = new RolloutRecords(host.stateDir);
     this.#records.load(host.clock.now());
     host.rpc.handle(AdminCommand.Rollout, (m) => {
-      if (!isEvent(m.header)) return { header: { ok: false } };
+      if (!isRolloutEvent(m.header)) return { header: { ok: false } };
       const run = this.#runs.get(m.header.id);
       if (run) this.#onEvent(run, m.header);
       else if (this.#early.size < 1_000) {

@@ -24,10 +24,24 @@ import { parseDuration, UsageError } from "./args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { formatDuration } from "./admin_help.ts";
 
-/** The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending. */
+/**
+ * The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending.
+ *
+ * @example
+ * ```ts
+ * console.log(LIMITS.maxScriptBytes); // 49152
+ * ```
+ */
 export const LIMITS = DEFAULT_ADMIN_CONFIG;
 
-/** Flags of every signing verb. */
+/**
+ * Flags of every signing verb.
+ *
+ * @example
+ * ```ts ignore
+ * parseFlags("kvctl run", args, { ...COMMON_FLAGS, wait: { type: "boolean" } });
+ * ```
+ */
 export const COMMON_FLAGS = {
   config: { type: "string" },
   key: { type: "string" },
@@ -48,7 +62,14 @@ export interface Common {
   monitor?: string;
 }
 
-/** The fleet file at `path`, or ./nodes.yaml if there is one, or none. */
+/**
+ * The fleet file at `path`, or ./nodes.yaml if there is one, or none.
+ *
+ * @example
+ * ```ts ignore
+ * const { fleet, path } = await loadFleetOptional(undefined);
+ * ```
+ */
 export async function loadFleetOptional(path: string | undefined): Promise<{ fleet?: FleetConfig; path?: string }> {
   if (path) return { fleet: await loadFleet(path), path };
   try {
@@ -75,7 +96,14 @@ function lifetimeOf(verb: string, values: Record<string, unknown>): number {
   return ms;
 }
 
-/** Checks the common flags, reads the fleet file and the admin key. */
+/**
+ * Checks the common flags, reads the fleet file and the admin key.
+ *
+ * @example
+ * ```ts ignore
+ * const c = await common("run", values); // c.entry: nodes to hand the command to
+ * ```
+ */
 export async function common(verb: string, values: Record<string, unknown>): Promise<Common> {
   // Flags first: a usage mistake is reported before the fleet file and the key are read.
   const lifetimeMs = lifetimeOf(verb, values);
@@ -113,13 +141,28 @@ export async function common(verb: string, values: Record<string, unknown>): Pro
   return { fleet, configPath: path, privateKey, selector, lifetimeMs, entry, monitor: monitorUrl(values, fleet) };
 }
 
-/** The monitor to follow results on (flag, else the fleet file). */
+/**
+ * The monitor to follow results on (flag, else the fleet file).
+ *
+ * @example
+ * ```ts
+ * console.log(monitorUrl({ monitor: "http://m:8080/" })); // "http://m:8080"
+ * ```
+ */
 export function monitorUrl(values: Record<string, unknown>, fleet?: FleetConfig): string | undefined {
   const url = (values.monitor as string | undefined) ?? fleet?.monitor?.url;
   return url?.replace(/\/+$/, "");
 }
 
-/** An admin endpoint near `entry`, signing its frames with the fleet's cluster key (nodes drop unsigned ones). */
+/**
+ * An admin endpoint near `entry`, signing its frames with the fleet's cluster key (nodes drop unsigned ones).
+ *
+ * @example
+ * ```ts ignore
+ * const client = await openClient("127.0.0.1:4000", fleet);
+ * client.close();
+ * ```
+ */
 export async function openClient(entry: string, fleet: FleetConfig | undefined): Promise<AdminClient> {
   const host = parseAddress(entry).hostname;
   const loopback = host === "localhost" || host.startsWith("127.") || host === "::1";
@@ -131,13 +174,28 @@ export async function openClient(entry: string, fleet: FleetConfig | undefined):
   );
 }
 
-/** Prints `text`; exit code 0. */
+/**
+ * Prints `text`; exit code 0.
+ *
+ * @example
+ * ```ts ignore
+ * if (values.help) return print(RUN_HELP);
+ * ```
+ */
 export function print(text: string): number {
   console.log(text);
   return 0;
 }
 
-/** Hands the command to a node and, with `wait`, follows it to the end. */
+/**
+ * Hands the command to a node and, with `wait`, follows it to the end (a rolling restart node by node, with the
+ * total time); resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * return await sendAndFollow(c, client, signed, true, 120_000);
+ * ```
+ */
 export async function sendAndFollow(
   c: Common,
   client: AdminClient,
@@ -183,6 +241,11 @@ export async function sendAndFollow(
 /**
  * The rollout of a restart: the live members (as a node the command may be handed to sees them)
  * that match the selector, sorted, so every node follows the same order.
+ *
+ * @example
+ * ```ts ignore
+ * const rollout = await rolloutOf("run", c, client, 180_000); // { order: [...], budgetMs: 180000 }
+ * ```
  */
 export async function rolloutOf(
   verb: string,
@@ -211,6 +274,11 @@ export async function rolloutOf(
 /**
  * Pushes `file` to `to` on the selected nodes (kvctl serves the chunks until every node has it)
  * and prints the table; resolves with the exit code (0: every node wrote it).
+ *
+ * @example
+ * ```ts ignore
+ * await pushFile(c, client, "dist/kvstore.js", { to: "bin/k.js", mode: 0o644, chunkSize: 32768, timeoutMs: 600_000 });
+ * ```
  */
 export async function pushFile(
   c: Common,

@@ -135,7 +135,14 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
-/** `--budget` in ms (only with a restart), checked. */
+/**
+ * `--budget` in ms (only with a restart), checked.
+ *
+ * @example
+ * ```ts
+ * console.log(budgetOf("run", "3m", true)); // 180000
+ * ```
+ */
 export function budgetOf(verb: string, text: string | undefined, restart: boolean): number | undefined {
   if (text === undefined) return undefined;
   if (!restart) throw new UsageError(`kvctl ${verb}: --budget is for rolling restarts; add --restart`);
@@ -145,7 +152,14 @@ export function budgetOf(verb: string, text: string | undefined, restart: boolea
   return ms;
 }
 
-/** How long kvctl follows a command: the script's timeout, or every node's turn of a rollout. */
+/**
+ * How long kvctl follows a command: the script's timeout, or every node's turn of a rollout.
+ *
+ * @example
+ * ```ts
+ * console.log(followLimit({ lifetimeMs: 3_600_000 }, 60_000)); // 120000
+ * ```
+ */
 export function followLimit(c: { lifetimeMs: number }, timeoutMs: number, rollout?: RolloutSpec): number {
   if (!rollout) return Math.min(c.lifetimeMs, timeoutMs + 60_000);
   const perNode = timeoutMs + (rollout.budgetMs ?? LIMITS.rolloutNodeBudgetMs);

@@ -18,7 +18,14 @@ import { budgetOf, followLimit } from "./admin_verbs.ts";
 import { formatDuration } from "./admin_help.ts";
 import { extraVerbs } from "./kvctl.ts";
 
-/** Help of `kvctl upgrade`. */
+/**
+ * Help of `kvctl upgrade`.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(UPGRADE_HELP);
+ * ```
+ */
 export const UPGRADE_HELP = `Usage: kvctl upgrade FILE [options]
 
 Puts every selected node on the program FILE: pushes it to bin/kvstore-<sha> under
@@ -45,7 +52,14 @@ Options:
 Exit code 0 only if every node runs FILE at the end.
 `;
 
-/** Runs `kvctl upgrade`. */
+/**
+ * Runs `kvctl upgrade`; resolves with the exit code (0: every node runs the new program).
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await upgrade(["dist/kvstore.js", "--config", "nodes.yaml"]));
+ * ```
+ */
 export async function upgrade(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags("kvctl upgrade", args, {
     ...COMMON_FLAGS,

@@ -14,7 +14,14 @@ import type { Clock, TimerId } from "../clock.ts";
 import type { ExecResult, Executor } from "../executor.ts";
 import { ErrorCode } from "../protocol.ts";
 
-/** How often held requests check whether the node has joined (ms). */
+/**
+ * How often held requests check whether the node has joined (ms).
+ *
+ * @example
+ * ```ts
+ * console.log(JOIN_POLL_MS); // 10
+ * ```
+ */
 export const JOIN_POLL_MS = 10;
 
 /** Counters of a {@linkcode JoinGate}. */

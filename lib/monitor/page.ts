@@ -158,7 +158,14 @@ export const COLUMNS: Column[] = [
   },
 ];
 
-/** "0.1.0 (3f2a9c1b7d10)": a node's version and build (the build alone when the version is missing). */
+/**
+ * "0.1.0 (3f2a9c1b7d10)": a node's version and build (the build alone when the version is missing).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(programOf(nodeView(monitor, record))); // "0.1.0 (source)"
+ * ```
+ */
 export function programOf(v: NodeView): string {
   const version = v.stats.version?.value, build = v.stats.build?.value;
   if (version === undefined) return build === undefined ? "" : String(build);

@@ -191,14 +191,20 @@ Deno.test("cluster command --durable: the whole fleet stopped and started again 
   }
 });
 
-Deno.test("cluster command: after a rolling restart every node is still its child; SIGINT leaves no node running", async () => {
+/** A rolling restart under `deno task cluster` (durable nodes keep their SQLite files across it). */
+async function rollUnderCluster(durable: boolean): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-roll-" });
   const base = consecutiveFreeUdpPorts(NODES);
   const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
   const keys = await makeKeys();
   await Deno.writeTextFile(`${dir}/admin.key`, keys.file);
   await Deno.writeTextFile(`${dir}/admin.key.pub`, `${keys.publicKey}\n`);
-  const cluster = startCluster(base, dir, ["--monitor-port", String(freeTcpPort()), "--allow-run"]);
+  const cluster = startCluster(base, dir, [
+    "--monitor-port",
+    String(freeTcpPort()),
+    "--allow-run",
+    ...(durable ? ["--durable"] : []),
+  ]);
   const exited = cluster.exited();
   const clients: KVClient[] = [];
   const seen = new Set<number>();
@@ -243,4 +249,12 @@ Deno.test("cluster command: after a rolling restart every node is still its chil
     }
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("cluster command: after a rolling restart every node is still its child; SIGINT leaves no node running", async () => {
+  await rollUnderCluster(false);
+});
+
+Deno.test("cluster command --durable: a rolling restart hands each data dir to the new process; nothing lost", async () => {
+  await rollUnderCluster(true);
 });

@@ -97,3 +97,34 @@ Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of 
     await c.close();
   }
 });
+
+Deno.test("rolling restart without a monitor: kvctl follows it by asking the nodes, restarted ones keep their result", async () => {
+  const c = await startProcCluster(3, { allowRun: true });
+  try {
+    const fleet = await Deno.readTextFile(c.fleetFile);
+    await Deno.writeTextFile(`${c.dir}/no-monitor.yaml`, fleet.replace(/monitor:\n  url: .*\n/, ""));
+    await Deno.writeTextFile(`${c.dir}/hello.sh`, `echo "hello from $KVSTORE_NODE"\n`);
+    const out = await c.kvctl([
+      "run",
+      "hello.sh",
+      "--restart",
+      "--wait",
+      "--config",
+      "no-monitor.yaml",
+      "--key",
+      "admin.key",
+    ]);
+    assert.equal(out.code, 0, out.stderr + out.stdout);
+    assert.match(out.stderr, /no monitor configured .*asking the nodes directly/);
+    assert.match(out.stdout, /rollout done: 3 of 3 nodes restarted in [\d.]+ s/);
+    const id = /command ([0-9a-f]{32})/.exec(out.stderr)![1];
+    for (const a of c.addresses) {
+      const r = await c.client.status(a, id);
+      assert.equal(r?.status, "ok", `${a}: ${JSON.stringify(r)}`);
+      assert.equal(r?.stdout, `hello from ${a}\n`, "the new process answers with the script's output from before");
+    }
+  } finally {
+    await stopPids(pidsMentioning(c.dir));
+    await c.close();
+  }
+});

@@ -102,7 +102,7 @@ Deno.test("rolling restart without a monitor: kvctl follows it by asking the nod
   const c = await startProcCluster(3, { allowRun: true });
   try {
     const fleet = await Deno.readTextFile(c.fleetFile);
-    await Deno.writeTextFile(`${c.dir}/no-monitor.yaml`, fleet.replace(/monitor:\n  url: .*\n/, ""));
+    await Deno.writeTextFile(`${c.dir}/no-monitor.yaml`, fleet.replace(/monitor:\n {2}url: .*\n/, ""));
     await Deno.writeTextFile(`${c.dir}/hello.sh`, `echo "hello from $KVSTORE_NODE"\n`);
     const out = await c.kvctl([
       "run",

@@ -24,6 +24,8 @@ import {
 import { RolloutRecords } from "../../lib/admin/rollout_state.ts";
 import { describeRollout } from "../../lib/admin/rollout_view.ts";
 import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
+import { programOf, versionMix } from "../../lib/monitor/page.ts";
+import type { NodeView } from "../../lib/monitor/view.ts";
 import { setBundleVersion } from "../../scripts/bundle.ts";
 import { signedPost, testKey } from "../monitor/helpers.ts";
 
@@ -288,4 +290,17 @@ Deno.test("monitor: rollout results are stored and the admin page shows the roll
   const row = (n: string) => html.indexOf(`<td class="node">${n}`);
   assert.ok(row(ORDER[0]) > 0 && row(ORDER[0]) < row(ORDER[1]) && row(ORDER[1]) < row(ORDER[2]), "rows in order");
   assert.ok(html.includes('http-equiv="refresh"'), "refreshes while the rollout runs");
+});
+
+Deno.test("status page: the versions card counts each version and build, most common first", () => {
+  const view = (version?: string, build?: string) =>
+    ({
+      stats: {
+        ...(version ? { version: { value: version } } : {}),
+        ...(build ? { build: { value: build } } : {}),
+      },
+    }) as unknown as NodeView;
+  const views = [view("0.2.0", "a9b04b284d86"), view("0.1.0", "source"), view("0.2.0", "a9b04b284d86"), view()];
+  assert.deepEqual(versionMix(views), [["0.2.0 (a9b04b284d86)", 2], ["0.1.0 (source)", 1]]);
+  assert.equal(programOf(view("0.1.0")), "0.1.0");
 });

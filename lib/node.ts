@@ -62,6 +62,8 @@ export interface NodeCounters {
   idReuse: number;
   /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
   refusedDestructive: number;
+  /** Client requests left unanswered while the node hands its port to its new process (clients retry there). */
+  handedOver: number;
 }
 
 const COMMAND_NAMES: Record<number, string> = {
@@ -134,6 +136,7 @@ export class KVNode {
     overloaded: 0,
     idReuse: 0,
     refusedDestructive: 0,
+    handedOver: 0,
   };
   /** Clock time at start. */
   readonly startedAt: number;
@@ -160,6 +163,7 @@ export class KVNode {
     hi: number;
   }[] = [];
   #closed = false;
+  #refusingClients = false;
   #closers: (() => void)[] = [];
   // Replies are small and many: carve them out of slabs rather than allocating a buffer each.
   #slab = new SlabAllocator();
@@ -212,6 +216,10 @@ export class KVNode {
     }
     if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) {
       this.rpc.receive(packet, from);
+      return;
+    }
+    if (this.#refusingClients) {
+      this.counters.handedOver++;
       return;
     }
     const now = this.clock.now();
@@ -374,6 +382,14 @@ export class KVNode {
       } else this.transport.send(h.reply, h.from);
     }
   };
+
+  /**
+   * Leaves client requests unanswered from now on (internal messages still flow): the node is
+   * handing its port to a new process, where the clients' retries of these requests will land.
+   */
+  refuseClientRequests(): void {
+    this.#refusingClients = true;
+  }
 
   /** Stops answering and runs registered cleanups. */
   close(): void {

@@ -97,6 +97,12 @@ export interface RoleCommandOptions {
   permissionSet?: PermissionSet;
   /** Flags added after the set (tests that need more than a role has). */
   extraPermissions?: string[];
+  /**
+   * Another program than this one: a bundle from `deno task bundle` (run by deno with
+   * `--unstable-net`, since it may lie outside the project), or a binary built with `compile:node`,
+   * which has the node role built in (`kvctl upgrade`).
+   */
+  program?: string;
 }
 
 /**
@@ -114,17 +120,20 @@ export function roleCommand(
   args: string[],
   options: RoleCommandOptions = {},
 ): { cmd: string; args: string[] } {
-  if (isCompiled()) return { cmd: Deno.execPath(), args: [role, ...args] };
+  const program = options.program;
+  if (program && !/\.(m?js|ts)$/.test(program)) return { cmd: program, args };
+  if (isCompiled() && !program) return { cmd: Deno.execPath(), args: [role, ...args] };
   const set = options.permissionSet ?? ROLE_PERMISSION_SET[role];
   if (!set) throw new Error(`roleCommand: unknown role "${role}"`);
   return {
-    cmd: denoExecutable(),
+    cmd: isCompiled() ? "deno" : denoExecutable(),
     args: [
       "run",
       "--quiet",
+      ...(program ? ["--unstable-net"] : []),
       ...permissionFlags(set),
       ...(options.extraPermissions ?? []),
-      MAIN.pathname,
+      program ?? MAIN.pathname,
       role,
       ...args,
     ],

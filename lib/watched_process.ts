@@ -36,6 +36,7 @@ export class WatchedProcess {
   /** Output lines so far, stdout and stderr interleaved (the last {@linkcode KEPT_OUTPUT_LINES}). */
   readonly output: string[] = [];
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  #listeners = new Set<(line: string) => void>();
   #drained: Promise<void>;
 
   /** Spawns `cmd args` (stdin closed). */
@@ -65,12 +66,19 @@ export class WatchedProcess {
       if (this.output.length >= KEPT_OUTPUT_LINES) this.output.shift();
       this.output.push(line);
       if (echo) console.log(`[${this.name}] ${line}`);
+      for (const l of this.#listeners) l(line);
       this.#waiters = this.#waiters.filter((w) => {
         if (!w.pattern.test(line)) return true;
         w.resolve(line);
         return false;
       });
     });
+  }
+
+  /** Calls `listener` with every later output line; returns a function that stops it. */
+  onLine(listener: (line: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Resolves with the first line matching `pattern`; rejects if the process exits first or after `timeoutMs`. */

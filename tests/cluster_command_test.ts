@@ -1,12 +1,15 @@
 /**
  * `kvstore cluster` as a real process: one node shut down through the protocol
  * (0x04) is reported and the rest keep running; SIGINT then stops every child
- * process and the command exits 0.
+ * process and the command exits 0. A rolling restart (kvctl run --restart)
+ * leaves every node a child of the cluster command, so SIGINT still stops all.
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client.ts";
 import { WatchedProcess } from "../lib/watched_process.ts";
 import { permissionFlags } from "../lib/process_launcher.ts";
+import { kvctl } from "./child_processes.ts";
+import { makeKeys } from "./admin/helpers.ts";
 
 /** Permission flags of `deno task cluster`: its set in deno.json. */
 const CLUSTER_PERMISSIONS = permissionFlags("cluster");
@@ -180,4 +183,72 @@ Deno.test("cluster command --durable: the whole fleet stopped and started again 
     await cluster.exited();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A rolling restart under `deno task cluster` (durable nodes keep their SQLite files across it). */
+async function rollUnderCluster(durable: boolean): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-roll-" });
+  const base = consecutiveFreeUdpPorts(NODES);
+  const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
+  const keys = await makeKeys();
+  await Deno.writeTextFile(`${dir}/admin.key`, keys.file);
+  await Deno.writeTextFile(`${dir}/admin.key.pub`, `${keys.publicKey}\n`);
+  const cluster = startCluster(base, dir, [
+    "--monitor-port",
+    String(freeTcpPort()),
+    "--allow-run",
+    ...(durable ? ["--durable"] : []),
+  ]);
+  const exited = cluster.exited();
+  const clients: KVClient[] = [];
+  const seen = new Set<number>();
+  try {
+    await cluster.waitFor(new RegExp(`^${NODES} nodes running`), 60_000);
+    for (const a of addresses) clients.push(await KVClient.connect(a, CLIENT_OPTIONS));
+    const before = await Promise.all(clients.map((c) => c.pid()));
+    for (const p of [...before, ...childPids(cluster.child.pid)]) seen.add(p); // the monitor too
+    await clients[0].put("kept", "across the rollout");
+    await Deno.writeTextFile(`${dir}/noop.sh`, "echo restarting\n");
+    const out = await kvctl(
+      ["run", `${dir}/noop.sh`, "--restart", "--wait", "--config", `${dir}/nodes.yaml`, "--key", `${dir}/admin.key`],
+      { limitMs: 120_000 },
+    );
+    assert.equal(out.code, 0, out.stderr + out.stdout);
+    assert.match(out.stdout, new RegExp(`rollout done: ${NODES} of ${NODES} nodes restarted`));
+    const after = await Promise.all(clients.map((c) => c.pid()));
+    for (const p of after) seen.add(p);
+    const children = childPids(cluster.child.pid);
+    after.forEach((p, i) => {
+      assert.notEqual(p, before[i], `${addresses[i]} restarted`);
+      assert.ok(children.includes(p), `the new process ${p} of ${addresses[i]} is a child of the cluster command`);
+    });
+    for (const p of before) assert.equal(isRunning(p), false, `old process ${p} has exited`);
+    assert.equal(new TextDecoder().decode(await clients[2].get("kept")), "across the rollout");
+    for (const a of addresses) {
+      assert.ok(cluster.output.some((l) => l.startsWith(`node ${a} restarted in place`)), `the cluster reports ${a}`);
+    }
+    cluster.kill("SIGINT");
+    const status = await within(exited, 20_000, "cluster exit after SIGINT");
+    assert.equal(status.code, 0, `exit code; output:\n${cluster.output.join("\n")}`);
+    const left = [...seen].filter(isRunning);
+    assert.deepEqual(left, [], `processes left running after SIGINT: ${left.join(", ")}`);
+  } finally {
+    for (const c of clients) c.close();
+    cluster.kill("SIGKILL");
+    await exited;
+    for (const pid of [...seen].filter(isRunning)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cluster command: after a rolling restart every node is still its child; SIGINT leaves no node running", async () => {
+  await rollUnderCluster(false);
+});
+
+Deno.test("cluster command --durable: a rolling restart hands each data dir to the new process; nothing lost", async () => {
+  await rollUnderCluster(true);
 });

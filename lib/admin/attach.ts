@@ -6,7 +6,8 @@
  * {@linkcode ScriptExecutor}; bash by default), `sink` (a {@linkcode ResultSink},
  * `null` for none; HTTP to the fleet's monitor by default), `adminDir`,
  * `configPath` (the fleet file, for scripts), `files` (keep pushed files in
- * memory: simulations), `restart` (restart the process in place).
+ * memory: simulations), `restarter` (restart the process in place; see
+ * lib/admin/restart.ts).
  *
  * @module
  */
@@ -22,6 +23,8 @@ import { importAdminPublicKey } from "./keys.ts";
 import { HttpResultSink, type ResultSink } from "./reporter.ts";
 import { BashExecutor, type ScriptExecutor } from "./runner.ts";
 import { AdminService } from "./service.ts";
+import type { Restarter } from "./rollout.ts";
+import { clusterOf } from "../cluster/attach.ts";
 
 /** Options of the admin subsystem of one node. */
 export interface AdminAttachOptions {
@@ -37,8 +40,8 @@ export interface AdminAttachOptions {
   configPath?: string;
   /** Keep pushed files in this map instead of on disk (simulations). */
   files?: Map<string, Uint8Array>;
-  /** Restart the node process in place (set by `kvstore node`). */
-  restart?: () => void;
+  /** Restarts the node process in place (set by `kvstore node`). */
+  restarter?: Restarter & { readonly handingOver?: boolean };
   /** Admin public key overriding the fleet file's. */
   publicKey?: string;
 }
@@ -105,7 +108,8 @@ export function attachAdmin(ctx: NodeContext, members: MemberView): void {
       stateDir: ctx.dataDir ?? options.adminDir,
       files: options.files,
       env,
-      restart: options.restart,
+      restarter: options.restarter,
+      catchUp: () => clusterOf(node)?.catchUp.status(),
     });
   } catch (e) {
     // An unreadable state file: acting could repeat commands, so the node runs without admin.

@@ -15,8 +15,28 @@ export interface RunSpec {
   script: string;
   /** Kill the script's whole process group after this many ms. */
   timeoutMs: number;
-  /** Restart the node process in place after the script exits 0. */
+  /** Restart the node process in place after the script exits 0 (needs `rollout`: one node at a time). */
   restart?: boolean;
+  /** The rolling restart: the order nodes take their turn in (script, restart, catch up). */
+  rollout?: RolloutSpec;
+  /** Upgrade: restart onto this program, pushed before under the node's --admin-dir. */
+  program?: ProgramSpec;
+}
+
+/** How a rolling restart proceeds. */
+export interface RolloutSpec {
+  /** The nodes in the order they restart (captured by kvctl from the live members, sorted). */
+  order: string[];
+  /** How long each node has to be back after its script (ms; default: the node's rolloutNodeBudgetMs). */
+  budgetMs?: number;
+}
+
+/** The program a rolling upgrade switches to. */
+export interface ProgramSpec {
+  /** Path under the node's --admin-dir (as pushed). */
+  path: string;
+  /** SHA-256 of the file (hex): checked before the switch. */
+  sha256: string;
 }
 
 /** What a `push` command distributes: the manifest of one file. */
@@ -80,10 +100,17 @@ export const MAX_PIECES = 256;
 const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
 const time = z.number().int().min(0).max(8.64e15);
 
+const ADDRESS = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
+
 const RunSchema = z.strictObject({
   script: z.string(),
   timeoutMs: z.number().int().min(1),
   restart: z.boolean().optional(),
+  rollout: z.strictObject({
+    order: z.array(z.string().max(300).regex(ADDRESS)).min(1).max(5_000),
+    budgetMs: z.number().int().min(1_000).max(7 * 24 * 3_600_000).optional(),
+  }).optional(),
+  program: z.strictObject({ path: z.string().min(1).max(1024), sha256: hex(64) }).optional(),
 });
 
 const PushSchema = z.strictObject({
@@ -189,6 +216,10 @@ function semanticError(body: CommandBody, config: AdminConfig): string | null {
       return `the script is larger than ${config.maxScriptBytes} bytes`;
     }
     if (body.run.timeoutMs > config.maxTimeoutMs) return `the timeout exceeds ${config.maxTimeoutMs} ms`;
+    if (body.run.restart && !body.run.rollout) return "a restart must say the rollout order (one node at a time)";
+    if ((body.run.rollout || body.run.program) && !body.run.restart) return "a rollout or program needs restart";
+    const order = body.run.rollout?.order ?? [];
+    if (new Set(order).size !== order.length) return "the rollout order names a node twice";
   }
   if (body.push) {
     const p = body.push;
@@ -342,6 +373,10 @@ export interface CommandSummary {
   timeoutMs?: number;
   /** Restart after success. */
   restart?: boolean;
+  /** The rollout order and budget (rolling restart). */
+  rollout?: RolloutSpec;
+  /** The program switched to (upgrade). */
+  program?: ProgramSpec;
   /** Target path, size, mode and hash for push. */
   path?: string;
   /** File size (push). */
@@ -372,6 +407,8 @@ export function summarize(body: CommandBody): CommandSummary {
     s.script = body.run.script.slice(0, 4096);
     s.timeoutMs = body.run.timeoutMs;
     if (body.run.restart) s.restart = true;
+    if (body.run.rollout) s.rollout = body.run.rollout;
+    if (body.run.program) s.program = body.run.program;
   }
   if (body.push) {
     s.path = body.push.path;

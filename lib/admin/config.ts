@@ -55,6 +55,20 @@ export interface AdminConfig {
   maxActiveTransfers: number;
   /** Wait for the result report before a restart in place (ms). */
   restartReportWaitMs: number;
+  /**
+   * Rolling restart: how long a node has, once its script is done, to be back (its new process
+   * took over the port, is alive in every member's view and caught up); a command may set its own
+   * (`kvctl run --restart --budget D`). A node not back in time halts the rollout.
+   */
+  rolloutNodeBudgetMs: number;
+  /** Longest wait for the new process to take over the port (ms; also bounded by the budget). */
+  restartTakeoverMs: number;
+  /** After the takeover, how long the old process waits for its requests in flight (ms). */
+  restartDrainMs: number;
+  /** How often a restarted node checks whether it is back, and reports its progress (ms). */
+  rolloutCheckMs: number;
+  /** Wait before resending a rollout message nobody acknowledged (ms). */
+  rolloutRetryMs: number;
 }
 
 /**
@@ -90,6 +104,11 @@ export const DEFAULT_ADMIN_CONFIG: AdminConfig = {
   maxSources: 6,
   maxActiveTransfers: 8,
   restartReportWaitMs: 5_000,
+  rolloutNodeBudgetMs: 180_000,
+  restartTakeoverMs: 60_000,
+  restartDrainMs: 2_000,
+  rolloutCheckMs: 250,
+  rolloutRetryMs: 1_000,
 };
 
 /**

@@ -8,6 +8,7 @@ import { PAGE_CSS } from "../monitor/page_assets.ts";
 import { esc } from "../monitor/page.ts";
 import type { NodeResult } from "./protocol.ts";
 import { type AdminResults, type CommandRecord, countResults } from "./results_store.ts";
+import { describeRollout } from "./rollout_view.ts";
 
 const ADMIN_CSS = `
 .cmd{background:var(--card);border:1px solid var(--line);border-radius:8px;margin:0 0 14px;padding:0}
@@ -18,7 +19,10 @@ max-height:240px;overflow:auto}
 .cmd .script{background:#f3f4f7;padding:8px 14px;border-top:1px solid var(--line)}
 .pill.failed,.pill.timeout,.pill.error{color:var(--bad);background:var(--badbg)}
 .pill.refused{color:var(--warn);background:var(--warnbg)}
-.pill.running,.pill.fetching{color:var(--wait);background:var(--waitbg)}
+.pill.running,.pill.fetching,.pill.waiting{color:var(--wait);background:var(--waitbg)}
+.pill.skipped{color:var(--warn);background:var(--warnbg)}
+.rollout{padding:8px 14px;border-top:1px solid var(--line);font-weight:600}
+.rollout.halted{color:var(--bad)}
 td.out{white-space:normal;min-width:320px}
 @media (prefers-color-scheme:dark){.cmd .script{background:#202634}}
 `;
@@ -45,7 +49,12 @@ function resultRow(r: NodeResult): string {
     r.truncatedBytes ? `<div class="muted">${r.truncatedBytes} bytes of output cut</div>` : "",
   ].join("");
   const exit = r.exitCode === undefined || r.exitCode === null ? (r.signal ?? "") : String(r.exitCode);
-  return `<tr><td class="node">${esc(r.node)}</td><td><span class="pill ${esc(r.status)}">${
+  const turn = r.rollout && r.rollout.position >= 0
+    ? `<div class="muted">${r.rollout.position + 1} of ${r.rollout.total} · ${esc(r.rollout.phase)}${
+      r.rollout.program ? ` · ${esc(r.rollout.program)}` : ""
+    }</div>`
+    : "";
+  return `<tr><td class="node">${esc(r.node)}${turn}</td><td><span class="pill ${esc(r.status)}">${
     esc(r.status)
   }</span></td><td class="num">${esc(exit)}</td><td class="num">${
     duration(r.durationMs)
@@ -57,18 +66,28 @@ function commandBlock(rec: CommandRecord, open: boolean): string {
   const counts = countResults(rec);
   const by = Object.entries(counts.byStatus).map(([s, n]) => `<span class="pill ${esc(s)}">${n} ${esc(s)}</span>`)
     .join(" ");
+  const order = c.rollout?.order;
+  const budget = c.rollout?.budgetMs ? `, ${duration(c.rollout.budgetMs)} each` : "";
   const what = c.kind === "run"
-    ? `run, timeout ${duration(c.timeoutMs)}${c.restart ? ", then restart" : ""}`
+    ? `run, timeout ${duration(c.timeoutMs)}${c.program ? `, upgrade to ${esc(c.program.path)}` : ""}${
+      order ? `, rolling restart of ${order.length} nodes${budget}` : ""
+    }`
     : `push ${esc(c.path ?? "")} (${c.size ?? 0} bytes, mode ${(c.mode ?? 0).toString(8)})`;
+  const progress = order ? describeRollout(order, rec.results) : undefined;
+  const rolloutLine = progress
+    ? `<div class="rollout${progress.halted ? " halted" : ""}">${esc(progress.line)}</div>`
+    : "";
   const body = c.kind === "run"
     ? `<div class="script"><pre>${esc(c.script ?? "")}</pre></div>`
     : `<div class="script"><pre>SHA-256 ${esc(c.sha256 ?? "")}</pre></div>`;
-  const rows = [...rec.results.values()].sort((a, b) => a.node.localeCompare(b.node)).map(resultRow).join("");
+  const rank = (n: string) => order ? (order.indexOf(n) + 1 || order.length + 1) : 0;
+  const rows = [...rec.results.values()].sort((a, b) => rank(a.node) - rank(b.node) || a.node.localeCompare(b.node))
+    .map(resultRow).join("");
   return `<details class="cmd" id="c-${esc(rec.id)}"${open ? " open" : ""}><summary><code>${
     esc(rec.id)
   }</code><b>${what}</b>
 <span class="muted">nodes ${esc(c.selector)} · issued ${when(c.issuedAt)} · expires ${when(c.expiresAt)}</span>
-<span>${counts.done} of ${counts.reported} done</span> ${by}</summary>${body}
+<span>${counts.done} of ${counts.reported} done</span> ${by}</summary>${rolloutLine}${body}
 <div class="tablewrap"><table><thead><tr><th>Node</th><th>Status</th><th class="num">Exit</th><th class="num">Duration</th>
 <th>Output</th></tr></thead><tbody>${rows}</tbody></table></div></details>`;
 }
@@ -83,7 +102,11 @@ function commandBlock(rec: CommandRecord, open: boolean): string {
  */
 export function renderAdminPage(store: AdminResults, title?: string, focus?: string): string {
   const list = store.list();
-  const running = list.some((r) => countResults(r).done < r.results.size);
+  const running = list.some((r) =>
+    countResults(r).done < r.results.size ||
+    (r.command.rollout !== undefined && r.command.expiresAt > Date.now() &&
+      !describeRollout(r.command.rollout.order, r.results).over)
+  );
   const blocks = list.length === 0
     ? `<p class="muted">No admin commands yet. Send one with <code>kvctl run SCRIPT.sh --wait</code> or ` +
       `<code>kvctl push FILE --to PATH</code>; see docs/admin.md.</p>`

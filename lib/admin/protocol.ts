@@ -12,6 +12,8 @@
  * | 0x55 | have | `{id}` | `{state, count, total, have}` (base64 bitmap) |
  * | 0x56 | status | `{id}` | `{result}` this node's result, or `{result:null}` |
  * | 0x57 | stats | `{}` | `{stats}` admin counters |
+ * | 0x58 | rollout | `{id, from, event, …}` a rolling restart's progress (lib/admin/rollout.ts) | `{ok}` |
+ * | 0x59 | takeover | `{token, pid}` from a node's new process to its old one (lib/admin/restart.ts) | `{ok}` |
  *
  * @module
  */
@@ -34,6 +36,8 @@ export const AdminCommand = {
   Have: InternalCommand.AdminBase + 5,
   Status: InternalCommand.AdminBase + 6,
   Stats: InternalCommand.AdminBase + 7,
+  Rollout: InternalCommand.AdminBase + 8,
+  Takeover: InternalCommand.AdminBase + 9,
 } as const;
 
 /**
@@ -78,8 +82,11 @@ export interface NodeResult {
   id: string;
   /** Reporting node's address. */
   node: string;
-  /** running/fetching while in progress; then ok, failed, timeout, refused or error. */
-  status: "running" | "fetching" | "ok" | "failed" | "timeout" | "refused" | "error";
+  /**
+   * waiting (a rollout node before its turn), running, fetching while in progress; then ok,
+   * failed, timeout, refused, error, or skipped (a rollout node not restarted: the rollout halted).
+   */
+  status: ResultStatus;
   /** Exit code of the script (null if killed or not run). */
   exitCode?: number | null;
   /** Signal that ended the script. */
@@ -100,8 +107,66 @@ export interface NodeResult {
   finishedAt?: number;
   /** Transfer progress for push: chunks held and total. */
   progress?: { have: number; total: number };
+  /** This node's part in a rolling restart. */
+  rollout?: RolloutInfo;
   /** Summary of the command (so the monitor can show it without the node). */
   command: import("./command.ts").CommandSummary;
+}
+
+/** Every status a result may have. */
+export const RESULT_STATUSES = [
+  "waiting",
+  "running",
+  "fetching",
+  "ok",
+  "failed",
+  "timeout",
+  "refused",
+  "error",
+  "skipped",
+] as const;
+
+/** A result's status. */
+export type ResultStatus = typeof RESULT_STATUSES[number];
+
+/**
+ * Where a node is in a rolling restart: `waiting` for its turn, `running` its script,
+ * `restarting` (its new process is starting), `catching-up` (new process up, not back yet),
+ * `back` (done), `failed` (its own turn failed and it halted the rollout), `halted` (not
+ * restarted because the rollout halted elsewhere), `not-in-order` (joined after the command).
+ */
+export type RolloutPhase =
+  | "waiting"
+  | "running"
+  | "restarting"
+  | "catching-up"
+  | "back"
+  | "failed"
+  | "halted"
+  | "not-in-order";
+
+/** A node's part in a rolling restart, as it reports it. */
+export interface RolloutInfo {
+  /** Its position in the order (0-based), -1 when not in it. */
+  position: number;
+  /** Nodes in the order. */
+  total: number;
+  /** Phase. */
+  phase: RolloutPhase;
+  /** While catching up: estimated entries still to come. */
+  keysToGo?: number;
+  /** While catching up: members that see it alive, of those asked. */
+  views?: { alive: number; of: number };
+  /** Where the rollout halted (failed or halted). */
+  haltedAt?: string;
+  /** Why it halted there. */
+  reason?: string;
+  /** When the node began its restart (ms since epoch). */
+  restartedAt?: number;
+  /** Time from the start of its restart to back (ms). */
+  backAfterMs?: number;
+  /** The program it runs now ("0.1.0 (3f2a9c1b7d10)"). */
+  program?: string;
 }
 
 /**
@@ -113,5 +178,5 @@ export interface NodeResult {
  * ```
  */
 export function isFinal(status: NodeResult["status"]): boolean {
-  return status !== "running" && status !== "fetching";
+  return status !== "running" && status !== "fetching" && status !== "waiting";
 }

@@ -1,12 +1,152 @@
 /**
- * Restarting the node process in place after a script asked for it
- * (`kvctl run --restart`): a detached bash waits until this process has gone
- * (so the UDP port is free), then runs the same command line again (Linux:
- * from /proc/PID/cmdline, read by bash). Needs run permission for bash, which scripts need
- * anyway.
+ * Restarting the node process in place, without a gap: the old process
+ * starts its replacement first and keeps serving while the new one loads;
+ * the new one, finding the port taken, asks the old one for it (takeover,
+ * internal message 0x59 with a one-time token, authenticated with the cluster
+ * key); the old one then stops taking client requests, leaves the membership
+ * (peers stop routing to it at once), lets the requests in flight finish,
+ * closes and exits, and the new one binds the port a few ms later.
+ *
+ * Who starts the replacement:
+ * - under a supervisor (`kvstore node --supervised`, as `deno task cluster`
+ *   runs nodes), the node prints one line, `KVSTORE-RESTART {json}`, and the
+ *   supervisor starts the same command with `--takeover TOKEN` (and another
+ *   program for an upgrade): the new process stays the supervisor's child;
+ * - otherwise a detached bash runs this process's command line again (Linux:
+ *   /proc/PID/cmdline), with `--takeover TOKEN` and, for an upgrade, the
+ *   program swapped. Needs run permission for bash, which scripts need anyway.
+ *
+ * If no new process takes over in time, the old one keeps running and the
+ * restart fails with the reason: the new process (or its supervisor) writes
+ * why it could not start to `STATE_DIR/.kvstore-takeover-TOKEN.error`.
  *
  * @module
  */
+import type { Clock, TimerId } from "../clock.ts";
+import type { Rpc } from "../rpc.ts";
+import { filePathOf, isCompiledBinary, programPath } from "../program.ts";
+import { toHex } from "../bytes.ts";
+import { AdminCommand } from "./protocol.ts";
+
+/**
+ * Prefix of the line a supervised node prints to ask for its replacement.
+ *
+ * @example
+ * ```ts
+ * console.log(formatRestartLine({ takeover: "ab12" })); // KVSTORE-RESTART {"takeover":"ab12"}
+ * ```
+ */
+export const RESTART_LINE_PREFIX = "KVSTORE-RESTART ";
+
+/** What a supervised node asks its supervisor for. */
+export interface RestartRequest {
+  /** Token the new process must present (`--takeover TOKEN`). */
+  takeover: string;
+  /** Run this program instead of the current one (absolute path: a bundle or a binary). */
+  program?: string;
+}
+
+/**
+ * The supervisor line for `r`.
+ *
+ * @example
+ * ```ts
+ * console.log(formatRestartLine({ takeover: "ab12", program: "/srv/kv/bin/k.js" }).startsWith("KVSTORE-RESTART ")); // true
+ * ```
+ */
+export function formatRestartLine(r: RestartRequest): string {
+  return RESTART_LINE_PREFIX + JSON.stringify(r);
+}
+
+/**
+ * The restart request in a line of a node's output, if it is one.
+ *
+ * @example
+ * ```ts
+ * console.log(parseRestartLine('KVSTORE-RESTART {"takeover":"ab12"}')); // { takeover: "ab12" }
+ * ```
+ */
+export function parseRestartLine(line: string): RestartRequest | undefined {
+  if (!line.startsWith(RESTART_LINE_PREFIX)) return undefined;
+  try {
+    const r = JSON.parse(line.slice(RESTART_LINE_PREFIX.length)) as RestartRequest;
+    if (typeof r?.takeover !== "string" || !/^[0-9a-f]{8,64}$/.test(r.takeover)) return undefined;
+    if (r.program !== undefined && typeof r.program !== "string") return undefined;
+    return r.program ? { takeover: r.takeover, program: r.program } : { takeover: r.takeover };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a new process (or its supervisor) says why it could not take over.
+ *
+ * @example
+ * ```ts
+ * console.log(takeoverErrorFile("/srv/kv", "ab12")); // "/srv/kv/.kvstore-takeover-ab12.error"
+ * ```
+ */
+export function takeoverErrorFile(stateDir: string, token: string): string {
+  return `${stateDir.replace(/\/+$/, "")}/.kvstore-takeover-${token}.error`;
+}
+
+/** Whether `path` names a script Deno runs (a bundle or the source tree's main.ts) rather than a binary. */
+function isScript(path: string): boolean {
+  return /\.(m?js|ts)$/.test(path);
+}
+
+/**
+ * The command line of the replacement: `argv` (this process's) with any old `--takeover` dropped,
+ * `--takeover TOKEN` added and, with `program`, the program swapped (a script for a script run by
+ * deno, with `--unstable-net` ensured since the bundle may run outside the project's deno.json; a
+ * binary for a binary, or for `deno run main.ts node`: a `compile:node` build). Throws with the
+ * reason when the swap is not possible.
+ *
+ * @example
+ * ```ts
+ * const argv = ["deno", "run", "-A", "/r/main.ts", "node", "--port", "4000"];
+ * console.log(replacementArgv(argv, { token: "ab12", mainPath: "/r/main.ts", cwd: "/r", compiled: false, program: "/a/k.js" }));
+ * // ["deno", "run", "--unstable-net", "-A", "/a/k.js", "node", "--port", "4000", "--takeover", "ab12"]
+ * ```
+ */
+export function replacementArgv(
+  argv: readonly string[],
+  o: { token: string; program?: string; mainPath: string; cwd: string; compiled: boolean },
+): string[] {
+  let out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--takeover") i++;
+    else if (!argv[i].startsWith("--takeover=")) out.push(argv[i]);
+  }
+  if (o.program) {
+    if (o.compiled) {
+      if (isScript(o.program)) {
+        throw new Error(`this node is a compiled binary; it cannot switch to the script ${o.program}`);
+      }
+      out[0] = o.program;
+    } else {
+      const base = `file://${o.cwd.replace(/\/+$/, "")}/`;
+      const at = out.findIndex((a, i) => i > 0 && !a.startsWith("-") && absolute(a, base) === o.mainPath);
+      if (at < 0) throw new Error(`cannot find the program ${o.mainPath} in this node's command line`);
+      if (isScript(o.program)) {
+        out[at] = o.program;
+        if (!out.slice(0, at).includes("--unstable-net")) out.splice(out.indexOf("run") + 1, 0, "--unstable-net");
+      } else {
+        const rest = out.slice(at + 1);
+        out = [o.program, ...(rest[0] === "node" ? rest.slice(1) : rest)];
+      }
+    }
+  }
+  return [...out, "--takeover", o.token];
+}
+
+function absolute(arg: string, base: string): string {
+  try {
+    return filePathOf(new URL(arg, base).href);
+  } catch {
+    return arg;
+  }
+}
 
 /**
  * The command line of this process (argv), read from /proc through bash (Deno
@@ -33,30 +173,17 @@ export async function currentCommandLine(): Promise<string[] | undefined> {
 }
 
 /**
- * Spawns the restarter; the caller must then stop the node and exit.
- * Throws if the command line cannot be known or bash cannot run.
+ * Starts `argv` in a new session through bash, detached from this process (it outlives it);
+ * output goes where this process's goes.
  *
  * @example
  * ```ts ignore
- * await spawnRestarter();
- * running.close();
- * Deno.exit(0);
+ * spawnDetached(["deno", "run", "-A", "main.ts", "node", "--takeover", token]);
  * ```
  */
-export async function spawnRestarter(argv?: string[]): Promise<void> {
-  argv ??= await currentCommandLine();
-  if (!argv) throw new Error("cannot read this process's command line (/proc/PID/cmdline) to restart it");
-  const waitThenExec = [
-    "pid=$1; shift",
-    // Gone, or a zombie nobody reaped yet (its port is released either way).
-    'while kill -0 "$pid" 2>/dev/null; do',
-    '  [ -r "/proc/$pid/stat" ] && [ "$(cut -d" " -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ] && break',
-    "  sleep 0.05",
-    "done",
-    'exec "$@"',
-  ].join("\n");
+export function spawnDetached(argv: string[]): void {
   const child = new Deno.Command("bash", {
-    args: ["-c", waitThenExec, "kvstore-restart", String(Deno.pid), ...argv],
+    args: ["-c", 'exec "$@"', "kvstore-restart", ...argv],
     cwd: Deno.cwd(),
     stdin: "null",
     stdout: "inherit",
@@ -66,23 +193,131 @@ export async function spawnRestarter(argv?: string[]): Promise<void> {
   child.unref();
 }
 
+/** What the old process's side of a restart needs. */
+export interface RestarterOptions {
+  /** The node's internal endpoint (the takeover request arrives there). */
+  rpc: Rpc;
+  /** Time source. */
+  clock: Clock;
+  /** Print the supervisor line instead of starting the replacement itself. */
+  supervised: boolean;
+  /** Where the new process reports a failed start (the node's state dir). */
+  stateDir?: string;
+  /** Hands the port over: stop taking client requests, leave, drain, close. Then the process exits. */
+  handover: () => Promise<void>;
+  /** Starts the replacement (default: {@linkcode spawnDetached} of the rewritten command line). */
+  spawn?: (argv: string[]) => void;
+  /** Ends the process (default `Deno.exit(0)`). */
+  exit?: () => void;
+}
+
 /**
- * Restarts this node process in place: spawns the restarter, stops the node
- * (`stop`), exits. Logs and returns if the restarter cannot start.
+ * The old process's side of a restart in place.
  *
  * @example
  * ```ts ignore
- * restartAndExit(() => running.close());
+ * const r = new ProcessRestarter({ rpc: node.rpc, clock, supervised: false, stateDir, handover });
+ * const why = await r.restart({ waitMs: 60_000 }); // returns only if no new process took over
  * ```
  */
-export async function restartAndExit(stop: () => void): Promise<void> {
-  try {
-    await spawnRestarter();
-  } catch (e) {
-    console.error(`admin: cannot restart in place: ${(e as Error).message}`);
-    return;
+export class ProcessRestarter {
+  #o: RestarterOptions;
+  #expected: { token: string; taken: () => void } | undefined;
+  #handingOver = false;
+  #handedTo: string | undefined;
+
+  /** Registers the takeover handler on the node's endpoint. */
+  constructor(options: RestarterOptions) {
+    this.#o = options;
+    options.rpc.handle(AdminCommand.Takeover, (m) => {
+      const token = (m.header as { token?: unknown } | null)?.token;
+      if (typeof token === "string" && token === this.#handedTo) return { header: { ok: true } }; // a retry
+      const e = this.#expected;
+      if (!e || typeof token !== "string" || token !== e.token) {
+        return { header: { ok: false, reason: "no restart with this token is in progress here" } };
+      }
+      e.taken();
+      return { header: { ok: true } };
+    });
   }
-  console.log("kvstore node restarting in place (admin command)");
-  stop();
-  Deno.exit(0);
+
+  /** Whether the port is being handed over (the process is about to exit). */
+  get handingOver(): boolean {
+    return this.#handingOver;
+  }
+
+  /**
+   * Starts the replacement and waits up to `waitMs` for it to take over. On takeover the port is
+   * handed over and the process exits (the promise never resolves); otherwise it resolves with
+   * why the restart failed, and this process keeps running.
+   */
+  async restart(options: { program?: string; waitMs: number }): Promise<string> {
+    if (this.#expected || this.#handingOver) return "a restart is already in progress";
+    const token = toHex(crypto.getRandomValues(new Uint8Array(12)));
+    let taken = () => {};
+    const takenOver = new Promise<"taken">((resolve) => taken = () => resolve("taken"));
+    this.#expected = { token, taken };
+    try {
+      if (this.#o.supervised) {
+        console.log(formatRestartLine({ takeover: token, ...(options.program ? { program: options.program } : {}) }));
+      } else {
+        const argv = await currentCommandLine();
+        if (!argv) return "cannot read this process's command line (/proc/PID/cmdline) to start it again";
+        let next: string[];
+        try {
+          next = replacementArgv(argv, {
+            token,
+            program: options.program,
+            mainPath: programPath(),
+            cwd: Deno.cwd(),
+            compiled: isCompiledBinary(),
+          });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        try {
+          (this.#o.spawn ?? spawnDetached)(next);
+        } catch (e) {
+          return `cannot start the new process: ${(e as Error).message}`;
+        }
+      }
+      const outcome = await this.#waitForTakeover(token, takenOver, options.waitMs);
+      if (outcome !== "taken") return outcome;
+      this.#handedTo = token;
+    } finally {
+      this.#expected = undefined;
+    }
+    this.#handingOver = true;
+    try {
+      await this.#o.handover();
+    } finally {
+      (this.#o.exit ?? (() => Deno.exit(0)))();
+    }
+    return await new Promise<string>(() => {}); // exited (only a test's exit returns)
+  }
+
+  /** "taken", or why not: the new process's error file, or the time out. */
+  async #waitForTakeover(token: string, taken: Promise<"taken">, waitMs: number): Promise<string> {
+    const { clock, stateDir } = this.#o;
+    const deadline = clock.now() + waitMs;
+    for (;;) {
+      let timer: TimerId = 0;
+      const tick = new Promise<"tick">((resolve) => timer = clock.setTimeout(() => resolve("tick"), 100));
+      const r = await Promise.race([taken, tick]);
+      clock.clearTimeout(timer);
+      if (r === "taken") return r;
+      if (stateDir) {
+        const file = takeoverErrorFile(stateDir, token);
+        const text = await Deno.readTextFile(file).catch(() => undefined);
+        if (text !== undefined) {
+          await Deno.remove(file).catch(() => {});
+          return `the new process could not start: ${text.trim().split("\n").slice(0, 3).join(" / ")}`;
+        }
+      }
+      if (clock.now() >= deadline) {
+        return `no new process took over within ${(waitMs / 1000).toFixed(waitMs < 10_000 ? 1 : 0)} s ` +
+          "(see the node's output for why the new process did not start)";
+      }
+    }
+  }
 }

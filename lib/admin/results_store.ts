@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { parseAddress } from "../transport.ts";
 import type { CommandSummary } from "./command.ts";
-import { isFinal, type NodeResult } from "./protocol.ts";
+import { isFinal, type NodeResult, RESULT_STATUSES } from "./protocol.ts";
 
 /** Limits of the store. */
 export interface ResultsStoreLimits {
@@ -76,6 +76,11 @@ const SummarySchema = z.object({
   script: z.string().max(8192).optional(),
   timeoutMs: z.number().optional(),
   restart: z.boolean().optional(),
+  rollout: z.object({
+    order: z.array(address).max(5_000),
+    budgetMs: z.number().optional(),
+  }).optional(),
+  program: z.object({ path: z.string().max(1024), sha256: z.string().max(64) }).optional(),
   path: z.string().max(1024).optional(),
   size: z.number().optional(),
   mode: z.number().optional(),
@@ -93,7 +98,7 @@ const SummarySchema = z.object({
 export const NodeResultSchema: z.ZodType<NodeResult> = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/),
   node: address,
-  status: z.enum(["running", "fetching", "ok", "failed", "timeout", "refused", "error"]),
+  status: z.enum(RESULT_STATUSES),
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().max(32).optional(),
   durationMs: z.number().min(0).optional(),
@@ -104,6 +109,18 @@ export const NodeResultSchema: z.ZodType<NodeResult> = z.object({
   startedAt: ms,
   finishedAt: ms.optional(),
   progress: z.object({ have: z.number().int().min(0), total: z.number().int().min(0) }).optional(),
+  rollout: z.object({
+    position: z.number().int().min(-1),
+    total: z.number().int().min(0),
+    phase: z.enum(["waiting", "running", "restarting", "catching-up", "back", "failed", "halted", "not-in-order"]),
+    keysToGo: z.number().int().optional(),
+    views: z.object({ alive: z.number().int().min(0), of: z.number().int().min(0) }).optional(),
+    haltedAt: z.string().max(300).optional(),
+    reason: z.string().max(1024).optional(),
+    restartedAt: ms.optional(),
+    backAfterMs: z.number().min(0).optional(),
+    program: z.string().max(128).optional(),
+  }).optional(),
   command: SummarySchema,
 });
 

@@ -23,6 +23,9 @@ import type { ResultSink } from "./reporter.ts";
 import type { ScriptExecutor } from "./runner.ts";
 import { Transfer } from "./transfer.ts";
 import { type AdminStats, newAdminStats } from "./stats.ts";
+import type { RunSpec } from "./command.ts";
+import type { CatchUpStatus } from "../cluster/catch_up.ts";
+import { type Restarter, type ResultBase, Rollout } from "./rollout.ts";
 
 export type { AdminStats };
 
@@ -53,7 +56,9 @@ export interface AdminServiceOptions {
   /** Extra environment for scripts. */
   env?: Record<string, string>;
   /** Restarts the node process in place (provided by `kvstore node`). */
-  restart?: () => void;
+  restarter?: Restarter & { readonly handingOver?: boolean };
+  /** The node's catch-up state (lib/cluster/catch_up.ts), for rolling restarts. */
+  catchUp?: () => CatchUpStatus | undefined;
 }
 
 interface Held {
@@ -78,6 +83,8 @@ export class AdminService {
   readonly guard: ReplayGuard;
   /** Rumors and push-pull. */
   readonly gossip: CommandGossip;
+  /** Rolling restarts. */
+  readonly rollout: Rollout;
   #o: AdminServiceOptions;
   #held = new Map<string, Held>();
   #pending = new Map<string, Promise<void>>();
@@ -92,10 +99,24 @@ export class AdminService {
   constructor(options: AdminServiceOptions) {
     this.#o = options;
     this.guard = new ReplayGuard(options.config.maxCommands * 10, options.stateDir);
-    for (const c of this.guard.load(options.clock.now())) {
-      this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
-    }
+    const kept = this.guard.load(options.clock.now());
+    for (const c of kept) this.#held.set(c.c.id, { command: c, expiresAt: c.c.expiresAt });
     const { rpc } = options.node;
+    this.rollout = new Rollout({
+      self: options.node.address,
+      rpc,
+      clock: options.clock,
+      config: options.config,
+      members: options.members,
+      report: (r) => this.#report(r),
+      runScript: (base, run) => this.#queue(() => this.#execute(base, run)),
+      flushReports: (ms) => options.sink?.flush(ms) ?? Promise.resolve(),
+      restarter: options.restarter,
+      stateDir: options.stateDir,
+      adminDir: options.adminDir,
+      catchUp: options.catchUp,
+    });
+    this.rollout.resume(kept.filter((c) => this.guard.acted(c.c.id)));
     this.gossip = new CommandGossip({
       rpc,
       members: options.members,
@@ -172,7 +193,9 @@ export class AdminService {
     _from: Address,
     hints: Address[] = [],
   ): Promise<{ receipt: Receipt; id?: string; reason?: Rejection | "full"; message?: string }> {
-    if (this.#closed) return { receipt: "rejected", reason: "malformed", message: "node closing" };
+    if (this.#closed || this.#o.restarter?.handingOver) {
+      return { receipt: "rejected", reason: "malformed", message: "node closing" };
+    }
     this.stats.received++;
     const id = headerId((raw as { c?: unknown } | null)?.c);
     // Another copy with this id may be under check: wait for its verdict. A forged copy must not
@@ -217,10 +240,16 @@ export class AdminService {
     }
   }
 
+  /** Resolves once the state file holds everything so far (before the process hands its port over). */
+  async flush(): Promise<void> {
+    await this.guard.save().catch(() => {});
+  }
+
   /** Stops everything this service started. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.rollout.close();
     this.#prune?.();
     this.gossip.close();
     for (const t of this.#transfers.values()) t.close();
@@ -255,52 +284,41 @@ export class AdminService {
     }
     await this.guard.markActed(body.id, body.expiresAt); // durable before acting: at most once across restarts
     const base = { id: body.id, node: this.#o.node.address, command: summarize(body) };
-    if (body.run) {
+    if (body.run?.restart) {
+      await this.rollout.act(base, c);
+    } else if (body.run) {
       const run = body.run;
-      const next = this.#runs.then(() => this.#run(base, run.script, run.timeoutMs, run.restart === true));
-      this.#runs = next.catch(() => {}); // one failed run must not block the queue
-      await next;
+      await this.#queue(async () => {
+        if (this.#closed) return;
+        this.#report({ ...base, status: "running", startedAt: this.#o.clock.now() });
+        const result = await this.#execute(base, run);
+        if (!this.#closed) this.#report(result);
+      });
     } else if (body.push) {
       await this.#push(base, c);
     }
   }
 
-  async #run(
-    base: Pick<NodeResult, "id" | "node" | "command">,
-    script: string,
-    timeoutMs: number,
-    restart: boolean,
-  ): Promise<void> {
-    if (this.#closed) return;
+  /** Runs `fn` after the scripts queued before it (scripts run one at a time, in arrival order). */
+  #queue<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#runs.then(fn);
+    this.#runs = next.then(() => {}, () => {}); // one failed run must not block the queue
+    return next;
+  }
+
+  /** Runs a script; resolves with its result (not reported). */
+  async #execute(base: ResultBase, run: RunSpec): Promise<NodeResult> {
     const startedAt = this.#o.clock.now();
-    this.#report({ ...base, status: "running", startedAt });
     const outcome = await this.#o.executor.run({
       id: base.id,
-      script,
-      timeoutMs,
+      script: run.script,
+      timeoutMs: run.timeoutMs,
       maxOutputBytes: this.#o.config.maxOutputBytes,
       env: this.#o.env,
     });
     if (outcome.status === "refused") this.stats.refused++;
     else if (outcome.status !== "error") this.stats.executed++;
-    const result: NodeResult = { ...base, ...outcome, startedAt, finishedAt: this.#o.clock.now() };
-    let restarting = false;
-    if (restart && outcome.status === "ok") {
-      if (!this.guard.file) {
-        result.message = "restart skipped: the node needs --data-dir or --admin-dir to remember executed commands";
-      } else if (!this.#o.restart) {
-        result.message = "restart skipped: this node was not started by 'kvstore node'";
-      } else {
-        result.message = "restarting the node in place";
-        restarting = true;
-      }
-    }
-    if (this.#closed) return;
-    this.#report(result);
-    if (restarting) {
-      await this.#o.sink?.flush(this.#o.config.restartReportWaitMs);
-      if (!this.#closed) this.#o.restart!();
-    }
+    return { ...base, ...outcome, startedAt, finishedAt: this.#o.clock.now() };
   }
 
   async #push(base: Pick<NodeResult, "id" | "node" | "command">, c: SignedCommand): Promise<void> {

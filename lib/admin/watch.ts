@@ -7,6 +7,7 @@
  */
 import type { AdminClient } from "./client.ts";
 import { isFinal, type NodeResult } from "./protocol.ts";
+import { describeRollout } from "./rollout_view.ts";
 
 /** What to follow. */
 export interface WatchOptions {
@@ -24,6 +25,8 @@ export interface WatchOptions {
   quietMs?: number;
   /** Where progress lines go (default stderr). */
   progress?: (line: string) => void;
+  /** A rolling restart's order: progress lines follow it node by node, and it ends when the rollout does. */
+  order?: string[];
 }
 
 /**
@@ -100,12 +103,14 @@ export class ResultWatcher {
       const n = this.#expected.size;
       const done = [...results.values()].filter((r) => isFinal(r.status)).length;
       const fetching = [...results.values()].filter((r) => r.status === "fetching").length;
-      const line = `${done} of ${nodesWord(n)} done` + (fetching ? `, ${fetching} fetching` : "");
+      const rollout = this.#o.order ? describeRollout(this.#o.order, results) : undefined;
+      const line = rollout?.line ?? `${done} of ${nodesWord(n)} done` + (fetching ? `, ${fetching} fetching` : "");
       if (line !== last) {
         say(line);
         last = line;
         lastChange = Date.now();
       }
+      if (rollout?.over) break;
       if (n > 0 && done >= n && (!open || Date.now() - lastChange >= (this.#o.quietMs ?? 3_000))) break;
       if (Date.now() - start > deadlineMs) {
         say(`gave up waiting after ${Math.round((Date.now() - start) / 1000)} s`);
@@ -118,7 +123,7 @@ export class ResultWatcher {
 }
 
 function firstLine(r: NodeResult): string {
-  const text = (r.status === "ok" || r.status === "failed") && r.stdout?.trim()
+  const text = (r.status === "ok" || r.status === "failed") && r.stdout?.trim() && !(r.rollout && r.message)
     ? r.stdout.trim().split("\n")[0]
     : r.message ?? r.stderr?.trim().split("\n")[0] ?? "";
   return text.length > 70 ? text.slice(0, 69) + "…" : text;

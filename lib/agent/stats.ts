@@ -7,15 +7,14 @@
  * @module
  */
 import { statfs } from "node:fs/promises";
-import denoJson from "../../deno.json" with { type: "json" };
+import { KVSTORE_VERSION, programInfo } from "../program.ts";
 import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
 import type { MemberView } from "../peers.ts";
 import { putStat, type StatMap } from "../monitor/report.ts";
 import { REJECT_REASONS } from "../wire_frame.ts";
 
-/** The running KVStore version (from deno.json). */
-export const KVSTORE_VERSION: string = denoJson.version;
+export { KVSTORE_VERSION };
 
 /** A subsystem's extra stats, called at every report. */
 export type StatsSource = () => StatMap | Promise<StatMap>;
@@ -87,6 +86,8 @@ export class StatsCollector {
     const s: StatMap = {};
     putStat(s, "uptime", Math.round((now - node.startedAt) / 1000), "s");
     putStat(s, "version", KVSTORE_VERSION);
+    const build = programInfo().build;
+    if (build) putStat(s, "build", build);
     putStat(s, "keys", store.liveKeys);
     putStat(s, "bytes_stored", store.bytes, "bytes");
     putStat(s, "capacity", store.capacity, "bytes");

@@ -65,6 +65,7 @@ Admin verbs (signed with the admin key; 'kvctl VERB --help' lists each one's opt
   keygen              make an Ed25519 admin key pair; prints adminPublicKey for nodes.yaml
   run SCRIPT.sh       run a bash script on the nodes (epidemic, at most once per node)
   push FILE --to PATH copy FILE (any size, binary) to PATH under each node's --admin-dir
+  upgrade FILE        push a new program and restart the nodes onto it, one at a time
   admin-status [ID]   list admin commands, or show one command's results per node
 `;
 
@@ -95,8 +96,13 @@ Options:
 }s, at most ${LIMITS.timeout})
   --wait              follow the results until every node is done, then print a table
                       (default: print the command id and return); exit 0 only if all ok
-  --restart           restart each node in place after its script exits 0, so it rereads
-                      its fleet file (default off; the node needs --admin-dir or --data-dir)
+  --restart           rolling restart: one node at a time (in address order), each runs the
+                      script, restarts in place and must be back (alive in every member's
+                      view, caught up with its data) before the next one starts; a node not
+                      back in time halts the rollout (default off; nodes need --admin-dir
+                      or --data-dir)
+  --budget D          with --restart: how long each node has to be back after its script
+                      (default ${formatDuration(DEFAULT_ADMIN_CONFIG.rolloutNodeBudgetMs)})
 ${SIGNING_OPTIONS}
 
 The script is at most ${LIMITS.script} (it travels in one UDP datagram); copy bigger files with

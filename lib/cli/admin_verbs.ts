@@ -4,123 +4,30 @@
  *
  * @module
  */
-import { realClock } from "../clock.ts";
-import type { FleetConfig } from "../config.ts";
-import { fleetKeyring } from "../wire_auth.ts";
-import { UdpTransport } from "../udp_transport.ts";
-import { parseAddress } from "../transport.ts";
-import { AdminClient, createCommand, submitSizeError } from "../admin/client.ts";
-import { matchesSelector, selectorError, type SignedCommand } from "../admin/command.ts";
-import {
-  DEFAULT_ADMIN_CONFIG,
-  DEFAULT_CHUNK_SIZE,
-  DEFAULT_COMMAND_LIFETIME_MS,
-  DEFAULT_SCRIPT_TIMEOUT_MS,
-} from "../admin/config.ts";
-import { generateAdminKeys, importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
-import { FileChunkStore } from "../admin/chunk_store.ts";
-import { buildManifest } from "../admin/manifest.ts";
+import { createCommand, submitSizeError } from "../admin/client.ts";
+import type { RolloutSpec } from "../admin/command.ts";
+import { DEFAULT_CHUNK_SIZE, DEFAULT_SCRIPT_TIMEOUT_MS } from "../admin/config.ts";
+import { generateAdminKeys } from "../admin/keys.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
-import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
+import { loadFleetOptional } from "./kvctl_target.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { utf8Encoder } from "../bytes.ts";
 import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
+import {
+  common,
+  COMMON_FLAGS,
+  LIMITS,
+  monitorUrl,
+  openClient,
+  print,
+  pushFile,
+  rolloutOf,
+  sendAndFollow,
+} from "./admin_common.ts";
 
 export { ADMIN_HELP };
-
-/** The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending. */
-const LIMITS = DEFAULT_ADMIN_CONFIG;
-
-const COMMON_FLAGS = {
-  config: { type: "string" },
-  key: { type: "string" },
-  node: { type: "string" },
-  nodes: { type: "string" },
-  monitor: { type: "string" },
-  expires: { type: "string" },
-} as const;
-
-interface Common {
-  fleet?: FleetConfig;
-  configPath?: string;
-  privateKey: CryptoKey;
-  selector: string;
-  lifetimeMs: number;
-  entry: string[];
-  monitor?: string;
-}
-
-/** `--expires` in ms, checked against the lifetime nodes accept. */
-function lifetimeOf(verb: string, values: Record<string, unknown>): number {
-  const text = values.expires as string | undefined;
-  if (text === undefined) return DEFAULT_COMMAND_LIFETIME_MS;
-  const ms = parseDuration(text, "--expires");
-  if (ms < 1) throw new UsageError(`kvctl ${verb}: --expires must be positive, e.g. --expires 1h`);
-  if (ms > LIMITS.maxLifetimeMs) {
-    const max = formatDuration(LIMITS.maxLifetimeMs);
-    throw new UsageError(
-      `kvctl ${verb}: --expires ${text} is longer than nodes accept (at most ${max}, ` +
-        `${LIMITS.maxLifetimeMs / 86_400_000} days); pass --expires ${max} or less`,
-    );
-  }
-  return ms;
-}
-
-async function common(verb: string, values: Record<string, unknown>): Promise<Common> {
-  // Flags first: a usage mistake is reported before the fleet file and the key are read.
-  const lifetimeMs = lifetimeOf(verb, values);
-  const selector = (values.nodes as string | undefined) ?? "all";
-  const bad = selectorError(selector);
-  if (bad) throw new UsageError(`kvctl ${verb}: --nodes: ${bad}`);
-  const node = values.node as string | undefined;
-  if (node) {
-    try {
-      parseAddress(node);
-    } catch (e) {
-      throw new UsageError(`kvctl ${verb}: --node ${(e as Error).message}`);
-    }
-  }
-  const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
-  const keyPath = (values.key as string | undefined) ?? "admin.key";
-  let keyText: string;
-  try {
-    keyText = await Deno.readTextFile(keyPath);
-  } catch {
-    throw new UsageError(
-      `kvctl ${verb}: cannot read the admin key ${keyPath}; create one with 'kvctl keygen' or pass --key`,
-    );
-  }
-  const privateKey = await importAdminPrivateKey(keyText, keyPath);
-  if (fleet?.adminPublicKey && rawPublicKeyText(fleet.adminPublicKey) !== await publicKeyOf(privateKey)) {
-    throw new UsageError(
-      `kvctl ${verb}: ${keyPath} does not match adminPublicKey in ${path}; nodes would reject the command`,
-    );
-  }
-  const entry = entryNodes(node, fleet);
-  if (entry.length === 0) {
-    throw new UsageError(`kvctl ${verb}: no node to send to; pass --node ADDR or --config nodes.yaml`);
-  }
-  return { fleet, configPath: path, privateKey, selector, lifetimeMs, entry, monitor: monitorUrl(values, fleet) };
-}
-
-function monitorUrl(values: Record<string, unknown>, fleet?: FleetConfig): string | undefined {
-  const url = (values.monitor as string | undefined) ?? fleet?.monitor?.url;
-  return url?.replace(/\/+$/, "");
-}
-
-/** An admin endpoint near `entry`, signing its frames with the fleet's cluster key (nodes drop unsigned ones). */
-async function openClient(entry: string, fleet: FleetConfig | undefined): Promise<AdminClient> {
-  const host = parseAddress(entry).hostname;
-  const loopback = host === "localhost" || host.startsWith("127.") || host === "::1";
-  return new AdminClient(
-    await UdpTransport.listen(loopback ? (host === "::1" ? "::1" : "127.0.0.1") : "0.0.0.0", 0),
-    realClock,
-    {},
-    { auth: fleetKeyring(fleet) },
-  );
-}
 
 /** Whether `path` exists (a dangling symlink counts: writing would follow it). */
 async function exists(path: string): Promise<boolean> {
@@ -171,50 +78,13 @@ async function keygen(args: string[]): Promise<number> {
   return 0;
 }
 
-function print(text: string): number {
-  console.log(text);
-  return 0;
-}
-
-/** Hands the command to a node and, with `wait`, follows it to the end. */
-async function sendAndFollow(
-  c: Common,
-  client: AdminClient,
-  signed: SignedCommand,
-  wait: boolean,
-  deadlineMs: number,
-): Promise<number> {
-  const entry = await client.submit(signed, c.entry);
-  const id = signed.c.id;
-  // Without a fleet file the targets are unknown: the watcher then counts nodes as they report (monitor),
-  // or asks the node the command was handed to.
-  const fleetTargets = (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
-  const targets = fleetTargets.length > 0 || c.monitor || !matchesSelector(c.selector, entry) ? fleetTargets : [entry];
-  console.error(`command ${id} handed to ${entry}; it spreads to every node (selector: ${c.selector})`);
-  if (!wait) {
-    console.error(
-      c.monitor
-        ? `follow it at ${c.monitor}/admin or with: kvctl admin-status ${id}`
-        : `no monitor configured in the fleet file: follow it with: kvctl admin-status ${id} --config …`,
-    );
-    return 0;
-  }
-  const watcher = new ResultWatcher({ id, monitor: c.monitor, client, targets });
-  await watcher.addMonitorNodes((a) => matchesSelector(c.selector, a));
-  if (!c.monitor) console.error(`no monitor configured (monitor.url in nodes.yaml): asking the nodes directly`);
-  const results = await watcher.follow(deadlineMs);
-  console.log(formatTable(results, watcher.expected()));
-  const missing = watcher.expected().filter((n) => !results.has(n)).length;
-  const bad = [...results.values()].filter((r) => r.status !== "ok").length;
-  return bad === 0 && missing === 0 && results.size > 0 ? 0 : 1;
-}
-
 async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags("kvctl run", args, {
     ...COMMON_FLAGS,
     timeout: { type: "string" },
     wait: { type: "boolean" },
     restart: { type: "boolean" },
+    budget: { type: "string" },
   });
   if (values.help) return print(RUN_HELP);
   if (positionals.length !== 1) {
@@ -244,23 +114,56 @@ async function run(args: string[]): Promise<number> {
         `or less`,
     );
   }
+  const budgetMs = budgetOf("run", values.budget, values.restart === true);
   const c = await common("run", values);
-  const signed = await createCommand(c.privateKey, {
-    run: { script, timeoutMs, ...(values.restart ? { restart: true } : {}) },
-  }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
-  const tooBig = submitSizeError(signed);
-  if (tooBig) {
-    throw new UsageError(
-      `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
-        `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
-    );
-  }
   const client = await openClient(c.entry[0], c.fleet);
   try {
-    return await sendAndFollow(c, client, signed, values.wait === true, Math.min(c.lifetimeMs, timeoutMs + 60_000));
+    const rollout = values.restart ? await rolloutOf("run", c, client, budgetMs) : undefined;
+    const signed = await createCommand(c.privateKey, {
+      run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
+    }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+    const tooBig = submitSizeError(signed);
+    if (tooBig) {
+      throw new UsageError(
+        `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
+          `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
+      );
+    }
+    return await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
   } finally {
     client.close();
   }
+}
+
+/**
+ * `--budget` in ms (only with a restart), checked.
+ *
+ * @example
+ * ```ts
+ * console.log(budgetOf("run", "3m", true)); // 180000
+ * ```
+ */
+export function budgetOf(verb: string, text: string | undefined, restart: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  if (!restart) throw new UsageError(`kvctl ${verb}: --budget is for rolling restarts; add --restart`);
+  const ms = parseDuration(text, "--budget");
+  if (ms < 1_000) throw new UsageError(`kvctl ${verb}: --budget must be at least 1s, e.g. --budget 3m`);
+  if (ms > LIMITS.maxLifetimeMs) throw new UsageError(`kvctl ${verb}: --budget ${text} is longer than 7 days`);
+  return ms;
+}
+
+/**
+ * How long kvctl follows a command: the script's timeout, or every node's turn of a rollout.
+ *
+ * @example
+ * ```ts
+ * console.log(followLimit({ lifetimeMs: 3_600_000 }, 60_000)); // 120000
+ * ```
+ */
+export function followLimit(c: { lifetimeMs: number }, timeoutMs: number, rollout?: RolloutSpec): number {
+  if (!rollout) return Math.min(c.lifetimeMs, timeoutMs + 60_000);
+  const perNode = timeoutMs + (rollout.budgetMs ?? LIMITS.rolloutNodeBudgetMs);
+  return Math.min(c.lifetimeMs, rollout.order.length * perNode + 60_000);
 }
 
 async function push(args: string[]): Promise<number> {
@@ -298,23 +201,9 @@ async function push(args: string[]): Promise<number> {
   }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : 600_000;
   const c = await common("push", values);
-  const t0 = performance.now();
-  const manifest = await buildManifest(file, chunkSize);
-  const spec = { ...manifest.spec, path: values.to, mode };
-  const signed = await createCommand(c.privateKey, { push: spec }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
-  console.error(
-    `${file}: ${spec.size} bytes, SHA-256 ${spec.sha256}, ${Math.ceil(spec.size / chunkSize)} chunks ` +
-      `(hashed in ${Math.round(performance.now() - t0)} ms)`,
-  );
   const client = await openClient(c.entry[0], c.fleet);
-  const store = await FileChunkStore.source(file);
-  client.serve(signed.c.id, spec, manifest, store);
   try {
-    // kvctl is the first source of the chunks, so it stays until the nodes have the file.
-    const code = await sendAndFollow(c, client, signed, true, Math.min(c.lifetimeMs, timeoutMs));
-    const secs = (performance.now() - t0) / 1000;
-    console.error(`served ${client.served(signed.c.id)} chunks from here in ${secs.toFixed(1)} s`);
-    return code;
+    return await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
   } finally {
     client.close();
   }

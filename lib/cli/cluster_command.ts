@@ -4,6 +4,7 @@
  * @module
  */
 import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
+import { parseRestartLine, takeoverErrorFile } from "../admin/restart.ts";
 import { toHex } from "../bytes.ts";
 import { formatFleet } from "../config.ts";
 import { parseFlags, parseInteger, UsageError } from "./args.ts";
@@ -16,7 +17,9 @@ Starts a local cluster of N nodes on 127.0.0.1 (ports BASE..BASE+N-1) and
 writes its fleet file, plus the status server (monitor) on http://127.0.0.1:8080.
 A node that exits (for example after 'kvctl shutdown') is reported and the
 others keep running; the command ends when every node has exited (exit code 1
-if any failed). Ctrl-C or SIGTERM stops every node cleanly (exit code 0).
+if any failed). A node that restarts in place (kvctl run --restart, kvctl
+upgrade) is started again by this command, so it stays its child. Ctrl-C or
+SIGTERM stops every node cleanly (exit code 0).
 
 Options:
   --nodes N         number of nodes (default 5)
@@ -71,9 +74,11 @@ export async function clusterCommand(args: string[]): Promise<number> {
       nodes: addresses,
     }, "Written by 'kvstore cluster'"),
   );
-  const nodes: RoleProcess[] = [];
+  /** Every node process running (a node restarting in place has two for a moment). */
+  const live = new Set<RoleProcess>();
+  let started = 0;
   let monitor: RoleProcess | undefined;
-  const all = () => [...nodes, ...(monitor ? [monitor] : [])];
+  const all = () => [...live, ...(monitor ? [monitor] : [])];
   let stopping = false;
   let signalled = false;
   let wake = () => {};
@@ -91,19 +96,46 @@ export async function clusterCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   let running = 0;
   let failed = 0;
-  // A node that exits (crash, kill, 'kvctl shutdown') is reported; the others keep running.
-  const watch = (address: string, proc: RoleProcess) => {
-    running++;
+  const permissionSet = values["allow-run"] ? "node-admin" : "node"; // deno.json "permissions"
+  // A node that exits (crash, kill, 'kvctl shutdown') is reported; the others keep running. A node
+  // that asks to be restarted in place gets its new process from here (see lib/admin/restart.ts).
+  const supervise = (slot: NodeSlot, proc: RoleProcess, fresh: boolean) => {
+    if (fresh) running++;
+    slot.procs.add(proc);
+    live.add(proc);
+    proc.onLine((line) => {
+      const request = parseRestartLine(line);
+      if (!request || stopping || !slot.procs.has(proc)) return;
+      const next = new RoleProcess(`node:${slot.port}`, "node", [...slot.args, "--takeover", request.takeover], {
+        permissionSet,
+        program: request.program,
+      });
+      let up = false;
+      next.waitFor(/listening on udp/, 600_000).then(() => up = true, () => {});
+      next.exited().then(async (status) => {
+        if (up || stopping) return;
+        const why = `the new process exited (code ${status.code}) before taking over: ` +
+          next.output.slice(-3).join(" / ");
+        console.log(`node ${slot.address}: ${why}; the old process keeps running`);
+        await Deno.writeTextFile(takeoverErrorFile(slot.stateDir, request.takeover), why).catch(() => {});
+      });
+      supervise(slot, next, false);
+    });
     proc.exited().then((status) => {
+      slot.procs.delete(proc);
+      live.delete(proc);
+      if (stopping) return;
+      if (slot.procs.size > 0) {
+        if (status.success) console.log(`node ${slot.address} restarted in place (pid ${proc.child.pid} handed over)`);
+        return;
+      }
       running--;
       if (!status.success) failed++;
-      if (stopping) return;
       const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
-      console.log(`node ${address} exited (${how}); ${running} node${running === 1 ? "" : "s"} still running`);
-      if (running === 0 && nodes.length === n) wake();
+      console.log(`node ${slot.address} exited (${how}); ${running} node${running === 1 ? "" : "s"} still running`);
+      if (running === 0 && started === n) wake();
     });
   };
-  const permissionSet = values["allow-run"] ? "node-admin" : "node"; // deno.json "permissions"
   try {
     try {
       for (let i = 0; i < n && !stopping; i++) {
@@ -112,9 +144,11 @@ export async function clusterCommand(args: string[]): Promise<number> {
         const durable = values.durable
           ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
           : [];
-        const proc = await startNodeProcess(port, ["--config", fleetFile, ...adminDir, ...durable], { permissionSet });
-        nodes.push(proc);
-        watch(addresses[i], proc);
+        const args = ["--port", String(port), "--config", fleetFile, ...adminDir, ...durable, "--supervised"];
+        const proc = await startNodeProcess(port, args.slice(2), { permissionSet });
+        started++;
+        const stateDir = values.durable ? `${dir}/data-${port}` : `${dir}/admin-${port}`;
+        supervise({ address: addresses[i], port, args, stateDir, procs: new Set() }, proc, true);
         console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
       }
       if (monitorPort > 0 && !stopping) {
@@ -149,6 +183,17 @@ export async function clusterCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
     if (signalled) console.log("all nodes stopped");
   }
+}
+
+/** One node of the cluster: its command line and its processes (two while it restarts in place). */
+interface NodeSlot {
+  address: string;
+  port: number;
+  /** The node's arguments (the port included). */
+  args: string[];
+  /** Where its new process says why it cannot start (data dir, else admin dir). */
+  stateDir: string;
+  procs: Set<RoleProcess>;
 }
 
 /** Stops `procs` with SIGTERM, then SIGKILL for any still running after `graceMs`; resolves when all have exited. */

@@ -12,7 +12,15 @@ import { FSYNC_POLICIES, type FsyncPolicy } from "../durability.ts";
 import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../source_networks.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
-import { restartAndExit } from "../admin/restart.ts";
+import { ProcessRestarter } from "../admin/restart.ts";
+import { bindTakingOver, reportTakeoverFailure } from "../admin/takeover.ts";
+import { adminOf } from "../admin/attach.ts";
+import { DEFAULT_ADMIN_CONFIG } from "../admin/config.ts";
+import { clusterOf } from "../cluster/attach.ts";
+import { Swim } from "../cluster/swim.ts";
+import { realClock } from "../clock.ts";
+import { loadProgramInfo } from "../program.ts";
+import type { RunningNode } from "../server.ts";
 
 /** Help text of `node`. */
 export const NODE_HELP = `Usage: kvstore node [options]
@@ -41,6 +49,11 @@ Options:
                         others are answered 0x04 and nothing happens
   --insecure            run in a cluster whose fleet file has no clusterKey: node-to-node traffic
                         is then not authenticated (refused without this flag)
+  --supervised          a supervisor restarts this node: to restart in place (kvctl run --restart)
+                        it prints a KVSTORE-RESTART line and the supervisor starts the new process
+                        (deno task cluster does); without it the node starts the new process itself
+  --takeover TOKEN      (set when a node restarts in place) take the port over from the old
+                        process that holds it; the old one hands it over and exits
   -h, --help            show this help
 
 Scripts sent with 'kvctl run' execute only when the node runs with --allow-run
@@ -71,26 +84,67 @@ function reloadKeysOnHangup(path: string, rpc: Rpc): void {
   });
 }
 
+/**
+ * What the old process does once its new process asked for the port: no more client requests
+ * (their retries land on the new process), leave the membership (peers stop routing here at
+ * once), wait for the requests and replica writes in flight (at most restartDrainMs), save the
+ * admin state, close.
+ */
+async function handOver(running: RunningNode, drainMs: number): Promise<void> {
+  running.node.refuseClientRequests();
+  if (running.members instanceof Swim) running.members.leave();
+  const replication = clusterOf(running.node)?.replication;
+  const deadline = Date.now() + drainMs;
+  while (
+    Date.now() < deadline && (running.node.inFlight > 0 || (replication?.stats.pendingReplicaWrites ?? 0) > 0)
+  ) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20)); // the leave and the last replies leave the socket
+  await adminOf(running.node)?.flush();
+  running.close();
+  console.log(`kvstore node ${running.node.address} handed over to its new process`);
+}
+
+const NODE_FLAGS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  config: { type: "string" },
+  "max-bytes": { type: "string" },
+  "data-dir": { type: "string" },
+  fsync: { type: "string" },
+  "reply-cache-ttl": { type: "string" },
+  "max-in-flight": { type: "string" },
+  seed: { type: "string", multiple: true },
+  "admin-dir": { type: "string" },
+  insecure: { type: "boolean" },
+  "allow-destructive-from": { type: "string" },
+  supervised: { type: "boolean" },
+  takeover: { type: "string" },
+} as const;
+
+type NodeValues = ReturnType<typeof parseFlags<typeof NODE_FLAGS>>["values"];
+
 /** Runs the node command until the process is stopped. */
 export async function nodeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags("node", args, {
-    port: { type: "string" },
-    host: { type: "string" },
-    config: { type: "string" },
-    "max-bytes": { type: "string" },
-    "data-dir": { type: "string" },
-    fsync: { type: "string" },
-    "reply-cache-ttl": { type: "string" },
-    "max-in-flight": { type: "string" },
-    seed: { type: "string", multiple: true },
-    "admin-dir": { type: "string" },
-    insecure: { type: "boolean" },
-    "allow-destructive-from": { type: "string" },
-  });
+  const { values, positionals } = parseFlags("node", args, NODE_FLAGS);
   if (values.help) {
     console.log(NODE_HELP);
     return 0;
   }
+  const token = values.takeover;
+  if (token !== undefined && !/^[0-9a-f]{8,64}$/.test(token)) {
+    throw new UsageError("node: --takeover takes a hex token");
+  }
+  const stateDir = values["data-dir"] ?? values["admin-dir"];
+  try {
+    return await serve(values, positionals, token);
+  } catch (e) {
+    // A restart in place: the old process waits for this one; say why it will not come.
+    if (token && stateDir) await reportTakeoverFailure(stateDir, token, (e as Error).message ?? String(e));
+    throw e;
+  }
+}
+
+async function serve(values: NodeValues, positionals: string[], token: string | undefined): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`node: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
   }
@@ -120,14 +174,25 @@ export async function nodeCommand(args: string[]): Promise<number> {
   const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
   if (refusal) throw new UsageError(`node: ${refusal}`);
   if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
-  const running = await startNode({
+  await loadProgramInfo();
+  const keyring = fleetKeyring(fleet);
+  // A restart in place: the old process still holds the port until this one asks for it.
+  const transport = await bindTakingOver(host, port, token ? { token, auth: keyring } : undefined);
+  const late: { restarter?: ProcessRestarter } = {}; // made once the node's endpoint exists
+  const running: RunningNode = await startNode({
     subsystemOptions: {
       admin: {
         adminDir: values["admin-dir"],
         configPath: values.config,
-        restart: () => restartAndExit(() => running.close()),
+        restarter: {
+          restart: (o: { program?: string; waitMs: number }) => late.restarter!.restart(o),
+          get handingOver() {
+            return late.restarter?.handingOver ?? false;
+          },
+        },
       },
     },
+    transport,
     host,
     destructiveFrom,
     port,
@@ -146,6 +211,13 @@ export async function nodeCommand(args: string[]): Promise<number> {
         ? parseInteger(values["max-in-flight"], "--max-in-flight", 1)
         : DEFAULT_NODE_CONFIG.maxInFlight,
     },
+  });
+  late.restarter = new ProcessRestarter({
+    rpc: running.node.rpc,
+    clock: realClock,
+    supervised: values.supervised === true,
+    stateDir: values["data-dir"] ?? values["admin-dir"],
+    handover: () => handOver(running, DEFAULT_ADMIN_CONFIG.restartDrainMs),
   });
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
   console.log(`kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded})`);

@@ -7,8 +7,9 @@
  * two 32-bit hashes, so it does not depend on order). Each round a node sends
  * its digests to every replica peer; the peer answers with the buckets that
  * differ; the node lists its versions in those buckets; the peer answers which
- * it wants and which it holds newer; the node pushes the former and fetches
- * the latter. One round therefore repairs both directions.
+ * it wants and which it holds newer (and how many in all, when they do not
+ * all fit); the node pushes the former and fetches the latter. One round
+ * therefore repairs both directions.
  *
  * @module
  */
@@ -46,6 +47,27 @@ export interface AntiEntropyResult {
   pushed: number;
   /** Entries fetched from peers. */
   fetched: number;
+  /** Peers that did not answer (the round with them is retried next time). */
+  failedPeers: number;
+  /**
+   * Entries the peers said they hold and this node lacks (or holds older), summed over peers,
+   * less those fetched in this round: what is still to come (a key missing here is counted by
+   * each peer that holds it).
+   */
+  behind: number;
+  /** Entries the peers could not list in their answers for lack of room (fetched by a later round). */
+  truncated: number;
+}
+
+/** Options of one anti-entropy round. */
+export interface AntiEntropyRunOptions {
+  /**
+   * Run even when this node holds nothing (normally peers holding its keys start the exchange):
+   * a restarted empty node uses it to learn what it lacks and to fetch it.
+   */
+  evenIfEmpty?: boolean;
+  /** Start a new round even if one is running (after it ends), so the result reflects the state from now on. */
+  fresh?: boolean;
 }
 
 const nodeHashes = new Map<string, number>();
@@ -181,9 +203,23 @@ export class AntiEntropy {
   }
 
   /** One round with every replica peer (concurrent calls share the running round). */
-  run(): Promise<AntiEntropyResult> {
+  run(options: AntiEntropyRunOptions = {}): Promise<AntiEntropyResult> {
     // A node without data has nothing to offer; peers holding its keys start the exchange.
-    if (this.#deps.store.size === 0) return Promise.resolve({ peers: 0, differingBuckets: 0, pushed: 0, fetched: 0 });
+    if (this.#deps.store.size === 0 && !options.evenIfEmpty) {
+      return Promise.resolve({
+        peers: 0,
+        differingBuckets: 0,
+        pushed: 0,
+        fetched: 0,
+        failedPeers: 0,
+        behind: 0,
+        truncated: 0,
+      });
+    }
+    if (options.fresh && this.#running) {
+      const again = () => this.run({ ...options, fresh: false });
+      return this.#running.then(again, again);
+    }
     this.#running ??= this.#run().finally(() => this.#running = undefined);
     return this.#running;
   }
@@ -191,13 +227,21 @@ export class AntiEntropy {
   async #run(): Promise<AntiEntropyResult> {
     const { stats, clock } = this.#deps;
     this.#cache = undefined;
-    const result: AntiEntropyResult = { peers: 0, differingBuckets: 0, pushed: 0, fetched: 0 };
+    const result: AntiEntropyResult = {
+      peers: 0,
+      differingBuckets: 0,
+      pushed: 0,
+      fetched: 0,
+      failedPeers: 0,
+      behind: 0,
+      truncated: 0,
+    };
     for (const peer of this.peers()) {
       try {
         await this.#syncWith(peer, result);
         result.peers++;
       } catch {
-        // Peer unreachable or lossy: try again next round.
+        result.failedPeers++; // peer unreachable or lossy: try again next round
       }
     }
     stats.antiEntropyRounds++;
@@ -242,8 +286,17 @@ export class AntiEntropy {
       );
       const want = indexList(headerOf(r.header).want, list.length);
       const newer = decodeVersions(r.body) ?? [];
+      // How many the peer holds that this node lacks (all of them, listed or not; peers of older
+      // versions do not say: then what they listed).
+      const lack = headerOf(r.header).lack;
+      const lacking = typeof lack === "number" && Number.isSafeInteger(lack) && lack >= newer.length
+        ? lack
+        : newer.length;
       result.pushed += await this.#push(peer, want.map((i) => list[i]));
-      result.fetched += await this.#fetch(peer, newer);
+      const fetched = await this.#fetch(peer, newer);
+      result.fetched += fetched;
+      result.behind += Math.max(0, lacking - fetched);
+      result.truncated += lacking - newer.length;
     }
   }
 
@@ -321,9 +374,10 @@ export class AntiEntropy {
       if (!cur || compareVersions(cur.version, v.version) < 0) want.push(i);
     });
     const newer: KeyedVersion[] = [];
-    let size = 0;
+    let size = 0, lack = 0;
     const budget = this.#deps.config.maxMessageBytes - 200 - 8 * want.length;
     const consider = (v: KeyedVersion) => {
+      lack++;
       const s = versionSize(v);
       if (size + s > budget) return;
       size += s;
@@ -336,7 +390,8 @@ export class AntiEntropy {
       }
     }
     for (const [k, v] of mine) if (!seen.has(k)) consider(v);
-    return { header: { want }, body: encodeVersions(newer) };
+    // `lack`: how many entries the asker lacks here in all (those listed and those left out for room).
+    return { header: { want, lack }, body: encodeVersions(newer) };
   }
 
   #onFetch(m: InternalMessage): RpcAnswer {

@@ -1,20 +1,54 @@
 /**
- * Attaches cluster membership (SWIM gossip) and replication to a node.
+ * Attaches cluster membership (SWIM gossip) and replication to a node, with
+ * the join gate (data requests wait until the node has joined) and the
+ * catch-up tracker (whether a restarted node holds its data again).
  *
  * @module
  */
+import { addStatsSource } from "../agent/stats.ts";
+import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
 import { type MemberView, StaticMembers } from "../peers.ts";
 import { registerMembersHandler } from "./debug.ts";
+import { putStat } from "../monitor/report.ts";
+import { CatchUp, type CatchUpConfig, DEFAULT_CATCH_UP_CONFIG } from "./catch_up.ts";
+import { JoinGate } from "./join_gate.ts";
 import { MemberCountingExecutor } from "./membership_count.ts";
 import { ReplicatedExecutor } from "./replication.ts";
 import { Swim } from "./swim.ts";
 import { resolveSwimConfig } from "./swim_config.ts";
 
+/** What the cluster layer of a node is made of (see {@linkcode clusterOf}). */
+export interface ClusterParts {
+  /** Membership (a Swim, or a static view). */
+  members: MemberView;
+  /** Replication, unless turned off. */
+  replication?: ReplicatedExecutor;
+  /** The catch-up tracker. */
+  catchUp: CatchUp;
+  /** The join gate, when the node has seeds to join through. */
+  joinGate?: JoinGate;
+}
+
+const parts = new WeakMap<KVNode, ClusterParts>();
+
+/**
+ * The cluster parts attached to `node`, if any.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(clusterOf(running.node)?.catchUp.status().phase);
+ * ```
+ */
+export function clusterOf(node: KVNode): ClusterParts | undefined {
+  return parts.get(node);
+}
+
 /**
  * Starts membership for the node and returns its view of the members.
  * `ctx.options.staticMembers === true` gives a fixed view (self + seeds) without gossip;
- * `ctx.options.membership` overrides fields of the preset's config (see `SwimConfig`).
+ * `ctx.options.membership` overrides fields of the preset's config (see `SwimConfig`);
+ * `ctx.options.catchUp` those of {@linkcode CatchUpConfig}.
  *
  * @example
  * ```ts ignore
@@ -33,15 +67,46 @@ export function attachCluster(ctx: NodeContext): MemberView {
       ? members.members().map((m) => ({ ...m, forMs: now - m.since }))
       : members.alive().map((address) => ({ address, state: "alive", incarnation: 0, forMs: 0 }));
   });
+  const catchUpConfig: CatchUpConfig = {
+    ...DEFAULT_CATCH_UP_CONFIG,
+    ...(ctx.fleet?.preset === "wan" ? { joinWaitMs: 15_000 } : {}),
+    ...(ctx.options.catchUp as Partial<CatchUpConfig> | undefined),
+  };
+  let replication: ReplicatedExecutor | undefined;
+  let joinGate: JoinGate | undefined;
   // Replication (docs/cluster.md); `ctx.options.replication` tunes it, `false` keeps local execution.
   if (ctx.options.replication !== false) {
-    const replication = new ReplicatedExecutor(ctx, members);
+    replication = new ReplicatedExecutor(ctx, members);
     ctx.node.executor = replication;
-    ctx.node.onClose(() => replication.close());
+    ctx.node.onClose(() => replication!.close());
+    if (members instanceof Swim && ctx.seeds.length > 0) {
+      // Until it knows the ring, a node would coordinate as if it were alone: hold data requests.
+      const gate = joinGate = new JoinGate(replication, () => members.joined, ctx.clock, catchUpConfig.joinWaitMs);
+      ctx.node.executor = gate;
+      ctx.node.onClose(() => gate.close());
+    }
   }
   // Executors that replace the node's executor (replication) are installed above this line;
   // the wrapper keeps get-membership-count answering the live member count.
   ctx.node.executor = new MemberCountingExecutor(ctx.node.executor, members);
+  const catchUp = new CatchUp({
+    rpc: ctx.node.rpc,
+    self: ctx.node.address,
+    members,
+    clock: ctx.clock,
+    executor: replication,
+  }, catchUpConfig);
+  catchUp.start();
+  const removeStats = addStatsSource(ctx.node, () => {
+    const s = catchUp.stats();
+    if (joinGate) putStat(s, "join_held", joinGate.stats.held);
+    return s;
+  });
+  ctx.node.onClose(() => {
+    removeStats();
+    catchUp.close();
+  });
+  parts.set(ctx.node, { members, replication, catchUp, joinGate });
   return members;
 }
 

@@ -45,10 +45,10 @@ export interface MemberRow {
  *
  * @example
  * ```ts
- * console.log(DEBUG_MEMBERS); // 98 (0x62)
+ * console.log(DEBUG_MEMBERS); // 99 (0x63)
  * ```
  */
-export const DEBUG_MEMBERS: number = DebugCommand.Stats + 1;
+export const DEBUG_MEMBERS: number = DebugCommand.Members;
 
 /**
  * Most members one reply lists (≈ 45 B each in JSON, inside a datagram); `more` counts the rest.

@@ -56,6 +56,10 @@ export const DebugCommand = {
   Keys: InternalCommand.DebugBase,
   /** Counters and sizes of the replication layer. */
   Stats: InternalCommand.DebugBase + 1,
+  /** How a node sees a member, its catch-up and version (`catch_up.ts`). Header `{about?, list?}`. */
+  View: InternalCommand.DebugBase + 2,
+  /** Every member the node knows with its state (`kvctl members`). */
+  Members: InternalCommand.DebugBase + 3,
 } as const;
 
 /** Replica answer to a put: applied (or newer already held), stale, or out of space. */

@@ -190,6 +190,14 @@ export class Swim implements MemberView {
     return this.#table.incarnation;
   }
 
+  /**
+   * Whether this node has joined: a push-pull it started was answered with the peer's full member
+   * list (or it has no seeds, so it starts the cluster). Until then its view may lack members.
+   */
+  get joined(): boolean {
+    return this.#sync.joined;
+  }
+
   /** Local health score (Lifeguard): 0 is healthy; probe timeouts are scaled by score + 1. */
   get awareness(): number {
     return this.#awareness;

@@ -69,7 +69,13 @@ export const COLUMNS: Column[] = [
     sort: (v) => num(v.stats, "uptime"),
     cell: stat("uptime"),
   },
-  { col: "version", label: "Version", first: "asc", sort: (v) => num(v.stats, "version"), cell: stat("version") },
+  {
+    col: "version",
+    label: "Version",
+    first: "asc",
+    sort: (v) => programOf(v),
+    cell: (v) => esc(programOf(v)),
+  },
   { col: "keys", label: "Keys", num: true, first: "desc", sort: (v) => num(v.stats, "keys"), cell: stat("keys") },
   {
     col: "stored",
@@ -153,6 +159,37 @@ export const COLUMNS: Column[] = [
   },
 ];
 
+/**
+ * "0.1.0 (3f2a9c1b7d10)": a node's version and build (the build alone when the version is missing).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(programOf(nodeView(monitor, record))); // "0.1.0 (source)"
+ * ```
+ */
+export function programOf(v: NodeView): string {
+  const version = v.stats.version?.value, build = v.stats.build?.value;
+  if (version === undefined) return build === undefined ? "" : String(build);
+  return build === undefined ? String(version) : `${version} (${build})`;
+}
+
+/**
+ * The programs the nodes run, most common first: "0.2.0 (ab12…) on 3 · 0.1.0 (source) on 2".
+ *
+ * @example
+ * ```ts ignore
+ * console.log(versionMix(nodeViews(monitor)));
+ * ```
+ */
+export function versionMix(views: NodeView[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const v of views) {
+    const p = programOf(v);
+    if (p) counts.set(p, (counts.get(p) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
 /** Sort order requested by `?sort=&dir=` (default: problems first). */
 export interface SortOrder {
   /** Column id. */
@@ -209,10 +246,16 @@ export function renderSummary(monitor: Monitor, views: NodeView[] = nodeViews(mo
     }, mean ${r.hopsMean ?? "–"}`
     : "no round completed yet";
   const now = cur ? `<br>round ${cur.index} in progress: ${cur.reported} of ${cur.expected} so far` : "";
+  const mix = versionMix(views);
+  const versions = mix.length === 0
+    ? ""
+    : `<div class="card${mix.length > 1 ? " warn" : ""}"><div class="n">${
+      mix.length === 1 ? "1 version" : `${mix.length} versions`
+    }</div><div class="l">${mix.map(([p, n]) => `${esc(p)} on ${n}`).join("<br>")}</div></div>`;
   return card(s.total, "nodes", "") +
     card(s.responding, "responding", s.responding === s.total && s.total > 0 ? "ok" : "") +
     card(s.notResponding, "not responding", s.notResponding > 0 ? "bad" : "") +
-    card(s.withProblems, "with problems", s.withProblems > 0 ? "warn" : "") +
+    card(s.withProblems, "with problems", s.withProblems > 0 ? "warn" : "") + versions +
     `<div class="card round"><div class="l">${roundText}${now}</div>${
       coverageBars(s.recentCoverage, { width: 320, height: 22 })
     }<div class="l">coverage of the last ${s.recentCoverage.length} rounds</div></div>`;

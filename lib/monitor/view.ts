@@ -166,6 +166,7 @@ export function formatDuration(ms: number): string {
 export const KNOWN_STATS = new Set([
   "uptime",
   "version",
+  "build",
   "keys",
   "bytes_stored",
   "capacity",

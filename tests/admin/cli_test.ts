@@ -113,7 +113,8 @@ Deno.test("every admin verb has its own --help: Usage line, description, each op
   const signing = ["--nodes", "--expires", "--config", "--key", "--node", "--monitor"];
   const verbs: [string, string[]][] = [
     ["keygen", ["--out", "--force"]],
-    ["run", ["--timeout", "--wait", "--restart", ...signing]],
+    ["run", ["--timeout", "--wait", "--restart", "--budget", ...signing]],
+    ["upgrade", ["--budget", "--timeout", ...signing]],
     ["push", ["--to", "--mode", "--timeout", "--chunk-size", ...signing]],
     ["admin-status", ["--config", "--monitor", "--node"]],
   ];
@@ -133,11 +134,12 @@ Deno.test("every admin verb has its own --help: Usage line, description, each op
     assert.match(run, /--expires D[^]*?\(default 1h, at most 168h/);
     assert.match(run, /--wait[^]*?\(default: print the command id and return\)/);
     assert.match(run, /--restart[^]*?\(default off;/);
+    assert.match(run, /--budget D[^]*?\(default 3m\)/);
     const push = (await kvctl(["push", "--help"], dir)).stdout;
     assert.match(push, /--chunk-size SIZE .*\(default 32KiB\)/);
     assert.match(push, /--timeout D .*\(default 10m\)/);
     const all = await kvctl(["--help"], dir);
-    for (const verb of ["keygen", "run SCRIPT.sh", "push FILE --to PATH", "admin-status [ID]"]) {
+    for (const verb of ["keygen", "run SCRIPT.sh", "push FILE --to PATH", "upgrade FILE", "admin-status [ID]"]) {
       assert.ok(all.stdout.includes(`\n  ${verb}`), `kvctl --help lists ${verb}`);
     }
   });
@@ -280,4 +282,24 @@ Deno.test("the summary and the progress line say 1 node, 2 nodes", async () => {
   });
   await watcher.follow(1_000);
   assert.deepEqual(lines, ["1 of 1 node done"]);
+});
+
+Deno.test("kvctl run --budget without --restart, and kvctl upgrade of a missing or non-program file: one sentence, exit 2", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/s.sh`, "true\n");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "hello\n");
+    const cases: [string[], RegExp][] = [
+      [["run", "s.sh", "--budget", "1m"], /--budget is for rolling restarts; add --restart/],
+      [["run", "s.sh", "--restart", "--budget", "10ms"], /--budget must be at least 1s/],
+      [["upgrade", "missing.js"], /cannot read missing\.js/],
+      [["upgrade", "notes.txt"], /neither a script \(\.js\) nor an executable binary/],
+      [["upgrade"], /give one program file/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kvctl(args, dir);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, "one line, no stack trace");
+    }
+  });
 });

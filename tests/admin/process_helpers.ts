@@ -130,3 +130,35 @@ export async function processGone(pid: number): Promise<boolean> {
   }).output();
   return out.success;
 }
+
+/** Pids of live processes (other than this one) whose command line mentions `text` (a test's unique temp dir). */
+export function pidsMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      const state = Deno.readTextFileSync(`/proc/${e.name}/stat`).split(") ")[1]?.[0];
+      if (cmd.includes(text) && state !== "Z") out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Sends SIGTERM to `pids` (then SIGKILL to any left after `graceMs`) and waits until they are gone. */
+export async function stopPids(pids: number[], graceMs = 5_000): Promise<void> {
+  const signal = (s: Deno.Signal) => {
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, s);
+      } catch { /* gone */ }
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if ((await Promise.all(pids.map(processGone))).every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  signal("SIGKILL");
+}

@@ -1,0 +1,97 @@
+/**
+ * The new process's side of a restart in place (see lib/admin/restart.ts):
+ * bind the node's port, asking the old process for it when it is taken
+ * (`--takeover TOKEN`), and say why when the start fails, so the old process
+ * reports it instead of waiting in vain.
+ *
+ * @module
+ */
+import { realClock } from "../clock.ts";
+import { Rpc } from "../rpc.ts";
+import { formatAddress } from "../transport.ts";
+import { UdpTransport } from "../udp_transport.ts";
+import type { FrameAuth } from "../wire_frame.ts";
+import { AdminCommand } from "./protocol.ts";
+import { takeoverErrorFile } from "./restart.ts";
+
+/** Tunables of taking a port over. */
+export interface TakeoverOptions {
+  /** The token from `--takeover`. */
+  token: string;
+  /** Cluster keyring (the old process drops unauthenticated frames). */
+  auth?: FrameAuth;
+  /** Longest wait for the port once the old process agreed (ms). Default 15 s. */
+  bindWaitMs?: number;
+  /** Time between bind attempts (ms). Default 5. */
+  bindRetryMs?: number;
+}
+
+function inUse(e: unknown): boolean {
+  return e instanceof Error && /already in use/.test(e.message);
+}
+
+/** The address to reach the old process at: a wildcard bind is reached on loopback. */
+function reachable(host: string, port: number): string {
+  if (host === "0.0.0.0") return formatAddress("127.0.0.1", port);
+  if (host === "::" || host === "[::]") return formatAddress("::1", port);
+  return formatAddress(host, port);
+}
+
+/**
+ * Binds `host:port`; with `takeover`, a port held by this node's old process is asked for and
+ * waited for. Throws (one sentence) when the port cannot be had.
+ *
+ * @example
+ * ```ts ignore
+ * const transport = await bindTakingOver("127.0.0.1", 4000, { token, auth: keyring });
+ * ```
+ */
+export async function bindTakingOver(host: string, port: number, takeover?: TakeoverOptions): Promise<UdpTransport> {
+  try {
+    return await UdpTransport.listen(host, port);
+  } catch (e) {
+    if (!takeover || !inUse(e)) throw e;
+  }
+  const loopback = host === "::" || host.includes(":") ? "::1" : "127.0.0.1";
+  const client = await UdpTransport.listen(host === "0.0.0.0" || host === "::" ? loopback : host, 0);
+  const rpc = new Rpc(client, realClock, { auth: takeover.auth });
+  client.onReceive((data, from) => rpc.receive(data, from));
+  const old = reachable(host, port);
+  try {
+    const reply = await rpc.call(old, AdminCommand.Takeover, { token: takeover.token, pid: Deno.pid }, undefined, {
+      timeoutMs: 300,
+      retries: 4,
+    }).catch(() => undefined);
+    const h = reply?.header as { ok?: unknown; reason?: unknown } | undefined;
+    if (!h) {
+      throw new Error(`UDP ${old} is in use and the process there did not answer the takeover (not a KVStore node?)`);
+    }
+    if (h.ok !== true) throw new Error(`UDP ${old} is in use and the process there refused the takeover: ${h.reason}`);
+  } finally {
+    rpc.close();
+    client.close();
+  }
+  const deadline = Date.now() + (takeover.bindWaitMs ?? 15_000);
+  for (;;) {
+    try {
+      return await UdpTransport.listen(host, port);
+    } catch (e) {
+      if (!inUse(e) || Date.now() >= deadline) throw e;
+    }
+    await new Promise((r) => setTimeout(r, takeover.bindRetryMs ?? 5));
+  }
+}
+
+/**
+ * Tells the old process why this one could not start (best effort).
+ *
+ * @example
+ * ```ts ignore
+ * await reportTakeoverFailure("/srv/kv", token, "Invalid nodes.yaml: line 3 …");
+ * ```
+ */
+export async function reportTakeoverFailure(stateDir: string, token: string, message: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(takeoverErrorFile(stateDir, token), `${message}\n`);
+  } catch { /* nothing more to do: the old process times out instead */ }
+}

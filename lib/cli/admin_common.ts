@@ -1,0 +1,287 @@
+/**
+ * What the kvctl admin verbs share: flags, reading the fleet file and the
+ * admin key, the UDP endpoint, handing a command to a node and following its
+ * results (a rolling restart node by node).
+ *
+ * @module
+ */
+import { realClock } from "../clock.ts";
+import type { FleetConfig } from "../config.ts";
+import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
+import { fleetKeyring } from "../wire_auth.ts";
+import { UdpTransport } from "../udp_transport.ts";
+import { parseAddress } from "../transport.ts";
+import { AdminClient } from "../admin/client.ts";
+import { matchesSelector, type RolloutSpec, selectorError, type SignedCommand } from "../admin/command.ts";
+import { askView } from "../cluster/catch_up.ts";
+import { compareAddresses } from "../monitor/view.ts";
+import { describeRollout } from "../admin/rollout_view.ts";
+import { createCommand } from "../admin/client.ts";
+import { FileChunkStore } from "../admin/chunk_store.ts";
+import { buildManifest } from "../admin/manifest.ts";
+import { DEFAULT_ADMIN_CONFIG, DEFAULT_COMMAND_LIFETIME_MS } from "../admin/config.ts";
+import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
+import { parseDuration, UsageError } from "./args.ts";
+import { formatTable, ResultWatcher } from "../admin/watch.ts";
+import { formatDuration } from "./admin_help.ts";
+
+/**
+ * The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending.
+ *
+ * @example
+ * ```ts
+ * console.log(LIMITS.maxScriptBytes); // 49152
+ * ```
+ */
+export const LIMITS = DEFAULT_ADMIN_CONFIG;
+
+/**
+ * Flags of every signing verb.
+ *
+ * @example
+ * ```ts ignore
+ * parseFlags("kvctl run", args, { ...COMMON_FLAGS, wait: { type: "boolean" } });
+ * ```
+ */
+export const COMMON_FLAGS = {
+  config: { type: "string" },
+  key: { type: "string" },
+  node: { type: "string" },
+  nodes: { type: "string" },
+  monitor: { type: "string" },
+  expires: { type: "string" },
+} as const;
+
+/** What every signing verb reads before it builds a command. */
+export interface Common {
+  fleet?: FleetConfig;
+  configPath?: string;
+  privateKey: CryptoKey;
+  selector: string;
+  lifetimeMs: number;
+  entry: string[];
+  monitor?: string;
+}
+
+/** `--expires` in ms, checked against the lifetime nodes accept. */
+function lifetimeOf(verb: string, values: Record<string, unknown>): number {
+  const text = values.expires as string | undefined;
+  if (text === undefined) return DEFAULT_COMMAND_LIFETIME_MS;
+  const ms = parseDuration(text, "--expires");
+  if (ms < 1) throw new UsageError(`kvctl ${verb}: --expires must be positive, e.g. --expires 1h`);
+  if (ms > LIMITS.maxLifetimeMs) {
+    const max = formatDuration(LIMITS.maxLifetimeMs);
+    throw new UsageError(
+      `kvctl ${verb}: --expires ${text} is longer than nodes accept (at most ${max}, ` +
+        `${LIMITS.maxLifetimeMs / 86_400_000} days); pass --expires ${max} or less`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Checks the common flags, reads the fleet file and the admin key.
+ *
+ * @example
+ * ```ts ignore
+ * const c = await common("run", values); // c.entry: nodes to hand the command to
+ * ```
+ */
+export async function common(verb: string, values: Record<string, unknown>): Promise<Common> {
+  // Flags first: a usage mistake is reported before the fleet file and the key are read.
+  const lifetimeMs = lifetimeOf(verb, values);
+  const selector = (values.nodes as string | undefined) ?? "all";
+  const bad = selectorError(selector);
+  if (bad) throw new UsageError(`kvctl ${verb}: --nodes: ${bad}`);
+  const node = values.node as string | undefined;
+  if (node) {
+    try {
+      parseAddress(node);
+    } catch (e) {
+      throw new UsageError(`kvctl ${verb}: --node ${(e as Error).message}`);
+    }
+  }
+  const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
+  const keyPath = (values.key as string | undefined) ?? "admin.key";
+  let keyText: string;
+  try {
+    keyText = await Deno.readTextFile(keyPath);
+  } catch {
+    throw new UsageError(
+      `kvctl ${verb}: cannot read the admin key ${keyPath}; create one with 'kvctl keygen' or pass --key`,
+    );
+  }
+  const privateKey = await importAdminPrivateKey(keyText, keyPath);
+  if (fleet?.adminPublicKey && rawPublicKeyText(fleet.adminPublicKey) !== await publicKeyOf(privateKey)) {
+    throw new UsageError(
+      `kvctl ${verb}: ${keyPath} does not match adminPublicKey in ${path}; nodes would reject the command`,
+    );
+  }
+  const entry = entryNodes(node, fleet);
+  if (entry.length === 0) {
+    throw new UsageError(`kvctl ${verb}: no node to send to; pass --node ADDR or --config nodes.yaml`);
+  }
+  return { fleet, configPath: path, privateKey, selector, lifetimeMs, entry, monitor: monitorUrl(values, fleet) };
+}
+
+/**
+ * The monitor to follow results on (flag, else the fleet file).
+ *
+ * @example
+ * ```ts
+ * console.log(monitorUrl({ monitor: "http://m:8080/" })); // "http://m:8080"
+ * ```
+ */
+export function monitorUrl(values: Record<string, unknown>, fleet?: FleetConfig): string | undefined {
+  const url = (values.monitor as string | undefined) ?? fleet?.monitor?.url;
+  return url?.replace(/\/+$/, "");
+}
+
+/**
+ * An admin endpoint near `entry`, signing its frames with the fleet's cluster key (nodes drop unsigned ones).
+ *
+ * @example
+ * ```ts ignore
+ * const client = await openClient("127.0.0.1:4000", fleet);
+ * client.close();
+ * ```
+ */
+export async function openClient(entry: string, fleet: FleetConfig | undefined): Promise<AdminClient> {
+  const host = parseAddress(entry).hostname;
+  const loopback = host === "localhost" || host.startsWith("127.") || host === "::1";
+  return new AdminClient(
+    await UdpTransport.listen(loopback ? (host === "::1" ? "::1" : "127.0.0.1") : "0.0.0.0", 0),
+    realClock,
+    {},
+    { auth: fleetKeyring(fleet) },
+  );
+}
+
+/**
+ * Prints `text`; exit code 0.
+ *
+ * @example
+ * ```ts ignore
+ * if (values.help) return print(RUN_HELP);
+ * ```
+ */
+export function print(text: string): number {
+  console.log(text);
+  return 0;
+}
+
+/**
+ * Hands the command to a node and, with `wait`, follows it to the end (a rolling restart node by node, with the
+ * total time); resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * return await sendAndFollow(c, client, signed, true, 120_000);
+ * ```
+ */
+export async function sendAndFollow(
+  c: Common,
+  client: AdminClient,
+  signed: SignedCommand,
+  wait: boolean,
+  deadlineMs: number,
+): Promise<number> {
+  const entry = await client.submit(signed, c.entry);
+  const id = signed.c.id;
+  // Without a fleet file the targets are unknown: the watcher then counts nodes as they report (monitor),
+  // or asks the node the command was handed to.
+  const fleetTargets = (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
+  const targets = fleetTargets.length > 0 || c.monitor || !matchesSelector(c.selector, entry) ? fleetTargets : [entry];
+  console.error(`command ${id} handed to ${entry}; it spreads to every node (selector: ${c.selector})`);
+  if (!wait) {
+    console.error(
+      c.monitor
+        ? `follow it at ${c.monitor}/admin or with: kvctl admin-status ${id}`
+        : `no monitor configured in the fleet file: follow it with: kvctl admin-status ${id} --config …`,
+    );
+    return 0;
+  }
+  const order = signed.c.run?.rollout?.order;
+  const started = performance.now();
+  const watcher = new ResultWatcher({ id, monitor: c.monitor, client, targets: order ?? targets, order });
+  if (!order) await watcher.addMonitorNodes((a) => matchesSelector(c.selector, a));
+  if (!c.monitor) console.error(`no monitor configured (monitor.url in nodes.yaml): asking the nodes directly`);
+  const results = await watcher.follow(deadlineMs);
+  console.log(formatTable(results, watcher.expected()));
+  const missing = watcher.expected().filter((n) => !results.has(n)).length;
+  const bad = [...results.values()].filter((r) => r.status !== "ok").length;
+  if (order) {
+    const p = describeRollout(order, results);
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    if (p.halted) console.log(`\nrollout halted at ${p.halted.at} after ${secs} s: ${p.halted.reason}`);
+    else if (p.restarted === p.total) {
+      console.log(`\nrollout done: ${p.total} of ${p.total} nodes restarted in ${secs} s`);
+    } else console.log(`\nrollout not finished after ${secs} s: ${p.line}`);
+  }
+  return bad === 0 && missing === 0 && results.size > 0 ? 0 : 1;
+}
+
+/**
+ * The rollout of a restart: the live members (as a node the command may be handed to sees them)
+ * that match the selector, sorted, so every node follows the same order.
+ *
+ * @example
+ * ```ts ignore
+ * const rollout = await rolloutOf("run", c, client, 180_000); // { order: [...], budgetMs: 180000 }
+ * ```
+ */
+export async function rolloutOf(
+  verb: string,
+  c: Common,
+  client: AdminClient,
+  budgetMs: number | undefined,
+): Promise<RolloutSpec> {
+  let alive: string[] | undefined;
+  for (const entry of c.entry) {
+    alive = (await askView(client.rpc, entry, entry, { viewTimeoutMs: 300, viewRetries: 2 }, true))?.alive;
+    if (alive) break;
+  }
+  if (!alive) {
+    throw new UsageError(
+      `kvctl ${verb}: no node told its members (tried ${c.entry.join(", ")}); a rolling restart needs the live ` +
+        "members to order them: are the nodes running, and is --config the fleet's file (cluster key)?",
+    );
+  }
+  const order = alive.filter((a) => matchesSelector(c.selector, a)).sort(compareAddresses);
+  if (order.length === 0) throw new UsageError(`kvctl ${verb}: no live member matches --nodes ${c.selector}`);
+  const budget = budgetMs === undefined ? "" : `, each within ${formatDuration(budgetMs)}`;
+  console.error(`rolling restart of ${order.length} nodes, one at a time${budget}: ${order.join(", ")}`);
+  return budgetMs === undefined ? { order } : { order, budgetMs };
+}
+
+/**
+ * Pushes `file` to `to` on the selected nodes (kvctl serves the chunks until every node has it)
+ * and prints the table; resolves with the exit code (0: every node wrote it).
+ *
+ * @example
+ * ```ts ignore
+ * await pushFile(c, client, "dist/kvstore.js", { to: "bin/k.js", mode: 0o644, chunkSize: 32768, timeoutMs: 600_000 });
+ * ```
+ */
+export async function pushFile(
+  c: Common,
+  client: AdminClient,
+  file: string,
+  o: { to: string; mode: number; chunkSize: number; timeoutMs: number },
+): Promise<number> {
+  const t0 = performance.now();
+  const manifest = await buildManifest(file, o.chunkSize);
+  const spec = { ...manifest.spec, path: o.to, mode: o.mode };
+  const signed = await createCommand(c.privateKey, { push: spec }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+  console.error(
+    `${file}: ${spec.size} bytes, SHA-256 ${spec.sha256}, ${Math.ceil(spec.size / o.chunkSize)} chunks ` +
+      `(hashed in ${Math.round(performance.now() - t0)} ms)`,
+  );
+  const store = await FileChunkStore.source(file);
+  client.serve(signed.c.id, spec, manifest, store);
+  // kvctl is the first source of the chunks, so it stays until the nodes have the file.
+  const code = await sendAndFollow(c, client, signed, true, Math.min(c.lifetimeMs, o.timeoutMs));
+  const secs = (performance.now() - t0) / 1000;
+  console.error(`served ${client.served(signed.c.id)} chunks from here in ${secs.toFixed(1)} s`);
+  return code;
+}

@@ -1,0 +1,134 @@
+/**
+ * `kvctl upgrade FILE`: puts the fleet on a new program in one command. The
+ * file (a bundle from `deno task bundle`, or a `compile:node` binary) is
+ * pushed to `bin/kvstore-<sha>` under every node's --admin-dir; once every
+ * node has it, a rolling restart switches each node to it in turn (the node
+ * checks the file's SHA-256 first). Nodes report the version and build they
+ * run; kvctl prints the mix at the end.
+ *
+ * @module
+ */
+import { createCommand } from "../admin/client.ts";
+import { DEFAULT_CHUNK_SIZE } from "../admin/config.ts";
+import { fileSha256 } from "../program.ts";
+import { askView } from "../cluster/catch_up.ts";
+import { parseDuration, parseFlags, UsageError } from "./args.ts";
+import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
+import { budgetOf, followLimit } from "./admin_verbs.ts";
+import { formatDuration } from "./admin_help.ts";
+import { extraVerbs } from "./kvctl.ts";
+
+/**
+ * Help of `kvctl upgrade`.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(UPGRADE_HELP);
+ * ```
+ */
+export const UPGRADE_HELP = `Usage: kvctl upgrade FILE [options]
+
+Puts every selected node on the program FILE: pushes it to bin/kvstore-<sha> under
+each node's --admin-dir, then restarts the nodes one at a time onto it (a rolling
+restart: each node goes only when the one before is back and caught up).
+
+FILE is a bundle (deno task bundle: dist/kvstore.js, run by deno) or a binary built
+with 'deno task compile:node'.
+
+Options:
+  --budget D          how long each node has to be back after its switch (default ${
+  formatDuration(LIMITS.rolloutNodeBudgetMs)
+});
+                      a node not back in time halts the rollout
+  --timeout D         how long the push may take (default 10m)
+  --nodes SEL         nodes to upgrade (default all)
+  --expires D         lifetime of the commands (default 1h)
+  --config FILE       fleet file (default ./nodes.yaml if present)
+  --key FILE          admin private key (default ./admin.key)
+  --node ADDR         node to hand the commands to
+  --monitor URL       monitor to follow the results on
+  -h, --help          show this help
+
+Exit code 0 only if every node runs FILE at the end.
+`;
+
+/**
+ * Runs `kvctl upgrade`; resolves with the exit code (0: every node runs the new program).
+ *
+ * @example
+ * ```ts ignore
+ * Deno.exit(await upgrade(["dist/kvstore.js", "--config", "nodes.yaml"]));
+ * ```
+ */
+export async function upgrade(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("kvctl upgrade", args, {
+    ...COMMON_FLAGS,
+    budget: { type: "string" },
+    timeout: { type: "string" },
+  });
+  if (values.help) return print(UPGRADE_HELP);
+  if (positionals.length !== 1) {
+    throw new UsageError("kvctl upgrade: give one program file, e.g. kvctl upgrade dist/kvstore.js");
+  }
+  const file = positionals[0];
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(file);
+  } catch (e) {
+    throw new UsageError(`kvctl upgrade: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (!stat.isFile) throw new UsageError(`kvctl upgrade: ${file} is not a regular file`);
+  const script = /\.(m?js|ts)$/.test(file);
+  if (!script && ((stat.mode ?? 0) & 0o111) === 0) {
+    throw new UsageError(`kvctl upgrade: ${file} is neither a script (.js) nor an executable binary`);
+  }
+  const budgetMs = budgetOf("upgrade", values.budget, true);
+  const pushTimeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : 600_000;
+  const c = await common("upgrade", values);
+  const sha256 = await fileSha256(file);
+  const path = `bin/kvstore-${sha256.slice(0, 12)}${script ? ".js" : ""}`;
+  const client = await openClient(c.entry[0], c.fleet);
+  try {
+    const rollout = await rolloutOf("upgrade", c, client, budgetMs);
+    console.error(`1/2 pushing ${file} to ${path} on every node`);
+    const pushed = await pushFile(c, client, file, {
+      to: path,
+      mode: script ? 0o644 : 0o755,
+      chunkSize: DEFAULT_CHUNK_SIZE,
+      timeoutMs: pushTimeoutMs,
+    });
+    if (pushed !== 0) {
+      console.error("upgrade stopped: the program did not reach every node; no node was restarted");
+      return 1;
+    }
+    console.error(`2/2 switching the nodes to ${path}, one at a time`);
+    const timeoutMs = 60_000;
+    const signed = await createCommand(c.privateKey, {
+      run: {
+        script: `echo "switching $KVSTORE_NODE to ${path}"`,
+        timeoutMs,
+        restart: true,
+        rollout,
+        program: { path, sha256 },
+      },
+    }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+    const code = await sendAndFollow(c, client, signed, true, followLimit(c, timeoutMs, rollout));
+    // What each node runs now.
+    const mix = new Map<string, string[]>();
+    for (const node of rollout.order) {
+      const v = await askView(client.rpc, node, node);
+      const key = v ? `${v.version} (${v.build || "?"})` : "no answer";
+      mix.set(key, [...(mix.get(key) ?? []), node]);
+    }
+    const wanted = [...mix.keys()].find((k) => k.includes(sha256.slice(0, 12)));
+    console.log(
+      `versions now: ${[...mix].map(([k, nodes]) => `${k} on ${nodes.length}`).join(", ")}` +
+        (wanted && mix.size === 1 ? " (every node runs the new program)" : ""),
+    );
+    return code === 0 && wanted !== undefined && mix.size === 1 ? 0 : 1;
+  } finally {
+    client.close();
+  }
+}
+
+extraVerbs.set("upgrade", { help: "", run: upgrade });

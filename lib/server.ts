@@ -18,7 +18,7 @@ import { SourceNetworks } from "./source_networks.ts";
 import type { NodeContext } from "./node_context.ts";
 import type { MemberView } from "./peers.ts";
 import type { Random } from "./random.ts";
-import { attachCluster } from "./cluster/attach.ts";
+import { attachCluster, type ClusterParts } from "./cluster/attach.ts";
 import { attachMonitoringAgent } from "./agent/attach.ts";
 import { attachAdmin } from "./admin/attach.ts";
 import { UdpTransport } from "./udp_transport.ts";
@@ -80,6 +80,8 @@ export interface RunningNode {
   loadedKeys: number;
   /** This node's view of the membership. */
   members: MemberView;
+  /** Membership, replication, the join gate and the catch-up tracker. */
+  cluster: ClusterParts;
   /** The context the subsystems were attached with. */
   context: NodeContext;
   /** Stops everything and closes the data dir. */
@@ -142,10 +144,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     dataDir: options.dataDir,
     options: options.subsystemOptions ?? {},
   };
-  const members = attachCluster(context);
+  const cluster = attachCluster(context);
+  const members = cluster.members;
   attachMonitoringAgent(context, members);
-  attachAdmin(context, members);
-  return { node, store, hlc, loadedKeys, members, context, close: () => node.close() };
+  attachAdmin(context, members, () => cluster.catchUp.status());
+  return { node, store, hlc, loadedKeys, members, cluster, context, close: () => node.close() };
 }
 
 /** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */

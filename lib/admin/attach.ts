@@ -24,7 +24,7 @@ import { HttpResultSink, type ResultSink } from "./reporter.ts";
 import { BashExecutor, type ScriptExecutor } from "./runner.ts";
 import { AdminService } from "./service.ts";
 import type { Restarter } from "./rollout.ts";
-import { clusterOf } from "../cluster/attach.ts";
+import type { CatchUpStatus } from "../cluster/catch_up.ts";
 
 /** Options of the admin subsystem of one node. */
 export interface AdminAttachOptions {
@@ -65,10 +65,14 @@ export function adminOf(node: KVNode): AdminService | undefined {
  *
  * @example
  * ```ts ignore
- * attachAdmin(ctx, members); // called by startNode
+ * attachAdmin(ctx, members, () => catchUp.status()); // called by startNode
  * ```
  */
-export function attachAdmin(ctx: NodeContext, members: MemberView): void {
+export function attachAdmin(
+  ctx: NodeContext,
+  members: MemberView,
+  catchUp: () => CatchUpStatus | undefined = () => undefined,
+): void {
   const options = (ctx.options.admin ?? {}) as AdminAttachOptions;
   const { node, clock, random, fleet } = ctx;
   const config = resolveAdminConfig(options.config);
@@ -109,7 +113,7 @@ export function attachAdmin(ctx: NodeContext, members: MemberView): void {
       files: options.files,
       env,
       restarter: options.restarter,
-      catchUp: () => clusterOf(node)?.catchUp.status(),
+      catchUp,
     });
   } catch (e) {
     // An unreadable state file: acting could repeat commands, so the node runs without admin.

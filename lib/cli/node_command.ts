@@ -16,7 +16,6 @@ import { ProcessRestarter } from "../admin/restart.ts";
 import { bindTakingOver, reportTakeoverFailure } from "../admin/takeover.ts";
 import { adminOf } from "../admin/attach.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../admin/config.ts";
-import { clusterOf } from "../cluster/attach.ts";
 import { Swim } from "../cluster/swim.ts";
 import { realClock } from "../clock.ts";
 import { loadProgramInfo } from "../program.ts";
@@ -93,7 +92,7 @@ function reloadKeysOnHangup(path: string, rpc: Rpc): void {
 async function handOver(running: RunningNode, drainMs: number): Promise<void> {
   running.node.refuseClientRequests();
   if (running.members instanceof Swim) running.members.leave();
-  const replication = clusterOf(running.node)?.replication;
+  const replication = running.cluster.replication;
   const deadline = Date.now() + drainMs;
   while (
     Date.now() < deadline && (running.node.inFlight > 0 || (replication?.stats.pendingReplicaWrites ?? 0) > 0)

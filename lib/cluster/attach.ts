@@ -6,7 +6,6 @@
  * @module
  */
 import { addStatsSource } from "../agent/stats.ts";
-import type { KVNode } from "../node.ts";
 import type { NodeContext } from "../node_context.ts";
 import { type MemberView, StaticMembers } from "../peers.ts";
 import { registerMembersHandler } from "./debug.ts";
@@ -18,7 +17,7 @@ import { ReplicatedExecutor } from "./replication.ts";
 import { Swim } from "./swim.ts";
 import { resolveSwimConfig } from "./swim_config.ts";
 
-/** What the cluster layer of a node is made of (see {@linkcode clusterOf}). */
+/** What the cluster layer of a node is made of (`RunningNode.cluster`). */
 export interface ClusterParts {
   /** Membership (a Swim, or a static view). */
   members: MemberView;
@@ -28,20 +27,6 @@ export interface ClusterParts {
   catchUp: CatchUp;
   /** The join gate, when the node has seeds to join through. */
   joinGate?: JoinGate;
-}
-
-const parts = new WeakMap<KVNode, ClusterParts>();
-
-/**
- * The cluster parts attached to `node`, if any.
- *
- * @example
- * ```ts ignore
- * console.log(clusterOf(running.node)?.catchUp.status().phase);
- * ```
- */
-export function clusterOf(node: KVNode): ClusterParts | undefined {
-  return parts.get(node);
 }
 
 /**
@@ -56,7 +41,7 @@ export function clusterOf(node: KVNode): ClusterParts | undefined {
  * console.log(members.alive());
  * ```
  */
-export function attachCluster(ctx: NodeContext): MemberView {
+export function attachCluster(ctx: NodeContext): ClusterParts {
   const members = ctx.options.staticMembers === true
     ? new StaticMembers(ctx.node.address, ctx.seeds)
     : startMembership(ctx);
@@ -106,8 +91,7 @@ export function attachCluster(ctx: NodeContext): MemberView {
     removeStats();
     catchUp.close();
   });
-  parts.set(ctx.node, { members, replication, catchUp, joinGate });
-  return members;
+  return { members, replication, catchUp, joinGate };
 }
 
 /**

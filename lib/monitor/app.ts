@@ -1,13 +1,13 @@
 /**
  * The monitor's HTTP routes (Hono): report intake, the page, the JSON API,
- * Prometheus metrics, the SSE stream, and the admin routes.
+ * Prometheus metrics, the SSE stream, and the routes other subsystems add (the admin results, by
+ * the monitor role: `lib/monitor/server.ts`).
  *
  * @module
  */
 import { Hono } from "hono";
 import { html } from "hono/html";
 import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../signed_request.ts";
-import { registerAdminRoutes } from "./admin_routes.ts";
 import { readLimited } from "./body.ts";
 import type { EventHub } from "./events.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -26,6 +26,8 @@ export interface MonitorAppOptions {
   clusterKey?: CryptoKey | readonly CryptoKey[];
   /** Largest request body accepted (bytes). */
   maxBodyBytes?: number;
+  /** Adds the routes of other subsystems (before the not-found handler). */
+  extraRoutes?: (app: Hono) => void;
 }
 
 /**
@@ -112,7 +114,7 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
 
   app.get("/healthz", (c) => c.json({ ok: true, round: monitor.rounds.index, nodes: monitor.registry.size }));
 
-  registerAdminRoutes(app, { clusterKey });
+  options.extraRoutes?.(app);
 
   app.notFound((c) =>
     c.req.path.startsWith("/api/")

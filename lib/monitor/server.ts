@@ -13,6 +13,7 @@ import { UdpTransport } from "../udp_transport.ts";
 import { reportUrl } from "../agent/attach.ts";
 import type { Hono } from "hono";
 import { createMonitorApp } from "./app.ts";
+import { registerAdminRoutes } from "./admin_routes.ts";
 import { DEFAULT_MONITOR_CONFIG, type MonitorConfig } from "./config.ts";
 import { Coalescer, EventHub } from "./events.ts";
 import { Monitor } from "./monitor.ts";
@@ -172,10 +173,12 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     hub.publish("summary", { html: renderSummary(monitor) });
   });
   monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
+  const verifyKeys = clusterKeys.length > 0 ? clusterKeys : undefined;
   const app = ready.app = createMonitorApp({
     monitor,
     hub,
-    clusterKey: clusterKeys.length > 0 ? clusterKeys : undefined,
+    clusterKey: verifyKeys,
+    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys }),
   });
 
   let persistTimer: TimerId | undefined;

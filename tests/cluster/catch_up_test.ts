@@ -11,7 +11,6 @@ import { Simulation } from "../../lib/simulation.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { toKey } from "../../lib/keys.ts";
 import { VirtualClock } from "../../lib/clock.ts";
-import { clusterOf } from "../../lib/cluster/attach.ts";
 import { askView } from "../../lib/cluster/catch_up.ts";
 import { JoinGate } from "../../lib/cluster/join_gate.ts";
 import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
@@ -68,14 +67,14 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
     for (const k of keys) await run(sim, writer.put(k, `value of ${k}`));
     await until(
       sim,
-      () => all.every((a) => clusterOf(sim.nodes.get(a)!.node)!.replication!.stats.pendingReplicaWrites === 0),
+      () => all.every((a) => sim.nodes.get(a)!.cluster.replication!.stats.pendingReplicaWrites === 0),
       5_000,
     );
 
     const victim = all[3];
     sim.kill(victim);
     const restarted = await sim.restart(victim, { seeds: all.filter((a) => a !== victim) });
-    const parts = clusterOf(restarted.node)!;
+    const parts = restarted.cluster;
     assert.equal(parts.catchUp.status().phase, "joining");
     assert.equal(restarted.store.size, 0, "restarted empty");
     // Ask the restarted node for keys before it has joined: held, then answered with the values.

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { runCli, UsageError } from "./lib/cli/args.ts";
+import { runCli, UsageError } from "./lib/base/cli_args.ts";
 import { nodeCommand } from "./lib/cli/node_command.ts";
 import { kvctlCommand } from "./lib/cli/kvctl.ts";
 import "./lib/cli/admin_verbs.ts"; // kvctl keygen/run/push/admin-status

@@ -6,8 +6,8 @@
  * @module
  */
 import { createHmac } from "node:crypto";
-import { ClusterKeyring } from "../lib/cluster_keyring.ts";
-import { newClusterKey } from "../lib/wire_auth.ts";
+import { ClusterKeyring } from "../lib/wire/keyring.ts";
+import { newClusterKey } from "../lib/wire/fleet_auth.ts";
 
 /** Mean µs per call of `fn` over `ms` of calls (after a warm-up). */
 async function perCall(fn: () => unknown | Promise<unknown>, ms = 300): Promise<number> {

@@ -8,14 +8,20 @@
  *
  * @module
  */
-import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
-import { KVClient } from "../lib/client.ts";
-import { formatFleet } from "../lib/config.ts";
-import { newClusterKey } from "../lib/wire_auth.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
-import { type BenchOptions, type BenchResult, DEFAULT_BENCH_OPTIONS, formatProgress, runBench } from "./bench_run.ts";
-import { startEchoProcess } from "./bench.ts";
-import { WatchedProcess } from "../lib/watched_process.ts";
+import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { formatFleet } from "../lib/config/fleet_file.ts";
+import { newClusterKey } from "../lib/wire/fleet_auth.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import {
+  type BenchOptions,
+  type BenchResult,
+  DEFAULT_BENCH_OPTIONS,
+  formatProgress,
+  runBench,
+} from "../lib/bench/run.ts";
+import { startEchoProcess } from "../lib/bench/bench.ts";
+import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
 import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 import { type CaseResult, formatPairedRatios, formatTable, median } from "./bench_table.ts";

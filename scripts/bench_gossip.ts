@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { parseFlags, parseInteger, runCli, UsageError } from "../lib/cli/args.ts";
-import { DEFAULT_ROUND_GOSSIP_CONFIG as ROUND } from "../lib/agent/round_gossip.ts";
+import { parseFlags, parseInteger, runCli, UsageError } from "../lib/base/cli_args.ts";
+import { DEFAULT_ROUND_GOSSIP_CONFIG as ROUND } from "../lib/monitoring/agent/round_gossip.ts";
 import { type GossipFigures, measureGossip } from "./bench_gossip_measure.ts";
 
 export { type GossipFigures, measureGossip, type MeasureOptions } from "./bench_gossip_measure.ts";

@@ -10,19 +10,19 @@
  *
  * @module
  */
-import { Simulation } from "../lib/simulation.ts";
-import type { MemoryNetwork } from "../lib/memory_network.ts";
-import type { Swim } from "../lib/cluster/swim.ts";
-import type { MemberEvent } from "../lib/cluster/membership_table.ts";
-import { MembershipCommand } from "../lib/cluster/membership_codec.ts";
-import { pushPullScale, suspicionBounds, type SwimConfig } from "../lib/cluster/swim_config.ts";
-import { FunctionReportSink } from "../lib/agent/report_sender.ts";
-import { MonitoringCommand, type RoundHeader } from "../lib/agent/round_message.ts";
-import type { RoundEvent } from "../lib/agent/round_gossip.ts";
-import { encodeJsonFrame } from "../lib/envelope.ts";
-import { FRAME_HEADER_BYTES } from "../lib/wire_frame.ts";
-import { randomInt, seededRandom } from "../lib/random.ts";
-import type { Address } from "../lib/transport.ts";
+import { Simulation } from "../lib/testing/simulation.ts";
+import type { MemoryNetwork } from "../lib/net/memory_network.ts";
+import type { Swim } from "../lib/membership/swim.ts";
+import type { MemberEvent } from "../lib/membership/membership_table.ts";
+import { MembershipCommand } from "../lib/membership/membership_codec.ts";
+import { pushPullScale, suspicionBounds, type SwimConfig } from "../lib/membership/swim_config.ts";
+import { FunctionReportSink } from "../lib/monitoring/agent/report_sender.ts";
+import { MonitoringCommand, type RoundHeader } from "../lib/monitoring/round_message.ts";
+import type { RoundEvent } from "../lib/monitoring/agent/round_gossip.ts";
+import { encodeJsonFrame } from "../lib/wire/envelope.ts";
+import { FRAME_HEADER_BYTES } from "../lib/wire/frame.ts";
+import { randomInt, seededRandom } from "../lib/base/random.ts";
+import type { Address } from "../lib/net/transport.ts";
 
 /** What one cluster size measured. Times are virtual milliseconds; periods are probe intervals. */
 export interface GossipFigures {

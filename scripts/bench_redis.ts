@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { BenchOptions } from "./bench_run.ts";
+import type { BenchOptions } from "../lib/bench/run.ts";
 import type { CaseResult } from "./bench_table.ts";
-import { WatchedProcess } from "../lib/watched_process.ts";
+import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { processCpuMs } from "./proc_stats.ts";
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
-import { KVClient } from "../lib/client.ts";
-import { LogPersistence } from "../lib/log_persistence.ts";
-import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { MemoryStore } from "../lib/store.ts";
+import { parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { LogPersistence } from "../lib/storage/log_persistence.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
 
 /** Help text. */
 export const RESTART_HELP = `Usage: deno task bench:restart [--keys N] [--starts N]

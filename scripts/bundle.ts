@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fileSha256 } from "../lib/program.ts";
+import { fileSha256 } from "../lib/base/program.ts";
 
 const HELP = `Usage: deno task bundle [--out dist/kvstore.js] [--version V]
 

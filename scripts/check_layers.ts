@@ -2,7 +2,7 @@
  * `deno run --allow-read scripts/check_layers.ts`: the one-way folder check (part of `deno task check`).
  *
  * Every `.ts` file under `lib/` belongs to a folder: the first directory level under `lib/`
- * (`lib/cluster`, `lib/monitor`, …), or `lib` itself for the files directly in it. The check reads
+ * (`lib/wire`, `lib/node`, …), or `lib` itself for the files directly in it. The check reads
  * every relative import and re-export, builds the graph of folders, and fails when folders import
  * each other in a cycle (any strongly connected component, not only pairs), or when anything under
  * `lib/` imports `scripts/`. Each problem is one line naming a file on each side of the import.
@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { parseFlags, runCli, UsageError } from "../lib/cli/args.ts";
+import { parseFlags, runCli, UsageError } from "../lib/base/cli_args.ts";
 
 /**
  * Help text of the check.
@@ -40,14 +40,14 @@ Options:
  *
  * @example
  * ```ts
- * const i: FileImport = { from: "lib/admin/attach.ts", to: "lib/monitor/report.ts" };
+ * const i: FileImport = { from: "lib/admin/attach.ts", to: "lib/monitoring/report.ts" };
  * console.log(layerProblems([i])); // []
  * ```
  */
 export interface FileImport {
   /** The importing file, e.g. `lib/admin/attach.ts`. */
   from: string;
-  /** The imported file, e.g. `lib/monitor/report.ts`. */
+  /** The imported file, e.g. `lib/monitoring/report.ts`. */
   to: string;
 }
 
@@ -100,7 +100,7 @@ export function importsOf(source: string): string[] {
  *
  * @example
  * ```ts
- * console.log(folderOf("lib/cluster/swim.ts"), folderOf("lib/rpc.ts"), folderOf("scripts/bench.ts")); // lib/cluster lib scripts
+ * console.log(folderOf("lib/membership/swim.ts"), folderOf("lib/top.ts"), folderOf("scripts/bench_compare.ts")); // lib/membership lib scripts
  * ```
  */
 export function folderOf(path: string): string {
@@ -127,7 +127,7 @@ function normalize(path: string): string {
  * @example
  * ```ts ignore
  * const imports = await scanImports(".");
- * console.log(imports.find((i) => i.from === "lib/server.ts"));
+ * console.log(imports.find((i) => i.from === "lib/roles/start_node.ts"));
  * ```
  */
 export async function scanImports(root: string): Promise<FileImport[]> {

@@ -16,11 +16,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { importClusterKey } from "../lib/cluster_key.ts";
-import { toHex } from "../lib/bytes.ts";
-import { freeUdpPorts, RoleProcess } from "../lib/process_launcher.ts";
-import { signedHeaders } from "../lib/signed_request.ts";
-import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
+import { importClusterKey } from "../lib/wire/http_key.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { freeUdpPorts, RoleProcess } from "../lib/roles/process_launcher.ts";
+import { signedHeaders } from "../lib/wire/signed_request.ts";
+import type { NodeReport, StatMap } from "../lib/monitoring/report.ts";
 import { processRssBytes } from "./proc_stats.ts";
 
 const { values } = parseArgs({

@@ -14,18 +14,18 @@
  *
  * @module
  */
-import { parseFlags, parseInteger, runCli } from "../lib/cli/args.ts";
-import { KVClient } from "../lib/client.ts";
-import { ClusterKeyring } from "../lib/cluster_keyring.ts";
-import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { askView } from "../lib/cluster/catch_up.ts";
-import { keyPositionHex, Ring } from "../lib/cluster/ring.ts";
-import { Rpc } from "../lib/rpc.ts";
-import { realClock } from "../lib/clock.ts";
-import { UdpTransport } from "../lib/udp_transport.ts";
-import { toHex } from "../lib/bytes.ts";
-import { toKey } from "../lib/keys.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
+import { parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { ClusterKeyring } from "../lib/wire/keyring.ts";
+import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
+import { askView } from "../lib/replication/catch_up.ts";
+import { keyPositionHex, Ring } from "../lib/replication/ring.ts";
+import { Rpc } from "../lib/wire/rpc.ts";
+import { realClock } from "../lib/base/clock.ts";
+import { UdpTransport } from "../lib/net/udp_transport.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { toKey } from "../lib/client/keys.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
 
 const HELP = `Usage: deno task bench:refill [--nodes 5] [--keys 100000] [--value-size 100] [--leave]
 

@@ -3,7 +3,7 @@
  * 5-node cluster (N=3, W=2, R=2) moves for a client request, and does nothing else. It answers the
  * client protocol like a coordinator (a put goes to the key's other owners and is answered after W
  * acks, a get asks R owners with this node first), over the node's own wire: the same
- * {@linkcode UdpTransport}, frames of `lib/wire_frame.ts` tagged with the cluster keyring, batched
+ * {@linkcode UdpTransport}, frames of `lib/wire/frame.ts` tagged with the cluster keyring, batched
  * per destination and turn. No store, reply cache, versions, timers or membership: what a cluster
  * node costs above this floor is the cost of its logic, and `bench:compare` shows both side by
  * side ("(f)" rows).
@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { ClusterKeyring } from "../lib/cluster_keyring.ts";
+import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import {
   Command,
   COMMAND_OFFSET,
@@ -24,10 +24,10 @@ import {
   KEY_LENGTH,
   KEY_OFFSET,
   VALUE_OFFSET,
-} from "../lib/protocol.ts";
-import { UdpTransport } from "../lib/udp_transport.ts";
-import type { Address } from "../lib/transport.ts";
-import { frameSize, readFrame, sealFrame, writeFrameHeader, writeMessage } from "../lib/wire_frame.ts";
+} from "../lib/wire/client_protocol.ts";
+import { UdpTransport } from "../lib/net/udp_transport.ts";
+import type { Address } from "../lib/net/transport.ts";
+import { frameSize, readFrame, sealFrame, writeFrameHeader, writeMessage } from "../lib/wire/frame.ts";
 
 const REPLICAS = 3;
 const WRITE_QUORUM = 2;

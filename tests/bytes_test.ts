@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { fromHex, toHex } from "../lib/bytes.ts";
-import { seededRandom } from "../lib/random.ts";
+import { fromHex, toHex } from "../lib/base/bytes.ts";
+import { seededRandom } from "../lib/base/random.ts";
 
 Deno.test("toHex matches a per-byte reference at every length, and fromHex reverses it", () => {
   const rnd = seededRandom(5);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { roleCommand, type RoleProcess } from "../lib/process_launcher.ts";
+import { roleCommand, type RoleProcess } from "../lib/roles/process_launcher.ts";
 
 /**
  * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores

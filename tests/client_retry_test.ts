@@ -9,12 +9,12 @@
  *   when the network delivers every datagram twice.
  */
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
-import { DEFAULT_CLIENT_OPTIONS, KVClient } from "../lib/client.ts";
-import { KVTimeoutError, OverloadError } from "../lib/errors.ts";
-import { toHex } from "../lib/bytes.ts";
-import { toKey } from "../lib/keys.ts";
-import { MemoryNetwork, type MemoryTransport } from "../lib/memory_network.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { DEFAULT_CLIENT_OPTIONS, KVClient } from "../lib/client/client.ts";
+import { KVTimeoutError, OverloadError } from "../lib/client/errors.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { toKey } from "../lib/client/keys.ts";
+import { MemoryNetwork, type MemoryTransport } from "../lib/net/memory_network.ts";
 import {
   Command,
   decodeRequest,
@@ -24,10 +24,10 @@ import {
   ID_LENGTH,
   KEY_LENGTH,
   VALUE_OFFSET,
-} from "../lib/protocol.ts";
-import { type RunningNode, startNode } from "../lib/server.ts";
-import { Simulation } from "../lib/simulation.ts";
-import type { Address, DatagramHandler, Transport } from "../lib/transport.ts";
+} from "../lib/wire/client_protocol.ts";
+import { type RunningNode, startNode } from "../lib/roles/start_node.ts";
+import { Simulation } from "../lib/testing/simulation.ts";
+import type { Address, DatagramHandler, Transport } from "../lib/net/transport.ts";
 import { addr, flush, TestCluster } from "./cluster/replication_helpers.ts";
 
 const enc = new TextEncoder();

@@ -5,9 +5,9 @@
  * leaves every node a child of the cluster command, so SIGINT still stops all.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { WatchedProcess } from "../lib/watched_process.ts";
-import { permissionFlags } from "../lib/process_launcher.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { WatchedProcess } from "../lib/base/watched_process.ts";
+import { permissionFlags } from "../lib/roles/process_launcher.ts";
 import { kvctl } from "./child_processes.ts";
 import { makeKeys } from "./admin/helpers.ts";
 

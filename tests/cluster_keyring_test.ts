@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { fromHex, toHex } from "../lib/bytes.ts";
-import { ClusterKeyring, hmacSha256, keyIdOf } from "../lib/cluster_keyring.ts";
-import { seededRandom } from "../lib/random.ts";
+import { fromHex, toHex } from "../lib/base/bytes.ts";
+import { ClusterKeyring, hmacSha256, keyIdOf } from "../lib/wire/keyring.ts";
+import { seededRandom } from "../lib/base/random.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const fill = (byte: number, n: number) => new Uint8Array(n).fill(byte);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ConfigError, formatFleet, loadFleet, parseFleet } from "../lib/config.ts";
-import { parseDuration, parseSize, UsageError } from "../lib/cli/args.ts";
-import { hexKey, toKey } from "../lib/keys.ts";
-import { formatAddress, parseAddress } from "../lib/transport.ts";
+import { ConfigError, formatFleet, loadFleet, parseFleet } from "../lib/config/fleet_file.ts";
+import { parseDuration, parseSize, UsageError } from "../lib/base/cli_args.ts";
+import { hexKey, toKey } from "../lib/client/keys.ts";
+import { formatAddress, parseAddress } from "../lib/net/transport.ts";
 
 Deno.test("a valid fleet file gets defaults", () => {
   const cfg = parseFleet("nodes:\n  - 127.0.0.1:4000\n  - '[::1]:4001'\n", "nodes.yaml");

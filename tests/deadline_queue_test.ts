@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
-import { DEADLINE_TICK_MS, DeadlineQueue } from "../lib/deadline_queue.ts";
-import { seededRandom } from "../lib/random.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { DEADLINE_TICK_MS, DeadlineQueue } from "../lib/base/deadline_queue.ts";
+import { seededRandom } from "../lib/base/random.ts";
 
 Deno.test("deadline queue: every entry fires once, in deadline order, no earlier than its deadline", () => {
   const clock = new VirtualClock(0);

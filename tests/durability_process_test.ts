@@ -5,10 +5,10 @@
  * filesystems, so they run as root, as CI does.)
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { OutOfSpaceError } from "../lib/errors.ts";
-import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
-import { FSYNC_POLICIES } from "../lib/durability.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { OutOfSpaceError } from "../lib/client/errors.ts";
+import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { FSYNC_POLICIES } from "../lib/storage/durability.ts";
 import { exitsWithin } from "./child_processes.ts";
 
 const isRoot = Deno.uid() === 0;

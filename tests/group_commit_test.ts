@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
-import { LocalExecutor } from "../lib/executor.ts";
-import { HybridLogicalClock } from "../lib/hlc.ts";
-import { MemoryNetwork } from "../lib/memory_network.ts";
-import { KVNode } from "../lib/node.ts";
-import type { Durability } from "../lib/durability.ts";
-import { Command, ErrorCode } from "../lib/protocol.ts";
-import { Rpc } from "../lib/rpc.ts";
-import { MemoryStore } from "../lib/store.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { LocalExecutor } from "../lib/node/executor.ts";
+import { HybridLogicalClock } from "../lib/storage/hlc.ts";
+import { MemoryNetwork } from "../lib/net/memory_network.ts";
+import { KVNode } from "../lib/node/kv_node.ts";
+import type { Durability } from "../lib/storage/durability.ts";
+import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
+import { Rpc } from "../lib/wire/rpc.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
 
 /** A durability that counts commits, and fails them while `failing` is set. */
 class FakeDisk implements Durability {

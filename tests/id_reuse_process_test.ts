@@ -4,11 +4,11 @@
  * retry, answered from the cache and not executed.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { KeyNotFoundError } from "../lib/errors.ts";
-import { toKey } from "../lib/keys.ts";
-import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { Command, ErrorCode } from "../lib/protocol.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { KeyNotFoundError } from "../lib/client/errors.ts";
+import { toKey } from "../lib/client/keys.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 
 function request(id: number, command: number, key: string, value?: string): Uint8Array {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KeyTable } from "../lib/key_table.ts";
+import { KeyTable } from "../lib/storage/key_table.ts";
 
 const hex = (i: number) => i.toString(16).padStart(8, "0").repeat(8);
 

@@ -4,14 +4,14 @@
  * members lists every member with its state.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { KVTimeoutError } from "../lib/errors.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { KVTimeoutError } from "../lib/client/errors.ts";
 import { getOutput } from "../lib/cli/kvctl.ts";
 import { formatAge } from "../lib/cli/kvctl_members.ts";
 import { DEFAULT_NODE, firstAnswering, resolveTargets } from "../lib/cli/kvctl_target.ts";
-import { UsageError } from "../lib/cli/args.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
-import { newClusterKey } from "../lib/wire_auth.ts";
+import { UsageError } from "../lib/base/cli_args.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { newClusterKey } from "../lib/wire/fleet_auth.ts";
 import { kvctl, type KvctlRun } from "./child_processes.ts";
 
 const enc = new TextEncoder();

@@ -1,8 +1,8 @@
 /** The kvctl CLI against a real node process: verbs, value sources and its error messages. */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { ClusterDebugClient } from "../lib/cluster/debug.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
 import { exitsWithin, kvctl, type KvctlRun } from "./child_processes.ts";
 
 /** Asserts a failed run printed one `error: …` sentence on stderr, nothing else, and no stack trace. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { forEachLine } from "../lib/lines.ts";
+import { forEachLine } from "../lib/base/lines.ts";
 
 function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   return new ReadableStream({

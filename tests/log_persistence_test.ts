@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { toHex } from "../lib/bytes.ts";
-import { type LogRecord, readRecords, RecordKind, RecordWriter } from "../lib/log_record.ts";
-import { LogPersistence } from "../lib/log_persistence.ts";
-import { startNode } from "../lib/server.ts";
-import { type Entry, MemoryStore } from "../lib/store.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { type LogRecord, readRecords, RecordKind, RecordWriter } from "../lib/storage/log_record.ts";
+import { LogPersistence } from "../lib/storage/log_persistence.ts";
+import { startNode } from "../lib/roles/start_node.ts";
+import { type Entry, MemoryStore } from "../lib/storage/store.ts";
 
 const key = (i: number) => i.toString(16).padStart(64, "0");
 const entry = (v: string, t: number, tombstone = false): Entry => ({

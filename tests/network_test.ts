@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { realClock, VirtualClock } from "../lib/clock.ts";
-import { MemoryNetwork } from "../lib/memory_network.ts";
-import { sample, seededRandom } from "../lib/random.ts";
-import { BURST_MAX_DATAGRAMS, UdpTransport } from "../lib/udp_transport.ts";
-import { Rpc } from "../lib/rpc.ts";
-import { encodeFrame, readFrame } from "../lib/wire_frame.ts";
-import { decodeJsonFrame, encodeJsonFrame } from "../lib/envelope.ts";
+import { realClock, VirtualClock } from "../lib/base/clock.ts";
+import { MemoryNetwork } from "../lib/net/memory_network.ts";
+import { sample, seededRandom } from "../lib/base/random.ts";
+import { BURST_MAX_DATAGRAMS, UdpTransport } from "../lib/net/udp_transport.ts";
+import { Rpc } from "../lib/wire/rpc.ts";
+import { encodeFrame, readFrame } from "../lib/wire/frame.ts";
+import { decodeJsonFrame, encodeJsonFrame } from "../lib/wire/envelope.ts";
 
 Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
   const clock = new VirtualClock(0);

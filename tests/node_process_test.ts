@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { Command, ErrorCode, MAX_VALUE_LENGTH } from "../lib/protocol.ts";
-import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { toKey } from "../lib/keys.ts";
-import { randomBytes, seededRandom } from "../lib/random.ts";
-import { ClusterDebugClient } from "../lib/cluster/debug.ts";
-import { toHex } from "../lib/bytes.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { Command, ErrorCode, MAX_VALUE_LENGTH } from "../lib/wire/client_protocol.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { toKey } from "../lib/client/keys.ts";
+import { randomBytes, seededRandom } from "../lib/base/random.ts";
+import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
+import { toHex } from "../lib/base/bytes.ts";
 import { exitsWithin } from "./child_processes.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 

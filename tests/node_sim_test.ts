@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
-import { KVClient } from "../lib/client.ts";
-import { MemoryNetwork } from "../lib/memory_network.ts";
-import { Command, encodeRequest, ErrorCode } from "../lib/protocol.ts";
-import { startNode } from "../lib/server.ts";
-import { toKey } from "../lib/keys.ts";
-import type { Executor } from "../lib/executor.ts";
-import { toHex } from "../lib/bytes.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { MemoryNetwork } from "../lib/net/memory_network.ts";
+import { Command, encodeRequest, ErrorCode } from "../lib/wire/client_protocol.ts";
+import { startNode } from "../lib/roles/start_node.ts";
+import { toKey } from "../lib/client/keys.ts";
+import type { Executor } from "../lib/node/executor.ts";
+import { toHex } from "../lib/base/bytes.ts";
 
 async function setup(options: Parameters<typeof startNode>[0] = {}) {
   const clock = new VirtualClock();

@@ -4,11 +4,11 @@
  * reports only the store and replication counters, not the request path's rejects.)
  */
 import assert from "node:assert/strict";
-import { toHex } from "../lib/bytes.ts";
-import { encodeJsonFrame } from "../lib/envelope.ts";
-import { MonitoringCommand, signRound } from "../lib/agent/round_message.ts";
-import type { NodeReport, StatMap } from "../lib/monitor/report.ts";
-import type { FrameAuth } from "../lib/wire_frame.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { encodeJsonFrame } from "../lib/wire/envelope.ts";
+import { MonitoringCommand, signRound } from "../lib/monitoring/round_message.ts";
+import type { NodeReport, StatMap } from "../lib/monitoring/report.ts";
+import type { FrameAuth } from "../lib/wire/frame.ts";
 
 /** Stats of a node by round message; for a keyed node give its keyring and WebCrypto key. */
 export class NodeStatsReader {

@@ -4,11 +4,11 @@
  * nothing more. Roles run as real child processes, as their tasks run them.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { freeUdpPorts, permissionFlags, ROLE_PERMISSION_SET, roleCommand } from "../lib/process_launcher.ts";
-import { WatchedProcess } from "../lib/watched_process.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { freeUdpPorts, permissionFlags, ROLE_PERMISSION_SET, roleCommand } from "../lib/roles/process_launcher.ts";
+import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
-import { startNodeProcess } from "../lib/process_launcher.ts";
+import { startNodeProcess } from "../lib/roles/process_launcher.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PROBE = new URL("./permission_probe.ts", import.meta.url).pathname;

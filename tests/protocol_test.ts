@@ -11,8 +11,8 @@ import {
   encodeValuePayload,
   ErrorCode,
   MAX_VALUE_LENGTH,
-} from "../lib/protocol.ts";
-import { seededRandom } from "../lib/random.ts";
+} from "../lib/wire/client_protocol.ts";
+import { seededRandom } from "../lib/base/random.ts";
 
 const id = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 const key = Uint8Array.from({ length: 32 }, (_, i) => 100 + i);

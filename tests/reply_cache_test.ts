@@ -4,9 +4,9 @@
  * puts at the byte bound, copies returned by get, exact byte accounting, clear.
  */
 import assert from "node:assert/strict";
-import { hashIdWords, REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../lib/reply_cache.ts";
-import { HashIndex } from "../lib/hash_index.ts";
-import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "../lib/reply_log.ts";
+import { hashIdWords, REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../lib/node/reply_cache.ts";
+import { HashIndex } from "../lib/storage/hash_index.ts";
+import { REPLY_LOG_CHUNK_RECORDS, ReplyLog } from "../lib/node/reply_log.ts";
 
 const OVERHEAD = REPLY_CACHE_ENTRY_OVERHEAD;
 

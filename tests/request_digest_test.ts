@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../lib/clock.ts";
-import { HybridLogicalClock } from "../lib/hlc.ts";
-import { LocalExecutor } from "../lib/executor.ts";
-import { MemoryNetwork } from "../lib/memory_network.ts";
-import { KVNode } from "../lib/node.ts";
-import { Command, ErrorCode } from "../lib/protocol.ts";
-import { ReplyCache } from "../lib/reply_cache.ts";
-import { digestRequest, requestDigest } from "../lib/request_digest.ts";
-import { MemoryStore } from "../lib/store.ts";
-import type { ExecResult, Executor } from "../lib/executor.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { HybridLogicalClock } from "../lib/storage/hlc.ts";
+import { LocalExecutor } from "../lib/node/executor.ts";
+import { MemoryNetwork } from "../lib/net/memory_network.ts";
+import { KVNode } from "../lib/node/kv_node.ts";
+import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
+import { ReplyCache } from "../lib/node/reply_cache.ts";
+import { digestRequest, requestDigest } from "../lib/node/request_digest.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
+import type { ExecResult, Executor } from "../lib/node/executor.ts";
 
 /** A request datagram: id byte, command, key text, value (put). */
 function request(id: number, command: number, key = "", value?: string, trailing = 0): Uint8Array {

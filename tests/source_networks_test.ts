@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import { KVClient } from "../lib/client.ts";
-import { InternalFailureError } from "../lib/errors.ts";
-import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/process_launcher.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { InternalFailureError } from "../lib/client/errors.ts";
+import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
 import { exitsWithin } from "./child_processes.ts";
-import { LocalExecutor } from "../lib/executor.ts";
-import { HybridLogicalClock } from "../lib/hlc.ts";
-import { VirtualClock } from "../lib/clock.ts";
-import { MemoryNetwork } from "../lib/memory_network.ts";
-import { KVNode } from "../lib/node.ts";
-import { ConfigError, parseFleet } from "../lib/config.ts";
-import { Command, ErrorCode } from "../lib/protocol.ts";
-import { isSourceNetwork, SourceNetworks } from "../lib/source_networks.ts";
-import { MemoryStore } from "../lib/store.ts";
+import { LocalExecutor } from "../lib/node/executor.ts";
+import { HybridLogicalClock } from "../lib/storage/hlc.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { MemoryNetwork } from "../lib/net/memory_network.ts";
+import { KVNode } from "../lib/node/kv_node.ts";
+import { ConfigError, parseFleet } from "../lib/config/fleet_file.ts";
+import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
+import { isSourceNetwork, SourceNetworks } from "../lib/net/source_networks.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
 
 Deno.test("source networks: IPv4 and IPv6 blocks, bare addresses, mapped IPv4, words", () => {
   const n = SourceNetworks.parse(["10.1.0.0/16", "192.0.2.7", "2001:db8::/32", "::ffff:198.51.100.0/120"]);

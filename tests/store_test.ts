@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { MemoryStore } from "../lib/store.ts";
-import { compareVersions, HybridLogicalClock } from "../lib/hlc.ts";
-import { VirtualClock } from "../lib/clock.ts";
-import { ReplyCache } from "../lib/reply_cache.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
+import { compareVersions, HybridLogicalClock } from "../lib/storage/hlc.ts";
+import { VirtualClock } from "../lib/base/clock.ts";
+import { ReplyCache } from "../lib/node/reply_cache.ts";
 
 const v = (t: number, n = "a") => ({ t, n });
 /** A store key (64 hex digits) standing for `name`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NO_SEGMENT, ValueArena } from "../lib/value_arena.ts";
+import { NO_SEGMENT, ValueArena } from "../lib/storage/value_arena.ts";
 
 Deno.test("value arena: values fill segments; released ones are dropped with their segment; views keep their bytes", () => {
   const arena = new ValueArena(100);

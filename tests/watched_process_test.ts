@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { WatchedProcess } from "../lib/watched_process.ts";
+import { WatchedProcess } from "../lib/base/watched_process.ts";
 
 const script = (code: string) => ["eval", code];
 

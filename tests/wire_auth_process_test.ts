@@ -4,20 +4,20 @@
  * is answered by nothing and is counted as rejected; with the right key the same messages work.
  */
 import assert from "node:assert/strict";
-import { toHex } from "../lib/bytes.ts";
-import { KVClient } from "../lib/client.ts";
-import { KeyNotFoundError } from "../lib/errors.ts";
-import { ClusterKeyring } from "../lib/cluster_keyring.ts";
-import { importClusterKey } from "../lib/cluster_key.ts";
-import { encodeJsonPayload } from "../lib/envelope.ts";
+import { toHex } from "../lib/base/bytes.ts";
+import { KVClient } from "../lib/client/client.ts";
+import { KeyNotFoundError } from "../lib/client/errors.ts";
+import { ClusterKeyring } from "../lib/wire/keyring.ts";
+import { importClusterKey } from "../lib/wire/http_key.ts";
+import { encodeJsonPayload } from "../lib/wire/envelope.ts";
 import { createCommand } from "../lib/admin/client.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../lib/admin/keys.ts";
-import { replicaPutWriter } from "../lib/cluster/replica_codec.ts";
-import { freeUdpPorts, startNodeProcess } from "../lib/process_launcher.ts";
-import { toKey } from "../lib/keys.ts";
+import { replicaPutWriter } from "../lib/replication/replica_codec.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { toKey } from "../lib/client/keys.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
-import { newClusterKey } from "../lib/wire_auth.ts";
-import { encodeFrame, type FrameAuth, type Payload, readFrame } from "../lib/wire_frame.ts";
+import { newClusterKey } from "../lib/wire/fleet_auth.ts";
+import { encodeFrame, type FrameAuth, type Payload, readFrame } from "../lib/wire/frame.ts";
 
 const json = (header: unknown) => encodeJsonPayload(header);
 

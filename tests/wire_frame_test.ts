@@ -8,7 +8,7 @@ import {
   readFrame,
   TAG_BYTES,
   WIRE_VERSION,
-} from "../lib/wire_frame.ts";
+} from "../lib/wire/frame.ts";
 
 /** A FrameAuth over node:crypto, independent of the keyring, so the frame is tested on its own. */
 function hmacAuth(keys: string[]): FrameAuth {

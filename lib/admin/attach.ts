@@ -11,20 +11,20 @@
  *
  * @module
  */
-import { importClusterKey } from "../cluster_key.ts";
-import { clusterKeysOf } from "../config.ts";
-import { addStatsSource } from "../agent/stats.ts";
-import type { KVNode } from "../node.ts";
-import type { NodeContext } from "../node_context.ts";
-import type { MemberView } from "../peers.ts";
-import type { StatMap } from "../monitor/report.ts";
+import { importClusterKey } from "../wire/http_key.ts";
+import { clusterKeysOf } from "../config/fleet_file.ts";
+import { addStatsSource } from "../monitoring/agent/stats.ts";
+import type { KVNode } from "../node/kv_node.ts";
+import type { NodeContext } from "../node/context.ts";
+import type { MemberView } from "../node/members.ts";
+import type { StatMap } from "../monitoring/report.ts";
 import { type AdminConfig, resolveAdminConfig } from "./config.ts";
 import { importAdminPublicKey } from "./keys.ts";
 import { HttpResultSink, type ResultSink } from "./reporter.ts";
 import { BashExecutor, type ScriptExecutor } from "./runner.ts";
 import { AdminService } from "./service.ts";
 import type { Restarter } from "./rollout.ts";
-import type { CatchUpStatus } from "../cluster/catch_up.ts";
+import type { CatchUpStatus } from "../replication/catch_up.ts";
 
 /** Options of the admin subsystem of one node. */
 export interface AdminAttachOptions {

@@ -6,12 +6,12 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
-import { Rpc, type RpcOptions, RpcTimeoutError } from "../rpc.ts";
-import type { Address, Transport } from "../transport.ts";
-import { toHex } from "../bytes.ts";
-import { encodeJsonPayload } from "../envelope.ts";
-import { frameSize } from "../wire_frame.ts";
+import type { Clock } from "../base/clock.ts";
+import { Rpc, type RpcOptions, RpcTimeoutError } from "../wire/rpc.ts";
+import type { Address, Transport } from "../net/transport.ts";
+import { toHex } from "../base/bytes.ts";
+import { encodeJsonPayload } from "../wire/envelope.ts";
+import { frameSize } from "../wire/frame.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
 import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";

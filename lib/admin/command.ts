@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { utf8Encoder } from "../bytes.ts";
+import { utf8Encoder } from "../base/bytes.ts";
 import type { AdminConfig } from "./config.ts";
 
 /** What a `run` command asks for. */

@@ -7,12 +7,12 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "../clock.ts";
-import type { MemberView } from "../peers.ts";
-import { sample } from "../random.ts";
-import type { Random } from "../random.ts";
-import type { Rpc } from "../rpc.ts";
-import type { Address } from "../transport.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
+import type { MemberView } from "../node/members.ts";
+import { sample } from "../base/random.ts";
+import type { Random } from "../base/random.ts";
+import type { Rpc } from "../wire/rpc.ts";
+import type { Address } from "../net/transport.ts";
 import type { SignedCommand } from "./command.ts";
 import type { AdminConfig } from "./config.ts";
 import { AdminCommand, COMMAND_ID, headerId } from "./protocol.ts";

@@ -1,6 +1,6 @@
 /**
  * Internal messages of the admin subsystem (0x50–0x5F, JSON header + binary
- * body in the envelope of lib/envelope.ts), shared by nodes and kvctl.
+ * body in the envelope of lib/wire/envelope.ts), shared by nodes and kvctl.
  *
  * | code | name | request header | reply |
  * |---|---|---|---|
@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { InternalCommand } from "../envelope.ts";
+import { InternalCommand } from "../wire/envelope.ts";
 
 /**
  * Admin command codes.

@@ -1,12 +1,12 @@
 /**
  * Delivering a node's command results to the monitor: `POST /api/admin/results`
- * signed with the cluster key (lib/signed_request.ts), retried with back-off,
+ * signed with the cluster key (lib/wire/signed_request.ts), retried with back-off,
  * in order per command.
  *
  * @module
  */
-import type { Clock, TimerId } from "../clock.ts";
-import { signedHeaders } from "../signed_request.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
+import { signedHeaders } from "../wire/signed_request.ts";
 import type { AdminConfig } from "./config.ts";
 import type { NodeResult } from "./protocol.ts";
 

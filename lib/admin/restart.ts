@@ -22,10 +22,10 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "../clock.ts";
-import type { Rpc } from "../rpc.ts";
-import { filePathOf, isCompiledBinary, programPath } from "../program.ts";
-import { toHex } from "../bytes.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
+import type { Rpc } from "../wire/rpc.ts";
+import { filePathOf, isCompiledBinary, programPath } from "../base/program.ts";
+import { toHex } from "../base/bytes.ts";
 import { AdminCommand } from "./protocol.ts";
 
 /**

@@ -4,7 +4,7 @@
  * restart in place (lib/admin/restart.ts), come back — and a node's turn
  * starts only when the node before it is back: alive in the view of every
  * node of the order (and seeing them all), and caught up with its data
- * (lib/cluster/catch_up.ts). With N=3 no key then has more than one owner
+ * (lib/replication/catch_up.ts). With N=3 no key then has more than one owner
  * down because of the rollout.
  *
  * The turn passes like a baton: a node that is back tells every later node
@@ -18,9 +18,9 @@
  *
  * @module
  */
-import type { TimerId } from "../clock.ts";
-import { askView, type CatchUpStatus, countViews } from "../cluster/catch_up.ts";
-import { describeProgram, fileSha256, programInfo } from "../program.ts";
+import type { TimerId } from "../base/clock.ts";
+import { askView, type CatchUpStatus, countViews } from "../replication/catch_up.ts";
+import { describeProgram, fileSha256, programInfo } from "../base/program.ts";
 import type { RunSpec, SignedCommand } from "./command.ts";
 import { resolveTarget } from "./paths.ts";
 import { AdminCommand, type NodeResult, type RolloutInfo, type RolloutPhase } from "./protocol.ts";

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
-import type { CatchUpStatus } from "../cluster/catch_up.ts";
-import type { MemberView } from "../peers.ts";
-import type { Rpc } from "../rpc.ts";
-import type { Address } from "../transport.ts";
+import type { Clock } from "../base/clock.ts";
+import type { CatchUpStatus } from "../replication/catch_up.ts";
+import type { MemberView } from "../node/members.ts";
+import type { Rpc } from "../wire/rpc.ts";
+import type { Address } from "../net/transport.ts";
 import type { RunSpec } from "./command.ts";
 import type { AdminConfig } from "./config.ts";
 import type { NodeResult } from "./protocol.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CatchUpStatus } from "../cluster/catch_up.ts";
+import type { CatchUpStatus } from "../replication/catch_up.ts";
 import { isFinal, type NodeResult } from "./protocol.ts";
 
 /**

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { utf8Decoder } from "../bytes.ts";
+import { utf8Decoder } from "../base/bytes.ts";
 
 /** One script to run. */
 export interface RunRequest {

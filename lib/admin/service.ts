@@ -7,11 +7,11 @@
  *
  * @module
  */
-import type { Clock } from "../clock.ts";
-import type { KVNode } from "../node.ts";
-import type { MemberView } from "../peers.ts";
-import type { Random } from "../random.ts";
-import type { Address } from "../transport.ts";
+import type { Clock } from "../base/clock.ts";
+import type { KVNode } from "../node/kv_node.ts";
+import type { MemberView } from "../node/members.ts";
+import type { Random } from "../base/random.ts";
+import type { Address } from "../net/transport.ts";
 import { type ChunkStore, FileChunkStore, MemoryChunkStore } from "./chunk_store.ts";
 import { checkCommand, matchesSelector, type Rejection, type SignedCommand, summarize } from "./command.ts";
 import type { AdminConfig } from "./config.ts";
@@ -24,7 +24,7 @@ import type { ScriptExecutor } from "./runner.ts";
 import { Transfer } from "./transfer.ts";
 import { type AdminStats, newAdminStats } from "./stats.ts";
 import type { RunSpec } from "./command.ts";
-import type { CatchUpStatus } from "../cluster/catch_up.ts";
+import type { CatchUpStatus } from "../replication/catch_up.ts";
 import { type Restarter, type ResultBase, Rollout } from "./rollout.ts";
 
 export type { AdminStats };
@@ -57,7 +57,7 @@ export interface AdminServiceOptions {
   env?: Record<string, string>;
   /** Restarts the node process in place (provided by `kvstore node`). */
   restarter?: Restarter & { readonly handingOver?: boolean };
-  /** The node's catch-up state (lib/cluster/catch_up.ts), for rolling restarts. */
+  /** The node's catch-up state (lib/replication/catch_up.ts), for rolling restarts. */
   catchUp?: () => CatchUpStatus | undefined;
 }
 

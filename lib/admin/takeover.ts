@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { realClock } from "../clock.ts";
-import { Rpc } from "../rpc.ts";
-import { formatAddress } from "../transport.ts";
-import { UdpTransport } from "../udp_transport.ts";
-import type { FrameAuth } from "../wire_frame.ts";
+import { realClock } from "../base/clock.ts";
+import { Rpc } from "../wire/rpc.ts";
+import { formatAddress } from "../net/transport.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import type { FrameAuth } from "../wire/frame.ts";
 import { AdminCommand } from "./protocol.ts";
 import { takeoverErrorFile } from "./restart.ts";
 

@@ -9,10 +9,10 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Clock, TimerId } from "../clock.ts";
-import type { Random } from "../random.ts";
-import type { Rpc } from "../rpc.ts";
-import type { Address } from "../transport.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
+import type { Random } from "../base/random.ts";
+import type { Rpc } from "../wire/rpc.ts";
+import type { Address } from "../net/transport.ts";
 import { type ChunkStore, sha256Hex } from "./chunk_store.ts";
 import { chunkCount, fromBase64, type PushSpec, toBase64 } from "./command.ts";
 import type { AdminConfig } from "./config.ts";

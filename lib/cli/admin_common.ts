@@ -5,23 +5,23 @@
  *
  * @module
  */
-import { realClock } from "../clock.ts";
-import type { FleetConfig } from "../config.ts";
+import { realClock } from "../base/clock.ts";
+import type { FleetConfig } from "../config/fleet_file.ts";
 import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
-import { fleetKeyring } from "../wire_auth.ts";
-import { UdpTransport } from "../udp_transport.ts";
-import { parseAddress } from "../transport.ts";
+import { fleetKeyring } from "../wire/fleet_auth.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import { parseAddress } from "../net/transport.ts";
 import { AdminClient } from "../admin/client.ts";
 import { matchesSelector, type RolloutSpec, selectorError, type SignedCommand } from "../admin/command.ts";
-import { askView } from "../cluster/catch_up.ts";
-import { compareAddresses } from "../monitor/view.ts";
+import { askView } from "../replication/catch_up.ts";
+import { compareAddresses } from "../monitoring/server/view.ts";
 import { describeRollout } from "../admin/rollout_view.ts";
 import { createCommand } from "../admin/client.ts";
 import { FileChunkStore } from "../admin/chunk_store.ts";
 import { buildManifest } from "../admin/manifest.ts";
 import { DEFAULT_ADMIN_CONFIG, DEFAULT_COMMAND_LIFETIME_MS } from "../admin/config.ts";
 import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
-import { parseDuration, UsageError } from "./args.ts";
+import { parseDuration, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { formatDuration } from "./admin_help.ts";
 

@@ -11,9 +11,9 @@ import { generateAdminKeys } from "../admin/keys.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import { extraVerbs } from "./kvctl.ts";
 import { loadFleetOptional } from "./kvctl_target.ts";
-import { parseDuration, parseFlags, parseSize, UsageError } from "./args.ts";
+import { parseDuration, parseFlags, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
-import { utf8Encoder } from "../bytes.ts";
+import { utf8Encoder } from "../base/bytes.ts";
 import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
 import {
   common,

@@ -6,7 +6,7 @@
  * @module
  */
 import { extraVerbs } from "./kvctl.ts";
-import { benchMain } from "../../scripts/bench.ts";
+import { benchMain } from "../bench/bench.ts";
 
 /** Help lines added to `kvctl --help`. */
 export const BENCH_VERB_HELP = `

@@ -3,12 +3,12 @@
  *
  * @module
  */
-import { RoleProcess, startNodeProcess } from "../process_launcher.ts";
+import { RoleProcess, startNodeProcess } from "../roles/process_launcher.ts";
 import { parseRestartLine, takeoverErrorFile } from "../admin/restart.ts";
-import { toHex } from "../bytes.ts";
-import { formatFleet } from "../config.ts";
-import { parseFlags, parseInteger, UsageError } from "./args.ts";
-import { FSYNC_POLICIES } from "../durability.ts";
+import { toHex } from "../base/bytes.ts";
+import { formatFleet } from "../config/fleet_file.ts";
+import { parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
+import { FSYNC_POLICIES } from "../storage/durability.ts";
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { KVClient } from "../client.ts";
-import { KeyNotFoundError } from "../errors.ts";
-import { hexKey, toKey } from "../keys.ts";
-import { utf8Encoder } from "../bytes.ts";
-import { parseDuration, parseFlags, parseInteger, UsageError } from "./args.ts";
+import { KVClient } from "../client/client.ts";
+import { KeyNotFoundError } from "../client/errors.ts";
+import { hexKey, toKey } from "../client/keys.ts";
+import { utf8Encoder } from "../base/bytes.ts";
+import { parseDuration, parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 import { firstAnswering, resolveTargets } from "./kvctl_target.ts";
 import { membersVerb } from "./kvctl_members.ts";
 

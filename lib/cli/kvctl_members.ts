@@ -1,15 +1,15 @@
 /**
  * `kvctl members`: the members a node knows with their state (the authenticated members query of
- * lib/cluster/debug.ts, signed with the fleet file's clusterKey), or with `--count` only how many
+ * lib/replication/debug_queries.ts, signed with the fleet file's clusterKey), or with `--count` only how many
  * it believes alive (the client protocol's get-membership-count).
  *
  * @module
  */
-import { KVClient } from "../client.ts";
-import { ClusterDebugClient, type MemberRow } from "../cluster/debug.ts";
-import { RpcTimeoutError } from "../rpc.ts";
-import { parseAddress } from "../transport.ts";
-import { fleetKeyring } from "../wire_auth.ts";
+import { KVClient } from "../client/client.ts";
+import { ClusterDebugClient, type MemberRow } from "../replication/debug_queries.ts";
+import { RpcTimeoutError } from "../wire/rpc.ts";
+import { parseAddress } from "../net/transport.ts";
+import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { firstAnswering, type Targets } from "./kvctl_target.ts";
 
 /**

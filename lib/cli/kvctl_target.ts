@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { type FleetConfig, loadFleet } from "../config.ts";
-import { KVTimeoutError } from "../errors.ts";
-import { type Address, parseAddress } from "../transport.ts";
-import { UsageError } from "./args.ts";
+import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
+import { KVTimeoutError } from "../client/errors.ts";
+import { type Address, parseAddress } from "../net/transport.ts";
+import { UsageError } from "../base/cli_args.ts";
 
 /** kvctl's node when nothing names one. */
 export const DEFAULT_NODE = "127.0.0.1:4000";

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { loadFleet } from "../config.ts";
-import { DEFAULT_MONITOR_CONFIG } from "../monitor/config.ts";
-import { startMonitor } from "../monitor/server.ts";
-import { parseDuration, parseFlags, parseInteger, UsageError } from "./args.ts";
+import { loadFleet } from "../config/fleet_file.ts";
+import { DEFAULT_MONITOR_CONFIG } from "../monitoring/server/config.ts";
+import { startMonitor } from "../roles/start_monitor.ts";
+import { parseDuration, parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 
 /** Help text of `monitor`. */
 export const MONITOR_HELP = `Usage: kvstore monitor [options]

@@ -3,23 +3,23 @@
  *
  * @module
  */
-import { loadFleet } from "../config.ts";
-import { DEFAULT_NODE_CONFIG } from "../node.ts";
-import { DEFAULT_MAX_BYTES, startNode } from "../server.ts";
-import { formatAddress, parseAddress } from "../transport.ts";
-import type { Rpc } from "../rpc.ts";
-import { FSYNC_POLICIES, type FsyncPolicy } from "../durability.ts";
-import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../source_networks.ts";
-import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire_auth.ts";
-import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "./args.ts";
+import { loadFleet } from "../config/fleet_file.ts";
+import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
+import { DEFAULT_MAX_BYTES, startNode } from "../roles/start_node.ts";
+import { formatAddress, parseAddress } from "../net/transport.ts";
+import type { Rpc } from "../wire/rpc.ts";
+import { FSYNC_POLICIES, type FsyncPolicy } from "../storage/durability.ts";
+import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../net/source_networks.ts";
+import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire/fleet_auth.ts";
+import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { ProcessRestarter } from "../admin/restart.ts";
 import { bindTakingOver, reportTakeoverFailure } from "../admin/takeover.ts";
 import { adminOf } from "../admin/attach.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../admin/config.ts";
-import { Swim } from "../cluster/swim.ts";
-import { realClock } from "../clock.ts";
-import { loadProgramInfo } from "../program.ts";
-import type { RunningNode } from "../server.ts";
+import { Swim } from "../membership/swim.ts";
+import { realClock } from "../base/clock.ts";
+import { loadProgramInfo } from "../base/program.ts";
+import type { RunningNode } from "../roles/start_node.ts";
 
 /** Help text of `node`. */
 export const NODE_HELP = `Usage: kvstore node [options]

@@ -10,9 +10,9 @@
  */
 import { createCommand } from "../admin/client.ts";
 import { DEFAULT_CHUNK_SIZE } from "../admin/config.ts";
-import { fileSha256 } from "../program.ts";
-import { askView } from "../cluster/catch_up.ts";
-import { parseDuration, parseFlags, UsageError } from "./args.ts";
+import { fileSha256 } from "../base/program.ts";
+import { askView } from "../replication/catch_up.ts";
+import { parseDuration, parseFlags, UsageError } from "../base/cli_args.ts";
 import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
 import { budgetOf, followLimit } from "./admin_verbs.ts";
 import { formatDuration } from "./admin_help.ts";

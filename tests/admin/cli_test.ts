@@ -10,8 +10,8 @@ import type { SignedCommand } from "../../lib/admin/command.ts";
 import { importAdminPrivateKey, publicKeyOf } from "../../lib/admin/keys.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
-import { VirtualClock } from "../../lib/clock.ts";
-import { UdpTransport } from "../../lib/udp_transport.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { UdpTransport } from "../../lib/net/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
 import { kvctl as runKvctl, type KvctlRun } from "../child_processes.ts";
 

@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { Simulation } from "../../lib/simulation.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
 import { AdminClient } from "../../lib/admin/client.ts";
 import type { ResultSink } from "../../lib/admin/reporter.ts";
 import type { RunOutcome, RunRequest, ScriptExecutor } from "../../lib/admin/runner.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
 import type { AdminConfig } from "../../lib/admin/config.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../../lib/admin/keys.ts";
-import type { FleetConfig } from "../../lib/config.ts";
-import type { Address } from "../../lib/transport.ts";
+import type { FleetConfig } from "../../lib/config/fleet_file.ts";
+import type { Address } from "../../lib/net/transport.ts";
 
 /** A key pair: the private key and the public key text for nodes.yaml. */
 export async function makeKeys(): Promise<{ privateKey: CryptoKey; publicKey: string; file: string }> {

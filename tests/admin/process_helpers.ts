@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { realClock } from "../../lib/clock.ts";
-import { parseFleet } from "../../lib/config.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { realClock } from "../../lib/base/clock.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { AdminClient } from "../../lib/admin/client.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
-import { startMonitor } from "../../lib/monitor/server.ts";
-import { UdpTransport } from "../../lib/udp_transport.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
+import { startMonitor } from "../../lib/roles/start_monitor.ts";
+import { UdpTransport } from "../../lib/net/udp_transport.ts";
 import { makeKeys } from "./helpers.ts";
 import { kvctl } from "../child_processes.ts";
 

@@ -4,9 +4,9 @@
  * start the new node; no node runs the script twice across its restart.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { freeUdpPorts, startNodeProcess } from "../../lib/process_launcher.ts";
-import { loadFleet } from "../../lib/config.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { freeUdpPorts, startNodeProcess } from "../../lib/roles/process_launcher.ts";
+import { loadFleet } from "../../lib/config/fleet_file.ts";
 import { waitUntil } from "../monitor/helpers.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
 import type { SignedCommand } from "../../lib/admin/command.ts";

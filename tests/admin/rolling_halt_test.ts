@@ -9,7 +9,7 @@
  * budget runs out).
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
+import { KVClient } from "../../lib/client/client.ts";
 import { waitUntil } from "../monitor/helpers.ts";
 import { pidsMentioning, type ProcCluster, startProcCluster, stopPids } from "./process_helpers.ts";
 import { byNode, lostKeys, pidOf, writeKeys } from "./rolling_helpers.ts";

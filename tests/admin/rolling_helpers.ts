@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { KVClient } from "../../lib/client.ts";
-import { KeyNotFoundError } from "../../lib/errors.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { KeyNotFoundError } from "../../lib/client/errors.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
 
 const dec = new TextDecoder();

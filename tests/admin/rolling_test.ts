@@ -6,7 +6,7 @@
  * during the rollout answered, every answer the acknowledged value.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
+import { KVClient } from "../../lib/client/client.ts";
 import { waitUntil } from "../monitor/helpers.ts";
 import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";
 import { byNode, lostKeys, pidOf, startReader, writeKeys } from "./rolling_helpers.ts";

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { realClock } from "../../lib/clock.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
-import { Rpc } from "../../lib/rpc.ts";
+import { realClock } from "../../lib/base/clock.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
+import { Rpc } from "../../lib/wire/rpc.ts";
 import { checkCommand, type CommandBody, signCommand } from "../../lib/admin/command.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../../lib/admin/config.ts";
 import { generateAdminKeys, importAdminPrivateKey, importAdminPublicKey } from "../../lib/admin/keys.ts";
@@ -23,9 +23,9 @@ import {
 } from "../../lib/admin/restart.ts";
 import { RolloutRecords } from "../../lib/admin/rollout_state.ts";
 import { describeRollout } from "../../lib/admin/rollout_view.ts";
-import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
-import { programOf, versionMix } from "../../lib/monitor/page.ts";
-import type { NodeView } from "../../lib/monitor/view.ts";
+import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
+import { programOf, versionMix } from "../../lib/monitoring/server/page.ts";
+import type { NodeView } from "../../lib/monitoring/server/view.ts";
 import { setBundleVersion } from "../../scripts/bundle.ts";
 import { signedPost, testKey } from "../monitor/helpers.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
+import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/helpers.ts";
 

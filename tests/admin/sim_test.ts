@@ -3,7 +3,7 @@ import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { adminOf } from "../../lib/admin/attach.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { manifestOfBytes } from "../../lib/admin/manifest.ts";
-import { randomBytes, seededRandom } from "../../lib/random.ts";
+import { randomBytes, seededRandom } from "../../lib/base/random.ts";
 import { executionsOf, makeKeys, simCluster } from "./helpers.ts";
 
 const RUN = { run: { script: "echo hi", timeoutMs: 60_000 } };

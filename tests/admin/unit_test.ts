@@ -21,9 +21,9 @@ import { normalizePath, resolveTarget } from "../../lib/admin/paths.ts";
 import { buildManifest, manifestOfBytes } from "../../lib/admin/manifest.ts";
 import { BashExecutor } from "../../lib/admin/runner.ts";
 import { ReplayGuard } from "../../lib/admin/replay_guard.ts";
-import { ConfigError, parseFleet } from "../../lib/config.ts";
-import { randomBytes, seededRandom } from "../../lib/random.ts";
-import { toHex } from "../../lib/bytes.ts";
+import { ConfigError, parseFleet } from "../../lib/config/fleet_file.ts";
+import { randomBytes, seededRandom } from "../../lib/base/random.ts";
+import { toHex } from "../../lib/base/bytes.ts";
 
 const cfg = DEFAULT_ADMIN_CONFIG;
 

@@ -5,8 +5,8 @@
  * ends on the new version and build, the monitor shows it, and 0 keys are lost.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { askView } from "../../lib/cluster/catch_up.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { askView } from "../../lib/replication/catch_up.ts";
 import { waitUntil } from "../monitor/helpers.ts";
 import { bundle } from "../../scripts/bundle.ts";
 import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { formatGossipTable, measureGossip, parseBenchGossipArgs } from "../../scripts/bench_gossip.ts";
-import { UsageError } from "../../lib/cli/args.ts";
+import { UsageError } from "../../lib/base/cli_args.ts";
 
 Deno.test("bench:gossip measures sane figures for 10 nodes, the same for the same seed", async () => {
   const f = await measureGossip(10, { seed: 3 });

@@ -4,17 +4,17 @@
  * (figures are printed by the tool, never asserted as timings here).
  */
 import assert from "node:assert/strict";
-import { LatencyHistogram } from "../../scripts/bench_histogram.ts";
-import { DEFAULT_BENCH_OPTIONS, generatorConfigs, runBench } from "../../scripts/bench_run.ts";
-import { parseBenchArgs } from "../../scripts/bench.ts";
-import { UsageError } from "../../lib/cli/args.ts";
-import { startNode } from "../../lib/server.ts";
-import { benchKey } from "../../scripts/bench_worker.ts";
+import { LatencyHistogram } from "../../lib/bench/histogram.ts";
+import { DEFAULT_BENCH_OPTIONS, generatorConfigs, runBench } from "../../lib/bench/run.ts";
+import { parseBenchArgs } from "../../lib/bench/bench.ts";
+import { UsageError } from "../../lib/base/cli_args.ts";
+import { startNode } from "../../lib/roles/start_node.ts";
+import { benchKey } from "../../lib/bench/worker.ts";
 import { type CaseResult, formatPairedRatios } from "../../scripts/bench_table.ts";
 import { serveFloor } from "../../scripts/wire_floor_server.ts";
-import { UdpTransport } from "../../lib/udp_transport.ts";
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { KVClient } from "../../lib/client.ts";
+import { UdpTransport } from "../../lib/net/udp_transport.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { KVClient } from "../../lib/client/client.ts";
 
 Deno.test("histogram: exact below 128 µs, within 1.6% above, mergeable, JSON round trip", () => {
   const h = new LatencyHistogram();

@@ -10,12 +10,12 @@ import { bodyLimit } from "hono/body-limit";
 import { html } from "hono/html";
 import { SSEStreamingApi } from "hono/streaming";
 import { escapeToBuffer } from "hono/utils/html";
-import { utf8Decoder } from "../../lib/bytes.ts";
+import { utf8Decoder } from "../../lib/base/bytes.ts";
 import { matchesSelector } from "../../lib/admin/command.ts";
-import { EventHub } from "../../lib/monitor/events.ts";
-import { realClock } from "../../lib/clock.ts";
+import { EventHub } from "../../lib/monitoring/server/events.ts";
+import { realClock } from "../../lib/base/clock.ts";
 
-// The hand-written versions the built-ins replaced (lib/bytes.ts, lib/admin/command.ts, lib/monitor/page.ts before).
+// The hand-written versions the built-ins replaced (lib/base/bytes.ts, lib/admin/command.ts, lib/monitoring/server/page.ts before).
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const HEX_PAIRS = Uint16Array.from(HEX, (h) => (h.charCodeAt(0) << 8) | h.charCodeAt(1));
 const hexCodes: number[] = new Array<number>(64).fill(0);

@@ -4,11 +4,11 @@
  * get replies, and received datagrams staying intact while retained.
  */
 import assert from "node:assert/strict";
-import { SlabAllocator } from "../../lib/slab.ts";
-import { REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../../lib/reply_cache.ts";
-import { encodeReply, encodeValuePayload, encodeValueReply } from "../../lib/protocol.ts";
-import { UdpTransport } from "../../lib/udp_transport.ts";
-import { seededRandom } from "../../lib/random.ts";
+import { SlabAllocator } from "../../lib/base/slab.ts";
+import { REPLY_CACHE_ENTRY_OVERHEAD, ReplyCache } from "../../lib/node/reply_cache.ts";
+import { encodeReply, encodeValuePayload, encodeValueReply } from "../../lib/wire/client_protocol.ts";
+import { UdpTransport } from "../../lib/net/udp_transport.ts";
+import { seededRandom } from "../../lib/base/random.ts";
 
 Deno.test("slab: regions are zero-filled, disjoint, and large arrays get their own buffer", () => {
   const slab = new SlabAllocator(1024);

@@ -14,11 +14,11 @@
  *
  * @module
  */
-import { KVClient } from "../../lib/client.ts";
-import { KVTimeoutError } from "../../lib/errors.ts";
-import { toKey } from "../../lib/keys.ts";
-import { Command, decodeValuePayload, ErrorCode } from "../../lib/protocol.ts";
-import type { Reply } from "../../lib/protocol.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { KVTimeoutError } from "../../lib/client/errors.ts";
+import { toKey } from "../../lib/client/keys.ts";
+import { Command, decodeValuePayload, ErrorCode } from "../../lib/wire/client_protocol.ts";
+import type { Reply } from "../../lib/wire/client_protocol.ts";
 
 /** Workload shape. */
 export interface ChaosClientConfig {

@@ -10,11 +10,11 @@
  * Skips with a message when not root or without `ip netns`/`nft`.
  */
 import assert from "node:assert/strict";
-import { permissionFlags } from "../../lib/process_launcher.ts";
-import { WatchedProcess } from "../../lib/watched_process.ts";
-import { forEachLine } from "../../lib/lines.ts";
-import { formatFleet } from "../../lib/config.ts";
-import { newClusterKey } from "../../lib/wire_auth.ts";
+import { permissionFlags } from "../../lib/roles/process_launcher.ts";
+import { WatchedProcess } from "../../lib/base/watched_process.ts";
+import { forEachLine } from "../../lib/base/lines.ts";
+import { formatFleet } from "../../lib/config/fleet_file.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 

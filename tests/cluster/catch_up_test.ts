@@ -6,14 +6,14 @@
  * Also the join gate alone: released after joinWaitMs when no join comes.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { Simulation } from "../../lib/simulation.ts";
-import { toHex } from "../../lib/bytes.ts";
-import { toKey } from "../../lib/keys.ts";
-import { VirtualClock } from "../../lib/clock.ts";
-import { askView } from "../../lib/cluster/catch_up.ts";
-import { JoinGate } from "../../lib/cluster/join_gate.ts";
-import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import { toHex } from "../../lib/base/bytes.ts";
+import { toKey } from "../../lib/client/keys.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { askView } from "../../lib/replication/catch_up.ts";
+import { JoinGate } from "../../lib/replication/join_gate.ts";
+import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
 import { flush } from "./replication_helpers.ts";
 
 const dec = new TextDecoder();

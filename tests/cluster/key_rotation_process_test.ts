@@ -4,11 +4,11 @@
  * writing: no client request fails, and at the end only the new key opens the cluster.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { ClusterDebugClient } from "../../lib/cluster/debug.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
-import { newClusterKey } from "../../lib/wire_auth.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { ClusterDebugClient } from "../../lib/replication/debug_queries.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 
 Deno.test("key rotation on 5 running nodes: add, switch, drop, with no failed client request", async () => {
   const ports = freeUdpPorts(5);

@@ -4,12 +4,12 @@
  * Replication is switched off so only membership traffic runs.
  */
 import assert from "node:assert/strict";
-import { Simulation, type SimulationOptions } from "../../lib/simulation.ts";
-import type { Swim } from "../../lib/cluster/swim.ts";
-import type { MemberEvent } from "../../lib/cluster/membership_table.ts";
-import type { Address } from "../../lib/transport.ts";
-import { parseFleet } from "../../lib/config.ts";
-import { LAN_CONFIG, WAN_CONFIG } from "../../lib/cluster/swim_config.ts";
+import { Simulation, type SimulationOptions } from "../../lib/testing/simulation.ts";
+import type { Swim } from "../../lib/membership/swim.ts";
+import type { MemberEvent } from "../../lib/membership/membership_table.ts";
+import type { Address } from "../../lib/net/transport.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { LAN_CONFIG, WAN_CONFIG } from "../../lib/membership/swim_config.ts";
 
 /** 50 LAN nodes started together agree on the full membership within this (measured ≤ 1.6 s over 20 seeds). */
 const CONVERGE_50_MS = 5_000;

@@ -2,10 +2,10 @@
  * Membership over real UDP between real node processes: a fleet file of 3,
  * a 4th host that joins with only `--seed`, a SIGKILLed node, a SIGTERMed (leaving) node.
  */
-import { newClusterKey } from "../../lib/wire_auth.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 
 /** LAN detection bound for a small cluster (min suspicion 4 s + probe and gossip delays). */
 const DETECT_MS = 15_000;

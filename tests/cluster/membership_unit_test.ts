@@ -1,27 +1,27 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock.ts";
-import { encodeJsonFrame } from "../../lib/envelope.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
-import { startNode } from "../../lib/server.ts";
-import { seededRandom } from "../../lib/random.ts";
-import { StaticMembers } from "../../lib/peers.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
+import { startNode } from "../../lib/roles/start_node.ts";
+import { seededRandom } from "../../lib/base/random.ts";
+import { StaticMembers } from "../../lib/node/members.ts";
 import {
   chunkEntries,
   decodeMembership,
   MembershipCommand,
   type MemberUpdate,
-} from "../../lib/cluster/membership_codec.ts";
-import { MemberTable } from "../../lib/cluster/membership_table.ts";
-import { BroadcastQueue } from "../../lib/cluster/swim_broadcasts.ts";
+} from "../../lib/membership/membership_codec.ts";
+import { MemberTable } from "../../lib/membership/membership_table.ts";
+import { BroadcastQueue } from "../../lib/membership/swim_broadcasts.ts";
 import {
   LAN_CONFIG,
   resolveSwimConfig,
   retransmitLimit,
   suspicionBounds,
   WAN_CONFIG,
-} from "../../lib/cluster/swim_config.ts";
-import { remainingSuspicionMs } from "../../lib/cluster/swim_suspicion.ts";
-import type { Swim } from "../../lib/cluster/swim.ts";
+} from "../../lib/membership/swim_config.ts";
+import { remainingSuspicionMs } from "../../lib/membership/swim_suspicion.ts";
+import type { Swim } from "../../lib/membership/swim.ts";
 
 const A = "10.0.0.1:4000", B = "10.0.0.2:4000", C = "10.0.0.3:4000";
 

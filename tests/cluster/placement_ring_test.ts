@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { bucketOf, keyPosition, keyPositionHex, murmur3, Ring } from "../../lib/cluster/ring.ts";
+import { bucketOf, keyPosition, keyPositionHex, murmur3, Ring } from "../../lib/replication/ring.ts";
 import {
   DEFAULT_REPLICATION_CONFIG,
   replicationConfig,
   replicationConfigFor,
   WAN_REPLICATION_OVERRIDES,
-} from "../../lib/cluster/replication_config.ts";
-import { parseFleet } from "../../lib/config.ts";
-import { toHex } from "../../lib/bytes.ts";
-import { randomBytes, seededRandom } from "../../lib/random.ts";
+} from "../../lib/replication/replication_config.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { toHex } from "../../lib/base/bytes.ts";
+import { randomBytes, seededRandom } from "../../lib/base/random.ts";
 
 const enc = new TextEncoder();
 const members = (count: number, base = 4000) => Array.from({ length: count }, (_, i) => `127.0.0.1:${base + i}`);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { ReplicaCommand } from "../../lib/cluster/replica_protocol.ts";
-import { newClusterKey } from "../../lib/wire_auth.ts";
-import { readFrame } from "../../lib/wire_frame.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { ReplicaCommand } from "../../lib/replication/replica_protocol.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
+import { readFrame } from "../../lib/wire/frame.ts";
 import { addr, hexOf, TestCluster } from "./replication_helpers.ts";
 
 Deno.test("a replayed old replica write (authentic bytes, captured on the wire) never replaces a newer value", async () => {

@@ -4,24 +4,24 @@
  *
  * @module
  */
-import type { FrameAuth } from "../../lib/wire_frame.ts";
-import { VirtualClock } from "../../lib/clock.ts";
-import { type ClientOptions, KVClient } from "../../lib/client.ts";
-import { LocalExecutor } from "../../lib/executor.ts";
-import { HybridLogicalClock } from "../../lib/hlc.ts";
-import { MemoryNetwork, type NetworkConditions } from "../../lib/memory_network.ts";
-import { KVNode } from "../../lib/node.ts";
-import type { NodeContext } from "../../lib/node_context.ts";
-import type { MemberCounts, MemberView } from "../../lib/peers.ts";
-import { seededRandom } from "../../lib/random.ts";
-import { MemoryStore } from "../../lib/store.ts";
-import type { Address } from "../../lib/transport.ts";
-import { ReplicatedExecutor } from "../../lib/cluster/replication.ts";
-import { type ReplicationConfig, replicationConfig } from "../../lib/cluster/replication_config.ts";
-import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
-import { toHex } from "../../lib/bytes.ts";
+import type { FrameAuth } from "../../lib/wire/frame.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { type ClientOptions, KVClient } from "../../lib/client/client.ts";
+import { LocalExecutor } from "../../lib/node/executor.ts";
+import { HybridLogicalClock } from "../../lib/storage/hlc.ts";
+import { MemoryNetwork, type NetworkConditions } from "../../lib/net/memory_network.ts";
+import { KVNode } from "../../lib/node/kv_node.ts";
+import type { NodeContext } from "../../lib/node/context.ts";
+import type { MemberCounts, MemberView } from "../../lib/node/members.ts";
+import { seededRandom } from "../../lib/base/random.ts";
+import { MemoryStore } from "../../lib/storage/store.ts";
+import type { Address } from "../../lib/net/transport.ts";
+import { ReplicatedExecutor } from "../../lib/replication/replicated_executor.ts";
+import { type ReplicationConfig, replicationConfig } from "../../lib/replication/replication_config.ts";
+import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
+import { toHex } from "../../lib/base/bytes.ts";
 import assert from "node:assert/strict";
-import { compareVersions, type Version } from "../../lib/hlc.ts";
+import { compareVersions, type Version } from "../../lib/storage/hlc.ts";
 
 /** A membership view the test sets by hand. */
 export class TestMembers implements MemberView {

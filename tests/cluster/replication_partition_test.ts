@@ -1,18 +1,18 @@
 /**
  * Acceptance: a 2|3 partition of a simulated cluster (real SWIM membership and
- * replication, lib/simulation.ts) with writes on both sides, then heal.
+ * replication, lib/testing/simulation.ts) with writes on both sides, then heal.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { Simulation } from "../../lib/simulation.ts";
-import type { RunningNode } from "../../lib/server.ts";
-import { ReplicatedExecutor } from "../../lib/cluster/replication.ts";
-import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
-import { toHex } from "../../lib/bytes.ts";
-import { toKey } from "../../lib/keys.ts";
-import type { Executor } from "../../lib/executor.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import type { RunningNode } from "../../lib/roles/start_node.ts";
+import { ReplicatedExecutor } from "../../lib/replication/replicated_executor.ts";
+import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
+import { toHex } from "../../lib/base/bytes.ts";
+import { toKey } from "../../lib/client/keys.ts";
+import type { Executor } from "../../lib/node/executor.ts";
 import { flush, writeConflictingKeys } from "./replication_helpers.ts";
-import { compareVersions, type Version } from "../../lib/hlc.ts";
+import { compareVersions, type Version } from "../../lib/storage/hlc.ts";
 
 const dec = new TextDecoder();
 

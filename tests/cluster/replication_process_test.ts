@@ -1,16 +1,16 @@
 /**
  * Acceptance tests with real node processes on loopback UDP (real SWIM membership).
  */
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { newClusterKey } from "../../lib/wire_auth.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
-import { ClusterDebugClient } from "../../lib/cluster/debug.ts";
-import { keyPositionHex, Ring } from "../../lib/cluster/ring.ts";
-import { DEFAULT_REPLICATION_CONFIG } from "../../lib/cluster/replication_config.ts";
-import { toHex } from "../../lib/bytes.ts";
-import { toKey } from "../../lib/keys.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
+import { ClusterDebugClient } from "../../lib/replication/debug_queries.ts";
+import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
+import { DEFAULT_REPLICATION_CONFIG } from "../../lib/replication/replication_config.ts";
+import { toHex } from "../../lib/base/bytes.ts";
+import { toKey } from "../../lib/client/keys.ts";
 import { exitsWithin } from "../child_processes.ts";
 
 const dec = new TextDecoder();

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Command, ErrorCode } from "../../lib/protocol.ts";
+import { Command, ErrorCode } from "../../lib/wire/client_protocol.ts";
 import { addr, hexOf, key, TestCluster } from "./replication_helpers.ts";
-import { keyPosition } from "../../lib/cluster/ring.ts";
-import { HLC_TICKS_PER_MS } from "../../lib/hlc.ts";
+import { keyPosition } from "../../lib/replication/ring.ts";
+import { HLC_TICKS_PER_MS } from "../../lib/storage/hlc.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { addr, hexOf, TestCluster, writeConflictingKeys } from "./replication_helpers.ts";
-import type { KVClient } from "../../lib/client.ts";
-import { compareVersions, type Version } from "../../lib/hlc.ts";
+import type { KVClient } from "../../lib/client/client.ts";
+import { compareVersions, type Version } from "../../lib/storage/hlc.ts";
 
 const dec = new TextDecoder();
 

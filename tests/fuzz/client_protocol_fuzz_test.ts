@@ -15,9 +15,9 @@ import {
   decodeValuePayload,
   encodeRequest,
   ErrorCode,
-} from "../../lib/protocol.ts";
-import { Simulation } from "../../lib/simulation.ts";
-import type { StoreListener } from "../../lib/store.ts";
+} from "../../lib/wire/client_protocol.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import type { StoreListener } from "../../lib/storage/store.ts";
 import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
 
 /** What PROTOCOL.md says a packet means: no answer, an error code, or a request. */

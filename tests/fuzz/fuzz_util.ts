@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Random, seededRandom } from "../../lib/random.ts";
+import { type Random, seededRandom } from "../../lib/base/random.ts";
 
 /**
  * Cases per fuzz target: `FUZZ_CASES` (CI runs `deno task test:fuzz` with 100000),

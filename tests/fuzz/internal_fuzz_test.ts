@@ -15,30 +15,30 @@ import {
   encodeJsonFrame,
   InternalCommand,
   type InternalMessage,
-} from "../../lib/envelope.ts";
-import { encodeFrame, readFrame, REJECT_REASONS } from "../../lib/wire_frame.ts";
-import { toHex } from "../../lib/bytes.ts";
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
-import { newClusterKey } from "../../lib/wire_auth.ts";
+} from "../../lib/wire/envelope.ts";
+import { encodeFrame, readFrame, REJECT_REASONS } from "../../lib/wire/frame.ts";
+import { toHex } from "../../lib/base/bytes.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import { addr, TestCluster } from "../cluster/replication_helpers.ts";
 import {
   decodeReplicaGet,
   decodeReplicaGetReply,
   decodeReplicaPut,
   decodeReplicaPutReply,
-} from "../../lib/cluster/replica_codec.ts";
-import { decodeMembership, decodeUpdate } from "../../lib/cluster/membership_codec.ts";
-import { decodeEntries, decodeVersions, encodeEntries, headerOf } from "../../lib/cluster/replica_protocol.ts";
-import { parseRoundHeader } from "../../lib/agent/round_message.ts";
+} from "../../lib/replication/replica_codec.ts";
+import { decodeMembership, decodeUpdate } from "../../lib/membership/membership_codec.ts";
+import { decodeEntries, decodeVersions, encodeEntries, headerOf } from "../../lib/replication/replica_protocol.ts";
+import { parseRoundHeader } from "../../lib/monitoring/round_message.ts";
 import { headerId, headerIndex } from "../../lib/admin/protocol.ts";
 import { hintList } from "../../lib/admin/gossip.ts";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../../lib/admin/keys.ts";
 import type { RunOutcome, ScriptExecutor } from "../../lib/admin/runner.ts";
-import { KVClient } from "../../lib/client.ts";
-import type { FleetConfig } from "../../lib/config.ts";
-import { Simulation } from "../../lib/simulation.ts";
-import type { StoreListener } from "../../lib/store.ts";
+import { KVClient } from "../../lib/client/client.ts";
+import type { FleetConfig } from "../../lib/config/fleet_file.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import type { StoreListener } from "../../lib/storage/store.ts";
 import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
 
 const settle = () => new Promise<void>((r) => setTimeout(r, 0));

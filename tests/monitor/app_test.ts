@@ -1,12 +1,17 @@
-import { ClusterKeyring } from "../../lib/cluster_keyring.ts";
+import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock.ts";
-import { parseFleet } from "../../lib/config.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
-import { type RunningMonitor, startMonitor } from "../../lib/monitor/server.ts";
-import { NODE_HEADER, SIGNATURE_HEADER } from "../../lib/signed_request.ts";
-import { decodeJsonFrame } from "../../lib/envelope.ts";
-import { MonitoringCommand, parseRoundHeader, type RoundHeader, verifyRound } from "../../lib/agent/round_message.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
+import { type RunningMonitor, startMonitor } from "../../lib/roles/start_monitor.ts";
+import { NODE_HEADER, SIGNATURE_HEADER } from "../../lib/wire/signed_request.ts";
+import { decodeJsonFrame } from "../../lib/wire/envelope.ts";
+import {
+  MonitoringCommand,
+  parseRoundHeader,
+  type RoundHeader,
+  verifyRound,
+} from "../../lib/monitoring/round_message.ts";
 import { defaultStats, KEY_HEX, readSseUntil, report, signedPost, testKey, WRONG_KEY_HEX } from "./helpers.ts";
 
 const A = "127.0.0.1:4000";

@@ -1,12 +1,12 @@
 /** The monitor's bounded request bodies and escaped pages (readLimited, esc on hono's escaper, the 404 page). */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { readLimited } from "../../lib/monitor/body.ts";
-import { esc } from "../../lib/monitor/page.ts";
-import { registerAdminRoutes } from "../../lib/monitor/admin_routes.ts";
-import { startMonitor } from "../../lib/monitor/server.ts";
-import { VirtualClock } from "../../lib/clock.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
+import { readLimited } from "../../lib/monitoring/server/body.ts";
+import { esc } from "../../lib/monitoring/server/page.ts";
+import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
+import { startMonitor } from "../../lib/roles/start_monitor.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
 
 /** A request whose body arrives in `chunks` pieces of `size` bytes, with no content-length. */
 function streamed(chunks: number, size: number, counter: { pulled: number }, path = "/"): Request {

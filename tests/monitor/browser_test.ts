@@ -7,10 +7,10 @@
  * (.ci/run installs it). Run alone with `deno task test:browser`.
  */
 import assert from "node:assert/strict";
-import { parseFleet } from "../../lib/config.ts";
-import { startMonitor } from "../../lib/monitor/server.ts";
-import { type RunningNode, startNode } from "../../lib/server.ts";
-import { KVClient } from "../../lib/client.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { startMonitor } from "../../lib/roles/start_monitor.ts";
+import { type RunningNode, startNode } from "../../lib/roles/start_node.ts";
+import { KVClient } from "../../lib/client/client.ts";
 import { KEY_HEX, waitUntil } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

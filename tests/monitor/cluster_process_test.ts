@@ -5,7 +5,7 @@
  * responding after K rounds, on the page and in the API.
  */
 import assert from "node:assert/strict";
-import { freeUdpPorts, RoleProcess, startNodeProcess } from "../../lib/process_launcher.ts";
+import { freeUdpPorts, RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 import { KEY_HEX, waitUntil } from "./helpers.ts";
 
 const K = 3;

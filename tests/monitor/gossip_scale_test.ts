@@ -3,12 +3,12 @@
  * Prints rounds-to-coverage (hops) and messages per node next to log2(n) + ln(n).
  */
 import assert from "node:assert/strict";
-import { Simulation } from "../../lib/simulation.ts";
-import { FunctionReportSink } from "../../lib/agent/report_sender.ts";
-import { encodeJsonFrame } from "../../lib/envelope.ts";
-import { MonitoringCommand, type RoundHeader } from "../../lib/agent/round_message.ts";
-import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent } from "../../lib/agent/round_gossip.ts";
-import type { NodeReport } from "../../lib/monitor/report.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import { FunctionReportSink } from "../../lib/monitoring/agent/report_sender.ts";
+import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
+import { MonitoringCommand, type RoundHeader } from "../../lib/monitoring/round_message.ts";
+import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent } from "../../lib/monitoring/agent/round_gossip.ts";
+import type { NodeReport } from "../../lib/monitoring/report.ts";
 import { waitUntil } from "./helpers.ts";
 
 const N = 1_000;

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { signedHeaders } from "../../lib/signed_request.ts";
-import { importClusterKey } from "../../lib/cluster_key.ts";
-import type { NodeReport, StatMap } from "../../lib/monitor/report.ts";
+import { signedHeaders } from "../../lib/wire/signed_request.ts";
+import { importClusterKey } from "../../lib/wire/http_key.ts";
+import type { NodeReport, StatMap } from "../../lib/monitoring/report.ts";
 
 /** A fixed test cluster key (hex). */
 export const KEY_HEX = "5eed".repeat(16);

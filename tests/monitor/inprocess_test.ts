@@ -5,11 +5,11 @@
  * the leak sanitizers on, so node, agent and monitor must clean up fully.
  */
 import assert from "node:assert/strict";
-import { parseFleet } from "../../lib/config.ts";
-import { startMonitor } from "../../lib/monitor/server.ts";
-import { startNode } from "../../lib/server.ts";
-import { addStatsSource } from "../../lib/agent/stats.ts";
-import { monitoringAgentOf } from "../../lib/agent/attach.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { startMonitor } from "../../lib/roles/start_monitor.ts";
+import { startNode } from "../../lib/roles/start_node.ts";
+import { addStatsSource } from "../../lib/monitoring/agent/stats.ts";
+import { monitoringAgentOf } from "../../lib/monitoring/agent/attach.ts";
 import { KEY_HEX, waitUntil } from "./helpers.ts";
 
 Deno.test("a node's new stat shows on the page without any monitor change (real UDP + HTTP)", async () => {

@@ -1,21 +1,21 @@
 /** Unit tests of the monitoring parts: history, rounds, gossip, stats, persistence, CLI. */
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock.ts";
-import { NodeHistory } from "../../lib/monitor/history.ts";
-import { RoundBook } from "../../lib/monitor/rounds.ts";
-import { parseReportBody, putStat } from "../../lib/monitor/report.ts";
-import { RoundGossip } from "../../lib/agent/round_gossip.ts";
-import { parseRoundHeader, type RoundHeader, signRound, verifyRound } from "../../lib/agent/round_message.ts";
-import { StaticMembers } from "../../lib/peers.ts";
-import { seededRandom } from "../../lib/random.ts";
-import { startNode } from "../../lib/server.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
-import { addStatsSource, KVSTORE_VERSION, StatsCollector } from "../../lib/agent/stats.ts";
-import { Monitor } from "../../lib/monitor/monitor.ts";
-import { loadSnapshot, saveSnapshot, SNAPSHOT_FILE } from "../../lib/monitor/persist.ts";
-import { renderMetrics } from "../../lib/monitor/metrics.ts";
-import { formatDuration, formatStat } from "../../lib/monitor/view.ts";
-import { RoleProcess } from "../../lib/process_launcher.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { NodeHistory } from "../../lib/monitoring/server/history.ts";
+import { RoundBook } from "../../lib/monitoring/server/rounds.ts";
+import { parseReportBody, putStat } from "../../lib/monitoring/report.ts";
+import { RoundGossip } from "../../lib/monitoring/agent/round_gossip.ts";
+import { parseRoundHeader, type RoundHeader, signRound, verifyRound } from "../../lib/monitoring/round_message.ts";
+import { StaticMembers } from "../../lib/node/members.ts";
+import { seededRandom } from "../../lib/base/random.ts";
+import { startNode } from "../../lib/roles/start_node.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
+import { addStatsSource, KVSTORE_VERSION, StatsCollector } from "../../lib/monitoring/agent/stats.ts";
+import { Monitor } from "../../lib/monitoring/server/monitor.ts";
+import { loadSnapshot, saveSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/server/persist.ts";
+import { renderMetrics } from "../../lib/monitoring/server/metrics.ts";
+import { formatDuration, formatStat } from "../../lib/monitoring/server/view.ts";
+import { RoleProcess } from "../../lib/roles/process_launcher.ts";
 import { report, testKey, waitUntil } from "./helpers.ts";
 
 Deno.test("history keeps a bounded window per series and drops what falls out of it", () => {

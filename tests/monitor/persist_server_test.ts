@@ -5,11 +5,11 @@
  * aside (never overwritten by the next save), and the log says where it went.
  */
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock.ts";
-import { parseFleet } from "../../lib/config.ts";
-import { MemoryNetwork } from "../../lib/memory_network.ts";
-import { type RunningMonitor, startMonitor } from "../../lib/monitor/server.ts";
-import { loadSnapshot, setAsideSnapshot, SNAPSHOT_FILE } from "../../lib/monitor/persist.ts";
+import { VirtualClock } from "../../lib/base/clock.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { MemoryNetwork } from "../../lib/net/memory_network.ts";
+import { type RunningMonitor, startMonitor } from "../../lib/roles/start_monitor.ts";
+import { loadSnapshot, setAsideSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/server/persist.ts";
 import { defaultStats, KEY_HEX, report, signedPost, testKey, waitUntil } from "./helpers.ts";
 
 const A = "127.0.0.1:4000";

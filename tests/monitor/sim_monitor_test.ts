@@ -7,13 +7,13 @@
  * answers UDP from one that is gone.
  */
 import assert from "node:assert/strict";
-import { Simulation } from "../../lib/simulation.ts";
-import { FunctionReportSink } from "../../lib/agent/report_sender.ts";
-import { Monitor, type MonitorChange } from "../../lib/monitor/monitor.ts";
-import { startMonitor } from "../../lib/monitor/server.ts";
-import { parseFleet } from "../../lib/config.ts";
-import { seededRandom } from "../../lib/random.ts";
-import type { NodeReport } from "../../lib/monitor/report.ts";
+import { Simulation } from "../../lib/testing/simulation.ts";
+import { FunctionReportSink } from "../../lib/monitoring/agent/report_sender.ts";
+import { Monitor, type MonitorChange } from "../../lib/monitoring/server/monitor.ts";
+import { startMonitor } from "../../lib/roles/start_monitor.ts";
+import { parseFleet } from "../../lib/config/fleet_file.ts";
+import { seededRandom } from "../../lib/base/random.ts";
+import type { NodeReport } from "../../lib/monitoring/report.ts";
 
 const N = 12;
 const INTERVAL = 1_000;

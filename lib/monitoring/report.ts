@@ -1,0 +1,140 @@
+/**
+ * What a node reports to the monitor once per round: an open map of stats
+ * (name → number or string, with an optional unit), so a new stat needs no
+ * change on the monitor. Shared by the node agent (which builds reports) and
+ * the monitor (which validates them).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { parseAddress } from "../net/transport.ts";
+
+/** One stat: a number or a short string, with an optional unit ("bytes", "s", "req/s", "%"). */
+export interface Stat {
+  /** The value. */
+  value: number | string;
+  /** Unit, if any. */
+  unit?: string;
+}
+
+/** Stats by name. Names are short identifiers such as `keys`, `rps.put`, `load_1m`. */
+export type StatMap = Record<string, Stat>;
+
+/** One report from one node for one round. */
+export interface NodeReport {
+  /** The reporting node's address (host:port), its id on the monitor. */
+  node: string;
+  /** Id of the round that triggered the report. */
+  round: string;
+  /** How many hops the round message took to reach the node (0 = sent by the monitor). */
+  hops: number;
+  /** How long the node waited (jitter) between receiving the round and sending, in ms. */
+  waitMs: number;
+  /** The node's stats. */
+  stats: StatMap;
+  /** Some members the node believes alive (a sample when the cluster is large). */
+  members?: string[];
+}
+
+/** Size limits of reports (named so the monitor and agent agree). */
+export const REPORT_LIMITS = {
+  /** Stats per report. */
+  maxStats: 256,
+  /** Characters in a stat name. */
+  maxNameLength: 64,
+  /** Characters in a string value. */
+  maxStringLength: 256,
+  /** Characters in a unit. */
+  maxUnitLength: 16,
+  /** Member addresses per report. */
+  maxMembers: 64,
+  /** Reports in one batch. */
+  maxBatch: 100,
+  /** Bytes in one HTTP request body (single report or batch). */
+  maxBodyBytes: 256 * 1024,
+} as const;
+
+/** Pattern of stat names: a letter or `_`, then letters, digits, `_ . : -`. */
+export const STAT_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+/** Pattern of round ids (hex). */
+export const ROUND_ID = /^[0-9a-f]{8,32}$/;
+
+const address = z.string().max(64).refine((s) => {
+  try {
+    parseAddress(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: "expected host:port" });
+
+const StatSchema = z.strictObject({
+  value: z.union([z.number().finite(), z.string().max(REPORT_LIMITS.maxStringLength)]),
+  unit: z.string().max(REPORT_LIMITS.maxUnitLength).optional(),
+});
+
+const StatMapSchema = z.record(
+  z.string().max(REPORT_LIMITS.maxNameLength).regex(STAT_NAME, {
+    message: "stat names start with a letter or _ and use letters, digits, _ . : -",
+  }),
+  StatSchema,
+).refine((m) => Object.keys(m).length <= REPORT_LIMITS.maxStats, {
+  message: `at most ${REPORT_LIMITS.maxStats} stats per report`,
+});
+
+/** Schema of one report. */
+export const ReportSchema = z.object({
+  node: address,
+  round: z.string().regex(ROUND_ID, { message: "expected a hex round id" }),
+  hops: z.number().int().min(0).max(1_000),
+  waitMs: z.number().min(0).max(3_600_000),
+  stats: StatMapSchema,
+  members: z.array(address).max(REPORT_LIMITS.maxMembers).optional(),
+});
+
+/** Schema of a request body: one report, or a batch `{ reports: [...] }`. */
+export const ReportBodySchema = z.union([
+  ReportSchema,
+  z.object({ reports: z.array(ReportSchema).min(1).max(REPORT_LIMITS.maxBatch) }),
+]);
+
+/**
+ * Validates a parsed request body; returns the reports or a sentence saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * const r = parseReportBody({ node: "127.0.0.1:4000", round: "00112233", hops: 1, waitMs: 5, stats: {} });
+ * console.log(r.ok && r.reports.length); // 1
+ * ```
+ */
+export function parseReportBody(
+  body: unknown,
+): { ok: true; reports: NodeReport[] } | { ok: false; error: string } {
+  const r = ReportBodySchema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const at = issue.path.length > 0 ? ` at "${issue.path.join(".")}"` : "";
+    return { ok: false, error: `invalid report${at}: ${issue.message}` };
+  }
+  const reports = "reports" in r.data ? r.data.reports : [r.data];
+  return { ok: true, reports: reports as NodeReport[] };
+}
+
+/**
+ * Adds a stat to `map` if the value is usable (finite number or string); returns the map.
+ *
+ * @example
+ * ```ts
+ * const m = putStat({}, "keys", 3);
+ * console.log(m.keys); // { value: 3 }
+ * ```
+ */
+export function putStat(map: StatMap, name: string, value: number | string | undefined, unit?: string): StatMap {
+  if (value === undefined || (typeof value === "number" && !Number.isFinite(value))) return map;
+  if (!STAT_NAME.test(name) || name.length > REPORT_LIMITS.maxNameLength) {
+    throw new TypeError(`Invalid stat name "${name}": use letters, digits, _ . : - (at most 64 characters)`);
+  }
+  const v = typeof value === "string" ? value.slice(0, REPORT_LIMITS.maxStringLength) : value;
+  map[name] = unit ? { value: v, unit } : { value: v };
+  return map;
+}

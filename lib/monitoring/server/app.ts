@@ -1,0 +1,139 @@
+/**
+ * The monitor's HTTP routes (Hono): report intake, the page, the JSON API,
+ * Prometheus metrics, the SSE stream, and the routes other subsystems add (the admin results, by
+ * the monitor role: `lib/roles/start_monitor.ts`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { html } from "hono/html";
+import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../../wire/signed_request.ts";
+import { readLimited } from "./body.ts";
+import type { EventHub } from "./events.ts";
+import { renderMetrics } from "./metrics.ts";
+import type { Monitor } from "./monitor.ts";
+import { parseSort, renderDetail, renderIndex } from "./page.ts";
+import { parseReportBody, REPORT_LIMITS } from "../report.ts";
+import { clusterSummary, nodeView, nodeViews } from "./view.ts";
+
+/** What the routes need. */
+export interface MonitorAppOptions {
+  /** The monitor's logic. */
+  monitor: Monitor;
+  /** Live-update streams. */
+  hub: EventHub;
+  /** Cluster key: reports must be signed with it (none = accept unsigned, for trying out). */
+  clusterKey?: CryptoKey | readonly CryptoKey[];
+  /** Largest request body accepted (bytes). */
+  maxBodyBytes?: number;
+  /** Adds the routes of other subsystems (before the not-found handler). */
+  extraRoutes?: (app: Hono) => void;
+}
+
+/**
+ * Builds the Hono app.
+ *
+ * @example
+ * ```ts ignore
+ * const app = createMonitorApp({ monitor, hub, clusterKey });
+ * const res = await app.request("/api/nodes");
+ * ```
+ */
+export function createMonitorApp(options: MonitorAppOptions): Hono {
+  const { monitor, hub, clusterKey } = options;
+  const maxBody = options.maxBodyBytes ?? REPORT_LIMITS.maxBodyBytes;
+  const app = new Hono();
+
+  app.post("/api/report", async (c) => {
+    const refuse = (status: 400 | 401 | 403 | 409 | 413 | 415, error: string) => {
+      monitor.countRejected();
+      return c.json({ error }, status);
+    };
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/json\b/i.test(type)) return refuse(415, "send the report as application/json");
+    const body = await readLimited(c.req.raw, maxBody);
+    if (body === null) return refuse(413, `the body is larger than ${maxBody} bytes`);
+    const node = c.req.header(NODE_HEADER);
+    const signature = c.req.header(SIGNATURE_HEADER);
+    if (clusterKey && (!node || !signature)) {
+      return refuse(401, `sign the report with the cluster key (${NODE_HEADER} and ${SIGNATURE_HEADER} headers)`);
+    }
+    if (!(await verifySignedBody(clusterKey, node, signature, body))) {
+      return refuse(403, "the signature does not match: wrong cluster key or altered body");
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return refuse(400, "the body is not valid JSON");
+    }
+    const r = parseReportBody(parsed);
+    if (!r.ok) return refuse(400, r.error);
+    if (clusterKey && !("reports" in (parsed as object)) && r.reports[0].node !== node) {
+      return refuse(403, `the report is for ${r.reports[0].node} but signed by ${node}`);
+    }
+    const result = monitor.acceptReports(r.reports);
+    if (result.accepted === 0) {
+      return c.json({ error: result.rejected[0]?.reason ?? "nothing accepted", ...result }, 409);
+    }
+    return c.json(result, 202);
+  });
+
+  app.get("/", (c) => c.html(renderIndex(monitor, parseSort(c.req.query("sort"), c.req.query("dir")))));
+
+  app.get("/nodes/:id", (c) => {
+    const id = c.req.param("id");
+    const page = renderDetail(monitor, id, c.req.query("fragment") === "1");
+    return page === null ? c.html(notFound(id), 404) : c.html(page);
+  });
+
+  app.get("/api/nodes", (c) => {
+    const views = nodeViews(monitor);
+    return c.json({ cluster: clusterSummary(monitor, views), nodes: views });
+  });
+
+  app.get("/api/nodes/:id", (c) => {
+    const n = monitor.registry.get(c.req.param("id"));
+    if (!n) return c.json({ error: `unknown node ${c.req.param("id")}` }, 404);
+    return c.json({ ...nodeView(monitor, n), members: n.members, history: n.history.snapshot() });
+  });
+
+  app.get("/api/rounds", (c) => {
+    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 60) || 60, 1), monitor.config.keepRounds);
+    return c.json({
+      intervalMs: monitor.config.intervalMs,
+      notRespondingRounds: monitor.config.notRespondingRounds,
+      current: monitor.rounds.latest() ?? null,
+      rounds: monitor.rounds.list(limit),
+    });
+  });
+
+  app.get("/metrics", (c) => c.text(renderMetrics(monitor), 200, { "content-type": "text/plain; version=0.0.4" }));
+
+  app.get("/events", () => hub.connect() ?? new Response("too many live clients; reload later", { status: 503 }));
+
+  app.get("/healthz", (c) => c.json({ ok: true, round: monitor.rounds.index, nodes: monitor.registry.size }));
+
+  options.extraRoutes?.(app);
+
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/")
+      ? c.json({ error: `no route ${c.req.path}` }, 404)
+      : c.html(notFound(c.req.path), 404)
+  );
+  app.onError((e, c) => {
+    console.error(`monitor: ${c.req.method} ${c.req.path} failed: ${e.message}`);
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}
+
+/** The 404 page (hono/html escapes `what`). */
+function notFound(what: string): ReturnType<typeof html> {
+  return html`
+    <!doctype html>
+    <meta charset="utf-8">
+    <title>Not found</title>
+    <p>Nothing at ${what}. <a href="/">Back to the nodes</a></p>
+  `;
+}

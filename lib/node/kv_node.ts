@@ -1,0 +1,411 @@
+/**
+ * A KVStore node: answers the client protocol on a transport, with an
+ * at-most-once reply cache and overload protection, and routes internal
+ * messages (0x20–0xFF) to its {@linkcode Rpc} endpoint.
+ *
+ * @module
+ */
+import { type Clock, deferOn } from "../base/clock.ts";
+import type { ExecResult, Executor } from "./executor.ts";
+import { idKey, Rpc, type RpcOptions } from "../wire/rpc.ts";
+import {
+  Command,
+  COMMAND_OFFSET,
+  decodeRequest,
+  encodeReply,
+  encodeU32Payload,
+  encodeValueReply,
+  ErrorCode,
+  FIRST_INTERNAL_COMMAND,
+  HEADER_LENGTH,
+  ID_LENGTH,
+  isMutating,
+  type Request,
+} from "../wire/client_protocol.ts";
+import { ReplyCache } from "./reply_cache.ts";
+import { digestRequest, requestDigest } from "./request_digest.ts";
+import { type Durability, durabilityFailure } from "../storage/durability.ts";
+import { SlabAllocator } from "../base/slab.ts";
+import type { MemoryStore } from "../storage/store.ts";
+import type { Address, Transport } from "../net/transport.ts";
+
+/** Tunables of the request path, with named defaults. */
+export interface NodeConfig {
+  /** How long replies are kept for at-most-once answers (ms). */
+  replyCacheTtlMs: number;
+  /** Memory bound of the reply cache (bytes). */
+  replyCacheMaxBytes: number;
+  /** Requests executing at once before new ones get 0x03 overload. */
+  maxInFlight: number;
+}
+
+/** Defaults: 5 s reply cache bounded at 64 MiB, 1,024 requests in flight. */
+export const DEFAULT_NODE_CONFIG: NodeConfig = {
+  replyCacheTtlMs: 5_000,
+  replyCacheMaxBytes: 64 * 1024 * 1024,
+  maxInFlight: 1_024,
+};
+
+/** Counters a node keeps (monitoring reads them). */
+export interface NodeCounters {
+  /** Requests by command name. */
+  requests: Record<string, number>;
+  /** Replies by error code (hex string). */
+  replies: Record<string, number>;
+  /** Datagrams too short to answer (< 17 bytes). */
+  dropped: number;
+  /** Retries answered from the reply cache. */
+  replayed: number;
+  /** Requests refused with 0x03. */
+  overloaded: number;
+  /** Requests that reused the id of a different cached or running request (a client numbering badly). */
+  idReuse: number;
+  /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
+  refusedDestructive: number;
+  /** Client requests left unanswered while the node hands its port to its new process (clients retry there). */
+  handedOver: number;
+}
+
+const COMMAND_NAMES: Record<number, string> = {
+  1: "put",
+  2: "get",
+  3: "remove",
+  4: "shutdown",
+  5: "wipeout",
+  6: "is_alive",
+  7: "get_pid",
+  8: "get_membership_count",
+};
+
+/** Reply-counter names by code ("00"…"ff"), so counting a reply allocates no string. */
+const CODE_HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Everything a node needs, injected. */
+export interface NodeOptions {
+  /** Where datagrams come and go. */
+  transport: Transport;
+  /** Time source. */
+  clock: Clock;
+  /** Local store (wipeout clears it). */
+  store: MemoryStore;
+  /** Executes put/get/remove. */
+  executor: Executor;
+  /** Called after the shutdown reply was sent: stop at once, as if crashed. */
+  onShutdown?: () => void;
+  /** Process id reported by get-pid. */
+  pid?: number;
+  /** Tunables (defaults in {@linkcode DEFAULT_NODE_CONFIG}). */
+  config?: Partial<NodeConfig>;
+  /** How internal messages are authenticated and batched. */
+  rpc?: RpcOptions;
+  /** Whether `from` may send shutdown and wipeout (default: anyone); refused ones get 0x04. */
+  allowDestructive?: (from: Address) => boolean;
+  /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
+  durability?: Durability;
+}
+
+/**
+ * Serves the client protocol.
+ *
+ * @example
+ * ```ts ignore
+ * const node = new KVNode({ transport, clock: realClock, store, executor });
+ * // node now answers datagrams arriving on transport
+ * node.close();
+ * ```
+ */
+export class KVNode {
+  /** Where datagrams come and go. */
+  readonly transport: Transport;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Local store (wipeout clears it). */
+  readonly store: MemoryStore;
+  /** Internal request/reply endpoint (commands 0x20–0xFF). */
+  readonly rpc: Rpc;
+  /** Tunables in force. */
+  readonly config: NodeConfig;
+  /** At-most-once reply cache. */
+  readonly replyCache: ReplyCache;
+  /** Request and reply counters. */
+  readonly counters: NodeCounters = {
+    requests: {},
+    replies: {},
+    dropped: 0,
+    replayed: 0,
+    overloaded: 0,
+    idReuse: 0,
+    refusedDestructive: 0,
+    handedOver: 0,
+  };
+  /** Clock time at start. */
+  readonly startedAt: number;
+  /** Executes put/get/remove (local or replicated). */
+  executor: Executor;
+  // Requests executing asynchronously: id (as idKey) → the low word of their digest.
+  #inFlight = new Map<string, number>();
+  // Digest of the request being answered (set per datagram, and again when an async one finishes).
+  #digestLo = 0;
+  #digestHi = 0;
+  #onShutdown: () => void;
+  #pid: number;
+  #allowDestructive: (from: Address) => boolean;
+  #durability: Durability | undefined;
+  #durabilityErrors = 0;
+  #defer: (fn: () => void) => void;
+  #held: {
+    id: Uint8Array;
+    reply: Uint8Array;
+    code: number;
+    from: Address;
+    mutating: boolean;
+    lo: number;
+    hi: number;
+  }[] = [];
+  #closed = false;
+  #refusingClients = false;
+  #closers: (() => void)[] = [];
+  // Replies are small and many: carve them out of slabs rather than allocating a buffer each.
+  #slab = new SlabAllocator();
+  #alloc = (length: number) => this.#slab.alloc(length);
+
+  /** Creates a node and starts answering datagrams on the transport. */
+  constructor(options: NodeOptions) {
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.store = options.store;
+    this.executor = options.executor;
+    this.config = { ...DEFAULT_NODE_CONFIG, ...options.config };
+    this.replyCache = new ReplyCache({ ttlMs: this.config.replyCacheTtlMs, maxBytes: this.config.replyCacheMaxBytes });
+    const durability = options.durability;
+    this.rpc = new Rpc(this.transport, this.clock, {
+      ...options.rpc,
+      // A replica's acks leave only after the writes they acknowledge are committed.
+      beforeSend: durability ? () => durability.commit() : undefined,
+    });
+    this.#onShutdown = options.onShutdown ?? (() => this.close());
+    this.#pid = options.pid ?? 0;
+    this.#allowDestructive = options.allowDestructive ?? (() => true);
+    this.#durability = options.durability;
+    this.#defer = deferOn(this.clock);
+    this.startedAt = this.clock.now();
+    this.transport.onReceive((data, from) => this.receive(data, from));
+  }
+
+  /** This node's address (its id in the cluster). */
+  get address(): Address {
+    return this.transport.address;
+  }
+
+  /** Requests executing now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Registers cleanup to run on {@linkcode KVNode.close} (timers of attached subsystems). */
+  onClose(fn: () => void): void {
+    this.#closers.push(fn);
+  }
+
+  /** Handles one datagram. Never throws; malformed input never changes the store. */
+  receive(packet: Uint8Array, from: Address): void {
+    if (this.#closed) return;
+    if (packet.length < HEADER_LENGTH) {
+      this.counters.dropped++;
+      return;
+    }
+    if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) {
+      this.rpc.receive(packet, from);
+      return;
+    }
+    if (this.#refusingClients) {
+      this.counters.handedOver++;
+      return;
+    }
+    const now = this.clock.now();
+    // A retry is the same request again; another request under a cached id is executed anew.
+    digestRequest(packet);
+    const lo = this.#digestLo = requestDigest.lo, hi = this.#digestHi = requestDigest.hi;
+    const cache = this.replyCache, reusesBefore = cache.idReuses;
+    const cached = cache.get(packet.subarray(0, ID_LENGTH), now, lo, hi);
+    if (cached) {
+      this.counters.replayed++;
+      this.transport.send(cached, from);
+      return;
+    }
+    if (cache.idReuses !== reusesBefore) this.counters.idReuse++;
+    // A retry of a request still executing: its reply is coming. Another request under that id
+    // gets 0x03: the client retries it once the first one's reply is cached, and it is then
+    // executed as the new request it is. (Only asynchronous executions are in flight, so the id
+    // string is made only when some are.)
+    if (this.#inFlight.size > 0) {
+      const running = this.#inFlight.get(idKey(packet.subarray(0, ID_LENGTH)));
+      if (running === lo) return;
+      if (running !== undefined) {
+        this.counters.idReuse++;
+        this.counters.overloaded++;
+        this.transport.send(encodeReply(packet.subarray(0, ID_LENGTH), ErrorCode.Overload), from);
+        return;
+      }
+    }
+    const decoded = decodeRequest(packet);
+    if (!decoded.ok) {
+      if (decoded.id) this.#reply(decoded.id, decoded.code, undefined, from, false);
+      return;
+    }
+    const req = decoded.request;
+    const name = COMMAND_NAMES[req.command];
+    this.counters.requests[name] = (this.counters.requests[name] ?? 0) + 1;
+    const mutating = isMutating(req.command);
+    if (this.#inFlight.size >= this.config.maxInFlight || (mutating && !this.replyCache.hasRoom(64, now))) {
+      this.counters.overloaded++;
+      this.transport.send(encodeReply(req.id, ErrorCode.Overload), from);
+      return;
+    }
+    this.#execute(req, from, mutating);
+  }
+
+  #execute(req: Request, from: Address, mutating: boolean): void {
+    const id = req.id; // a view of the datagram, which is ours to keep (DatagramHandler)
+    switch (req.command) {
+      case Command.IsAlive:
+        return this.#reply(id, ErrorCode.Success, undefined, from, false);
+      case Command.GetPid:
+        return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.#pid), from, false);
+      case Command.GetMembershipCount:
+        return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
+      case Command.Wipeout:
+        if (this.#refusedDestructive(id, from)) return;
+        this.store.clear();
+        return this.#reply(id, ErrorCode.Success, undefined, from, true);
+      case Command.Shutdown: {
+        if (this.#refusedDestructive(id, from)) return;
+        this.#reply(id, ErrorCode.Success, undefined, from, true);
+        const flushed = this.transport.flush?.() ?? Promise.resolve();
+        flushed.finally(() => this.#onShutdown());
+        return;
+      }
+    }
+    let result: ExecResult | Promise<ExecResult>;
+    try {
+      result = req.command === Command.Put
+        ? this.executor.put(req.key, req.value)
+        : req.command === Command.Get
+        ? this.executor.get(req.key)
+        : this.executor.remove(req.key);
+    } catch {
+      result = { code: ErrorCode.InternalFailure };
+    }
+    if (result instanceof Promise) {
+      const key = idKey(id);
+      const lo = this.#digestLo, hi = this.#digestHi;
+      this.#inFlight.set(key, lo);
+      result.then(
+        (r) => this.#finishLater(key, id, r, from, mutating, lo, hi),
+        () => this.#finishLater(key, id, { code: ErrorCode.InternalFailure }, from, mutating, lo, hi),
+      );
+    } else this.#finish(id, result, from, mutating);
+  }
+
+  /** Answers 0x04 (and counts it) when `from` may not send shutdown or wipeout; the answer is cached as any other. */
+  #refusedDestructive(id: Uint8Array, from: Address): boolean {
+    if (this.#allowDestructive(from)) return false;
+    this.counters.refusedDestructive++;
+    this.#reply(id, ErrorCode.InternalFailure, undefined, from, true);
+    return true;
+  }
+
+  #finishLater(
+    key: string,
+    id: Uint8Array,
+    r: ExecResult,
+    from: Address,
+    mutating: boolean,
+    digestLo: number,
+    digestHi: number,
+  ): void {
+    this.#inFlight.delete(key);
+    this.#digestLo = digestLo;
+    this.#digestHi = digestHi;
+    this.#finish(id, r, from, mutating);
+  }
+
+  #finish(id: Uint8Array, r: ExecResult, from: Address, mutating: boolean): void {
+    if (this.#closed) return;
+    if (r.code === ErrorCode.Success && r.value) {
+      this.#send(id, encodeValueReply(id, r.value, this.#alloc), r.code, from, mutating);
+    } else this.#reply(id, r.code, undefined, from, mutating);
+  }
+
+  #reply(
+    id: Uint8Array,
+    code: number,
+    payload: Uint8Array | undefined,
+    from: Address,
+    mutating: boolean,
+  ): void {
+    this.#send(id, encodeReply(id, code, payload, this.#alloc), code, from, mutating);
+  }
+
+  #send(id: Uint8Array, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
+    const hex = CODE_HEX[code];
+    this.counters.replies[hex] = (this.counters.replies[hex] ?? 0) + 1;
+    // Mutating replies are always cached (room was checked before executing, so the
+    // overshoot is bounded by maxInFlight small replies); others when room allows. The
+    // cache keeps a copy: `reply` is the transport's until sent.
+    this.replyCache.put(id, reply, this.clock.now(), mutating, this.#digestLo, this.#digestHi);
+    if (this.#durability?.dirty) this.#hold(id, reply, code, from, mutating);
+    else this.transport.send(reply, from);
+  }
+
+  // Group commit: a turn's replies wait for the transaction holding its writes.
+  #hold(id: Uint8Array, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
+    this.#held.push({ id, reply, code, from, mutating, lo: this.#digestLo, hi: this.#digestHi });
+    if (this.#held.length === 1) this.#defer(this.#release);
+  }
+
+  #release = (): void => {
+    const held = this.#held;
+    this.#held = [];
+    let failure: number | undefined;
+    try {
+      this.#durability?.commit();
+    } catch (e) {
+      failure = durabilityFailure(e, this.#durabilityErrors++ === 0);
+    }
+    for (const h of held) {
+      if (failure !== undefined && h.mutating && h.code === ErrorCode.Success) {
+        // Not stored: never acknowledged. The cached answer becomes the failure too.
+        const reply = encodeReply(h.id, failure, undefined, this.#alloc);
+        this.replyCache.put(h.id, reply, this.clock.now(), true, h.lo, h.hi);
+        this.transport.send(reply, h.from);
+      } else this.transport.send(h.reply, h.from);
+    }
+  };
+
+  /**
+   * Leaves client requests unanswered from now on (internal messages still flow): the node is
+   * handing its port to a new process, where the clients' retries of these requests will land.
+   */
+  refuseClientRequests(): void {
+    this.#refusingClients = true;
+  }
+
+  /** Stops answering and runs registered cleanups. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#closers.splice(0)) {
+      try {
+        fn();
+      } catch { /* keep closing */ }
+    }
+    this.rpc.close();
+    this.transport.close();
+  }
+
+  /** Whether {@linkcode KVNode.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Debug queries (commands 0x60–0x6F): which keys a node holds with their
+ * versions, its replication counters, and the members it knows with their
+ * states (`kvctl members`). Used by kvctl, tests and the bench helper to look
+ * at a node from outside; read-only, and authenticated like all internal traffic.
+ *
+ * @module
+ */
+import { realClock } from "../base/clock.ts";
+import type { InternalMessage } from "../wire/envelope.ts";
+import type { FrameAuth } from "../wire/frame.ts";
+import { Rpc, type RpcAnswer } from "../wire/rpc.ts";
+import type { MemoryStore } from "../storage/store.ts";
+import type { Address } from "../net/transport.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import { DebugCommand, headerOf } from "./replica_protocol.ts";
+
+/** A key a node holds, as the debug query reports it. */
+export interface HeldKey {
+  /** Key, 64 hex digits. */
+  key: string;
+  /** HLC time of the version. */
+  t: number;
+  /** Node id of the version. */
+  n: string;
+  /** Whether the entry is a tombstone. */
+  tombstone: boolean;
+}
+
+/** One member as the members query reports it. */
+export interface MemberRow {
+  /** Its address. */
+  address: Address;
+  /** alive, suspect, dead or left. */
+  state: string;
+  /** Its incarnation. */
+  incarnation: number;
+  /** How long it has been in this state, ms. */
+  forMs: number;
+}
+
+/**
+ * The members query: every member the node knows with its state (the command after
+ * `DebugCommand.Stats`). Reply `{members: [[address, state, incarnation, forMs]], more}`.
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_MEMBERS); // 99 (0x63)
+ * ```
+ */
+export const DEBUG_MEMBERS: number = DebugCommand.Members;
+
+/**
+ * Most members one reply lists (≈ 45 B each in JSON, inside a datagram); `more` counts the rest.
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_MEMBERS_MAX); // 1000
+ * ```
+ */
+export const DEBUG_MEMBERS_MAX = 1000;
+
+/**
+ * Answers the members query on `rpc` with `members()` (sorted by address here).
+ *
+ * @example
+ * ```ts ignore
+ * registerMembersHandler(node.rpc, () => [{ address: node.address, state: "alive", incarnation: 0, forMs: 0 }]);
+ * ```
+ */
+export function registerMembersHandler(rpc: Rpc, members: () => MemberRow[]): void {
+  rpc.handle(DEBUG_MEMBERS, () => {
+    const all = members().sort((a, b) => a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
+    const rows = all.slice(0, DEBUG_MEMBERS_MAX).map((m) => [m.address, m.state, m.incarnation, Math.round(m.forMs)]);
+    return { header: { members: rows, more: all.length - rows.length } };
+  });
+}
+
+/** What the handlers need from the executor. */
+export interface DebugSource {
+  /** Sizes and counters. */
+  debugStats(): Record<string, unknown>;
+  /** The local replica (its store). */
+  readonly replica: { readonly store: MemoryStore };
+}
+
+/**
+ * Keys per debug page (≈ 120 B each in JSON, well inside a datagram).
+ *
+ * @example
+ * ```ts
+ * console.log(DEBUG_PAGE_KEYS); // 400
+ * ```
+ */
+export const DEBUG_PAGE_KEYS = 400;
+
+/**
+ * Registers the debug handlers on `rpc`.
+ *
+ * @example
+ * ```ts
+ * // registerDebugHandlers(node.rpc, executor); // executor: a ReplicatedExecutor
+ * console.log(typeof registerDebugHandlers); // "function"
+ * ```
+ */
+export function registerDebugHandlers(rpc: Rpc, source: DebugSource): void {
+  rpc.handle(DebugCommand.Keys, (m) => onKeys(m, source.replica.store));
+  rpc.handle(DebugCommand.Stats, () => ({ header: source.debugStats() }));
+}
+
+function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {
+  const h = headerOf(m.header);
+  const after = typeof h.after === "string" ? h.after : "";
+  const limit = typeof h.limit === "number" && h.limit >= 1 ? Math.min(h.limit, DEBUG_PAGE_KEYS) : DEBUG_PAGE_KEYS;
+  const keys: string[] = [];
+  for (const k of store.entries()) if (k[0] > after) keys.push(k[0]);
+  keys.sort();
+  const page = keys.slice(0, limit).map((k) => {
+    const e = store.getEntry(k)!;
+    return [k, e.version.t, e.version.n, e.tombstone ? 1 : 0];
+  });
+  return { header: { keys: page, next: keys.length > limit ? keys[limit - 1] : null } };
+}
+
+/**
+ * Client for the debug queries over its own UDP socket.
+ *
+ * @example
+ * ```ts ignore
+ * const dbg = await ClusterDebugClient.open();
+ * const held = await dbg.keys("127.0.0.1:4000");
+ * console.log(held.length, (await dbg.stats("127.0.0.1:4000")).owned);
+ * dbg.close();
+ * ```
+ */
+export class ClusterDebugClient {
+  #transport: UdpTransport;
+  #rpc: Rpc;
+
+  private constructor(transport: UdpTransport, auth: FrameAuth | undefined) {
+    this.#transport = transport;
+    this.#rpc = new Rpc(transport, realClock, { auth });
+    transport.onReceive((d, from) => this.#rpc.receive(d, from));
+  }
+
+  /** Opens a socket on an ephemeral loopback (or `host`) port; `auth` tags its frames (the cluster keyring). */
+  static async open(host = "127.0.0.1", auth?: FrameAuth): Promise<ClusterDebugClient> {
+    return new ClusterDebugClient(await UdpTransport.listen(host, 0), auth);
+  }
+
+  /** Every key `node` holds (tombstones included), sorted by key. */
+  async keys(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<HeldKey[]> {
+    const out: HeldKey[] = [];
+    let after = "";
+    for (;;) {
+      const r = await this.#rpc.call(node, DebugCommand.Keys, { after }, undefined, {
+        timeoutMs: options.timeoutMs ?? 500,
+        retries: options.retries ?? 3,
+      });
+      const h = headerOf(r.header);
+      if (!Array.isArray(h.keys)) throw new TypeError(`Malformed debug reply from ${node}`);
+      for (const row of h.keys as unknown[]) {
+        if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed debug row from ${node}`);
+        out.push({ key: String(row[0]), t: Number(row[1]), n: String(row[2]), tombstone: row[3] === 1 });
+      }
+      if (typeof h.next !== "string") return out;
+      after = h.next;
+    }
+  }
+
+  /** Replication counters and sizes of `node`. */
+  async stats(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<Record<string, unknown>> {
+    const r = await this.#rpc.call(node, DebugCommand.Stats, {}, undefined, {
+      timeoutMs: options.timeoutMs ?? 500,
+      retries: options.retries ?? 3,
+    });
+    return headerOf(r.header);
+  }
+
+  /** The members `node` knows with their states, sorted by address; `more` counts members left out. */
+  async members(
+    node: Address,
+    options: { timeoutMs?: number; retries?: number } = {},
+  ): Promise<{ members: MemberRow[]; more: number }> {
+    const r = await this.#rpc.call(node, DEBUG_MEMBERS, {}, undefined, {
+      timeoutMs: options.timeoutMs ?? 500,
+      retries: options.retries ?? 3,
+    });
+    const h = headerOf(r.header);
+    if (!Array.isArray(h.members)) throw new TypeError(`Malformed members reply from ${node}`);
+    const members = (h.members as unknown[]).map((row) => {
+      if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed member row from ${node}`);
+      return { address: String(row[0]), state: String(row[1]), incarnation: Number(row[2]), forMs: Number(row[3]) };
+    });
+    return { members, more: typeof h.more === "number" ? h.more : 0 };
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.#rpc.close();
+    this.#transport.close();
+  }
+}

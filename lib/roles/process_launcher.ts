@@ -1,0 +1,190 @@
+/**
+ * Starting KVStore roles as real child processes (local clusters, tests).
+ *
+ * @module
+ */
+import { WatchedProcess, type WatchedProcessOptions } from "../base/watched_process.ts";
+
+/**
+ * The repository's deno.json, whose `"permissions"` object defines one named permission set per role
+ * (the same sets `deno task node|node:admin|monitor|kvctl|cluster` and the compile tasks use).
+ *
+ * @example
+ * ```ts
+ * console.log(DENO_CONFIG.pathname.endsWith("/deno.json")); // true
+ * ```
+ */
+export const DENO_CONFIG: URL = new URL("../../deno.json", import.meta.url);
+
+/**
+ * The permission sets defined in deno.json (one per role; `node-admin` is the node that may run bash).
+ *
+ * @example
+ * ```ts
+ * const set: PermissionSet = "node-admin";
+ * console.log(set);
+ * ```
+ */
+export type PermissionSet = "node" | "node-admin" | "monitor" | "kvctl" | "cluster";
+
+/**
+ * The permission set each role runs with by default (`client` is kvctl's alias).
+ *
+ * @example
+ * ```ts
+ * console.log(ROLE_PERMISSION_SET.client); // "kvctl"
+ * ```
+ */
+export const ROLE_PERMISSION_SET: Readonly<Record<string, PermissionSet>> = {
+  node: "node",
+  monitor: "monitor",
+  kvctl: "kvctl",
+  client: "kvctl",
+  cluster: "cluster",
+};
+
+/**
+ * The `deno run` flags that grant permission set `set` from the repository's deno.json: the lists
+ * live only there.
+ *
+ * @example
+ * ```ts
+ * console.log(permissionFlags("kvctl").slice(-2)); // ["--no-prompt", "-P=kvctl"]
+ * ```
+ */
+export function permissionFlags(set: PermissionSet): string[] {
+  return ["--config", DENO_CONFIG.pathname, "--no-prompt", `-P=${set}`];
+}
+
+const MAIN = new URL("../../main.ts", import.meta.url);
+
+/**
+ * Whether this process is a `deno compile`d binary (then roles are its own subcommands).
+ *
+ * @example
+ * ```ts
+ * console.log(isCompiled()); // false under `deno run` or `deno test`
+ * ```
+ */
+export function isCompiled(): boolean {
+  return !/^deno(\.exe)?$/.test(Deno.execPath().split(/[\\/]/).pop() ?? "");
+}
+
+/**
+ * The deno executable child roles run on: this one, or `deno` as found on PATH when only that name
+ * may be run. The cluster's permission set allows `run: ["deno"]` because a set cannot name the
+ * install path (npx cache, /usr/lib/node_modules/deno/deno behind /usr/bin/deno, ...), and Deno
+ * grants the name for the file PATH resolves it to, not for the path behind the symlink.
+ */
+function denoExecutable(): string {
+  const self = Deno.execPath();
+  if (Deno.permissions.querySync({ name: "run", command: self }).state === "granted") return self;
+  if (Deno.permissions.querySync({ name: "run", command: "deno" }).state === "granted") return "deno";
+  return self; // spawning fails with Deno's own "Requires run access" message
+}
+
+/**
+ * How a role's child process is started.
+ *
+ * @example
+ * ```ts
+ * const options: RoleCommandOptions = { permissionSet: "node-admin" };
+ * console.log(roleCommand("node", [], options).args.includes("-P=node-admin")); // true
+ * ```
+ */
+export interface RoleCommandOptions {
+  /** Permission set instead of the role's own (e.g. `node-admin` for a node that may run scripts). */
+  permissionSet?: PermissionSet;
+  /** Flags added after the set (tests that need more than a role has). */
+  extraPermissions?: string[];
+  /**
+   * Another program than this one: a bundle from `deno task bundle` (run by deno with
+   * `--unstable-net`, since it may lie outside the project), or a binary built with `compile:node`,
+   * which has the node role built in (`kvctl upgrade`).
+   */
+  program?: string;
+}
+
+/**
+ * Command and arguments that run `role` with `args` in a child process, with the role's permission
+ * set from deno.json (as its `deno task` does).
+ *
+ * @example
+ * ```ts
+ * const { args } = roleCommand("kvctl", ["pid"]);
+ * console.log(args.includes("-P=kvctl")); // true
+ * ```
+ */
+export function roleCommand(
+  role: string,
+  args: string[],
+  options: RoleCommandOptions = {},
+): { cmd: string; args: string[] } {
+  const program = options.program;
+  if (program && !/\.(m?js|ts)$/.test(program)) return { cmd: program, args };
+  if (isCompiled() && !program) return { cmd: Deno.execPath(), args: [role, ...args] };
+  const set = options.permissionSet ?? ROLE_PERMISSION_SET[role];
+  if (!set) throw new Error(`roleCommand: unknown role "${role}"`);
+  return {
+    cmd: isCompiled() ? "deno" : denoExecutable(),
+    args: [
+      "run",
+      "--quiet",
+      ...(program ? ["--unstable-net"] : []),
+      ...permissionFlags(set),
+      ...(options.extraPermissions ?? []),
+      program ?? MAIN.pathname,
+      role,
+      ...args,
+    ],
+  };
+}
+
+/** A role running in a child process. */
+export class RoleProcess extends WatchedProcess {
+  /** Spawns `role` with `args`. */
+  constructor(
+    name: string,
+    role: string,
+    args: string[],
+    options: WatchedProcessOptions & RoleCommandOptions = {},
+  ) {
+    const { cmd, args: argv } = roleCommand(role, args, options);
+    super(name, cmd, argv, options);
+  }
+}
+
+/**
+ * Starts a node process on `port` and waits until it listens.
+ *
+ * @example
+ * ```ts ignore
+ * const p = await startNodeProcess(4000, ["--max-bytes", "1MiB"]);
+ * await p.stop();
+ * ```
+ */
+export async function startNodeProcess(
+  port: number,
+  args: string[] = [],
+  options: RoleCommandOptions & { echo?: boolean; name?: string } = {},
+): Promise<RoleProcess> {
+  const p = new RoleProcess(options.name ?? `node:${port}`, "node", ["--port", String(port), ...args], options);
+  try {
+    await p.waitFor(/listening on udp/);
+  } catch (e) {
+    await p.stop("SIGKILL");
+    throw e;
+  }
+  return p;
+}
+
+/** Finds `count` free UDP ports on 127.0.0.1 (bound then released). */
+export function freeUdpPorts(count: number): number[] {
+  const conns = Array.from(
+    { length: count },
+    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = conns.map((c) => (c.addr as Deno.NetAddr).port);
+  for (const c of conns) c.close();
+  return ports;
+}

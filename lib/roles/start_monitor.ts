@@ -1,0 +1,230 @@
+/**
+ * Assembles a running monitor: UDP socket for rounds, the logic, the HTTP
+ * server (Deno.serve + Hono), live updates and optional persistence.
+ *
+ * @module
+ */
+import { type Clock, realClock, type TimerId } from "../base/clock.ts";
+import { importClusterKeys } from "../wire/http_key.ts";
+import { clusterKeysOf, type FleetConfig } from "../config/fleet_file.ts";
+import type { Random } from "../base/random.ts";
+import { formatAddress, parseAddress, type Transport } from "../net/transport.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import { reportUrl } from "../monitoring/agent/attach.ts";
+import type { Hono } from "hono";
+import { createMonitorApp } from "../monitoring/server/app.ts";
+import { registerAdminRoutes } from "../admin/monitor/routes.ts";
+import { DEFAULT_MONITOR_CONFIG, type MonitorConfig } from "../monitoring/server/config.ts";
+import { Coalescer, EventHub } from "../monitoring/server/events.ts";
+import { Monitor } from "../monitoring/server/monitor.ts";
+import { renderRowById, renderSummary } from "../monitoring/server/page.ts";
+import {
+  loadSnapshot,
+  saveSnapshot,
+  setAsideSnapshot,
+  SNAPSHOT_FILE,
+  UnusableSnapshotError,
+} from "../monitoring/server/persist.ts";
+import type { TcpProbe } from "../monitoring/server/probe.ts";
+import { fleetKeyring } from "../wire/fleet_auth.ts";
+
+/** How to start a monitor. */
+export interface StartMonitorOptions {
+  /** HTTP interface (default 127.0.0.1). */
+  host?: string;
+  /** HTTP port (default 8080; 0 picks a free one). */
+  port?: number;
+  /**
+   * UDP interface for round messages (default: the fleet's monitor.udp host, else the HTTP host,
+   * or all interfaces when that is loopback and the fleet has nodes on other hosts).
+   */
+  udpHost?: string;
+  /** UDP port (default: the fleet's monitor.udp port, else 0 = any). */
+  udpPort?: number;
+  /** A transport to use instead of binding UDP (simulation). */
+  transport?: Transport;
+  /** Time source (default real time). */
+  clock?: Clock;
+  /** Random source. */
+  random?: Random;
+  /** The fleet file: nodes, cluster key, name. */
+  fleet?: FleetConfig;
+  /** Base URL nodes report to (default: the fleet's monitor.url, else http://host:port). */
+  publicUrl?: string;
+  /** Tunables. */
+  config?: Partial<MonitorConfig>;
+  /** Keep history in this directory across restarts. */
+  dataDir?: string;
+  /** Start rounds at once (default true). */
+  autoStart?: boolean;
+  /** TCP step of probes (null = skip). */
+  tcpProbe?: TcpProbe | null;
+}
+
+/** A running monitor. */
+export interface RunningMonitor {
+  /** The logic. */
+  monitor: Monitor;
+  /** The Hono app (for `app.request` in tests). */
+  app: Hono;
+  /** Live-update streams. */
+  hub: EventHub;
+  /** Base URL of the HTTP server as bound. */
+  url: string;
+  /** URL put in round messages. */
+  reportUrl: string;
+  /** UDP address rounds are sent from. */
+  udpAddress: string;
+  /** Saves history (with a data dir), stops rounds, streams and the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the status server.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await startMonitor({ port: 0, fleet, config: { intervalMs: 1000 } });
+ * console.log(m.url);
+ * await m.close();
+ * ```
+ */
+export async function startMonitor(options: StartMonitorOptions = {}): Promise<RunningMonitor> {
+  const clock = options.clock ?? realClock;
+  const config = { ...DEFAULT_MONITOR_CONFIG, ...options.config };
+  const fleet = options.fleet;
+  const host = options.host ?? "127.0.0.1";
+  // The first key signs rounds; reports signed with any key of the list are accepted (a rotation).
+  const clusterKeys = await importClusterKeys(fleet ? clusterKeysOf(fleet) : []);
+  const clusterKey = clusterKeys[0];
+  const fleetUdp = fleet?.monitor?.udp ? parseAddress(fleet.monitor.udp) : undefined;
+  // Rounds must reach the nodes: a loopback-only HTTP host still sends rounds from all interfaces
+  // when the fleet has nodes elsewhere.
+  const loopback = (h: string) => /^(127\.|localhost$|::1$|\[::1\])/.test(h);
+  const remoteNodes = (fleet?.nodes ?? []).some((a) => !loopback(parseAddress(a).hostname));
+  const udpHost = options.udpHost ?? fleetUdp?.hostname ?? (loopback(host) && remoteNodes ? "0.0.0.0" : host);
+  const transport = options.transport ?? await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
+
+  const ac = new AbortController();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  const ready: { app?: Hono } = {};
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: options.port ?? 8080,
+      signal: ac.signal,
+      onListen: () => {},
+    }, (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }));
+  } catch (e) {
+    transport.close();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Cannot listen on HTTP ${
+          formatAddress(host, options.port ?? 8080)
+        }: the port is in use; pick another with --port`,
+      );
+    }
+    throw e;
+  }
+  const bound = `http://${formatAddress(server.addr.hostname, server.addr.port)}`;
+  const base = options.publicUrl ?? fleet?.monitor?.url ?? bound;
+  const monitor = new Monitor({
+    transport,
+    clock,
+    random: options.random,
+    config,
+    clusterKey,
+    frameAuth: fleetKeyring(fleet),
+    reportUrl: reportUrl(base),
+    fleetNodes: fleet?.nodes,
+    name: fleet?.name,
+    tcpProbe: options.tcpProbe,
+  });
+  // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
+  let persist = options.dataDir !== undefined;
+  if (options.dataDir) {
+    const dir = options.dataDir;
+    try {
+      const snap = await loadSnapshot(dir);
+      if (snap) monitor.restore(snap);
+    } catch (e) {
+      // Keep the file: rename it aside so the next save cannot overwrite it.
+      const unusable = e instanceof UnusableSnapshotError;
+      const what = unusable
+        ? `cannot use ${e.path}: ${e.problem}`
+        : `cannot restore ${dir}/${SNAPSHOT_FILE}: ${(e as Error).message}`;
+      try {
+        const aside = await setAsideSnapshot(dir);
+        console.error(
+          `monitor: ${what}; moved it to ${aside}, ${
+            unusable ? "starting with an empty history" : "keeping what was restored before the error"
+          }`,
+        );
+      } catch (m) {
+        persist = false;
+        console.error(
+          `monitor: ${what}; cannot move it aside either (${
+            (m as Error).message
+          }), so the history is not saved this run and the file stays as it is`,
+        );
+      }
+    }
+  }
+  const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
+  const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
+    if (hub.clients === 0) return; // nobody watching: render nothing
+    const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
+    if (rows.length > 0) hub.publish("rows", rows);
+    if (removed.length > 0) hub.publish("removed", removed);
+    hub.publish("summary", { html: renderSummary(monitor) });
+  });
+  monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
+  const verifyKeys = clusterKeys.length > 0 ? clusterKeys : undefined;
+  const app = ready.app = createMonitorApp({
+    monitor,
+    hub,
+    clusterKey: verifyKeys,
+    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys }),
+  });
+
+  let persistTimer: TimerId | undefined;
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    if (!options.dataDir || !persist) return saving;
+    const dir = options.dataDir;
+    saving = saving.then(() => saveSnapshot(dir, monitor.snapshot())).catch((e) => {
+      console.error(`monitor: cannot save history to ${dir}: ${(e as Error).message}`);
+    });
+    return saving;
+  };
+  if (options.dataDir && persist) {
+    const tick = () => {
+      save();
+      persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+    };
+    persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+  }
+  if (options.autoStart ?? true) monitor.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    monitor,
+    app,
+    hub,
+    url: bound,
+    reportUrl: monitor.reportUrl,
+    udpAddress: transport.address,
+    close: () =>
+      closed ??= (async () => {
+        if (persistTimer !== undefined) clock.clearTimeout(persistTimer);
+        coalescer.close();
+        await monitor.close();
+        await save();
+        hub.close();
+        ac.abort();
+        await server.finished;
+        transport.close();
+        await (transport as UdpTransport).closed;
+      })(),
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Assembles a running node from its parts: transport, store, persistence,
+ * executor, and the subsystems attached to it.
+ *
+ * @module
+ */
+import { type Clock, realClock, type TimerId } from "../base/clock.ts";
+import type { FleetConfig } from "../config/fleet_file.ts";
+import { LocalExecutor } from "../node/executor.ts";
+import { HybridLogicalClock } from "../storage/hlc.ts";
+import { KVNode, type NodeConfig } from "../node/kv_node.ts";
+import type { FsyncPolicy } from "../storage/durability.ts";
+import { LogPersistence } from "../storage/log_persistence.ts";
+import { importLegacySqlite, retireLegacySqlite } from "../storage/legacy_sqlite.ts";
+import { MemoryStore } from "../storage/store.ts";
+import { type Address, parseAddress, type Transport } from "../net/transport.ts";
+import { SourceNetworks } from "../net/source_networks.ts";
+import type { NodeContext } from "../node/context.ts";
+import type { MemberView } from "../node/members.ts";
+import type { Random } from "../base/random.ts";
+import { attachCluster, type ClusterParts } from "./attach_cluster.ts";
+import { attachMonitoringAgent } from "../monitoring/agent/attach.ts";
+import { attachAdmin } from "../admin/attach.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import type { FrameAuth } from "../wire/frame.ts";
+import { fleetKeyring } from "../wire/fleet_auth.ts";
+
+/** Default store capacity: 64 MiB. */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** How to start a node. */
+export interface StartNodeOptions {
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** UDP port (default 4000; 0 picks a free one). */
+  port?: number;
+  /** A transport to use instead of binding UDP (simulation). */
+  transport?: Transport;
+  /** Time source (default real time). */
+  clock?: Clock;
+  /** Store capacity in bytes. */
+  maxBytes?: number;
+  /** Directory for durable storage (an append-only log); in memory only when absent. */
+  dataDir?: string;
+  /** When durable storage syncs to disk (default `batch`). */
+  fsync?: FsyncPolicy;
+  /** Validated fleet file, if any. */
+  fleet?: FleetConfig;
+  /** Request-path tunables. */
+  nodeConfig?: Partial<NodeConfig>;
+  /** Process id reported by get-pid. */
+  pid?: number;
+  /** What shutdown does after replying (default: close the node). */
+  onShutdown?: () => void;
+  /** Seeds to join through (default: the fleet file's nodes). Self is dropped from the list. */
+  seeds?: Address[];
+  /** Random source (default Math.random; seeded in simulations). */
+  random?: Random;
+  /** Per-subsystem options (flags, test tuning), passed to attach functions. */
+  subsystemOptions?: Record<string, unknown>;
+  /**
+   * Who may send shutdown and wipeout (see `source_networks.ts`; `fleet` means the fleet file's
+   * hosts). Default: anyone (embedded and simulated nodes); the node command passes the fleet
+   * file's list or [loopback, fleet].
+   */
+  destructiveFrom?: readonly string[];
+  /** Authenticates node-to-node frames (default: the fleet file's cluster keys); untagged without any. */
+  frameAuth?: FrameAuth;
+}
+
+/** A started node and what it is made of. */
+export interface RunningNode {
+  /** The protocol server. */
+  node: KVNode;
+  /** The local store. */
+  store: MemoryStore;
+  /** Version clock. */
+  hlc: HybridLogicalClock;
+  /** Keys loaded from the data dir at start. */
+  loadedKeys: number;
+  /** This node's view of the membership. */
+  members: MemberView;
+  /** Membership, replication, the join gate and the catch-up tracker. */
+  cluster: ClusterParts;
+  /** The context the subsystems were attached with. */
+  context: NodeContext;
+  /** Stops everything and closes the data dir. */
+  close(): void;
+}
+
+/**
+ * Starts a node.
+ *
+ * @example
+ * ```ts ignore
+ * const { node, close } = await startNode({ port: 0 });
+ * console.log(node.address);
+ * close();
+ * ```
+ */
+export async function startNode(options: StartNodeOptions = {}): Promise<RunningNode> {
+  const clock = options.clock ?? realClock;
+  const store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
+  let persistence: LogPersistence | undefined;
+  let loadedKeys = 0;
+  if (options.dataDir) {
+    persistence = openDataDir(options.dataDir, options.fsync, store);
+    loadedKeys = store.size;
+    store.listener = persistence;
+  }
+  let transport: Transport;
+  try {
+    transport = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
+  } catch (e) {
+    persistence?.close();
+    throw e;
+  }
+  const hlc = new HybridLogicalClock(clock, transport.address);
+  const node = new KVNode({
+    transport,
+    clock,
+    store,
+    executor: new LocalExecutor(store, hlc),
+    pid: options.pid,
+    onShutdown: options.onShutdown,
+    config: options.nodeConfig,
+    rpc: { auth: options.frameAuth ?? fleetKeyring(options.fleet) },
+    allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
+    durability: persistence,
+  });
+  const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
+  node.onClose(() => {
+    expiry();
+    persistence?.close();
+  });
+  const context: NodeContext = {
+    node,
+    store,
+    hlc,
+    clock,
+    random: options.random ?? Math.random,
+    fleet: options.fleet,
+    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== node.address),
+    dataDir: options.dataDir,
+    options: options.subsystemOptions ?? {},
+  };
+  const cluster = attachCluster(context);
+  const members = cluster.members;
+  attachMonitoringAgent(context, members);
+  attachAdmin(context, members, () => cluster.catchUp.status());
+  return { node, store, hlc, loadedKeys, members, cluster, context, close: () => node.close() };
+}
+
+/** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */
+function openDataDir(dir: string, fsync: FsyncPolicy | undefined, store: MemoryStore): LogPersistence {
+  const log = LogPersistence.open(dir, fsync);
+  try {
+    const imported = importLegacySqlite(dir, store);
+    log.loadInto(store);
+    if (imported !== undefined) {
+      log.snapshotNow();
+      retireLegacySqlite(dir);
+      console.log(`kvstore node: imported ${imported} keys from ${dir}/kvstore.db into the log`);
+    }
+    return log;
+  } catch (e) {
+    log.close();
+    throw new Error(`Cannot load data dir ${dir}: ${(e as Error).message}`);
+  }
+}
+
+/** The destructive-command rule of `entries` (undefined: anyone), `fleet` standing for the fleet's hosts. */
+function destructivePolicy(
+  entries: readonly string[] | undefined,
+  fleet: FleetConfig | undefined,
+): ((from: Address) => boolean) | undefined {
+  if (!entries) return undefined;
+  const hosts = (fleet?.nodes ?? []).map((a) => parseAddress(a).hostname);
+  if (fleet?.monitor?.url) hosts.push(new URL(fleet.monitor.url).hostname.replace(/^\[|\]$/g, ""));
+  if (fleet?.monitor?.udp) hosts.push(parseAddress(fleet.monitor.udp).hostname);
+  const networks = SourceNetworks.parse(entries, hosts);
+  return (from) => networks.allows(from);
+}
+
+/** Repeats `fn` every `ms` on `clock`; returns a function that stops it. */
+export function setIntervalOn(clock: Clock, fn: () => void, ms: number): () => void {
+  let stopped = false;
+  let timer: TimerId = 0;
+  const tick = () => {
+    if (stopped) return;
+    try {
+      fn();
+    } finally {
+      if (!stopped) timer = clock.setTimeout(tick, ms);
+    }
+  };
+  timer = clock.setTimeout(tick, ms);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
+}

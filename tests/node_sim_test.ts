@@ -6,6 +6,8 @@ import { Command, encodeRequest, ErrorCode } from "../lib/wire/client_protocol.t
 import { startNode } from "../lib/roles/start_node.ts";
 import { toKey } from "../lib/client/keys.ts";
 import type { Executor } from "../lib/node/executor.ts";
+import { KVNode } from "../lib/node/kv_node.ts";
+import { MemoryStore } from "../lib/storage/store.ts";
 import { toHex } from "../lib/base/bytes.ts";
 
 async function setup(options: Parameters<typeof startNode>[0] = {}) {
@@ -93,7 +95,6 @@ Deno.test("capacity: a put over --max-bytes answers 0x02 and writes nothing", as
 Deno.test("overload: beyond maxInFlight requests get 0x03 and are not cached", async () => {
   const clock = new VirtualClock();
   const net = new MemoryNetwork(clock, { seed: 1 });
-  const running = await startNode({ transport: net.createTransport("n:1"), clock, nodeConfig: { maxInFlight: 2 } });
   const resolvers: (() => void)[] = [];
   const slow: Executor = {
     put: () => new Promise((r) => resolvers.push(() => r({ code: 0 }))),
@@ -101,7 +102,15 @@ Deno.test("overload: beyond maxInFlight requests get 0x03 and are not cached", a
     remove: () => ({ code: 1 }),
     membershipCount: () => 1,
   };
-  running.node.executor = slow;
+  const store = new MemoryStore(1 << 20);
+  const node = new KVNode({
+    transport: net.createTransport("n:1"),
+    clock,
+    store,
+    executor: slow,
+    config: { maxInFlight: 2 },
+  });
+  const running = { node, close: () => node.close() };
   const replies: number[] = [];
   const probe = net.createTransport("c:1");
   probe.onReceive((d) => replies.push(d[16]));

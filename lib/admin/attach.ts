@@ -13,8 +13,7 @@
  */
 import { importClusterKey } from "../wire/http_key.ts";
 import { clusterKeysOf } from "../config/fleet_file.ts";
-import { addStatsSource } from "../monitoring/agent/stats.ts";
-import type { KVNode } from "../node/kv_node.ts";
+import type { StatsSources } from "../monitoring/agent/stats.ts";
 import type { NodeContext } from "../node/context.ts";
 import type { MemberView } from "../node/members.ts";
 import type { StatMap } from "../monitoring/report.ts";
@@ -46,34 +45,24 @@ export interface AdminAttachOptions {
   publicKey?: string;
 }
 
-const services = new WeakMap<KVNode, AdminService>();
-
-/**
- * The admin service attached to `node`, if any.
- *
- * @example
- * ```ts ignore
- * console.log(adminOf(running.node)?.stats.executed);
- * ```
- */
-export function adminOf(node: KVNode): AdminService | undefined {
-  return services.get(node);
-}
-
 /**
  * Starts the admin subsystem for the node.
  *
  * @example
  * ```ts ignore
- * attachAdmin(ctx, members, () => catchUp.status()); // called by startNode
+ * const admin = attachAdmin(ctx, members, { adminDir }, () => catchUp.status(), sources); // by startNode
  * ```
+ *
+ * Returns the service, or `undefined` when its state file cannot be read (the node then runs
+ * without admin: acting could repeat commands).
  */
 export function attachAdmin(
   ctx: NodeContext,
   members: MemberView,
+  options: AdminAttachOptions = {},
   catchUp: () => CatchUpStatus | undefined = () => undefined,
-): void {
-  const options = (ctx.options.admin ?? {}) as AdminAttachOptions;
+  sources?: StatsSources,
+): AdminService | undefined {
   const { node, clock, random, fleet } = ctx;
   const config = resolveAdminConfig(options.config);
   const keyText = options.publicKey ?? fleet?.adminPublicKey;
@@ -119,17 +108,17 @@ export function attachAdmin(
     // An unreadable state file: acting could repeat commands, so the node runs without admin.
     console.error(`admin: disabled: ${(e as Error).message}`);
     sink?.close();
-    return;
+    return undefined;
   }
   // Without an admin key every command is rejected, so there is nothing to gossip: no timers, no
   // traffic (large simulations of other subsystems stay unaffected); handlers still count rejections.
   if (keyText) service.start();
-  services.set(node, service);
-  const removeStats = addStatsSource(node, () => adminStats(service));
+  const removeStats = sources?.add(() => adminStats(service));
   node.onClose(() => {
-    removeStats();
+    removeStats?.();
     service.close();
   });
+  return service;
 }
 
 /**
@@ -137,7 +126,7 @@ export function attachAdmin(
  *
  * @example
  * ```ts ignore
- * const stats = adminStats(adminOf(node)!); // { admin_executed: { value: 1 }, … }
+ * const stats = adminStats(running.admin!); // { admin_executed: { value: 1 }, … }
  * ```
  */
 export function adminStats(service: AdminService): StatMap {

@@ -14,7 +14,6 @@ import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire/fl
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { ProcessRestarter } from "../admin/restart.ts";
 import { bindTakingOver, reportTakeoverFailure } from "../admin/takeover.ts";
-import { adminOf } from "../admin/attach.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../admin/config.ts";
 import { Swim } from "../membership/swim.ts";
 import { realClock } from "../base/clock.ts";
@@ -98,7 +97,7 @@ async function handOver(running: RunningNode, drainMs: number): Promise<void> {
     Date.now() < deadline && (running.node.inFlight > 0 || (replication?.stats.pendingReplicaWrites ?? 0) > 0)
   ) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 20)); // the leave and the last replies leave the socket
-  await adminOf(running.node)?.flush();
+  await running.admin?.flush();
   running.close();
   console.log(`kvstore node ${running.node.address} handed over to its new process`);
 }

@@ -96,12 +96,34 @@ export interface NodeOptions {
   pid?: number;
   /** Tunables (defaults in {@linkcode DEFAULT_NODE_CONFIG}). */
   config?: Partial<NodeConfig>;
-  /** How internal messages are authenticated and batched. */
-  rpc?: RpcOptions;
+  /**
+   * The internal endpoint: one made beforehand with {@linkcode nodeEndpoint} (so that the executor
+   * using it exists before the node), or how to make one (authentication, batching).
+   */
+  rpc?: Rpc | RpcOptions;
   /** Whether `from` may send shutdown and wipeout (default: anyone); refused ones get 0x04. */
   allowDestructive?: (from: Address) => boolean;
   /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
   durability?: Durability;
+}
+
+/**
+ * The internal endpoint of a node on `transport`: with durable storage, what a turn queues leaves
+ * only after that turn's writes are committed, so a replica's acks never precede their writes.
+ *
+ * @example
+ * ```ts ignore
+ * const rpc = nodeEndpoint(transport, realClock, { auth }, persistence);
+ * const node = new KVNode({ transport, clock: realClock, store, executor, rpc, durability: persistence });
+ * ```
+ */
+export function nodeEndpoint(
+  transport: Transport,
+  clock: Clock,
+  options: RpcOptions = {},
+  durability?: Durability,
+): Rpc {
+  return new Rpc(transport, clock, { ...options, beforeSend: durability ? () => durability.commit() : undefined });
 }
 
 /**
@@ -141,7 +163,7 @@ export class KVNode {
   /** Clock time at start. */
   readonly startedAt: number;
   /** Executes put/get/remove (local or replicated). */
-  executor: Executor;
+  readonly executor: Executor;
   // Requests executing asynchronously: id (as idKey) → the low word of their digest.
   #inFlight = new Map<string, number>();
   // Digest of the request being answered (set per datagram, and again when an async one finishes).
@@ -177,12 +199,9 @@ export class KVNode {
     this.executor = options.executor;
     this.config = { ...DEFAULT_NODE_CONFIG, ...options.config };
     this.replyCache = new ReplyCache({ ttlMs: this.config.replyCacheTtlMs, maxBytes: this.config.replyCacheMaxBytes });
-    const durability = options.durability;
-    this.rpc = new Rpc(this.transport, this.clock, {
-      ...options.rpc,
-      // A replica's acks leave only after the writes they acknowledge are committed.
-      beforeSend: durability ? () => durability.commit() : undefined,
-    });
+    this.rpc = options.rpc instanceof Rpc
+      ? options.rpc
+      : nodeEndpoint(this.transport, this.clock, options.rpc, options.durability);
     this.#onShutdown = options.onShutdown ?? (() => this.close());
     this.#pid = options.pid ?? 0;
     this.#allowDestructive = options.allowDestructive ?? (() => true);

@@ -11,7 +11,7 @@ import { toHex } from "../base/bytes.ts";
 import type { TimerId } from "../base/clock.ts";
 import type { ExecResult, Executor } from "../node/executor.ts";
 import { compareVersions, type Version } from "../storage/hlc.ts";
-import type { NodeContext } from "../node/context.ts";
+import type { ServiceContext } from "../node/context.ts";
 import type { MemberView } from "../node/members.ts";
 import { ErrorCode } from "../wire/client_protocol.ts";
 import type { Entry } from "../storage/store.ts";
@@ -41,7 +41,7 @@ const EMPTY = new Uint8Array(0);
  * @example
  * ```ts ignore
  * const executor = new ReplicatedExecutor(ctx, members);
- * ctx.node.executor = executor; // closes itself when the node closes
+ * const node = new KVNode({ transport, clock, store, executor, rpc: ctx.rpc }); // closes with the node
  * ```
  */
 export class ReplicatedExecutor implements Executor {
@@ -63,15 +63,15 @@ export class ReplicatedExecutor implements Executor {
   #rebalanceTimer: TimerId | undefined;
   #closed = false;
 
-  /** Starts replication on `ctx.node` for the members of `members`; config defaults to {@linkcode replicationConfigFor}. */
-  constructor(ctx: NodeContext, members: MemberView, config: ReplicationConfig = replicationConfigFor(ctx)) {
+  /** Starts replication on `ctx.rpc` for the members of `members`; config defaults to {@linkcode replicationConfigFor}. */
+  constructor(ctx: ServiceContext, members: MemberView, config: ReplicationConfig = replicationConfigFor(ctx)) {
     this.config = config;
     this.#members = members;
     this.placement = new Placement(members, config.n, config.virtualNodes);
     this.replica = new LocalReplica(ctx.store, ctx.hlc, ctx.clock, config.tombstoneGraceMs);
     this.#deps = {
-      self: ctx.node.address,
-      rpc: ctx.node.rpc,
+      self: ctx.address,
+      rpc: ctx.rpc,
       store: ctx.store,
       replica: this.replica,
       placement: this.placement,
@@ -83,7 +83,7 @@ export class ReplicatedExecutor implements Executor {
     };
     this.handoff = new HintedHandoff(this.#deps);
     this.antiEntropy = new AntiEntropy(this.#deps);
-    const rpc = ctx.node.rpc;
+    const rpc = ctx.rpc;
     serveReplicaRequests(rpc, this.replica, this.handoff, this.stats, this.#deps.self);
     this.handoff.register(rpc);
     this.antiEntropy.register(rpc);
@@ -111,7 +111,7 @@ export class ReplicatedExecutor implements Executor {
       this.#scheduleRebalance();
     }));
     this.#closers.push(() => this.placement.close());
-    ctx.node.onClose(() => this.close());
+    ctx.onClose(() => this.close());
   }
 
   #background(p: Promise<unknown>): void {

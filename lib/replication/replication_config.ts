@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { NodeContext } from "../node/context.ts";
+import type { ServiceContext } from "../node/context.ts";
 
 /** Every tunable of replication. Times are milliseconds. */
 export interface ReplicationConfig {
@@ -127,20 +127,23 @@ export function replicationConfig(...overrides: (Partial<ReplicationConfig> | un
 
 /**
  * The configuration of a node: defaults, then the WAN preset if the fleet file
- * asks for it, then the fleet file's `replication` block, then
- * `ctx.options.replication` (tests, embedding).
+ * asks for it, then the fleet file's `replication` block, then `overrides`
+ * (tests, embedding).
  *
  * @example
- * ```ts ignore
- * const config = replicationConfigFor(ctx);
+ * ```ts
+ * console.log(replicationConfigFor({ fleet: undefined }, { w: 3 }).w); // 3
  * ```
  */
-export function replicationConfigFor(ctx: Pick<NodeContext, "fleet" | "options">): ReplicationConfig {
+export function replicationConfigFor(
+  ctx: Pick<ServiceContext, "fleet">,
+  overrides?: Partial<ReplicationConfig>,
+): ReplicationConfig {
   const fleet = ctx.fleet;
   return replicationConfig(
     fleet?.preset === "wan" ? WAN_REPLICATION_OVERRIDES : undefined,
     fleet?.replication as Partial<ReplicationConfig> | undefined,
-    ctx.options.replication as Partial<ReplicationConfig> | undefined,
+    overrides,
   );
 }
 

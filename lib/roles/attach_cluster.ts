@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { addStatsSource } from "../monitoring/agent/stats.ts";
-import type { NodeContext } from "../node/context.ts";
+import type { StatsSources } from "../monitoring/agent/stats.ts";
+import type { ServiceContext } from "../node/context.ts";
+import type { Executor } from "../node/executor.ts";
 import { type MemberView, StaticMembers } from "../node/members.ts";
 import { registerMembersHandler } from "../replication/debug_queries.ts";
 import { putStat } from "../monitoring/report.ts";
@@ -15,12 +16,27 @@ import { JoinGate } from "../replication/join_gate.ts";
 import { MemberCountingExecutor } from "../membership/membership_count.ts";
 import { ReplicatedExecutor } from "../replication/replicated_executor.ts";
 import { Swim } from "../membership/swim.ts";
-import { resolveSwimConfig } from "../membership/swim_config.ts";
+import { resolveSwimConfig, type SwimConfig } from "../membership/swim_config.ts";
+import { type ReplicationConfig, replicationConfigFor } from "../replication/replication_config.ts";
+
+/** Options of the cluster layer (all optional; tests and embedding tune them). */
+export interface ClusterOptions {
+  /** A fixed view (this node + its seeds) without gossip. */
+  staticMembers?: boolean;
+  /** Overrides of the preset's membership settings. */
+  membership?: Partial<SwimConfig>;
+  /** Overrides of the catch-up tracker's settings. */
+  catchUp?: Partial<CatchUpConfig>;
+  /** Overrides of the replication settings, or `false` to execute locally (no replication). */
+  replication?: Partial<ReplicationConfig> | false;
+}
 
 /** What the cluster layer of a node is made of (`RunningNode.cluster`). */
 export interface ClusterParts {
   /** Membership (a Swim, or a static view). */
   members: MemberView;
+  /** What executes the node's put/get/remove: replication behind the join gate, counting members. */
+  executor: Executor;
   /** Replication, unless turned off. */
   replication?: ReplicatedExecutor;
   /** The catch-up tracker. */
@@ -30,23 +46,27 @@ export interface ClusterParts {
 }
 
 /**
- * Starts membership for the node and returns its view of the members.
- * `ctx.options.staticMembers === true` gives a fixed view (self + seeds) without gossip;
- * `ctx.options.membership` overrides fields of the preset's config (see `SwimConfig`);
- * `ctx.options.catchUp` those of {@linkcode CatchUpConfig}.
+ * Starts membership, replication (unless `options.replication` is `false`), the join gate and
+ * the catch-up tracker for a node that does not exist yet, and returns them with the executor the
+ * node is to be made with (`local` executes when replication is off); they close with the node.
  *
  * @example
  * ```ts ignore
- * const members = attachCluster(ctx);
- * console.log(members.alive());
+ * const cluster = attachCluster(ctx, { membership: { probeIntervalMs: 500 } }, local, stats);
+ * const node = new KVNode({ transport, clock, store, executor: cluster.executor, rpc: ctx.rpc });
  * ```
  */
-export function attachCluster(ctx: NodeContext): ClusterParts {
-  const members = ctx.options.staticMembers === true
-    ? new StaticMembers(ctx.node.address, ctx.seeds)
-    : startMembership(ctx);
+export function attachCluster(
+  ctx: ServiceContext,
+  options: ClusterOptions,
+  local: Executor,
+  stats: StatsSources,
+): ClusterParts {
+  const members = options.staticMembers === true
+    ? new StaticMembers(ctx.address, ctx.seeds)
+    : startMembership(ctx, options.membership);
   // The members query (`kvctl members`): each member with its state; a static view has only live ones.
-  registerMembersHandler(ctx.node.rpc, () => {
+  registerMembersHandler(ctx.rpc, () => {
     const now = ctx.clock.now();
     return members instanceof Swim
       ? members.members().map((m) => ({ ...m, forMs: now - m.since }))
@@ -55,43 +75,41 @@ export function attachCluster(ctx: NodeContext): ClusterParts {
   const catchUpConfig: CatchUpConfig = {
     ...DEFAULT_CATCH_UP_CONFIG,
     ...(ctx.fleet?.preset === "wan" ? { joinWaitMs: 15_000 } : {}),
-    ...(ctx.options.catchUp as Partial<CatchUpConfig> | undefined),
+    ...options.catchUp,
   };
   let replication: ReplicatedExecutor | undefined;
   let joinGate: JoinGate | undefined;
-  // Replication (docs/cluster.md); `ctx.options.replication` tunes it, `false` keeps local execution.
-  if (ctx.options.replication !== false) {
-    replication = new ReplicatedExecutor(ctx, members);
-    ctx.node.executor = replication;
-    ctx.node.onClose(() => replication!.close());
+  let executor = local;
+  // Replication (docs/cluster.md); `options.replication` tunes it, `false` keeps local execution.
+  if (options.replication !== false) {
+    replication = executor = new ReplicatedExecutor(ctx, members, replicationConfigFor(ctx, options.replication));
     if (members instanceof Swim && ctx.seeds.length > 0) {
       // Until it knows the ring, a node would coordinate as if it were alone: hold data requests.
       const gate = joinGate = new JoinGate(replication, () => members.joined, ctx.clock, catchUpConfig.joinWaitMs);
-      ctx.node.executor = gate;
-      ctx.node.onClose(() => gate.close());
+      executor = gate;
+      ctx.onClose(() => gate.close());
     }
   }
-  // Executors that replace the node's executor (replication) are installed above this line;
-  // the wrapper keeps get-membership-count answering the live member count.
-  ctx.node.executor = new MemberCountingExecutor(ctx.node.executor, members);
+  // get-membership-count answers the live member count, whatever executes the data commands.
+  executor = new MemberCountingExecutor(executor, members);
   const catchUp = new CatchUp({
-    rpc: ctx.node.rpc,
-    self: ctx.node.address,
+    rpc: ctx.rpc,
+    self: ctx.address,
     members,
     clock: ctx.clock,
     executor: replication,
   }, catchUpConfig);
   catchUp.start();
-  const removeStats = addStatsSource(ctx.node, () => {
+  const removeStats = stats.add(() => {
     const s = catchUp.stats();
     if (joinGate) putStat(s, "join_held", joinGate.stats.held);
     return s;
   });
-  ctx.node.onClose(() => {
+  ctx.onClose(() => {
     removeStats();
     catchUp.close();
   });
-  return { members, replication, catchUp, joinGate };
+  return { members, executor, replication, catchUp, joinGate };
 }
 
 /**
@@ -100,21 +118,21 @@ export function attachCluster(ctx: NodeContext): ClusterParts {
  *
  * @example
  * ```ts ignore
- * const swim = startMembership(ctx);
+ * const swim = startMembership(ctx, { probeIntervalMs: 500 });
  * console.log(swim.members());
  * ```
  */
-export function startMembership(ctx: NodeContext): Swim {
-  const config = resolveSwimConfig(ctx.fleet?.preset ?? "lan", ctx.options.membership);
+export function startMembership(ctx: ServiceContext, overrides?: Partial<SwimConfig>): Swim {
+  const config = resolveSwimConfig(ctx.fleet?.preset ?? "lan", overrides);
   const swim = new Swim({
-    rpc: ctx.node.rpc,
-    self: ctx.node.address,
+    rpc: ctx.rpc,
+    self: ctx.address,
     clock: ctx.clock,
     random: ctx.random,
     config,
     seeds: ctx.seeds,
   });
   swim.start();
-  ctx.node.onClose(() => swim.leave());
+  ctx.onClose(() => swim.leave());
   return swim;
 }

@@ -8,19 +8,21 @@ import { type Clock, realClock, type TimerId } from "../base/clock.ts";
 import type { FleetConfig } from "../config/fleet_file.ts";
 import { LocalExecutor } from "../node/executor.ts";
 import { HybridLogicalClock } from "../storage/hlc.ts";
-import { KVNode, type NodeConfig } from "../node/kv_node.ts";
+import { KVNode, type NodeConfig, nodeEndpoint } from "../node/kv_node.ts";
 import type { FsyncPolicy } from "../storage/durability.ts";
 import { LogPersistence } from "../storage/log_persistence.ts";
 import { importLegacySqlite, retireLegacySqlite } from "../storage/legacy_sqlite.ts";
 import { MemoryStore } from "../storage/store.ts";
 import { type Address, parseAddress, type Transport } from "../net/transport.ts";
 import { SourceNetworks } from "../net/source_networks.ts";
-import type { NodeContext } from "../node/context.ts";
+import type { NodeContext, ServiceContext } from "../node/context.ts";
 import type { MemberView } from "../node/members.ts";
 import type { Random } from "../base/random.ts";
-import { attachCluster, type ClusterParts } from "./attach_cluster.ts";
-import { attachMonitoringAgent } from "../monitoring/agent/attach.ts";
-import { attachAdmin } from "../admin/attach.ts";
+import { attachCluster, type ClusterOptions, type ClusterParts } from "./attach_cluster.ts";
+import { type AgentOptions, attachMonitoringAgent, type MonitoringAgent } from "../monitoring/agent/attach.ts";
+import { StatsSources } from "../monitoring/agent/stats.ts";
+import { type AdminAttachOptions, attachAdmin } from "../admin/attach.ts";
+import type { AdminService } from "../admin/service.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import type { FrameAuth } from "../wire/frame.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
@@ -56,8 +58,8 @@ export interface StartNodeOptions {
   seeds?: Address[];
   /** Random source (default Math.random; seeded in simulations). */
   random?: Random;
-  /** Per-subsystem options (flags, test tuning), passed to attach functions. */
-  subsystemOptions?: Record<string, unknown>;
+  /** Per-subsystem options (flags, test tuning), each passed to its subsystem. */
+  subsystemOptions?: SubsystemOptions;
   /**
    * Who may send shutdown and wipeout (see `source_networks.ts`; `fleet` means the fleet file's
    * hosts). Default: anyone (embedded and simulated nodes); the node command passes the fleet
@@ -66,6 +68,14 @@ export interface StartNodeOptions {
   destructiveFrom?: readonly string[];
   /** Authenticates node-to-node frames (default: the fleet file's cluster keys); untagged without any. */
   frameAuth?: FrameAuth;
+}
+
+/** The options of each subsystem of a node (all optional). */
+export interface SubsystemOptions extends ClusterOptions {
+  /** The monitoring agent. */
+  monitoring?: AgentOptions;
+  /** Epidemic admin. */
+  admin?: AdminAttachOptions;
 }
 
 /** A started node and what it is made of. */
@@ -82,6 +92,12 @@ export interface RunningNode {
   members: MemberView;
   /** Membership, replication, the join gate and the catch-up tracker. */
   cluster: ClusterParts;
+  /** The monitoring agent. */
+  agent: MonitoringAgent;
+  /** The admin service (absent when its state could not be read). */
+  admin?: AdminService;
+  /** Extra stats every report includes (subsystems and embedders add theirs). */
+  stats: StatsSources;
   /** The context the subsystems were attached with. */
   context: NodeContext;
   /** Stops everything and closes the data dir. */
@@ -116,39 +132,49 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     throw e;
   }
   const hlc = new HybridLogicalClock(clock, transport.address);
-  const node = new KVNode({
-    transport,
-    clock,
-    store,
-    executor: new LocalExecutor(store, hlc),
-    pid: options.pid,
-    onShutdown: options.onShutdown,
-    config: options.nodeConfig,
-    rpc: { auth: options.frameAuth ?? fleetKeyring(options.fleet) },
-    allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
-    durability: persistence,
-  });
-  const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
-  node.onClose(() => {
-    expiry();
-    persistence?.close();
-  });
-  const context: NodeContext = {
-    node,
+  const address = transport.address;
+  const sub = options.subsystemOptions ?? {};
+  // Membership and replication make the node's executor, so they come first, on an endpoint
+  // made for the node; they close when it closes.
+  const rpc = nodeEndpoint(transport, clock, { auth: options.frameAuth ?? fleetKeyring(options.fleet) }, persistence);
+  const closers: (() => void)[] = [];
+  const services: ServiceContext = {
+    address,
+    rpc,
     store,
     hlc,
     clock,
     random: options.random ?? Math.random,
     fleet: options.fleet,
-    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== node.address),
+    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== address),
     dataDir: options.dataDir,
-    options: options.subsystemOptions ?? {},
+    onClose: (fn) => closers.push(fn),
   };
-  const cluster = attachCluster(context);
+  const stats = new StatsSources();
+  const cluster = attachCluster(services, sub, new LocalExecutor(store, hlc), stats);
+  const node = new KVNode({
+    transport,
+    clock,
+    store,
+    executor: cluster.executor,
+    rpc,
+    pid: options.pid,
+    onShutdown: options.onShutdown,
+    config: options.nodeConfig,
+    allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
+    durability: persistence,
+  });
+  const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
+  node.onClose(() => {
+    for (const fn of closers.splice(0)) fn();
+    expiry();
+    persistence?.close();
+  });
+  const context: NodeContext = { ...services, node, onClose: (fn) => node.onClose(fn) };
   const members = cluster.members;
-  attachMonitoringAgent(context, members);
-  attachAdmin(context, members, () => cluster.catchUp.status());
-  return { node, store, hlc, loadedKeys, members, cluster, context, close: () => node.close() };
+  const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
+  const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
+  return { node, store, hlc, loadedKeys, members, cluster, agent, admin, stats, context, close: () => node.close() };
 }
 
 /** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */

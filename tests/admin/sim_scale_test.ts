@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { createCommand } from "../../lib/admin/client.ts";
-import { adminOf } from "../../lib/admin/attach.ts";
 import { executionsOf, makeKeys, simCluster } from "./helpers.ts";
 
 Deno.test("sim: 200 nodes, 10% loss: every node executes each command exactly once", async () => {
@@ -36,8 +35,8 @@ Deno.test("sim: 200 nodes, 10% loss: every node executes each command exactly on
     }
     let pulled = 0, rumors = 0;
     for (const r of c.sim.nodes.values()) {
-      pulled += adminOf(r.node)!.gossip.stats.pulled;
-      rumors += adminOf(r.node)!.gossip.stats.rumorsSent;
+      pulled += r.admin!.gossip.stats.pulled;
+      rumors += r.admin!.gossip.stats.rumorsSent;
     }
     console.log(
       `  200 nodes, 10% loss: 50% / 90% / 100% executed after ${reached[50]} / ${reached[90]} / ${ms} ms virtual; ` +

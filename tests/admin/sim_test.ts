@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
-import { adminOf } from "../../lib/admin/attach.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { manifestOfBytes } from "../../lib/admin/manifest.ts";
 import { randomBytes, seededRandom } from "../../lib/base/random.ts";
@@ -10,7 +9,7 @@ const RUN = { run: { script: "echo hi", timeoutMs: 60_000 } };
 
 function sumStat(c: Awaited<ReturnType<typeof simCluster>>, name: string): number {
   let n = 0;
-  for (const r of c.sim.nodes.values()) n += (adminOf(r.node)!.stats as unknown as Record<string, number>)[name];
+  for (const r of c.sim.nodes.values()) n += (r.admin!.stats as unknown as Record<string, number>)[name];
   return n;
 }
 
@@ -124,7 +123,7 @@ Deno.test("sim: a pushed 1 MiB file arrives byte-identical on 8 nodes, pulled fr
     const fromOrigin = c.client.served(signed.c.id);
     assert.ok(fromOrigin >= pieces && fromOrigin < 2 * pieces, `origin served ${fromOrigin} (one copy is ${pieces})`);
     let fromPeers = 0;
-    for (const r of c.sim.nodes.values()) fromPeers += adminOf(r.node)!.stats.chunks_served;
+    for (const r of c.sim.nodes.values()) fromPeers += r.admin!.stats.chunks_served;
     assert.ok(fromPeers >= 7 * pieces, `peers served ${fromPeers}`);
     console.log(`  1 MiB to 8 nodes (7 only through peers) in ${ms} ms virtual; origin served ${fromOrigin} pieces`);
   } finally {
@@ -183,7 +182,7 @@ Deno.test("sim: a forged copy racing the genuine command (same id) does not get 
     const good = await createCommand(keys.privateKey, RUN, { now: c.sim.clock.now() });
     const forged = await signCommand(other.privateKey, { ...good.c, run: { script: "evil", timeoutMs: 1000 } });
     // The forged copy's check is still running when the genuine one arrives.
-    const admin = adminOf(c.sim.nodes.get(c.addresses[0])!.node)!;
+    const admin = c.sim.nodes.get(c.addresses[0])!.admin!;
     const first = admin.receive(forged, "10.9.9.66:5000");
     await Promise.resolve(); // the forged copy is now under check
     const second = admin.receive(good, "10.9.9.9:5000");

@@ -148,13 +148,13 @@ Deno.test("replication config from the fleet file: preset wan, then the file's f
     "preset: wan\nreplication:\n  n: 5\n  w: 3\n  antiEntropyIntervalMs: 20000\nnodes:\n  - 127.0.0.1:4000\n",
     "nodes.yaml",
   );
-  const c = replicationConfigFor({ fleet, options: { replication: { r: 1 } } });
+  const c = replicationConfigFor({ fleet }, { r: 1 });
   assert.equal(c.n, 5);
   assert.equal(c.w, 3);
   assert.equal(c.r, 1);
   assert.equal(c.antiEntropyIntervalMs, 20_000);
   assert.equal(c.replicaTimeoutMs, WAN_REPLICATION_OVERRIDES.replicaTimeoutMs);
-  assert.equal(replicationConfigFor({ options: {} }).replicaTimeoutMs, DEFAULT_REPLICATION_CONFIG.replicaTimeoutMs);
+  assert.equal(replicationConfigFor({}).replicaTimeoutMs, DEFAULT_REPLICATION_CONFIG.replicaTimeoutMs);
   assert.throws(
     () => parseFleet("replication:\n  handoffIntervalMs: 5\nnodes:\n  - 127.0.0.1:4000\n", "nodes.yaml"),
     /line 2 \(at "replication.handoffIntervalMs"\)/,

@@ -7,11 +7,10 @@
 import type { FrameAuth } from "../../lib/wire/frame.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { type ClientOptions, KVClient } from "../../lib/client/client.ts";
-import { LocalExecutor } from "../../lib/node/executor.ts";
 import { HybridLogicalClock } from "../../lib/storage/hlc.ts";
 import { MemoryNetwork, type NetworkConditions } from "../../lib/net/memory_network.ts";
-import { KVNode } from "../../lib/node/kv_node.ts";
-import type { NodeContext } from "../../lib/node/context.ts";
+import { KVNode, nodeEndpoint } from "../../lib/node/kv_node.ts";
+import type { ServiceContext } from "../../lib/node/context.ts";
 import type { MemberCounts, MemberView } from "../../lib/node/members.ts";
 import { seededRandom } from "../../lib/base/random.ts";
 import { MemoryStore } from "../../lib/storage/store.ts";
@@ -106,25 +105,22 @@ export class TestCluster {
       const store = new MemoryStore(this.#options.maxBytes ?? 1 << 24);
       const transport = this.network.createTransport(a);
       const hlc = new HybridLogicalClock(this.clock, a);
-      const node = new KVNode({
-        transport,
-        clock: this.clock,
-        store,
-        executor: new LocalExecutor(store, hlc),
-        rpc: { auth: this.#options.auth },
-      });
+      const rpc = nodeEndpoint(transport, this.clock, { auth: this.#options.auth });
       const members = new TestMembers(a, all);
-      const ctx: NodeContext = {
-        node,
+      const closers: (() => void)[] = [];
+      const ctx: ServiceContext = {
+        address: a,
+        rpc,
         store,
         hlc,
         clock: this.clock,
         random: seededRandom((this.#options.seed ?? 1) * 7919 + this.nodes.size + i),
         seeds: [],
-        options: {},
+        onClose: (fn) => closers.push(fn),
       };
       const executor = new ReplicatedExecutor(ctx, members, this.config);
-      node.executor = executor;
+      const node = new KVNode({ transport, clock: this.clock, store, executor, rpc });
+      node.onClose(() => closers.splice(0).forEach((fn) => fn()));
       const t: TestNode = { address: a, node, store, members, executor };
       this.nodes.set(a, t);
       return t;

@@ -1,6 +1,6 @@
 /**
  * Acceptance 2 end to end, in one process on real UDP and HTTP: a node adds a
- * stat the monitor has never heard of (through `addStatsSource`, as any
+ * stat the monitor has never heard of (through `RunningNode.stats`, as any
  * subsystem would) and it shows on the page with no monitor change. Runs with
  * the leak sanitizers on, so node, agent and monitor must clean up fully.
  */
@@ -8,8 +8,6 @@ import assert from "node:assert/strict";
 import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { startNode } from "../../lib/roles/start_node.ts";
-import { addStatsSource } from "../../lib/monitoring/agent/stats.ts";
-import { monitoringAgentOf } from "../../lib/monitoring/agent/attach.ts";
 import { KEY_HEX, waitUntil } from "./helpers.ts";
 
 Deno.test("a node's new stat shows on the page without any monitor change (real UDP + HTTP)", async () => {
@@ -28,9 +26,9 @@ Deno.test("a node's new stat shows on the page without any monitor change (real 
   });
   try {
     let flushes = 0;
-    addStatsSource(node.node, () => ({ cache_flushes: { value: ++flushes, unit: "flushes" } }));
+    node.stats.add(() => ({ cache_flushes: { value: ++flushes, unit: "flushes" } }));
     await waitUntil(() => (monitor.monitor.registry.get(node.node.address)?.reports ?? 0) >= 1, 5_000, "a report");
-    assert.equal(monitoringAgentOf(node.node)?.monitorUrl(), monitor.reportUrl, "URL learned from the signed round");
+    assert.equal(node.agent.monitorUrl(), monitor.reportUrl, "URL learned from the signed round");
     const html = await (await fetch(monitor.url + "/")).text();
     assert.match(html, /<span class="chip" data-stat="cache_flushes">cache_flushes \d+ flushes<\/span>/);
     const detail = await (await fetch(`${monitor.url}/nodes/${node.node.address}`)).text();

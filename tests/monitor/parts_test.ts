@@ -10,7 +10,7 @@ import { StaticMembers } from "../../lib/node/members.ts";
 import { seededRandom } from "../../lib/base/random.ts";
 import { startNode } from "../../lib/roles/start_node.ts";
 import { MemoryNetwork } from "../../lib/net/memory_network.ts";
-import { addStatsSource, KVSTORE_VERSION, StatsCollector } from "../../lib/monitoring/agent/stats.ts";
+import { KVSTORE_VERSION, StatsCollector } from "../../lib/monitoring/agent/stats.ts";
 import { Monitor } from "../../lib/monitoring/server/monitor.ts";
 import { loadSnapshot, saveSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/server/persist.ts";
 import { renderMetrics } from "../../lib/monitoring/server/metrics.ts";
@@ -154,8 +154,8 @@ Deno.test("stats collector: store, rates, errors, members, host, extra sources",
     subsystemOptions: { staticMembers: true, replication: false },
   });
   try {
-    const collector = new StatsCollector(running.context, running.members, { system: true });
-    const remove = addStatsSource(running.node, () => ({ widgets: { value: 3, unit: "pcs" } }));
+    const collector = new StatsCollector(running.context, running.members, { system: true, sources: running.stats });
+    const remove = running.stats.add(() => ({ widgets: { value: 3, unit: "pcs" } }));
     running.node.counters.requests.put = 20;
     running.node.counters.replies["02"] = 4;
     clock.advance(10_000);

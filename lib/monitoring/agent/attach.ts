@@ -17,11 +17,10 @@ import type { MemberView } from "../../node/members.ts";
 import { sample } from "../../base/random.ts";
 import { type NodeReport, putStat, REPORT_LIMITS } from "../report.ts";
 import type { Address } from "../../net/transport.ts";
-import type { KVNode } from "../../node/kv_node.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent, RoundGossip, type RoundGossipConfig } from "./round_gossip.ts";
 import { MonitoringCommand, parseRoundHeader, type RoundHeader, verifyRound } from "../round_message.ts";
 import { HttpReportSink, type ReportSink } from "./report_sender.ts";
-import { StatsCollector } from "./stats.ts";
+import { StatsCollector, type StatsSources } from "./stats.ts";
 
 /** Options of the monitoring agent (all optional). */
 export interface AgentOptions extends Partial<RoundGossipConfig> {
@@ -45,23 +44,28 @@ export interface MonitoringAgent {
   stats: { reports: number; noUrl: number };
 }
 
-const agents = new WeakMap<KVNode, MonitoringAgent>();
-
-/** The monitoring agent attached to `node`, if any. */
-export function monitoringAgentOf(node: KVNode): MonitoringAgent | undefined {
-  return agents.get(node);
-}
-
-/** Starts the monitoring agent for the node. */
-export function attachMonitoringAgent(ctx: NodeContext, members: MemberView): void {
-  const options = (ctx.options.monitoring ?? {}) as AgentOptions;
+/**
+ * Starts the monitoring agent for the node; reports include the extra stats of `sources`.
+ *
+ * @example
+ * ```ts ignore
+ * const agent = attachMonitoringAgent(ctx, members, { fanout: 3 }, sources);
+ * console.log(agent.monitorUrl());
+ * ```
+ */
+export function attachMonitoringAgent(
+  ctx: NodeContext,
+  members: MemberView,
+  options: AgentOptions = {},
+  sources?: StatsSources,
+): MonitoringAgent {
   const { node, clock, random, fleet } = ctx;
   const keyHexes = fleet ? clusterKeysOf(fleet) : [];
   const keys = keyHexes.length > 0 ? importClusterKeys(keyHexes) : undefined;
   const key = keys?.then((k) => k[0]);
   const fleetUrl = fleet?.monitor?.url ? reportUrl(fleet.monitor.url) : undefined;
   const sink = options.sink ?? new HttpReportSink(key, node.address);
-  const collector = new StatsCollector(ctx, members, { system: options.system });
+  const collector = new StatsCollector(ctx, members, { system: options.system, sources });
   const maxJitterMs = options.maxJitterMs ?? 60_000;
   const timers = new Set<ReturnType<typeof clock.setTimeout>>();
   let lastUrl = fleetUrl;
@@ -123,7 +127,7 @@ export function attachMonitoringAgent(ctx: NodeContext, members: MemberView): vo
     timers.clear();
     sink.close();
   });
-  agents.set(node, { gossip, monitorUrl: () => lastUrl, stats });
+  return { gossip, monitorUrl: () => lastUrl, stats };
 }
 
 /** The report endpoint of a monitor base URL (`http://h:p` → `http://h:p/api/report`). */

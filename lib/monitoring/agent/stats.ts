@@ -2,13 +2,12 @@
  * Collecting a node's stats as an open map (see lib/monitoring/report.ts):
  * store, request rates by command, errors, reply cache, members, and the
  * host (load, memory, disk free of the data dir). Other subsystems add their
- * own stats with {@linkcode addStatsSource}; the monitor shows them unchanged.
+ * own stats to the node's {@linkcode StatsSources}; the monitor shows them unchanged.
  *
  * @module
  */
 import { statfs } from "node:fs/promises";
 import { KVSTORE_VERSION, programInfo } from "../../base/program.ts";
-import type { KVNode } from "../../node/kv_node.ts";
 import type { NodeContext } from "../../node/context.ts";
 import type { MemberView } from "../../node/members.ts";
 import { putStat, type StatMap } from "../report.ts";
@@ -19,24 +18,34 @@ export { KVSTORE_VERSION };
 /** A subsystem's extra stats, called at every report. */
 export type StatsSource = () => StatMap | Promise<StatMap>;
 
-const sources = new WeakMap<KVNode, StatsSource[]>();
-
 /**
- * Adds stats to every report `node` sends (cluster, admin …); returns a function that removes it.
+ * The extra stats of one node (cluster, admin, embedders …): every report includes them.
  *
  * @example
- * ```ts ignore
- * addStatsSource(ctx.node, () => ({ gossip_rounds: { value: rounds } }));
+ * ```ts
+ * const sources = new StatsSources();
+ * const remove = sources.add(() => ({ gossip_rounds: { value: 3 } }));
+ * console.log(sources.list().length); // 1
+ * remove();
+ * console.log(sources.list().length); // 0
  * ```
  */
-export function addStatsSource(node: KVNode, source: StatsSource): () => void {
-  const list = sources.get(node) ?? [];
-  list.push(source);
-  sources.set(node, list);
-  return () => {
-    const i = list.indexOf(source);
-    if (i >= 0) list.splice(i, 1);
-  };
+export class StatsSources {
+  #list: StatsSource[] = [];
+
+  /** Adds `source`; returns a function that removes it. */
+  add(source: StatsSource): () => void {
+    this.#list.push(source);
+    return () => {
+      const i = this.#list.indexOf(source);
+      if (i >= 0) this.#list.splice(i, 1);
+    };
+  }
+
+  /** The sources, in the order they were added. */
+  list(): readonly StatsSource[] {
+    return this.#list;
+  }
 }
 
 /** Reply codes counted as errors, by stat name. */
@@ -53,6 +62,8 @@ const ERROR_NAMES: Record<string, string> = {
 export interface StatsCollectorOptions {
   /** Read host stats (load, memory, disk); off in large simulations. Default true. */
   system?: boolean;
+  /** Extra stats of other subsystems, added to every collection. */
+  sources?: StatsSources;
 }
 
 /**
@@ -69,6 +80,7 @@ export class StatsCollector {
   #ctx: NodeContext;
   #members: MemberView;
   #system: boolean;
+  #sources: StatsSources | undefined;
   #last: { at: number; requests: Record<string, number> };
 
   /** Creates a collector for the node in `ctx`. */
@@ -76,6 +88,7 @@ export class StatsCollector {
     this.#ctx = ctx;
     this.#members = members;
     this.#system = options.system ?? true;
+    this.#sources = options.sources;
     this.#last = { at: ctx.node.startedAt, requests: {} };
   }
 
@@ -125,7 +138,7 @@ export class StatsCollector {
     putStat(s, "members_suspect", counts.suspect);
     putStat(s, "members_dead", counts.dead);
     if (this.#system) await this.#host(s);
-    for (const source of sources.get(node) ?? []) {
+    for (const source of this.#sources?.list() ?? []) {
       try {
         Object.assign(s, await source());
       } catch (e) {

@@ -17,7 +17,7 @@ import {
   ID_LENGTH,
   type Reply,
 } from "../wire/client_protocol.ts";
-import { idKey } from "../wire/rpc.ts";
+import { idKey } from "../wire/client_protocol.ts";
 import type { Address, Transport } from "../net/transport.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import { utf8Encoder } from "../base/bytes.ts";

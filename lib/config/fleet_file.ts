@@ -33,8 +33,8 @@ const clusterKeyText = z.string().regex(/^(?:[0-9a-fA-F]{2}){16,}$/, {
   message: "expected at least 32 hex digits (an even count), for example from 'openssl rand -hex 32'",
 });
 
-/** Schema of nodes.yaml. */
-export const FleetSchema = z.strictObject({
+/** Schema of nodes.yaml (what it accepts; {@linkcode FleetConfig} is what it yields). */
+const FleetSchema = z.strictObject({
   /** Cluster name shown on the status page. */
   name: z.string().min(1).default("kvstore"),
   /** Status server: its HTTP URL (nodes report there) and, optionally, the UDP address it sends rounds from. */
@@ -85,8 +85,40 @@ export const FleetSchema = z.strictObject({
   nodes: z.array(address).min(1, { message: "list at least one node address" }),
 });
 
-/** A validated fleet file. */
-export type FleetConfig = z.infer<typeof FleetSchema>;
+/** A validated fleet file (defaults filled in). */
+export interface FleetConfig {
+  /** Cluster name shown on the status page (default `kvstore`). */
+  name: string;
+  /** The status server: its HTTP URL (nodes report there) and the UDP address it sends rounds from. */
+  monitor?: { url: string; udp?: string };
+  /** Shared key(s), hex: the first signs internal traffic and reports, every one is accepted. */
+  clusterKey?: string | string[];
+  /** Admin Ed25519 public key (base64), for signed admin commands. */
+  adminPublicKey?: string;
+  /** Timing preset of gossip and replication. */
+  preset: "lan" | "wan";
+  /** Replication factors and optional tuning (docs/cluster.md). */
+  replication: {
+    n: number;
+    w: number;
+    r: number;
+    virtualNodes?: number;
+    replicaTimeoutMs?: number;
+    replicaRetries?: number;
+    antiEntropyIntervalMs?: number;
+    handoffIntervalMs?: number;
+    tombstoneGraceMs?: number;
+  };
+  /** Who may send shutdown and wipeout (default loopback and the fleet's hosts). */
+  destructiveCommandsFrom?: string[];
+  /** Seed nodes (client/UDP addresses). */
+  nodes: string[];
+}
+
+// The interface and the schema must describe the same thing (checked by the compiler both ways).
+type Parsed = z.output<typeof FleetSchema>;
+const _schemaYieldsConfig: (p: Parsed) => FleetConfig = (p) => p;
+const _configIsSchemaOutput: (c: FleetConfig) => Parsed = (c) => c;
 
 /**
  * The fleet's cluster keys, the signing key first (empty when it has none).

@@ -7,7 +7,8 @@
  */
 import { type Clock, deferOn } from "../base/clock.ts";
 import type { ExecResult, Executor } from "./executor.ts";
-import { idKey, Rpc, type RpcOptions } from "../wire/rpc.ts";
+import { Rpc, type RpcOptions } from "../wire/rpc.ts";
+import { idKey } from "../wire/client_protocol.ts";
 import {
   Command,
   COMMAND_OFFSET,
@@ -28,57 +29,9 @@ import { type Durability, durabilityFailure } from "../storage/durability.ts";
 import { SlabAllocator } from "../base/slab.ts";
 import type { MemoryStore } from "../storage/store.ts";
 import type { Address, Transport } from "../net/transport.ts";
+import { CODE_HEX, COMMAND_NAMES, DEFAULT_NODE_CONFIG, type NodeConfig, type NodeCounters } from "./node_config.ts";
 
-/** Tunables of the request path, with named defaults. */
-export interface NodeConfig {
-  /** How long replies are kept for at-most-once answers (ms). */
-  replyCacheTtlMs: number;
-  /** Memory bound of the reply cache (bytes). */
-  replyCacheMaxBytes: number;
-  /** Requests executing at once before new ones get 0x03 overload. */
-  maxInFlight: number;
-}
-
-/** Defaults: 5 s reply cache bounded at 64 MiB, 1,024 requests in flight. */
-export const DEFAULT_NODE_CONFIG: NodeConfig = {
-  replyCacheTtlMs: 5_000,
-  replyCacheMaxBytes: 64 * 1024 * 1024,
-  maxInFlight: 1_024,
-};
-
-/** Counters a node keeps (monitoring reads them). */
-export interface NodeCounters {
-  /** Requests by command name. */
-  requests: Record<string, number>;
-  /** Replies by error code (hex string). */
-  replies: Record<string, number>;
-  /** Datagrams too short to answer (< 17 bytes). */
-  dropped: number;
-  /** Retries answered from the reply cache. */
-  replayed: number;
-  /** Requests refused with 0x03. */
-  overloaded: number;
-  /** Requests that reused the id of a different cached or running request (a client numbering badly). */
-  idReuse: number;
-  /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
-  refusedDestructive: number;
-  /** Client requests left unanswered while the node hands its port to its new process (clients retry there). */
-  handedOver: number;
-}
-
-const COMMAND_NAMES: Record<number, string> = {
-  1: "put",
-  2: "get",
-  3: "remove",
-  4: "shutdown",
-  5: "wipeout",
-  6: "is_alive",
-  7: "get_pid",
-  8: "get_membership_count",
-};
-
-/** Reply-counter names by code ("00"…"ff"), so counting a reply allocates no string. */
-const CODE_HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+export { DEFAULT_NODE_CONFIG, type NodeConfig, type NodeCounters };
 
 /** Everything a node needs, injected. */
 export interface NodeOptions {

@@ -14,6 +14,10 @@ import type { MemoryStore } from "../storage/store.ts";
 import type { Address } from "../net/transport.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import { DebugCommand, headerOf } from "./replica_protocol.ts";
+import type { MemberView } from "../node/members.ts";
+import type { Placement } from "./placement.ts";
+import type { ReplicationConfig } from "./replication_config.ts";
+import type { ReplicationStats } from "./local_replica.ts";
 
 /** A key a node holds, as the debug query reports it. */
 export interface HeldKey {
@@ -76,12 +80,56 @@ export function registerMembersHandler(rpc: Rpc, members: () => MemberRow[]): vo
   });
 }
 
-/** What the handlers need from the executor. */
+/** What the handlers need from the executor (a `ReplicatedExecutor`). */
 export interface DebugSource {
-  /** Sizes and counters. */
-  debugStats(): Record<string, unknown>;
+  /** This node's address. */
+  readonly self: Address;
+  /** The members keys are placed on. */
+  readonly members: MemberView;
   /** The local replica (its store). */
   readonly replica: { readonly store: MemoryStore };
+  /** Owners of keys. */
+  readonly placement: Placement;
+  /** Hints held for other owners. */
+  readonly handoff: { readonly hintCount: number };
+  /** Replication settings. */
+  readonly config: ReplicationConfig;
+  /** Counters. */
+  readonly stats: ReplicationStats;
+}
+
+/**
+ * Sizes and counters of the replication layer, for the debug query: keys, entries, tombstones,
+ * keys this node owns and holds without owning, hints, and every counter.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(replicationDebugStats(executor).owned);
+ * ```
+ */
+export function replicationDebugStats(source: DebugSource): Record<string, unknown> {
+  let tombstones = 0, owned = 0, notOwned = 0;
+  const store = source.replica.store, self = source.self;
+  for (const [k, e] of store.entries()) {
+    if (e.tombstone) tombstones++;
+    if (source.placement.ownersHex(k).includes(self)) owned++;
+    else notOwned++;
+  }
+  const c = source.config;
+  return {
+    self,
+    keys: store.liveKeys,
+    entries: store.size,
+    tombstones,
+    owned,
+    notOwned,
+    hints: source.handoff.hintCount,
+    bytes: store.bytes,
+    members: source.members.alive(),
+    n: source.placement.n(),
+    config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
+    ...source.stats,
+  };
 }
 
 /**
@@ -105,7 +153,7 @@ export const DEBUG_PAGE_KEYS = 400;
  */
 export function registerDebugHandlers(rpc: Rpc, source: DebugSource): void {
   rpc.handle(DebugCommand.Keys, (m) => onKeys(m, source.replica.store));
-  rpc.handle(DebugCommand.Stats, () => ({ header: source.debugStats() }));
+  rpc.handle(DebugCommand.Stats, () => ({ header: replicationDebugStats(source) }));
 }
 
 function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {

@@ -97,7 +97,9 @@ export function newReplicationStats(): ReplicationStats {
  * ```
  */
 export class LocalReplica {
+  /** The store the writes go to. */
   readonly store: MemoryStore;
+  /** The version clock (observes versions it is sent). */
   readonly hlc: HybridLogicalClock;
   #clock: Clock;
   #graceMs: number;

@@ -57,6 +57,10 @@ export class ReplicatedExecutor implements Executor {
   readonly antiEntropy: AntiEntropy;
   /** Counters. */
   readonly stats: ReplicationStats = newReplicationStats();
+  /** This node's address. */
+  readonly self: Address;
+  /** The members replication places keys on. */
+  readonly members: MemberView;
   #deps: ReplicaDeps;
   #members: MemberView;
   #closers: (() => void)[] = [];
@@ -66,7 +70,8 @@ export class ReplicatedExecutor implements Executor {
   /** Starts replication on `ctx.rpc` for the members of `members`; config defaults to {@linkcode replicationConfigFor}. */
   constructor(ctx: ServiceContext, members: MemberView, config: ReplicationConfig = replicationConfigFor(ctx)) {
     this.config = config;
-    this.#members = members;
+    this.self = ctx.address;
+    this.members = this.#members = members;
     this.placement = new Placement(members, config.n, config.virtualNodes);
     this.replica = new LocalReplica(ctx.store, ctx.hlc, ctx.clock, config.tombstoneGraceMs);
     this.#deps = {
@@ -367,32 +372,6 @@ export class ReplicatedExecutor implements Executor {
       payload ??= replicaPutWriter(key, best, false);
       this.#deps.rpc.castRaw(o, ReplicaCommand.Put, payload);
     }
-  }
-
-  /** Sizes and counters for the debug query. */
-  debugStats(): Record<string, unknown> {
-    let tombstones = 0, owned = 0, notOwned = 0;
-    const self = this.#deps.self;
-    for (const [k, e] of this.#deps.store.entries()) {
-      if (e.tombstone) tombstones++;
-      if (this.placement.ownersHex(k).includes(self)) owned++;
-      else notOwned++;
-    }
-    const c = this.config;
-    return {
-      self,
-      keys: this.#deps.store.liveKeys,
-      entries: this.#deps.store.size,
-      tombstones,
-      owned,
-      notOwned,
-      hints: this.handoff.hintCount,
-      bytes: this.#deps.store.bytes,
-      members: this.#members.alive(),
-      n: this.placement.n(),
-      config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
-      ...this.stats,
-    };
   }
 
   /** Stops background work (idempotent). Pending replica calls end when the node's rpc closes. */

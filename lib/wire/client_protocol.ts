@@ -287,3 +287,8 @@ export function isMutating(command: number): boolean {
   return command === Command.Put || command === Command.Remove || command === Command.Wipeout ||
     command === Command.Shutdown;
 }
+
+/** Map key for a 16-byte client request id. */
+export function idKey(id: Uint8Array): string {
+  return String.fromCharCode.apply(null, id as unknown as number[]);
+}

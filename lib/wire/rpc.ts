@@ -32,84 +32,32 @@ import {
   writeFrameHeader,
   writeMessage,
 } from "./frame.ts";
+import {
+  type CallOptions,
+  DEFAULT_BATCH_BYTES,
+  MAX_PENDING_CALLS,
+  type RawHandler,
+  type ReplyCallback,
+  type RpcAnswer,
+  type RpcHandler,
+  type RpcOptions,
+  type RpcStats,
+  RpcTimeoutError,
+} from "./rpc_types.ts";
 
-/** What a JSON handler answers: a header and optional body, or nothing (no reply). */
-export type RpcAnswer = { header: unknown; body?: Uint8Array } | undefined;
-
-/** Handles one JSON-family internal command. */
-export type RpcHandler = (message: InternalMessage, from: Address) => RpcAnswer | Promise<RpcAnswer>;
-
-/** Handles one binary internal command: the reply's payload, or nothing. */
-export type RawHandler = (
-  payload: Uint8Array,
-  from: Address,
-) => Payload | undefined | Promise<Payload | undefined>;
-
-/** Receives a request's reply payload, or `undefined` after the last retry timed out. */
-export type ReplyCallback = (reply: Uint8Array | undefined) => void;
-
-/** Raised when a call gets no reply after all retries. */
-export class RpcTimeoutError extends Error {
-  /** Creates the error for a call to `to`. */
-  constructor(to: Address, command: number) {
-    super(`No reply from ${to} to internal command 0x${command.toString(16)}`);
-    this.name = "RpcTimeoutError";
-  }
-}
-
-/** Options of one call. */
-export interface CallOptions {
-  /** Timeout of the first attempt in ms (doubles each retry). Default 200. */
-  timeoutMs?: number;
-  /** Retries after the first attempt. Default 2. */
-  retries?: number;
-}
-
-/** How an endpoint sends. */
-export interface RpcOptions {
-  /** Signs outgoing frames and checks incoming ones; without it frames are untagged (insecure). */
-  auth?: FrameAuth;
-  /**
-   * Runs the flush of queued messages (default: the transport's `afterBurst`, so what handling a
-   * burst of datagrams queues leaves together, else {@linkcode deferOn} the clock: the end of the turn).
-   */
-  defer?: (flush: () => void) => void;
-  /** Bytes a batched frame may reach before it leaves (default {@linkcode DEFAULT_BATCH_BYTES}). */
-  batchBytes?: number;
-  /** Calls waiting for a reply at most; a call beyond it fails at once (default {@linkcode MAX_PENDING_CALLS}). */
-  maxPendingCalls?: number;
-  /**
-   * Runs before queued messages leave (durable nodes commit there, so no ack precedes its write).
-   * If it throws, what is queued is dropped, unsent: requests are retried by their timers, acks not given.
-   */
-  beforeSend?: () => void;
-}
-
-/** Frames batch up to one Ethernet MTU of payload, so batching never makes a datagram fragment. */
-export const DEFAULT_BATCH_BYTES = 1_400;
+export {
+  type CallOptions,
+  DEFAULT_BATCH_BYTES,
+  MAX_PENDING_CALLS,
+  type RawHandler,
+  type ReplyCallback,
+  type RpcAnswer,
+  type RpcHandler,
+  type RpcOptions,
+  type RpcStats,
+  RpcTimeoutError,
+};
 const MAX_MESSAGE_BYTES = MESSAGE_HEADER_BYTES + MAX_PAYLOAD_BYTES;
-/** Calls waiting for replies at once, at most. */
-export const MAX_PENDING_CALLS = 65_536;
-
-/** Counters of the wire (monitoring shows them). */
-export interface RpcStats {
-  /** Messages whose JSON header could not be read. */
-  malformed: number;
-  /** Messages with a command nobody handles. */
-  unknown: number;
-  /** Handlers that threw. */
-  handlerErrors: number;
-  /** Calls that got no reply after every retry. */
-  timeouts: number;
-  /** Datagrams dropped, by reason (never answered). */
-  rejected: Record<RejectReason, number>;
-  /** Frames sent. */
-  framesSent: number;
-  /** Messages sent (framesSent / messagesSent is the batching). */
-  messagesSent: number;
-  /** Turns whose queued messages were dropped because the commit before them failed. */
-  unsentAfterFailedCommit: number;
-}
 
 interface Pending {
   to: Address;
@@ -408,9 +356,4 @@ export class Rpc {
 
 function jsonAnswer(a: RpcAnswer): Payload | undefined {
   return a === undefined ? undefined : encodeJsonPayload(a.header, a.body);
-}
-
-/** Map key for a 16-byte client request id. */
-export function idKey(id: Uint8Array): string {
-  return String.fromCharCode.apply(null, id as unknown as number[]);
 }

@@ -4,11 +4,10 @@ import {
   checkCommand,
   type CommandBody,
   commandBytes,
-  matchesSelector,
   pieceCount,
-  selectorError,
   signCommand,
 } from "../../lib/admin/command.ts";
+import { matchesSelector, selectorError } from "../../lib/admin/selector.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../../lib/admin/config.ts";
 import {
   AdminKeyError,

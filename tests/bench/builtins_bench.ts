@@ -11,7 +11,7 @@ import { html } from "hono/html";
 import { SSEStreamingApi } from "hono/streaming";
 import { escapeToBuffer } from "hono/utils/html";
 import { utf8Decoder } from "../../lib/base/bytes.ts";
-import { matchesSelector } from "../../lib/admin/command.ts";
+import { matchesSelector } from "../../lib/admin/selector.ts";
 import { EventHub } from "../../lib/monitoring/server/events.ts";
 import { realClock } from "../../lib/base/clock.ts";
 

@@ -74,6 +74,7 @@ export interface RoundGossipDeps {
  * ```
  */
 export class RoundGossip {
+  /** Tunables in force. */
   readonly config: RoundGossipConfig;
   #deps: RoundGossipDeps;
   #seen = new Map<string, number>();

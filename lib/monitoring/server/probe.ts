@@ -12,7 +12,7 @@
  * @module
  */
 import type { Clock, TimerId } from "../../base/clock.ts";
-import { idKey } from "../../wire/rpc.ts";
+import { idKey } from "../../wire/client_protocol.ts";
 import { Command, ErrorCode, HEADER_LENGTH, ID_LENGTH } from "../../wire/client_protocol.ts";
 import { type Address, parseAddress, type Transport } from "../../net/transport.ts";
 

@@ -6,9 +6,6 @@
 import { runCli, UsageError } from "./lib/base/cli_args.ts";
 import { nodeCommand } from "./lib/cli/node_command.ts";
 import { kvctlCommand } from "./lib/cli/kvctl.ts";
-import "./lib/cli/admin_verbs.ts"; // kvctl keygen/run/push/admin-status
-import "./lib/cli/upgrade_verb.ts"; // kvctl upgrade
-import "./lib/cli/bench_verb.ts"; // kvctl bench
 import { clusterCommand } from "./lib/cli/cluster_command.ts";
 import { monitorCommand } from "./lib/cli/monitor_command.ts";
 

@@ -9,7 +9,7 @@ import type { RolloutSpec } from "../admin/command.ts";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SCRIPT_TIMEOUT_MS } from "../admin/config.ts";
 import { generateAdminKeys } from "../admin/keys.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
-import { extraVerbs } from "./kvctl.ts";
+import type { KvctlVerb } from "./kvctl_verb.ts";
 import { loadFleetOptional } from "./kvctl_target.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
@@ -256,9 +256,12 @@ async function status(args: string[]): Promise<number> {
   }
 }
 
-extraVerbs.set("keygen", { help: ADMIN_HELP, run: keygen });
-extraVerbs.set("run", { help: "", run });
-extraVerbs.set("push", { help: "", run: push });
-extraVerbs.set("admin-status", { help: "", run: status });
+/** The admin verbs of kvctl (their help is ADMIN_HELP, under `keygen`). */
+export const ADMIN_VERBS: Readonly<Record<string, KvctlVerb>> = {
+  keygen: { help: ADMIN_HELP, run: keygen },
+  run: { help: "", run },
+  push: { help: "", run: push },
+  "admin-status": { help: "", run: status },
+};
 
 export type { NodeResult };

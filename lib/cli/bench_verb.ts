@@ -1,11 +1,10 @@
 /**
- * `kvctl bench`: the load generator as a kvctl verb (registered in the
- * `extraVerbs` map of lib/cli/kvctl.ts). The same tool as `deno task bench`;
+ * `kvctl bench`: the load generator as a kvctl verb (listed in lib/cli/kvctl.ts). The same tool as `deno task bench`;
  * without `--allow-run` the generator runs inside kvctl and `--target` is required.
  *
  * @module
  */
-import { extraVerbs } from "./kvctl.ts";
+import type { KvctlVerb } from "./kvctl_verb.ts";
 import { benchMain } from "../bench/bench.ts";
 
 /** Help lines added to `kvctl --help`. */
@@ -16,4 +15,5 @@ Benchmark:
                       --duration D …; kvctl bench --help lists them all)
 `;
 
-extraVerbs.set("bench", { help: BENCH_VERB_HELP, run: benchMain });
+/** `kvctl bench`. */
+export const BENCH_VERB: KvctlVerb = { help: BENCH_VERB_HELP, run: benchMain };

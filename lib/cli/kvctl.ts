@@ -10,6 +10,10 @@ import { utf8Encoder } from "../base/bytes.ts";
 import { parseDuration, parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 import { firstAnswering, resolveTargets } from "./kvctl_target.ts";
 import { membersVerb } from "./kvctl_members.ts";
+import type { KvctlVerb } from "./kvctl_verb.ts";
+import { ADMIN_VERBS } from "./admin_verbs.ts";
+import { UPGRADE_VERB } from "./upgrade_verb.ts";
+import { BENCH_VERB } from "./bench_verb.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
@@ -46,15 +50,12 @@ const VERBS = new Set(["put", "get", "remove", "members", "is-alive", "pid", "wi
 /** Verbs about one particular node: never sent to a node picked from the fleet file. */
 const SINGLE_NODE_VERBS = new Set(["is-alive", "pid", "wipeout", "shutdown"]);
 
-/**
- * Extra verbs other parts register (admin, bench, status): verb → handler.
- *
- * @example
- * ```ts ignore
- * extraVerbs.set("hello", { help: "  hello  say hello\n", run: () => Promise.resolve(0) });
- * ```
- */
-export const extraVerbs = new Map<string, { help: string; run: (args: string[]) => Promise<number> }>();
+/** The verbs beyond the data verbs: admin, upgrade, bench. A new verb is one more entry here. */
+const extraVerbs = new Map<string, KvctlVerb>([
+  ...Object.entries(ADMIN_VERBS),
+  ["upgrade", UPGRADE_VERB],
+  ["bench", BENCH_VERB],
+]);
 
 const NEWLINE = 0x0a;
 

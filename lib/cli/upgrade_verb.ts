@@ -16,7 +16,7 @@ import { parseDuration, parseFlags, UsageError } from "../base/cli_args.ts";
 import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
 import { budgetOf, followLimit } from "./admin_verbs.ts";
 import { formatDuration } from "./admin_help.ts";
-import { extraVerbs } from "./kvctl.ts";
+import type { KvctlVerb } from "./kvctl_verb.ts";
 
 /**
  * Help of `kvctl upgrade`.
@@ -131,4 +131,5 @@ export async function upgrade(args: string[]): Promise<number> {
   }
 }
 
-extraVerbs.set("upgrade", { help: "", run: upgrade });
+/** `kvctl upgrade FILE` (its help is in the admin help). */
+export const UPGRADE_VERB: KvctlVerb = { help: "", run: upgrade };

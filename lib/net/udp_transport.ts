@@ -63,6 +63,7 @@ export class UdpTransport implements Transport {
   #handled = 0;
   #burstWatch = false;
   #burstStart = 0;
+  #burstGeneration = 0;
   #afterBurst: (() => void)[] = [];
   /** Datagrams whose send failed (for example, host unreachable). */
   sendErrors = 0;
@@ -150,9 +151,11 @@ export class UdpTransport implements Transport {
         continue; // e.g. ICMP port unreachable surfaced as an error: keep serving
       }
       const from = got[1] as Deno.NetAddr;
+      if (this.#burstWatch && this.#handled - this.#burstStart >= BURST_MAX_DATAGRAMS) this.#endBurst();
       if (!this.#burstWatch) {
+        this.#burstWatch = true;
         this.#burstStart = this.#handled;
-        this.#watchBurst(this.#handled + 1, BURST_END_HOPS);
+        this.#watchBurst(++this.#burstGeneration, this.#handled + 1, BURST_END_HOPS);
       }
       try {
         this.#handled++;
@@ -181,17 +184,21 @@ export class UdpTransport implements Transport {
     else queueMicrotask(fn);
   }
 
-  #watchBurst(seen: number, hops: number): void {
-    this.#burstWatch = true;
+  // Ends the burst of `generation` once no datagram was handled for `hops` microtask hops.
+  #watchBurst(generation: number, seen: number, hops: number): void {
     queueMicrotask(() => {
-      const full = this.#handled - this.#burstStart >= BURST_MAX_DATAGRAMS;
-      if (this.#handled !== seen && !full) return this.#watchBurst(this.#handled, BURST_END_HOPS);
-      if (hops > 1 && !full) return this.#watchBurst(seen, hops - 1);
-      this.#burstWatch = false;
-      const run = this.#afterBurst;
-      this.#afterBurst = [];
-      for (const fn of run) fn();
+      if (generation !== this.#burstGeneration || !this.#burstWatch) return; // ended at its size limit
+      if (this.#handled !== seen) return this.#watchBurst(generation, this.#handled, BURST_END_HOPS);
+      if (hops > 1) return this.#watchBurst(generation, seen, hops - 1);
+      this.#endBurst();
     });
+  }
+
+  #endBurst(): void {
+    this.#burstWatch = false;
+    const run = this.#afterBurst;
+    this.#afterBurst = [];
+    for (const fn of run) fn();
   }
 
   // The address string of a sender, formatted once per port and host: a node's clients send

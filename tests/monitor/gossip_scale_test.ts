@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { Simulation } from "../../lib/testing/simulation.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
 import { FunctionReportSink } from "../../lib/monitoring/agent/report_sender.ts";
 import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
 import { MonitoringCommand, type RoundHeader } from "../../lib/monitoring/round_message.ts";
@@ -22,7 +23,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
     if (e.type === "received" && e.first) first.set(e.node, { hops: e.hops, at: e.at });
     if (e.type === "pushed") pushed += e.to;
   };
-  const sim = new Simulation({
+  const sim = new SimCluster({
     seed: 2026,
     nodeOptions: {
       seeds: addresses, // every node knows every other (static view: cheap for 1,000 nodes)
@@ -33,7 +34,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       },
     },
   });
-  const monitor = sim.network.createTransport("10.250.0.1:9000");
+  const monitor = sim.transport("10.250.0.1:9000");
   try {
     await sim.addNodes(N);
     const bound = Math.log2(N) + Math.log(N);
@@ -55,7 +56,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
           addresses[(k * 97 + s * 31) % N],
         );
       }
-      sim.advance(5_000);
+      sim.clock.advance(5_000);
       const hops = [...first.values()].map((x) => x.hops).sort((a, b) => a - b);
       const times = [...first.values()].map((x) => x.at - start).sort((a, b) => a - b);
       const need = Math.ceil(0.999 * N);
@@ -99,7 +100,6 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       assert.ok(r.perNode < bound, `round ${k + 1}: fewer messages per node than log2(n)+ln(n)`);
     }
   } finally {
-    monitor.close();
     sim.close();
   }
 });

@@ -9,7 +9,7 @@ import { KVClient } from "../lib/client/client.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { permissionFlags } from "../lib/roles/process_launcher.ts";
 import { kvctl } from "./child_processes.ts";
-import { makeKeys } from "./admin/helpers.ts";
+import { makeKeys } from "./admin/admin_keys.ts";
 
 /** Permission flags of `deno task cluster`: its set in deno.json. */
 const CLUSTER_PERMISSIONS = permissionFlags("cluster");

@@ -12,7 +12,7 @@ import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { UdpTransport } from "../../lib/net/udp_transport.ts";
-import { makeKeys } from "./helpers.ts";
+import { makeKeys } from "./admin_keys.ts";
 import { kvctl as runKvctl, type KvctlRun } from "../child_processes.ts";
 
 /** Runs the real kvctl CLI in `cwd`. */

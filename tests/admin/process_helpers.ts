@@ -13,7 +13,7 @@ import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { UdpTransport } from "../../lib/net/udp_transport.ts";
-import { makeKeys } from "./helpers.ts";
+import { makeKeys } from "./admin_keys.ts";
 import { kvctl } from "../child_processes.ts";
 
 /** A running test cluster. */

@@ -5,24 +5,14 @@
  * @module
  */
 import { roleCommand, type RoleProcess } from "../lib/roles/process_launcher.ts";
+import { withTimeout } from "./support/real_time.ts";
 
 /**
  * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
  * shutdown fails the test instead of hanging it; the caller's cleanup then kills it).
  */
-export async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${p.name} did not exit within ${ms} ms; output:\n${p.output.join("\n")}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([p.exited(), bound]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
+  return withTimeout(p.exited(), ms, () => `${p.name} to exit; output:\n${p.output.join("\n")}`);
 }
 
 /** What one `kvctl` run printed and returned. */

@@ -6,6 +6,7 @@ import { BURST_MAX_DATAGRAMS, UdpTransport } from "../lib/net/udp_transport.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { encodeFrame, readFrame } from "../lib/wire/frame.ts";
 import { decodeJsonFrame, encodeJsonFrame } from "../lib/wire/envelope.ts";
+import { sleep } from "./support/real_time.ts";
 
 Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
   const clock = new VirtualClock(0);
@@ -153,7 +154,7 @@ Deno.test("udp transport: a burst adds receives (handled in one turn), quiet tra
       if (received === want) quietResolve();
     });
     for (let i = 0; i < 12; i++) {
-      await new Promise((r) => setTimeout(r, 3));
+      await sleep(3);
       await sender.send(new Uint8Array(20), to);
     }
     await quietDone;

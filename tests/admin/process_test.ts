@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createCommand } from "../../lib/admin/client.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { linesOf, type ProcCluster, processGone, startProcCluster } from "./process_helpers.ts";
 
 const WRITE_ID = `echo "$KVSTORE_NODE" >> "$KVSTORE_ADMIN_DIR/ran.txt"; echo "ran on $KVSTORE_NODE"`;
@@ -22,14 +22,10 @@ async function statsOf(c: ProcCluster): Promise<Record<string, number>[]> {
 
 async function finalResults(c: ProcCluster, id: string, n: number, timeoutMs: number) {
   let results: Awaited<ReturnType<ProcCluster["commandResults"]>> = null;
-  await waitUntil(
-    async () => {
-      results = await c.commandResults(id);
-      return results !== null && results.filter((r) => !["running", "fetching"].includes(r.status)).length === n;
-    },
-    timeoutMs,
-    `${n} final results for ${id} on the monitor`,
-  );
+  await waitUntil(async () => {
+    results = await c.commandResults(id);
+    return results !== null && results.filter((r) => !["running", "fetching"].includes(r.status)).length === n;
+  }, { timeoutMs, what: `${n} final results for ${id} on the monitor` });
   return results!;
 }
 
@@ -61,14 +57,10 @@ Deno.test({
           }
           // Let the epidemic finish: every rumor cold, and push-pull rounds run on every node since.
           const pushPulls = (await statsOf(c)).map((s) => s.gossip_pushPulls);
-          await waitUntil(
-            async () => {
-              const s = await statsOf(c);
-              return s.every((x, i) => x.gossip_hot === 0 && x.gossip_pushPulls >= pushPulls[i] + 2);
-            },
-            30_000,
-            "rumors to go cold and push-pull rounds to run",
-          );
+          await waitUntil(async () => {
+            const s = await statsOf(c);
+            return s.every((x, i) => x.gossip_hot === 0 && x.gossip_pushPulls >= pushPulls[i] + 2);
+          }, { timeoutMs: 30_000, what: "rumors to go cold and push-pull rounds to run" });
           const redelivered = (await statsOf(c)).reduce((n, s) => n + s.duplicates, 0);
           assert.ok(redelivered >= 5, `gossip delivered the command again ${redelivered} times`);
           for (let i = 0; i < 5; i++) {
@@ -97,7 +89,7 @@ Deno.test({
             const bg = Number((await Deno.readTextFile(`${d}/bg.pid`)).trim());
             const main = Number((await Deno.readTextFile(`${d}/main.pid`)).trim());
             assert.ok(bg > 1 && main > 1);
-            await waitUntil(() => processGone(bg), 5_000, `background sleep ${bg} to die`);
+            await waitUntil(() => processGone(bg), { timeoutMs: 5_000, what: `background sleep ${bg} to die` });
             assert.ok(await processGone(main), `script ${main} died`);
           }
         },
@@ -126,14 +118,10 @@ Deno.test({
         const captured = (await c.client.rpc.call(c.addresses[0], AdminCommand.Fetch, { id: first })).header;
         assert.equal((captured as SignedCommand).c.id, first);
         for (const a of c.addresses) await c.client.submit(captured as SignedCommand, [a]);
-        await waitUntil(
-          async () => {
-            const s = await statsOf(c);
-            return s.every((x, i) => x.rejected_signature - before[i].rejected_signature === 4);
-          },
-          10_000,
-          "rejections counted on every node",
-        );
+        await waitUntil(async () => {
+          const s = await statsOf(c);
+          return s.every((x, i) => x.rejected_signature - before[i].rejected_signature === 4);
+        }, { timeoutMs: 10_000, what: "rejections counted on every node" });
         const after = await statsOf(c);
         after.forEach((s, i) => {
           assert.equal(s.rejected_signature - before[i].rejected_signature, 4, "forged + tampered, submit + rumor");

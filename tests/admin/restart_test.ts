@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client/client.ts";
 import { freeUdpPorts, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 import { loadFleet } from "../../lib/config/fleet_file.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
 import type { SignedCommand } from "../../lib/admin/command.ts";
 import { linesOf, startProcCluster } from "./process_helpers.ts";
@@ -51,16 +51,12 @@ Deno.test("seed use case: sed a new node into every fleet file, restart in place
     assert.match(out.stdout, /3 nodes: 3 ok/);
 
     // Every node comes back on its port as a new process.
-    await waitUntil(
-      async () => {
-        const pids = await Promise.all(c.addresses.map((a) => ask(a, (k) => k.pid())));
-        if (pids.some((p, i) => p === undefined || p === oldPids[i])) return false;
-        restartedPids.splice(0, restartedPids.length, ...(pids as number[]));
-        return true;
-      },
-      30_000,
-      "every node to restart with a new pid",
-    );
+    await waitUntil(async () => {
+      const pids = await Promise.all(c.addresses.map((a) => ask(a, (k) => k.pid())));
+      if (pids.some((p, i) => p === undefined || p === oldPids[i])) return false;
+      restartedPids.splice(0, restartedPids.length, ...(pids as number[]));
+      return true;
+    }, { timeoutMs: 30_000, what: "every node to restart with a new pid" });
     for (let i = 0; i < 3; i++) {
       const fleet = await loadFleet(`${c.adminDirs[i]}/nodes.yaml`);
       assert.ok(fleet.nodes.includes(newNode), `node ${i}'s fleet file lists the new node`);
@@ -81,14 +77,10 @@ Deno.test("seed use case: sed a new node into every fleet file, restart in place
     }
     // The new node starts with the same (edited) fleet file and everyone counts four members.
     fourth = await startNodeProcess(newPort, ["--config", `${c.adminDirs[0]}/nodes.yaml`]);
-    await waitUntil(
-      async () => {
-        const counts = await Promise.all([...c.addresses, newNode].map((a) => ask(a, (k) => k.membershipCount())));
-        return counts.every((n) => n === 4);
-      },
-      30_000,
-      "four members everywhere",
-    );
+    await waitUntil(async () => {
+      const counts = await Promise.all([...c.addresses, newNode].map((a) => ask(a, (k) => k.membershipCount())));
+      return counts.every((n) => n === 4);
+    }, { timeoutMs: 30_000, what: "four members everywhere" });
   } finally {
     for (const pid of restartedPids) {
       try {

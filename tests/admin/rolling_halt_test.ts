@@ -10,28 +10,24 @@
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client/client.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { pidsMentioning, type ProcCluster, startProcCluster, stopPids } from "./process_helpers.ts";
 import { byNode, lostKeys, pidOf, writeKeys } from "./rolling_helpers.ts";
 
 async function fiveMembers(c: ProcCluster): Promise<void> {
-  await waitUntil(
-    async () => {
-      const counts = await Promise.all(c.addresses.map(async (a) => {
-        const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-        try {
-          return await k.membershipCount();
-        } catch {
-          return 0;
-        } finally {
-          k.close();
-        }
-      }));
-      return counts.every((n) => n === 5);
-    },
-    30_000,
-    "5 members everywhere",
-  );
+  await waitUntil(async () => {
+    const counts = await Promise.all(c.addresses.map(async (a) => {
+      const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
+      try {
+        return await k.membershipCount();
+      } catch {
+        return 0;
+      } finally {
+        k.close();
+      }
+    }));
+    return counts.every((n) => n === 5);
+  }, { timeoutMs: 30_000, what: "5 members everywhere" });
 }
 
 function sorted(addresses: string[]): string[] {

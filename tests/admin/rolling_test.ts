@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client/client.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";
 import { byNode, lostKeys, pidOf, startReader, writeKeys } from "./rolling_helpers.ts";
 
@@ -15,23 +15,19 @@ Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of 
   const c = await startProcCluster(5, { allowRun: true });
   try {
     // Every node sees the 5 before the keys go in.
-    await waitUntil(
-      async () => {
-        const counts = await Promise.all(c.addresses.map(async (a) => {
-          const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-          try {
-            return await k.membershipCount();
-          } catch {
-            return 0;
-          } finally {
-            k.close();
-          }
-        }));
-        return counts.every((n) => n === 5);
-      },
-      30_000,
-      "5 members everywhere",
-    );
+    await waitUntil(async () => {
+      const counts = await Promise.all(c.addresses.map(async (a) => {
+        const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
+        try {
+          return await k.membershipCount();
+        } catch {
+          return 0;
+        } finally {
+          k.close();
+        }
+      }));
+      return counts.every((n) => n === 5);
+    }, { timeoutMs: 30_000, what: "5 members everywhere" });
     const keys = await writeKeys(c.addresses, 1_000);
     assert.equal(keys.size, 1_000);
     const oldPids = await Promise.all(c.addresses.map(pidOf));

@@ -28,6 +28,7 @@ import { programOf, versionMix } from "../../lib/monitoring/server/page.ts";
 import type { NodeView } from "../../lib/monitoring/server/view.ts";
 import { setBundleVersion } from "../../scripts/bundle.ts";
 import { signedPost, testKey } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const ORDER = ["10.0.0.1:4000", "10.0.0.2:4000", "10.0.0.3:4000"];
 const ID = "ab".repeat(16);
@@ -233,7 +234,11 @@ Deno.test("old process's side of a takeover: hands over on the right token, repo
     exit: () => events.push("exit"),
   });
   const tokenOf = async () => {
-    while (spawned.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => spawned.length > 0, {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: "the new process to be spawned",
+    });
     const t = spawned[spawned.indexOf("--takeover") + 1];
     spawned = [];
     return t;
@@ -253,7 +258,7 @@ Deno.test("old process's side of a takeover: hands over on the right token, repo
     assert.equal((wrong.header as { ok: boolean }).ok, false);
     const right = await newRpc.call("10.0.0.1:4000", AdminCommand.Takeover, { token });
     assert.equal((right.header as { ok: boolean }).ok, true);
-    while (events.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => events.length >= 2, { timeoutMs: 10_000, intervalMs: 5, what: "the handover and the exit" });
     assert.deepEqual(events, ["handover", "exit"]);
     assert.equal(restarter.handingOver, true);
     const again = await newRpc.call("10.0.0.1:4000", AdminCommand.Takeover, { token });

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { freeUdpPorts, RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
-import { KEY_HEX, waitUntil } from "./helpers.ts";
+import { KEY_HEX } from "./helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const K = 3;
 const INTERVAL_MS = 500;
@@ -60,14 +61,10 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
 
     // Within 2 rounds of the last node being up, all 5 have reported their stats.
     const upAt = await roundIndex();
-    await waitUntil(
-      async () => {
-        const ns = await nodes();
-        return ns.length === 5 && ns.every((n) => n.state === "ok" && typeof n.stats.keys?.value === "number");
-      },
-      20 * INTERVAL_MS,
-      "all 5 nodes reporting",
-    );
+    await waitUntil(async () => {
+      const ns = await nodes();
+      return ns.length === 5 && ns.every((n) => n.state === "ok" && typeof n.stats.keys?.value === "number");
+    }, { timeoutMs: 20 * INTERVAL_MS, what: "all 5 nodes reporting" });
     const seenAt = await roundIndex();
     assert.ok(seenAt - upAt <= 2, `all 5 appeared in round ${seenAt}, last node up in round ${upAt}`);
     for (const n of await nodes()) {
@@ -83,11 +80,10 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
     const victim = `127.0.0.1:${ports[2]}`;
     await procs[3].stop("SIGKILL"); // procs[0] is the monitor
     const killedAt = await roundIndex();
-    await waitUntil(
-      async () => (await nodes()).find((n) => n.id === victim)?.state === "not_responding",
-      (K + 6) * INTERVAL_MS,
-      `${victim} shown as not responding`,
-    );
+    await waitUntil(async () => (await nodes()).find((n) => n.id === victim)?.state === "not_responding", {
+      timeoutMs: (K + 6) * INTERVAL_MS,
+      what: `${victim} shown as not responding`,
+    });
     const shownAt = await roundIndex();
     assert.ok(shownAt - killedAt >= K, `not responding after ${shownAt - killedAt} rounds, not before K = ${K}`);
     assert.ok(shownAt - killedAt <= K + 2, `shown ${shownAt - killedAt} rounds after the kill`);
@@ -101,11 +97,10 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
     );
     assert.match(html, row);
     // The probe finds the host up (TCP refused) but the node's UDP port silent.
-    await waitUntil(
-      async () => (await api<ApiNode>(`/api/nodes/${victim}`)).probe?.result === "port_closed",
-      10 * INTERVAL_MS,
-      "probe result",
-    );
+    await waitUntil(async () => (await api<ApiNode>(`/api/nodes/${victim}`)).probe?.result === "port_closed", {
+      timeoutMs: 10 * INTERVAL_MS,
+      what: "probe result",
+    });
     const metrics = await (await fetch(base + "/metrics")).text();
     assert.match(metrics, new RegExp(`^kvstore_node_up\\{node="${victim}"\\} 0$`, "m"));
     assert.match(metrics, new RegExp(`^kvstore_node_up\\{node="127.0.0.1:${ports[0]}"\\} 1$`, "m"));

@@ -10,7 +10,7 @@ import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
 import { MonitoringCommand, type RoundHeader } from "../../lib/monitoring/round_message.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent } from "../../lib/monitoring/agent/round_gossip.ts";
 import type { NodeReport } from "../../lib/monitoring/report.ts";
-import { waitUntil } from "./helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const N = 1_000;
 
@@ -61,7 +61,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       const times = [...first.values()].map((x) => x.at - start).sort((a, b) => a - b);
       const need = Math.ceil(0.999 * N);
       // Reports are built asynchronously (stats collection); wait until every reached node's is in.
-      await waitUntil(() => reports.length >= first.size, 5_000, "one report per reached node");
+      await waitUntil(() => reports.length >= first.size, { timeoutMs: 5_000, what: "one report per reached node" });
       return {
         coverage: first.size / N,
         hops999: hops.length >= need ? hops[need - 1] : Infinity,

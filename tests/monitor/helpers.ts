@@ -46,21 +46,6 @@ export async function signedPost(
   return { method: "POST", headers: await signedHeaders(key, node, body), body };
 }
 
-/** Polls `predicate` every 20 ms until it holds or `timeoutMs` passes; throws with `what` on timeout. */
-export async function waitUntil(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  if (await predicate()) return;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /** Reads an SSE response until `pattern` appears in the text (or `timeoutMs`); returns the text read. */
 export async function readSseUntil(res: Response, pattern: RegExp, timeoutMs: number): Promise<string> {
   const reader = res.body!.getReader();

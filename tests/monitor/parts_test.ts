@@ -16,7 +16,8 @@ import { loadSnapshot, saveSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/
 import { renderMetrics } from "../../lib/monitoring/server/metrics.ts";
 import { formatDuration, formatStat } from "../../lib/monitoring/server/view.ts";
 import { RoleProcess } from "../../lib/roles/process_launcher.ts";
-import { report, testKey, waitUntil } from "./helpers.ts";
+import { report, testKey } from "./helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 Deno.test("history keeps a bounded window per series and drops what falls out of it", () => {
   const h = new NodeHistory({ resolutionMs: 1_000, points: 5, maxSeries: 2 });
@@ -137,7 +138,7 @@ Deno.test("rumor mongering: first receipt reports once, duplicates ignored, seen
   v.receive(h("000000aa"), "b:1");
   v.receive(await signRound(key, h("000000bb")), "b:1");
   // WebCrypto verifies asynchronously: poll until both datagrams are decided.
-  await waitUntil(() => v.stats.rejected + v.stats.rounds === 2, 2_000, "both rounds verified");
+  await waitUntil(() => v.stats.rejected + v.stats.rounds === 2, { timeoutMs: 2_000, what: "both rounds verified" });
   assert.deepEqual(verified, ["000000bb"]);
   assert.equal(v.stats.rejected, 1);
   g.close();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { permissionFlags } from "../lib/roles/process_launcher.ts";
-import { kvctl } from "./child_processes.ts";
+import { kvctl } from "./support/child_processes.ts";
 import { withTimeout } from "./support/real_time.ts";
 import { makeKeys } from "./admin/admin_keys.ts";
 

@@ -9,7 +9,7 @@ import { KVClient } from "../lib/client/client.ts";
 import { OutOfSpaceError } from "../lib/client/errors.ts";
 import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
 import { FSYNC_POLICIES } from "../lib/storage/durability.ts";
-import { exitsWithin } from "./child_processes.ts";
+import { exitsWithin } from "./support/child_processes.ts";
 import { waitUntil } from "./support/real_time.ts";
 
 const isRoot = Deno.uid() === 0;

@@ -13,7 +13,7 @@ import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { UdpTransport } from "../../lib/net/udp_transport.ts";
 import { makeKeys } from "./admin_keys.ts";
-import { kvctl as runKvctl, type KvctlRun } from "../child_processes.ts";
+import { kvctl as runKvctl, type KvctlRun } from "../support/child_processes.ts";
 import { poll, sleep } from "../support/real_time.ts";
 
 /** Runs the real kvctl CLI in `cwd`. */

@@ -8,20 +8,22 @@ import { createCommand } from "../../lib/admin/client.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
 import { waitUntil } from "../support/real_time.ts";
-import { linesOf, type ProcCluster, processGone, startProcCluster } from "./process_helpers.ts";
+import type { ProcessCluster } from "../support/process_cluster.ts";
+import { processGone } from "../support/child_processes.ts";
+import { linesOf, startAdminCluster } from "./admin_processes.ts";
 
 const WRITE_ID = `echo "$KVSTORE_NODE" >> "$KVSTORE_ADMIN_DIR/ran.txt"; echo "ran on $KVSTORE_NODE"`;
 
-async function statsOf(c: ProcCluster): Promise<Record<string, number>[]> {
+async function statsOf(c: ProcessCluster): Promise<Record<string, number>[]> {
   return await Promise.all(c.addresses.map(async (a) => {
-    const s = await c.client.stats(a);
+    const s = await c.admin.stats(a);
     assert.ok(s, `${a} answers admin stats`);
     return s;
   }));
 }
 
-async function finalResults(c: ProcCluster, id: string, n: number, timeoutMs: number) {
-  let results: Awaited<ReturnType<ProcCluster["commandResults"]>> = null;
+async function finalResults(c: ProcessCluster, id: string, n: number, timeoutMs: number) {
+  let results: Awaited<ReturnType<ProcessCluster["commandResults"]>> = null;
   await waitUntil(async () => {
     results = await c.commandResults(id);
     return results !== null && results.filter((r) => !["running", "fetching"].includes(r.status)).length === n;
@@ -34,7 +36,7 @@ Deno.test({
   sanitizeResources: true,
   sanitizeOps: true,
   async fn(t) {
-    const c = await startProcCluster(5, { allowRun: true });
+    const c = await startAdminCluster(5, { allowRun: true });
     try {
       let first: string | undefined;
       await t.step(
@@ -79,7 +81,7 @@ Deno.test({
             `sleep 600 & echo $! > "$KVSTORE_ADMIN_DIR/bg.pid"; echo $$ > "$KVSTORE_ADMIN_DIR/main.pid"; ` +
             `sleep 600`;
           const signed = await createCommand(c.privateKey, { run: { script, timeoutMs: 1_500 } });
-          await c.client.submit(signed, [c.addresses[1]]);
+          await c.admin.submit(signed, [c.addresses[1]]);
           const results = await finalResults(c, signed.c.id, 5, 20_000);
           for (const r of results) {
             assert.equal(r.status, "timeout", `${r.node}: ${JSON.stringify(r)}`);
@@ -110,14 +112,14 @@ Deno.test({
         });
         for (const cmd of [forged, tampered, unsigned, expired]) {
           for (const a of c.addresses) {
-            await assert.rejects(c.client.submit(cmd, [a]), /rejected the command/);
-            c.client.rpc.cast(a, AdminCommand.Rumor, cmd); // as if from a peer
+            await assert.rejects(c.admin.submit(cmd, [a]), /rejected the command/);
+            c.admin.rpc.cast(a, AdminCommand.Rumor, cmd); // as if from a peer
           }
         }
         // Replay of the command every node already ran (as captured off the wire), straight to every node.
-        const captured = (await c.client.rpc.call(c.addresses[0], AdminCommand.Fetch, { id: first })).header;
+        const captured = (await c.admin.rpc.call(c.addresses[0], AdminCommand.Fetch, { id: first })).header;
         assert.equal((captured as SignedCommand).c.id, first);
-        for (const a of c.addresses) await c.client.submit(captured as SignedCommand, [a]);
+        for (const a of c.addresses) await c.admin.submit(captured as SignedCommand, [a]);
         await waitUntil(async () => {
           const s = await statsOf(c);
           return s.every((x, i) => x.rejected_signature - before[i].rejected_signature === 4);
@@ -173,7 +175,7 @@ Deno.test({
 });
 
 Deno.test("5 node processes without --allow-run: nothing runs, every node reports refused", async () => {
-  const c = await startProcCluster(5, { allowRun: false });
+  const c = await startAdminCluster(5, { allowRun: false });
   try {
     await Deno.writeTextFile(`${c.dir}/write-id.sh`, WRITE_ID);
     const out = await c.kvctl(["run", "write-id.sh", "--wait", "--config", "nodes.yaml", "--key", "admin.key"]);
@@ -188,7 +190,7 @@ Deno.test("5 node processes without --allow-run: nothing runs, every node report
     }
     for (const d of c.adminDirs) assert.deepEqual(await linesOf(`${d}/ran.txt`), []);
     for (const a of c.addresses) {
-      const s = (await c.client.stats(a))!;
+      const s = (await c.admin.stats(a))!;
       assert.equal(s.executed, 0);
       assert.equal(s.refused, 1);
     }

@@ -5,35 +5,22 @@
  * ends on the new version and build, the monitor shows it, and 0 keys are lost.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
 import { askView } from "../../lib/replication/catch_up.ts";
 import { waitUntil } from "../support/real_time.ts";
 import { bundle } from "../../scripts/bundle.ts";
-import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";
+import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
 import { byNode, lostKeys, writeKeys } from "./rolling_helpers.ts";
 
 const VERSION = "0.1.0-upgrade-test";
 
 Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every node reports it; 0 keys lost", async () => {
-  const c = await startProcCluster(5, { allowRun: true });
+  const c = await startAdminCluster(5, { allowRun: true });
   try {
     const sha = await bundle(`${c.dir}/kvstore-next.js`, VERSION);
-    await waitUntil(async () => {
-      const counts = await Promise.all(c.addresses.map(async (a) => {
-        const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-        try {
-          return await k.membershipCount();
-        } catch {
-          return 0;
-        } finally {
-          k.close();
-        }
-      }));
-      return counts.every((n) => n === 5);
-    }, { timeoutMs: 30_000, what: "5 members everywhere" });
+    await membersEverywhere(c, 5);
     const keys = await writeKeys(c.addresses, 1_000, "upgrade");
     for (const a of c.addresses) {
-      const v = await askView(c.client.rpc, a, a);
+      const v = await askView(c.admin.rpc, a, a);
       assert.equal(v?.build, "source", `${a} runs the source tree before the upgrade`);
     }
 
@@ -47,7 +34,7 @@ Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every
       out.stdout,
     );
     for (const a of c.addresses) {
-      const v = await askView(c.client.rpc, a, a);
+      const v = await askView(c.admin.rpc, a, a);
       assert.equal(v?.version, VERSION, a);
       assert.equal(v?.build, build, a);
     }
@@ -70,7 +57,6 @@ Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every
     const lost = await lostKeys(c.addresses[4], keys);
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.size} keys lost`);
   } finally {
-    await stopPids(pidsMentioning(c.dir));
     await c.close();
   }
 });

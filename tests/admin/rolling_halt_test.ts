@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
 import { poll } from "../support/real_time.ts";
-import { byNode, lostKeys, pidOf, writeKeys } from "./rolling_helpers.ts";
+import { lostKeys, pidOf, writeKeys } from "./rollout_traffic.ts";
+import { byNode } from "./rollout_results.ts";
 
 function sorted(addresses: string[]): string[] {
   return [...addresses].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));

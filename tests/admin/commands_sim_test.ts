@@ -1,3 +1,8 @@
+/**
+ * Admin commands (scripts and file pushes) spreading through simulated clusters: each node runs a command
+ * exactly once, selectors, bad commands dropped and counted, pushes pulled from peers, push-pull alone, a
+ * lying chunk source, a forged copy racing the genuine command.
+ */
 import assert from "node:assert/strict";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { adminOf } from "../../lib/admin/attach.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
-import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/helpers.ts";
+import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/signed_reports.ts";
 import { ORDER, rolloutResult } from "./rollout_results.ts";
 
 const ID = "0123456789abcdef".repeat(2);

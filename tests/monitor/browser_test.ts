@@ -11,7 +11,7 @@ import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { type RunningNode, startNode } from "../../lib/roles/start_node.ts";
 import { KVClient } from "../../lib/client/client.ts";
-import { KEY_HEX } from "./helpers.ts";
+import { KEY_HEX } from "./signed_reports.ts";
 import { waitUntil } from "../support/real_time.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RoleProcess } from "../../lib/roles/process_launcher.ts";
 import { ProcessCluster } from "../support/process_cluster.ts";
 import { waitUntil } from "../support/real_time.ts";
-import { KEY_HEX } from "./helpers.ts";
+import { KEY_HEX } from "./signed_reports.ts";
 
 const K = 3;
 const INTERVAL_MS = 500;

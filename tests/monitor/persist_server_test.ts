@@ -10,7 +10,7 @@ import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { MemoryNetwork } from "../../lib/net/memory_network.ts";
 import { type RunningMonitor, startMonitor } from "../../lib/roles/start_monitor.ts";
 import { loadSnapshot, setAsideSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/server/persist.ts";
-import { defaultStats, KEY_HEX, report, signedPost, testKey } from "./helpers.ts";
+import { defaultStats, KEY_HEX, report, signedPost, testKey } from "./signed_reports.ts";
 import { waitUntil } from "../support/real_time.ts";
 
 const A = "127.0.0.1:4000";

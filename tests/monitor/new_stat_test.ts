@@ -10,7 +10,7 @@ import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { startNode } from "../../lib/roles/start_node.ts";
 import { addStatsSource } from "../../lib/monitoring/agent/stats.ts";
 import { monitoringAgentOf } from "../../lib/monitoring/agent/attach.ts";
-import { KEY_HEX } from "./helpers.ts";
+import { KEY_HEX } from "./signed_reports.ts";
 import { waitUntil } from "../support/real_time.ts";
 
 Deno.test("a node's new stat shows on the page without any monitor change (real UDP + HTTP)", async () => {

@@ -18,7 +18,7 @@ import {
 } from "../../lib/wire/client_protocol.ts";
 import { SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
-import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
+import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
 
 /** What PROTOCOL.md says a packet means: no answer, an error code, or a request. */
 type Expected =

@@ -38,7 +38,7 @@ import type { FleetConfig } from "../../lib/config/fleet_file.ts";
 import { Simulation } from "../../lib/testing/simulation.ts";
 import { addr, SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
-import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
+import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
 
 /** Mutates a JSON value: replace, drop or add a field somewhere inside. */
 function mutateJson(f: Fuzzer, v: unknown, depth = 0): unknown {

@@ -86,10 +86,10 @@ export class AdminSim extends SimCluster {
       replication: { n: 3, w: 2, r: 2 },
     } as FleetConfig;
     try {
-      for (const a of addresses) {
+      await c.addNodes(n, (_, a) => {
         const nodeFiles = new Map<string, Uint8Array>();
         c.files.set(a, nodeFiles);
-        await c.addNode({
+        return {
           fleet,
           seeds: addresses,
           subsystemOptions: {
@@ -103,8 +103,8 @@ export class AdminSim extends SimCluster {
               files: nodeFiles,
             },
           },
-        });
-      }
+        };
+      });
     } catch (e) {
       c.close();
       throw e;

@@ -25,18 +25,18 @@ function replicationOf(n: RunningNode): ReplicatedExecutor {
 }
 
 Deno.test("partition 2|3 with writes on both sides, then heal: every key has its newest value on all its replicas", async () => {
-  const sim = new SimCluster({
+  const sim = await SimCluster.start(5, {
     seed: 42,
     nodeOptions: { subsystemOptions: { replication: { antiEntropyIntervalMs: 5_000, handoffIntervalMs: 2_000 } } },
     // Requests run in 5 ms ticks from the first tick on; conditions are checked every 100 ms.
     time: { run: { settleFirst: false }, until: { stepMs: 100, tickMs: 5 } },
+    converge: { limitMs: 30_000, what: "the 5 nodes to see each other" },
   });
   try {
-    const nodes = await sim.addNodes(5);
+    const nodes = [...sim.nodes.values()];
     const all = nodes.map((n) => n.node.address);
     const aliveEverywhere = (count: number, of = all) =>
       of.every((a) => sim.nodes.get(a)!.members.alive().length === count);
-    await sim.until(() => aliveEverywhere(5), { limitMs: 30_000, what: "the 5 nodes to see each other" });
     const client = (to: string) => sim.client(to, { retries: 6 });
     // The minority (2 nodes) has the lower addresses, so neither "the majority wins" nor
     // "the higher address wins" can pass for the keys written last on the minority side.

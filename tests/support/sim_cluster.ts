@@ -13,10 +13,11 @@
  *
  * @example
  * ```ts ignore
- * const c = await SimCluster.start(5, { seed: 42 });
+ * const c = await SimCluster.start(5, { seed: 42, converge: { limitMs: 30_000 } });
  * try {
- *   await c.waitForMembers(5, { limitMs: 30_000 });
  *   await c.run(c.client(c.addresses()[0]).put("k", "v"));
+ *   c.kill(c.addresses()[3]);
+ *   await c.waitForMembers(4, { limitMs: 30_000 });
  * } finally {
  *   c.close();
  * }
@@ -75,10 +76,15 @@ export interface SimClusterOptions extends SimulationOptions {
   replicas?: ReplicaOptions;
 }
 
+/** Options of the `k`-th node of an {@linkcode SimCluster.addNodes} call, which will be at `address`. */
+export type NodeOptionsOf = (k: number, address: Address) => Partial<StartNodeOptions>;
+
 /** Options of {@linkcode SimCluster.start}. */
 export interface SimClusterStartOptions extends SimClusterOptions {
-  /** Options of node `i` (at `address`), merged over `nodeOptions` as {@linkcode Simulation.addNode} does. */
-  perNode?: (i: number, address: Address) => Partial<StartNodeOptions>;
+  /** Options of each node (merged over `nodeOptions` as {@linkcode Simulation.addNode} does). */
+  node?: Partial<StartNodeOptions> | NodeOptionsOf;
+  /** Then step time (as {@linkcode SimCluster.waitForMembers}) until every node sees all `n` alive. */
+  converge?: RunUntilOptions;
 }
 
 /** A membership view the test sets by hand (the membership of a replica). */
@@ -148,6 +154,7 @@ export class SimCluster {
   #replicaOptions: ReplicaOptions;
   #closeables: { close(): void }[] = [];
   #clientCount = 0;
+  #nodesAdded = 0;
 
   /** An empty cluster. */
   constructor(options: SimClusterOptions = {}) {
@@ -162,11 +169,15 @@ export class SimCluster {
     });
   }
 
-  /** A cluster of `n` nodes started one after the other (node 0 first: the others join through it). */
+  /**
+   * A cluster of `n` nodes started one after the other (node 0 first: the others join through it), and with
+   * `converge`, once every node sees all `n` alive.
+   */
   static async start(n: number, options: SimClusterStartOptions = {}): Promise<SimCluster> {
     const c = new SimCluster(options);
     try {
-      for (let i = 0; i < n; i++) await c.addNode(options.perNode?.(i, Simulation.address(i)) ?? {});
+      await c.addNodes(n, options.node);
+      if (options.converge) await c.waitForMembers(n, options.converge);
     } catch (e) {
       c.close();
       throw e;
@@ -203,12 +214,25 @@ export class SimCluster {
 
   /** Starts a node (see {@linkcode Simulation.addNode}). */
   addNode(options: Partial<StartNodeOptions> = {}): Promise<RunningNode> {
+    this.#nodesAdded++;
     return this.sim.addNode(options);
   }
 
-  /** Starts `n` nodes (see {@linkcode Simulation.addNodes}). */
-  addNodes(n: number, options: Partial<StartNodeOptions> = {}): Promise<RunningNode[]> {
-    return this.sim.addNodes(n, options);
+  /**
+   * Starts `n` nodes one after the other (as {@linkcode Simulation.addNodes}), each with `options`, or with
+   * what `options(k, address)` gives the `k`-th of them; returns them.
+   */
+  async addNodes(n: number, options: Partial<StartNodeOptions> | NodeOptionsOf = {}): Promise<RunningNode[]> {
+    const out: RunningNode[] = [];
+    for (let k = 0; k < n; k++) {
+      out.push(await this.addNode(typeof options === "function" ? options(k, this.nextAddress()) : options));
+    }
+    return out;
+  }
+
+  /** Address of the next node {@linkcode SimCluster.addNode} starts. */
+  nextAddress(): Address {
+    return Simulation.address(this.#nodesAdded);
   }
 
   /** Stops a node abruptly, as kill -9 (see {@linkcode Simulation.kill}). */

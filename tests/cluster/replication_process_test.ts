@@ -193,7 +193,7 @@ Deno.test("5 durable processes: a node killed and restarted with its data receiv
     await c.kill(victim);
     const MISSED = 300;
     await windowed(MISSED, 16, (i) => c0.put(`during-${i}`, `w-${i}`));
-    await c.startNode(victim, dataDir(victim));
+    await c.restart(victim); // with its data dir, as it was started
     await c.waitForMembers(5);
     await waitReplicated(dbg, addresses, 60_000);
     // Hints are handed over once the node is back; give one anti-entropy round on top.

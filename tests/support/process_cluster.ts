@@ -101,9 +101,9 @@ export interface MembersWaitOptions {
 export class ProcessCluster {
   /** The cluster's temporary directory (fleet file, admin key, admin directories, data). */
   readonly dir: string;
-  /** The ports, and the addresses (`127.0.0.1:<port>`), of the cluster's nodes. */
+  /** UDP ports of the cluster's nodes, on 127.0.0.1. */
   readonly ports: number[];
-  /** Addresses of the cluster's nodes, running or not. */
+  /** Addresses of the cluster's nodes (`127.0.0.1:<port>`), running or not. */
   readonly addresses: string[];
   /** The fleet file every node reads (unless `perNodeConfig`). */
   readonly fleetFile: string;
@@ -115,7 +115,7 @@ export class ProcessCluster {
   readonly keyFile: string;
   #options: ProcessClusterOptions;
   #clusterKeys: string[];
-  #args = new Map<string, string[]>();
+  #started = new Map<string, { args: string[]; options: StartOptions }>();
   #clients = new Map<string, KVClient>();
   #monitor?: RunningMonitor;
   #monitorUrl?: string;
@@ -249,7 +249,7 @@ export class ProcessCluster {
       config = `${this.adminDirs[i]}/nodes.yaml`;
       await Deno.writeTextFile(config, this.fleetText());
     }
-    this.#args.set(address, args);
+    this.#started.set(address, { args, options });
     const p = await startNodeProcess(this.ports[i], ["--config", config, ...argv], {
       permissionSet: options.permissionSet ?? this.#options.permissionSet,
     });
@@ -290,10 +290,14 @@ export class ProcessCluster {
     this.#clients.delete(address);
   }
 
-  /** Starts the node at `address` again, with the arguments it was started with (stops it first if running). */
+  /**
+   * Starts the node at `address` again as it was last started (arguments and options), stopping it first
+   * with `signal` if it runs.
+   */
   async restart(address: string, signal: Deno.Signal = "SIGTERM"): Promise<RoleProcess> {
     await this.stop(address, signal);
-    return await this.startNode(address, this.#args.get(address) ?? []);
+    const last = this.#started.get(address);
+    return await this.startNode(address, last?.args, last?.options);
   }
 
   /** A client of `address` with the cluster's client options, kept open until the node stops or `close()`. */

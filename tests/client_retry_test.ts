@@ -26,9 +26,9 @@ import {
   VALUE_OFFSET,
 } from "../lib/wire/client_protocol.ts";
 import { type RunningNode, startNode } from "../lib/roles/start_node.ts";
-import { Simulation } from "../lib/testing/simulation.ts";
 import type { Address, DatagramHandler, Transport } from "../lib/net/transport.ts";
-import { addr, flush, TestCluster } from "./cluster/replication_helpers.ts";
+import { addr, SimCluster } from "./support/sim_cluster.ts";
+import { advance, runUntil, settle as letPendingWorkRun } from "./support/virtual_time.ts";
 
 const enc = new TextEncoder();
 const NODE = "10.0.0.1:4000";
@@ -83,16 +83,15 @@ async function settle<T>(
   p: Promise<T>,
   limitMs = 10_000,
 ): Promise<{ after: number; value?: T; error?: unknown }> {
-  const start = clock.now();
   let outcome: { value?: T; error?: unknown } | undefined;
   p.then((value) => outcome = { value }, (error) => outcome = { error });
-  await flush();
-  while (!outcome && clock.now() - start < limitMs) {
-    clock.advance(1);
-    await flush();
-  }
-  if (!outcome) throw new Error(`still pending after ${limitMs} virtual ms`);
-  return { after: clock.now() - start, ...outcome };
+  const after = await runUntil(clock, () => outcome !== undefined, {
+    tickMs: 1,
+    settleFirst: true,
+    limitMs,
+    what: "the request to settle",
+  });
+  return { after, ...outcome };
 }
 
 /** The 16-byte request id of a request packet. */
@@ -133,7 +132,7 @@ Deno.test("client: a silent node gets the request at 0, 100, 300 and 700 ms with
     assert.notDeepEqual(first.subarray(0, ID_LENGTH), new Uint8Array(ID_LENGTH), "the id is random, not zeros");
     // Nothing more is sent after the rejection.
     clock.advance(5_000);
-    await flush();
+    await letPendingWorkRun();
     assert.equal(transport.sent.length, 4);
     // A new request has a new id.
     const next = client.get("some-key");
@@ -178,7 +177,7 @@ Deno.test("client: an overload reply (0x03) is retried with the same id after a 
     assert.equal(node.received[0].data.length, VALUE_OFFSET + 1);
     // The success cancelled every timer: nothing is sent later.
     clock.advance(5_000);
-    await flush();
+    await letPendingWorkRun();
     assert.equal(transport.sent.length, 2);
   } finally {
     client.close();
@@ -213,7 +212,7 @@ Deno.test("client: overload back-off doubles (50, 100, 200 ms) within the 3 retr
       assert.equal(r.after, 390);
       assert.equal(new Set(node.received.map((s) => idOf(s.data))).size, 1, "one id for every attempt");
       clock.advance(5_000);
-      await flush();
+      await letPendingWorkRun();
       assert.equal(transport.sent.length, 4);
     } finally {
       client.close();
@@ -232,28 +231,19 @@ function probe(net: MemoryNetwork, address: Address) {
 
 /** Runs `clock` until every datagram in flight has arrived (network delays are at most 5 ms). */
 async function quiesce(clock: VirtualClock, ms = 50): Promise<void> {
-  for (let i = 0; i < ms; i++) {
-    clock.advance(1);
-    await flush();
-  }
+  await advance(clock, ms, { tickMs: 1 });
 }
 
 for (const size of [1, 3]) {
   Deno.test(`at-most-once: a get replayed after a put gets the first reply byte for byte (${size}-node simulation)`, async () => {
-    const sim = new Simulation({ seed: 9 });
-    const clients: KVClient[] = [];
+    const sim = new SimCluster({ seed: 9 });
     const raw = probe(sim.network, "10.9.0.1:5000");
     try {
       const nodes = await sim.addNodes(size);
       const target = nodes[0];
-      const members = () => nodes.every((n) => n.members.alive().length === size);
-      for (let t = 0; !members(); t += 10) {
-        assert.ok(t < 30_000, "the nodes never saw each other");
-        sim.clock.advance(10);
-        await flush();
-      }
-      const client = new KVClient(sim.network.createTransport("10.9.0.2:5000"), target.node.address, {}, sim.clock);
-      clients.push(client);
+      // Checked every 10 ms, for the last time at 30,000 ms.
+      await sim.waitForMembers(size, { stepMs: 10, tickMs: 10, limitMs: 29_999, what: "the nodes to see each other" });
+      const client = sim.client(target.node.address, {}, "10.9.0.2:5000");
       const run = async <T>(p: Promise<T>) => {
         const r = await settle(sim.clock, p);
         if (r.error) throw r.error;
@@ -283,7 +273,6 @@ for (const size of [1, 3]) {
       assert.equal(target.node.counters.replayed, replayed + 1);
       assert.equal(target.node.counters.requests.get, gets + 1, "the replay did not execute");
     } finally {
-      for (const c of clients) c.close();
       raw.close();
       sim.close();
     }
@@ -337,16 +326,16 @@ Deno.test("at-most-once with every datagram delivered twice (single node): a put
 });
 
 Deno.test("at-most-once with every datagram delivered twice (3 replicas): one put, one version, one write", async () => {
-  const c = new TestCluster({ seed: 12, conditions: { duplicate: 1 } });
+  const c = new SimCluster({ seed: 12, conditions: { duplicate: 1 } });
   try {
-    const nodes = c.start([0, 1, 2].map(addr));
+    const nodes = c.startReplicas([0, 1, 2].map(addr));
     const coordinator = nodes[0];
     const raw = probe(c.network, "10.9.0.77:5000");
     try {
       const id = new Uint8Array(ID_LENGTH).fill(0x5c);
       const key = toKey("dup3");
       raw.send(encodeRequest(id, Command.Put, key, enc.encode("once")), coordinator.address);
-      await c.advance(200, 1);
+      await c.advance(200, { tickMs: 1 });
       assert.ok(raw.replies.length >= 2, `${raw.replies.length} replies`);
       for (const r of raw.replies) assert.deepEqual(r, encodeReply(id, ErrorCode.Success));
       assert.equal(coordinator.node.counters.requests.put, 1, "the put executed once");
@@ -360,7 +349,7 @@ Deno.test("at-most-once with every datagram delivered twice (3 replicas): one pu
       // Sent again once done (and doubled again): answered from the reply cache, still one write.
       const before = raw.replies.length, replayed = coordinator.node.counters.replayed;
       raw.send(encodeRequest(id, Command.Put, key, enc.encode("once")), coordinator.address);
-      await c.advance(200, 1);
+      await c.advance(200, { tickMs: 1 });
       assert.equal(raw.replies.length, before + 4);
       for (const r of raw.replies) assert.deepEqual(r, encodeReply(id, ErrorCode.Success));
       assert.equal(coordinator.node.counters.replayed, replayed + 2);

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { permissionFlags } from "../lib/roles/process_launcher.ts";
-import { kvctl } from "./child_processes.ts";
-import { makeKeys } from "./admin/helpers.ts";
+import { kvctl } from "./support/child_processes.ts";
+import { withTimeout } from "./support/real_time.ts";
+import { makeKeys } from "./admin/admin_keys.ts";
 
 /** Permission flags of `deno task cluster`: its set in deno.json. */
 const CLUSTER_PERMISSIONS = permissionFlags("cluster");
@@ -83,19 +84,6 @@ function startCluster(base: number, dir: string, extra: string[]): WatchedProces
   return WatchedProcess.deno("cluster", [...CLUSTER_PERMISSIONS, MAIN, ...args]);
 }
 
-/** Resolves with `promise`, or rejects after `ms` naming `what` (the timer is always cleared). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("cluster command: a node shut down over the protocol leaves the others running; SIGINT stops all and exits 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-cmd-" });
   const base = consecutiveFreeUdpPorts(NODES);
@@ -127,7 +115,7 @@ Deno.test("cluster command: a node shut down over the protocol leaves the others
 
     // (b) SIGINT: every child is stopped and the command exits 0.
     cluster.kill("SIGINT");
-    const status = await within(exited, 20_000, "cluster exit after SIGINT");
+    const status = await withTimeout(exited, 20_000, "cluster exit after SIGINT");
     assert.equal(status.code, 0, `exit code; output:\n${cluster.output.join("\n")}`);
     const left = children.filter(isRunning);
     assert.deepEqual(left, [], `child processes left running: ${left.join(", ")}`);
@@ -159,7 +147,7 @@ Deno.test("cluster command --durable: the whole fleet stopped and started again 
       writer.close();
     }
     cluster.kill("SIGINT");
-    assert.equal((await within(cluster.exited(), 20_000, "first cluster exit")).code, 0);
+    assert.equal((await withTimeout(cluster.exited(), 20_000, "first cluster exit")).code, 0);
     cluster = start();
     await cluster.waitFor(new RegExp(`^${NODES} nodes running`), 60_000);
     const reader = await KVClient.connect(`127.0.0.1:${base + NODES - 1}`, CLIENT_OPTIONS);
@@ -177,7 +165,7 @@ Deno.test("cluster command --durable: the whole fleet stopped and started again 
       reader.close();
     }
     cluster.kill("SIGINT");
-    assert.equal((await within(cluster.exited(), 20_000, "second cluster exit")).code, 0);
+    assert.equal((await withTimeout(cluster.exited(), 20_000, "second cluster exit")).code, 0);
   } finally {
     cluster.kill("SIGKILL");
     await cluster.exited();
@@ -228,7 +216,7 @@ async function rollUnderCluster(durable: boolean): Promise<void> {
       assert.ok(cluster.output.some((l) => l.startsWith(`node ${a} restarted in place`)), `the cluster reports ${a}`);
     }
     cluster.kill("SIGINT");
-    const status = await within(exited, 20_000, "cluster exit after SIGINT");
+    const status = await withTimeout(exited, 20_000, "cluster exit after SIGINT");
     assert.equal(status.code, 0, `exit code; output:\n${cluster.output.join("\n")}`);
     const left = [...seen].filter(isRunning);
     assert.deepEqual(left, [], `processes left running after SIGINT: ${left.join(", ")}`);

@@ -9,7 +9,8 @@ import { KVClient } from "../lib/client/client.ts";
 import { OutOfSpaceError } from "../lib/client/errors.ts";
 import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
 import { FSYNC_POLICIES } from "../lib/storage/durability.ts";
-import { exitsWithin } from "./child_processes.ts";
+import { exitsWithin } from "./support/child_processes.ts";
+import { waitUntil } from "./support/real_time.ts";
 
 const isRoot = Deno.uid() === 0;
 
@@ -63,7 +64,7 @@ for (const fsync of FSYNC_POLICIES) {
       const node = await startNodeProcess(port, ["--data-dir", dir, "--fsync", fsync]);
       let stop = false;
       const load = loadUntil(address, 8, () => stop);
-      while (load.acked.length < 2_000) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => load.acked.length >= 2_000, { timeoutMs: 60_000, what: "2,000 acknowledged puts" });
       await node.stop("SIGKILL"); // mid-load: puts in flight are lost, acknowledged ones must not be
       stop = true;
       await load.done;

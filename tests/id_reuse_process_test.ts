@@ -10,6 +10,7 @@ import { toKey } from "../lib/client/keys.ts";
 import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
 import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
+import { poll } from "./support/real_time.ts";
 
 function request(id: number, command: number, key: string, value?: string): Uint8Array {
   const v = new TextEncoder().encode(value ?? "");
@@ -47,12 +48,12 @@ Deno.test("real node: a reused id with another command, key or value is executed
     const seen = replies.get(p[0])?.length ?? 0;
     for (let attempt = 0; attempt < 5; attempt++) {
       await socket.send(p, target);
-      const deadline = Date.now() + 300;
-      while (Date.now() < deadline) {
-        const got = replies.get(p[0]) ?? [];
-        if (got.length > seen) return got[seen];
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      const reply = await poll(() => replies.get(p[0])?.[seen], {
+        until: (code) => code !== undefined,
+        timeoutMs: 300,
+        intervalMs: 2,
+      });
+      if (reply.done) return reply.value!;
     }
     throw new Error("no reply");
   };

@@ -10,21 +10,20 @@ import { getOutput } from "../lib/cli/kvctl.ts";
 import { formatAge } from "../lib/cli/kvctl_members.ts";
 import { DEFAULT_NODE, firstAnswering, resolveTargets } from "../lib/cli/kvctl_target.ts";
 import { UsageError } from "../lib/base/cli_args.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
-import { newClusterKey } from "../lib/wire/fleet_auth.ts";
-import { kvctl, type KvctlRun } from "./child_processes.ts";
+import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
+import { kvctl, type KvctlRun } from "./support/child_processes.ts";
+import { ProcessCluster } from "./support/process_cluster.ts";
+import { waitUntil } from "./support/real_time.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** A temporary directory with a nodes.yaml listing `nodes` (and `clusterKey`, if given). */
-async function fleetDir(nodes: string[], clusterKey?: string): Promise<string> {
+/** A temporary directory with a nodes.yaml listing `nodes` (no cluster key: nobody need run there). */
+async function fleetDir(nodes: string[]): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-kvctl-fleet-" });
   await Deno.writeTextFile(
     `${dir}/nodes.yaml`,
-    `name: kvctl-test\npreset: lan\n${clusterKey ? `clusterKey: "${clusterKey}"\n` : ""}nodes:\n${
-      nodes.map((a) => `  - ${a}\n`).join("")
-    }`,
+    `name: kvctl-test\npreset: lan\nnodes:\n${nodes.map((a) => `  - ${a}\n`).join("")}`,
   );
   return dir;
 }
@@ -152,24 +151,26 @@ Deno.test("kvctl with a fleet file none of whose nodes answers: one line naming 
 });
 
 /** Polls `kvctl members` in `dir` until `done(stdout)` holds (bounded). */
-async function membersUntil(dir: string, done: (table: string) => boolean, limitMs = 30_000): Promise<KvctlRun> {
-  const start = Date.now();
-  for (;;) {
-    const r = await kvctl(["members"], { cwd: dir });
-    if (r.code === 0 && done(r.stdout)) return r;
-    if (Date.now() - start > limitMs) throw new Error(`kvctl members never matched: ${JSON.stringify(r)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function membersUntil(dir: string, done: (table: string) => boolean, limitMs = 30_000): Promise<KvctlRun> {
+  return waitUntil(() => kvctl(["members"], { cwd: dir }), {
+    until: (r) => r.code === 0 && done(r.stdout),
+    timeoutMs: limitMs,
+    intervalMs: 200,
+    what: "kvctl members to match (last value: its run)",
+  });
 }
 
 Deno.test("kvctl members lists each member with its state (a killed node turns suspect or dead); --count for scripts", async () => {
-  const ports = freeUdpPorts(3);
-  const addresses = ports.map((p) => `127.0.0.1:${p}`);
-  const key = newClusterKey();
-  const dir = await fleetDir(addresses, key);
-  const procs: RoleProcess[] = [];
+  const c = await ProcessCluster.create({
+    size: 3,
+    name: "kvctl-test",
+    preset: "lan",
+    dirPrefix: "kvstore-kvctl-fleet-",
+  });
+  const addresses = c.addresses;
+  const dir = c.dir;
   try {
-    for (const p of ports) procs.push(await startNodeProcess(p, ["--config", `${dir}/nodes.yaml`]));
+    for (const a of addresses) await c.startNode(a);
     const rowOf = (table: string, a: string) => table.split("\n").find((l) => l.startsWith(`${a} `)) ?? "";
     const all = await membersUntil(dir, (t) => addresses.every((a) => /^\S+ +alive /.test(rowOf(t, a))));
     assert.match(all.stdout, /^MEMBER +STATE +INCARNATION +FOR\n/);
@@ -178,7 +179,7 @@ Deno.test("kvctl members lists each member with its state (a killed node turns s
     assert.match(all.stderr, /^3 members as seen by 127\.0\.0\.1:\d+: 3 alive, 0 suspect, 0 dead\n$/);
     const count = await kvctl(["members", "--count"], { cwd: dir });
     assert.equal(count.stdout, "3\n");
-    await procs[2].stop("SIGKILL");
+    await c.kill(addresses[2]);
     const after = await membersUntil(dir, (t) => /^\S+ +(suspect|dead) /.test(rowOf(t, addresses[2])));
     assert.match(rowOf(after.stdout, addresses[2]), /^127\.0\.0\.1:\d+ +(suspect|dead) +\d+ +\S+$/);
     // Without the fleet's clusterKey, the node drops the internal query: a clear error, and --count still works.
@@ -187,7 +188,6 @@ Deno.test("kvctl members lists each member with its state (a killed node turns s
     const bare = await kvctl(["members", "--count", "--node", addresses[0]]);
     assert.equal(bare.code, 0, bare.stderr);
   } finally {
-    await Promise.all(procs.map((p) => p.stop("SIGKILL")));
-    await Deno.remove(dir, { recursive: true });
+    await c.close();
   }
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
 import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts";
 import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
-import { exitsWithin, kvctl, type KvctlRun } from "./child_processes.ts";
+import { exitsWithin, kvctl, type KvctlRun } from "./support/child_processes.ts";
 
 /** Asserts a failed run printed one `error: …` sentence on stderr, nothing else, and no stack trace. */
 function assertOneSentenceError(r: KvctlRun, pattern: RegExp, what: string): void {

@@ -6,6 +6,8 @@ import { BURST_MAX_DATAGRAMS, UdpTransport } from "../lib/net/udp_transport.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { encodeFrame, readFrame } from "../lib/wire/frame.ts";
 import { decodeJsonFrame, encodeJsonFrame } from "../lib/wire/envelope.ts";
+import { sleep } from "./support/real_time.ts";
+import { runUntil } from "./support/virtual_time.ts";
 
 Deno.test("virtual clock fires timers in time order, skips cancelled ones", () => {
   const clock = new VirtualClock(0);
@@ -112,10 +114,8 @@ Deno.test("rpc: call/reply with retries over a lossy network; malformed packets 
       assert.equal((r.header as { echo: number }).echo, n * 2);
       ok++;
     }));
-  for (let i = 0; i < 1_000 && ok < 50; i++) {
-    clock.advance(50);
-    await Promise.resolve();
-  }
+  // 50 ms ticks, one microtask round after each, for at most 50 s.
+  await runUntil(clock, () => ok === 50, { tickMs: 50, settle: 1, limitMs: 50_000, what: "50 answered calls" });
   await Promise.all(calls);
   assert.equal(ok, 50);
   b.receive(new Uint8Array(30).fill(0x31), "x:1");
@@ -153,7 +153,7 @@ Deno.test("udp transport: a burst adds receives (handled in one turn), quiet tra
       if (received === want) quietResolve();
     });
     for (let i = 0; i < 12; i++) {
-      await new Promise((r) => setTimeout(r, 3));
+      await sleep(3);
       await sender.send(new Uint8Array(20), to);
     }
     await quietDone;

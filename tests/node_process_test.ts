@@ -6,7 +6,7 @@ import { toKey } from "../lib/client/keys.ts";
 import { randomBytes, seededRandom } from "../lib/base/random.ts";
 import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
 import { toHex } from "../lib/base/bytes.ts";
-import { exitsWithin } from "./child_processes.ts";
+import { exitsWithin } from "./support/child_processes.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 
 Deno.test("real node process: put/get/remove, replace, limits, at-most-once, shutdown", async () => {

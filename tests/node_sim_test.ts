@@ -9,21 +9,15 @@ import type { Executor } from "../lib/node/executor.ts";
 import { KVNode } from "../lib/node/kv_node.ts";
 import { MemoryStore } from "../lib/storage/store.ts";
 import { toHex } from "../lib/base/bytes.ts";
+import { runUntil } from "./support/virtual_time.ts";
 
 async function setup(options: Parameters<typeof startNode>[0] = {}) {
   const clock = new VirtualClock();
   const net = new MemoryNetwork(clock, { seed: 3 });
   const running = await startNode({ ...options, transport: net.createTransport("10.0.0.1:4000"), clock });
   const client = new KVClient(net.createTransport("10.0.0.9:5000"), "10.0.0.1:4000", {}, clock);
-  const run = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    p.finally(() => done = true).catch(() => {});
-    for (let i = 0; i < 1000 && !done; i++) {
-      clock.advance(10);
-      await Promise.resolve();
-    }
-    return await p;
-  };
+  // 10 ms ticks, one microtask round after each, for at most 10 s.
+  const run = <T>(p: Promise<T>): Promise<T> => runUntil(clock, p, { tickMs: 10, settle: 1, limitMs: 10_000 });
   const close = () => {
     client.close();
     running.close();

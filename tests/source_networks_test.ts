@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
 import { InternalFailureError } from "../lib/client/errors.ts";
 import { freeUdpPorts, RoleProcess, startNodeProcess } from "../lib/roles/process_launcher.ts";
-import { exitsWithin } from "./child_processes.ts";
+import { exitsWithin } from "./support/child_processes.ts";
 import { LocalExecutor } from "../lib/node/executor.ts";
 import { HybridLogicalClock } from "../lib/storage/hlc.ts";
 import { VirtualClock } from "../lib/base/clock.ts";

@@ -18,6 +18,7 @@ import { toKey } from "../lib/client/keys.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 import { newClusterKey } from "../lib/wire/fleet_auth.ts";
 import { encodeFrame, type FrameAuth, type Payload, readFrame } from "../lib/wire/frame.ts";
+import { sleep } from "./support/real_time.ts";
 
 const json = (header: unknown) => encodeJsonPayload(header);
 
@@ -56,7 +57,7 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
     }
     return out;
   };
-  const settle = () => new Promise((r) => setTimeout(r, 300));
+  const settle = () => sleep(300);
   const reader = new NodeStatsReader({ frames: right, rounds: await importClusterKey(keyHex) });
   const stats = () => reader.stats(port);
   try {

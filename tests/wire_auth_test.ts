@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { clusterKeysOf, ConfigError, parseFleet } from "../lib/config/fleet_file.ts";
 import { freeUdpPorts, RoleProcess } from "../lib/roles/process_launcher.ts";
 import { fleetKeyring, insecureClusterError, newClusterKey } from "../lib/wire/fleet_auth.ts";
-import { exitsWithin } from "./child_processes.ts";
+import { exitsWithin } from "./support/child_processes.ts";
 
 const A = "127.0.0.1:4000", B = "127.0.0.1:4001";
 

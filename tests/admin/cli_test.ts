@@ -12,8 +12,9 @@ import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { UdpTransport } from "../../lib/net/udp_transport.ts";
-import { makeKeys } from "./helpers.ts";
-import { kvctl as runKvctl, type KvctlRun } from "../child_processes.ts";
+import { makeKeys } from "./admin_keys.ts";
+import { kvctl as runKvctl, type KvctlRun } from "../support/child_processes.ts";
+import { poll, sleep } from "../support/real_time.ts";
 
 /** Runs the real kvctl CLI in `cwd`. */
 function kvctl(args: string[], cwd: string): Promise<KvctlRun> {
@@ -74,7 +75,7 @@ Deno.test("kvctl run: a script over the nodes' 48 KiB is refused before anything
       ) {
         assertUsageError(await kvctl(["run", file, "--node", node.address, "--wait"], dir), pattern);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.equal(node.received.length, 0, "nothing may reach the node");
     } finally {
       await node.close();
@@ -101,7 +102,7 @@ Deno.test("kvctl run: --timeout and --expires beyond the nodes' limits are refus
         await kvctl(["push", "s.sh", "--to", "s.sh", "--expires", "169h", ...to], dir),
         /^error: kvctl push: --expires 169h is longer than nodes accept/,
       );
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.equal(node.received.length, 0, "nothing may reach the node");
     } finally {
       await node.close();
@@ -199,7 +200,7 @@ async function submitError(
   signed: SignedCommand,
   to: string,
   between: (udp: UdpTransport) => Promise<void> = async (udp) => {
-    await new Promise((r) => setTimeout(r, 0)); // the first send leaves at the end of its turn
+    await sleep(0); // the first send leaves at the end of its turn
     await udp.flush();
   },
 ): Promise<SubmitError> {
@@ -228,7 +229,7 @@ Deno.test("AdminClient.submit tells a command too big to send from a send failur
     let e = await submitError(await runCommand("#".repeat(70_000)), node.address);
     assert.match(e.message, /^the signed command is [\d,]+ bytes, more than one UDP datagram holds \(65,507 bytes\)/);
     assert.match(e.message, /nothing was sent/);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     assert.equal(node.received.length, 0);
 
     // Cannot be encoded at all.
@@ -244,8 +245,7 @@ Deno.test("AdminClient.submit tells a command too big to send from a send failur
     // Sent, never answered: a timeout.
     e = await submitError(small, node.address, async (udp) => {
       await udp.flush();
-      const deadline = Date.now() + 2_000;
-      while (node.received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await poll(() => node.received.length > 0, { timeoutMs: 2_000, intervalMs: 5 });
     });
     assert.match(e.message, /^no node answered: tried 127\.0\.0\.1:\d+ \(no reply within 4\.5 s each\); are they/);
     assert.ok(node.received.length >= 1);

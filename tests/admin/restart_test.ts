@@ -5,12 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../../lib/client/client.ts";
-import { freeUdpPorts, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 import { loadFleet } from "../../lib/config/fleet_file.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
 import type { SignedCommand } from "../../lib/admin/command.ts";
-import { linesOf, startProcCluster } from "./process_helpers.ts";
+import { linesOf, startAdminCluster } from "./admin_processes.ts";
 
 async function ask<T>(address: string, f: (c: KVClient) => Promise<T>): Promise<T | undefined> {
   const client = await KVClient.connect(address, { timeoutMs: 100, retries: 2 });
@@ -24,13 +23,12 @@ async function ask<T>(address: string, f: (c: KVClient) => Promise<T>): Promise<
 }
 
 Deno.test("seed use case: sed a new node into every fleet file, restart in place, the new node joins", async () => {
-  const c = await startProcCluster(3, { allowRun: true, perNodeConfig: true });
-  const [newPort] = freeUdpPorts(1);
-  const newNode = `127.0.0.1:${newPort}`;
-  const restartedPids: number[] = [];
-  let fourth: Awaited<ReturnType<typeof startNodeProcess>> | undefined;
+  // 4 addresses; the fleet files list (and the cluster starts) the first 3: the script adds the 4th.
+  const c = await startAdminCluster(4, { allowRun: true, perNodeConfig: true, fleetSize: 3 });
+  const nodes = c.fleetAddresses;
+  const newNode = c.addresses[3];
   try {
-    const oldPids = await Promise.all(c.addresses.map((a) => ask(a, (k) => k.pid())));
+    const oldPids = await Promise.all(nodes.map((a) => ask(a, (k) => k.pid())));
     const script = [
       `sed -i '/^nodes:/a\\  - ${newNode}' "$KVSTORE_CONFIG"`,
       `echo "$KVSTORE_NODE" >> "$KVSTORE_ADMIN_DIR/ran.txt"`,
@@ -51,16 +49,10 @@ Deno.test("seed use case: sed a new node into every fleet file, restart in place
     assert.match(out.stdout, /3 nodes: 3 ok/);
 
     // Every node comes back on its port as a new process.
-    await waitUntil(
-      async () => {
-        const pids = await Promise.all(c.addresses.map((a) => ask(a, (k) => k.pid())));
-        if (pids.some((p, i) => p === undefined || p === oldPids[i])) return false;
-        restartedPids.splice(0, restartedPids.length, ...(pids as number[]));
-        return true;
-      },
-      30_000,
-      "every node to restart with a new pid",
-    );
+    await waitUntil(async () => {
+      const pids = await Promise.all(nodes.map((a) => ask(a, (k) => k.pid())));
+      return pids.every((p, i) => p !== undefined && p !== oldPids[i]);
+    }, { timeoutMs: 30_000, what: "every node to restart with a new pid" });
     for (let i = 0; i < 3; i++) {
       const fleet = await loadFleet(`${c.adminDirs[i]}/nodes.yaml`);
       assert.ok(fleet.nodes.includes(newNode), `node ${i}'s fleet file lists the new node`);
@@ -68,34 +60,28 @@ Deno.test("seed use case: sed a new node into every fleet file, restart in place
     }
     // The restarted nodes kept the command (state in --admin-dir): replaying it to them runs nothing.
     const id = /command ([0-9a-f]{32})/.exec(out.stderr)![1];
-    const kept = (await c.client.rpc.call(c.addresses[2], AdminCommand.Fetch, { id })).header as SignedCommand;
+    const kept = (await c.admin.rpc.call(nodes[2], AdminCommand.Fetch, { id })).header as SignedCommand;
     assert.equal(kept.c?.id, id, "a restarted node still holds the command for peers that missed it");
-    for (const a of c.addresses) assert.equal(await c.client.submit(kept, [a]), a);
-    const stats = await Promise.all(c.addresses.map((a) => c.client.stats(a)));
+    for (const a of nodes) assert.equal(await c.admin.submit(kept, [a]), a);
+    const stats = await Promise.all(nodes.map((a) => c.admin.stats(a)));
     for (const s of stats) {
       assert.ok(s!.duplicates >= 1, "the replay was recognised");
       assert.equal(s!.executed, 0, "the new process executed nothing");
     }
     for (let i = 0; i < 3; i++) {
-      assert.deepEqual(await linesOf(`${c.adminDirs[i]}/ran.txt`), [c.addresses[i]], "ran once across the restart");
+      assert.deepEqual(await linesOf(`${c.adminDirs[i]}/ran.txt`), [nodes[i]], "ran once across the restart");
     }
     // The new node starts with the same (edited) fleet file and everyone counts four members.
-    fourth = await startNodeProcess(newPort, ["--config", `${c.adminDirs[0]}/nodes.yaml`]);
-    await waitUntil(
-      async () => {
-        const counts = await Promise.all([...c.addresses, newNode].map((a) => ask(a, (k) => k.membershipCount())));
-        return counts.every((n) => n === 4);
-      },
-      30_000,
-      "four members everywhere",
-    );
+    // (A plain node: no --allow-run, no admin directory.)
+    await c.startNode(newNode, [], { config: `${c.adminDirs[0]}/nodes.yaml`, permissionSet: "node", adminDir: false });
+    await c.waitForMembers(4, {
+      of: c.addresses,
+      timeoutMs: 30_000,
+      intervalMs: 20,
+      client: { timeoutMs: 100, retries: 2 },
+      what: "four members everywhere",
+    });
   } finally {
-    for (const pid of restartedPids) {
-      try {
-        Deno.kill(pid, "SIGTERM");
-      } catch { /* gone */ }
-    }
-    await fourth?.stop();
-    await c.close();
+    await c.close(); // also stops the restarted processes, which are not our children
   }
 });

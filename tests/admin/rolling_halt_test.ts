@@ -9,30 +9,10 @@
  * budget runs out).
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
-import { waitUntil } from "../monitor/helpers.ts";
-import { pidsMentioning, type ProcCluster, startProcCluster, stopPids } from "./process_helpers.ts";
-import { byNode, lostKeys, pidOf, writeKeys } from "./rolling_helpers.ts";
-
-async function fiveMembers(c: ProcCluster): Promise<void> {
-  await waitUntil(
-    async () => {
-      const counts = await Promise.all(c.addresses.map(async (a) => {
-        const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-        try {
-          return await k.membershipCount();
-        } catch {
-          return 0;
-        } finally {
-          k.close();
-        }
-      }));
-      return counts.every((n) => n === 5);
-    },
-    30_000,
-    "5 members everywhere",
-  );
-}
+import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
+import { poll } from "../support/real_time.ts";
+import { lostKeys, pidOf, writeKeys } from "./rollout_traffic.ts";
+import { byNode } from "./rollout_results.ts";
 
 function sorted(addresses: string[]): string[] {
   return [...addresses].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
@@ -41,9 +21,9 @@ function sorted(addresses: string[]): string[] {
 const RUN = ["--restart", "--wait", "--config", "nodes.yaml", "--key", "admin.key"];
 
 Deno.test("rolling restart halts at a node whose new process cannot start: later nodes untouched, 0 keys lost", async () => {
-  const c = await startProcCluster(5, { allowRun: true, perNodeConfig: true });
+  const c = await startAdminCluster(5, { allowRun: true, perNodeConfig: true });
   try {
-    await fiveMembers(c);
+    await membersEverywhere(c, 5);
     const keys = await writeKeys(c.addresses, 1_000);
     const order = sorted(c.addresses);
     const bad = order[2];
@@ -79,16 +59,15 @@ Deno.test("rolling restart halts at a node whose new process cannot start: later
     const lost = await lostKeys(bad, keys);
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.size} keys lost`);
   } finally {
-    await stopPids(pidsMentioning(c.dir));
     await c.close();
   }
 });
 
 Deno.test("rolling restart halts when a node's new process hangs after the takeover: the next node's budget", async () => {
-  const c = await startProcCluster(5, { allowRun: true });
+  const c = await startAdminCluster(5, { allowRun: true });
   let stopped: number | undefined;
   try {
-    await fiveMembers(c);
+    await membersEverywhere(c, 5);
     const keys = await writeKeys(c.addresses, 1_000);
     const order = sorted(c.addresses);
     const bad = order[2];
@@ -98,13 +77,14 @@ Deno.test("rolling restart halts when a node's new process hangs after the takeo
     // As soon as the bad node's new process holds the port, freeze it (a hung host).
     let finished = false;
     run.finally(() => finished = true);
-    while (!finished && stopped === undefined) {
+    await poll(async () => {
+      if (finished) return true;
       const pid = await pidOf(bad);
-      if (pid !== undefined && pid !== pids.get(bad)) {
-        Deno.kill(pid, "SIGSTOP");
-        stopped = pid;
-      }
-    }
+      if (pid === undefined || pid === pids.get(bad)) return false;
+      Deno.kill(pid, "SIGSTOP");
+      stopped = pid;
+      return true;
+    }, { timeoutMs: 300_000, intervalMs: 0 }); // asks again at once; kvctl itself gives up within 300 s
     const out = await run;
     assert.ok(stopped, `the new process of ${bad} was never seen:\n${out.stderr}${out.stdout}`);
     assert.equal(out.code, 1, out.stderr + out.stdout);
@@ -133,7 +113,6 @@ Deno.test("rolling restart halts when a node's new process hangs after the takeo
         Deno.kill(stopped, "SIGCONT");
       } catch { /* gone */ }
     }
-    await stopPids(pidsMentioning(c.dir));
     await c.close();
   }
 });

@@ -6,32 +6,15 @@
  * during the rollout answered, every answer the acknowledged value.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
-import { waitUntil } from "../monitor/helpers.ts";
-import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";
-import { byNode, lostKeys, pidOf, startReader, writeKeys } from "./rolling_helpers.ts";
+import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
+import { lostKeys, pidOf, startReader, writeKeys } from "./rollout_traffic.ts";
+import { byNode } from "./rollout_results.ts";
 
 Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of reads answered, one node at a time", async () => {
-  const c = await startProcCluster(5, { allowRun: true });
+  const c = await startAdminCluster(5, { allowRun: true });
   try {
     // Every node sees the 5 before the keys go in.
-    await waitUntil(
-      async () => {
-        const counts = await Promise.all(c.addresses.map(async (a) => {
-          const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-          try {
-            return await k.membershipCount();
-          } catch {
-            return 0;
-          } finally {
-            k.close();
-          }
-        }));
-        return counts.every((n) => n === 5);
-      },
-      30_000,
-      "5 members everywhere",
-    );
+    await membersEverywhere(c, 5);
     const keys = await writeKeys(c.addresses, 1_000);
     assert.equal(keys.size, 1_000);
     const oldPids = await Promise.all(c.addresses.map(pidOf));
@@ -93,13 +76,12 @@ Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of 
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.size} keys lost`);
     assert.ok(share >= 0.99, `only ${(100 * share).toFixed(2)} % of ${reads.total} reads answered`);
   } finally {
-    await stopPids(pidsMentioning(c.dir)); // the restarted processes are not our children
-    await c.close();
+    await c.close(); // also stops the restarted processes, which are not our children
   }
 });
 
 Deno.test("rolling restart without a monitor: kvctl follows it by asking the nodes, restarted ones keep their result", async () => {
-  const c = await startProcCluster(3, { allowRun: true });
+  const c = await startAdminCluster(3, { allowRun: true });
   try {
     const fleet = await Deno.readTextFile(c.fleetFile);
     await Deno.writeTextFile(`${c.dir}/no-monitor.yaml`, fleet.replace(/monitor:\n {2}url: .*\n/, ""));
@@ -119,12 +101,11 @@ Deno.test("rolling restart without a monitor: kvctl follows it by asking the nod
     assert.match(out.stdout, /rollout done: 3 of 3 nodes restarted in [\d.]+ s/);
     const id = /command ([0-9a-f]{32})/.exec(out.stderr)![1];
     for (const a of c.addresses) {
-      const r = await c.client.status(a, id);
+      const r = await c.admin.status(a, id);
       assert.equal(r?.status, "ok", `${a}: ${JSON.stringify(r)}`);
       assert.equal(r?.stdout, `hello from ${a}\n`, "the new process answers with the script's output from before");
     }
   } finally {
-    await stopPids(pidsMentioning(c.dir));
     await c.close();
   }
 });

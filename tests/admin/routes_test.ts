@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
-import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/helpers.ts";
+import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/signed_reports.ts";
+import { ORDER, rolloutResult } from "./rollout_results.ts";
 
 const ID = "0123456789abcdef".repeat(2);
 
@@ -101,4 +102,32 @@ Deno.test("admin page: commands with per-node status, exit, duration and escaped
     })(),
   )).request("/admin");
   assert.match(await empty.text(), /No admin commands yet/);
+});
+
+Deno.test("monitor: rollout results are stored and the admin page shows the rollout line and order", async () => {
+  const key = await testKey();
+  const app = new Hono();
+  registerAdminRoutes(app, { clusterKey: key });
+  const post = async (r: NodeResult) => {
+    const body = JSON.stringify(r);
+    const resp = await app.request("/api/admin/results", await signedPost(key, r.node, body));
+    assert.equal(resp.status, 202, await resp.text());
+  };
+  await post(
+    rolloutResult(ORDER[0], "ok", { phase: "back", program: "0.1.0 (source)" }, { message: "restarted and back" }),
+  );
+  await post(
+    rolloutResult(ORDER[1], "running", { phase: "catching-up", keysToGo: 812 }, {
+      message: "catching up: 812 keys to go",
+    }),
+  );
+  await post(rolloutResult(ORDER[2], "waiting", {}, { message: "waiting for its turn (3 of 3)" }));
+  const html = await (await app.request("/admin")).text();
+  assert.ok(html.includes("1 of 3 restarted; waiting for 10.0.0.2:4000 to catch up: 812 keys to go"), html);
+  assert.ok(html.includes("rolling restart of 3 nodes"));
+  assert.ok(html.includes('<span class="pill waiting">waiting'));
+  assert.ok(html.includes("1 of 3 · back · 0.1.0 (source)"));
+  const row = (n: string) => html.indexOf(`<td class="node">${n}`);
+  assert.ok(row(ORDER[0]) > 0 && row(ORDER[0]) < row(ORDER[1]) && row(ORDER[1]) < row(ORDER[2]), "rows in order");
+  assert.ok(html.includes('http-equiv="refresh"'), "refreshes while the rollout runs");
 });

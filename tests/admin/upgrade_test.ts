@@ -5,39 +5,23 @@
  * ends on the new version and build, the monitor shows it, and 0 keys are lost.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
 import { askView } from "../../lib/replication/catch_up.ts";
-import { waitUntil } from "../monitor/helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 import { bundle } from "../../scripts/bundle.ts";
-import { pidsMentioning, startProcCluster, stopPids } from "./process_helpers.ts";
-import { byNode, lostKeys, writeKeys } from "./rolling_helpers.ts";
+import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
+import { lostKeys, writeKeys } from "./rollout_traffic.ts";
+import { byNode } from "./rollout_results.ts";
 
 const VERSION = "0.1.0-upgrade-test";
 
 Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every node reports it; 0 keys lost", async () => {
-  const c = await startProcCluster(5, { allowRun: true });
+  const c = await startAdminCluster(5, { allowRun: true });
   try {
     const sha = await bundle(`${c.dir}/kvstore-next.js`, VERSION);
-    await waitUntil(
-      async () => {
-        const counts = await Promise.all(c.addresses.map(async (a) => {
-          const k = await KVClient.connect(a, { timeoutMs: 100, retries: 1 });
-          try {
-            return await k.membershipCount();
-          } catch {
-            return 0;
-          } finally {
-            k.close();
-          }
-        }));
-        return counts.every((n) => n === 5);
-      },
-      30_000,
-      "5 members everywhere",
-    );
+    await membersEverywhere(c, 5);
     const keys = await writeKeys(c.addresses, 1_000, "upgrade");
     for (const a of c.addresses) {
-      const v = await askView(c.client.rpc, a, a);
+      const v = await askView(c.admin.rpc, a, a);
       assert.equal(v?.build, "source", `${a} runs the source tree before the upgrade`);
     }
 
@@ -51,7 +35,7 @@ Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every
       out.stdout,
     );
     for (const a of c.addresses) {
-      const v = await askView(c.client.rpc, a, a);
+      const v = await askView(c.admin.rpc, a, a);
       assert.equal(v?.version, VERSION, a);
       assert.equal(v?.build, build, a);
     }
@@ -61,24 +45,19 @@ Deno.test("kvctl upgrade: 5 nodes roll onto a bundle with another version; every
       assert.equal(r.rollout?.program, `${VERSION} (${build})`, "each node reports the program it came back on");
     }
     // The monitor's node list (round reports) shows the new version everywhere.
-    await waitUntil(
-      async () => {
-        const body = await (await fetch(`${c.monitorUrl}/api/nodes`)).json() as {
-          nodes: { id: string; stats: Record<string, { value: unknown }> }[];
-        };
-        const ours = body.nodes.filter((n) => c.addresses.includes(n.id));
-        return ours.length === 5 &&
-          ours.every((n) => n.stats.version?.value === VERSION && n.stats.build?.value === build);
-      },
-      60_000,
-      "the monitor to see every node on the new version",
-    );
+    await waitUntil(async () => {
+      const body = await (await fetch(`${c.monitorUrl}/api/nodes`)).json() as {
+        nodes: { id: string; stats: Record<string, { value: unknown }> }[];
+      };
+      const ours = body.nodes.filter((n) => c.addresses.includes(n.id));
+      return ours.length === 5 &&
+        ours.every((n) => n.stats.version?.value === VERSION && n.stats.build?.value === build);
+    }, { timeoutMs: 60_000, what: "the monitor to see every node on the new version" });
     const page = await (await fetch(`${c.monitorUrl}/`)).text();
     assert.ok(page.includes(`${VERSION} (${build})`), "the status page shows the version mix");
     const lost = await lostKeys(c.addresses[4], keys);
     assert.deepEqual(lost.slice(0, 5), [], `${lost.length} of ${keys.size} keys lost`);
   } finally {
-    await stopPids(pidsMentioning(c.dir));
     await c.close();
   }
 });

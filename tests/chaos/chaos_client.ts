@@ -19,6 +19,7 @@ import { KVTimeoutError } from "../../lib/client/errors.ts";
 import { toKey } from "../../lib/client/keys.ts";
 import { Command, decodeValuePayload, ErrorCode } from "../../lib/wire/client_protocol.ts";
 import type { Reply } from "../../lib/wire/client_protocol.ts";
+import { sleep } from "../support/real_time.ts";
 
 /** Workload shape. */
 export interface ChaosClientConfig {
@@ -134,7 +135,6 @@ async function request(node: string, command: number, key: string, value?: strin
 }
 
 let running = false;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function writer(w: number): Promise<void> {
   const mine = keys.slice(w * cfg.keysPerWriter, (w + 1) * cfg.keysPerWriter);

@@ -16,6 +16,7 @@ import { forEachLine } from "../../lib/base/lines.ts";
 import { formatFleet } from "../../lib/config/fleet_file.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import { ChaosNet, chaosUnavailable } from "./netns.ts";
+import { poll, sleep, waitUntil } from "../support/real_time.ts";
 import type { ChaosClientConfig, LoadCounts, VerifyCounts } from "./chaos_client.ts";
 
 /** Fault phases are scaled by CHAOS_SCALE (default 1; e.g. 0.3 for a quick local run). */
@@ -49,15 +50,6 @@ const CLIENT = new URL("./chaos_client.ts", import.meta.url).pathname;
 
 const unavailable = await chaosUnavailable();
 if (unavailable) console.log(`chaos suite skipped: ${unavailable}`);
-
-/** Polls `ok` every 200 ms until it holds; throws `why` after `timeoutMs`. */
-async function waitFor(ok: () => Promise<boolean>, timeoutMs: number, why: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${why} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Drives chaos_client.ts over its stdin/stdout line protocol. */
 class ClientDriver {
@@ -176,19 +168,17 @@ Deno.test({
     /** Polls every node's member count until `ok(counts)` holds; returns the counts. */
     const waitMembers = async (ok: (counts: number[]) => boolean, what: string, why: string) => {
       const began = Date.now();
-      const deadline = began + t.membersTimeout;
-      let counts: number[] = [];
-      while (Date.now() < deadline) {
-        counts = (await client!.next<{ counts: number[] }>("members", "members")).counts;
-        if (ok(counts)) {
-          log(
-            `${why}: ${what} after ${((Date.now() - began) / 1000).toFixed(1)} s (member counts ${counts.join(",")})`,
-          );
-          return counts;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      throw new Error(`${why}: not ${what} within ${t.membersTimeout} ms: member counts ${counts.join(",")}`);
+      const counts = await waitUntil(
+        async () => (await client!.next<{ counts: number[] }>("members", "members")).counts,
+        {
+          until: ok,
+          timeoutMs: t.membersTimeout,
+          intervalMs: 500,
+          what: `${why}: ${what} (last value: the member counts)`,
+        },
+      );
+      log(`${why}: ${what} after ${((Date.now() - began) / 1000).toFixed(1)} s (member counts ${counts.join(",")})`);
+      return counts;
     };
     const allSee = (want: number) => (counts: number[]) => counts.every((c) => c === want);
     /** Applies a fault, waits until `takesEffect` shows it worked, holds it for `ms`, then undoes it. */
@@ -201,13 +191,17 @@ Deno.test({
       const began = Date.now();
       await fault.apply();
       await fault.takesEffect();
-      await new Promise((r) => setTimeout(r, Math.max(0, ms - (Date.now() - began))));
+      await sleep(Math.max(0, ms - (Date.now() - began)));
       await fault.undo();
       log(`${name}: healed`);
     };
     /** The nft rules of the phase dropped packets (the fault was real). */
     const nftDropped = (name: string) => async () => {
-      await waitFor(async () => await net.dropped() > 0, 30_000, `${name}: nft dropped no packet`);
+      await waitUntil(async () => await net.dropped() > 0, {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: `${name}: nft to drop a packet`,
+      });
       log(`${name}: nft has dropped ${await net.dropped()} packets so far`);
     };
     try {
@@ -225,7 +219,7 @@ Deno.test({
       await waitMembers(allSee(5), "every node sees 5 members", "start");
       await client.next("loading", "load");
       log("load running");
-      await new Promise((r) => setTimeout(r, t.baseline));
+      await sleep(t.baseline);
       await phase("kill -9 of h3 and h4", t.killed, {
         apply: async () => {
           await killNode("h3");
@@ -261,20 +255,20 @@ Deno.test({
       });
       const loss = "20% random packet loss";
       await phase(loss, t.loss, { apply: () => net.loss(20), takesEffect: nftDropped(loss), undo: () => net.heal() });
-      await new Promise((r) => setTimeout(r, t.settle));
+      await sleep(t.settle);
       const load = (await client.next<{ counts: LoadCounts }>("load", "stop")).counts;
       log("load stopped");
       await waitMembers(allSee(5), "every node sees 5 members", "after heal");
-      let verify: VerifyCounts | undefined;
-      const deadline = Date.now() + t.convergeTimeout;
-      do {
-        verify = (await client.next<{ counts: VerifyCounts }>("verify", "verify")).counts;
-        log(
-          `verify: ${verify.ackedKeys} keys acked, lost ${verify.lost}, diverged ${verify.diverged}, unreadable ${verify.unreadable}`,
-        );
-        if (verify.lost === 0 && verify.diverged === 0 && verify.unreadable === 0) break;
-        await new Promise((r) => setTimeout(r, 5_000));
-      } while (Date.now() < deadline);
+      // Verified every 5 s until nothing is lost, diverged or unreadable (the asserts below say what is left).
+      const { value: verify } = await poll(async () => {
+        const v = (await client!.next<{ counts: VerifyCounts }>("verify", "verify")).counts;
+        log(`verify: ${v.ackedKeys} keys acked, lost ${v.lost}, diverged ${v.diverged}, unreadable ${v.unreadable}`);
+        return v;
+      }, {
+        until: (v) => v.lost === 0 && v.diverged === 0 && v.unreadable === 0,
+        timeoutMs: t.convergeTimeout,
+        intervalMs: 5_000,
+      });
       console.log(
         `chaos: requests ${load.requests}, acked ${load.acked}, lost ${verify.lost}, timeouts ${load.timeouts}` +
           ` | refused ${load.refused}, reads with a value ${load.readsFound}, invalid reads ${load.invalidReads},` +

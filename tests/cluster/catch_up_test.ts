@@ -6,43 +6,20 @@
  * Also the join gate alone: released after joinWaitMs when no join comes.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
-import { Simulation } from "../../lib/testing/simulation.ts";
 import { toHex } from "../../lib/base/bytes.ts";
 import { toKey } from "../../lib/client/keys.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { askView } from "../../lib/replication/catch_up.ts";
 import { JoinGate } from "../../lib/replication/join_gate.ts";
 import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
-import { flush } from "./replication_helpers.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
+import { settle } from "../support/virtual_time.ts";
 
 const dec = new TextDecoder();
 
-async function run<T>(sim: Simulation, p: Promise<T>, limitMs = 30_000): Promise<T> {
-  let done = false;
-  p.then(() => done = true, () => done = true);
-  for (let t = 0; t < limitMs && !done; t += 5) {
-    sim.clock.advance(5);
-    await flush();
-  }
-  return await p;
-}
-
-async function until(sim: Simulation, predicate: () => boolean, limitMs: number): Promise<number> {
-  const start = sim.clock.now();
-  while (!predicate()) {
-    if (sim.clock.now() - start > limitMs) return -1;
-    for (let t = 0; t < 50; t += 5) {
-      sim.clock.advance(5);
-      await flush();
-    }
-  }
-  return sim.clock.now() - start;
-}
-
 Deno.test("a node restarted empty: held until joined, reads right at once, caught up with every key it owns", async () => {
-  const sim = new Simulation({ seed: 5 });
-  const clients: KVClient[] = [];
+  // Requests run in 5 ms ticks from the first tick on; conditions are checked every 50 ms.
+  const sim = new SimCluster({ seed: 5, time: { run: { settleFirst: false } } });
   try {
     const nodes = await sim.addNodes(5);
     const all = nodes.map((n) => n.node.address);
@@ -53,22 +30,13 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
         ...all.filter((a) => a !== n.node.address),
       );
     }
-    assert.ok(
-      await until(sim, () => all.every((a) => sim.nodes.get(a)!.members.alive().length === 5), 30_000) >= 0,
-      "the 5 nodes never saw each other",
-    );
-    const client = (to: string) => {
-      const c = new KVClient(sim.network.createTransport(`10.9.9.${clients.length + 1}:5000`), to, {}, sim.clock);
-      clients.push(c);
-      return c;
-    };
-    const writer = client(all[0]);
+    await sim.waitForMembers(5, { limitMs: 30_000, what: "the 5 nodes to see each other" });
+    const writer = sim.client(all[0]);
     const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
-    for (const k of keys) await run(sim, writer.put(k, `value of ${k}`));
-    await until(
-      sim,
+    for (const k of keys) await sim.run(writer.put(k, `value of ${k}`));
+    await sim.until(
       () => all.every((a) => sim.nodes.get(a)!.cluster.replication!.stats.pendingReplicaWrites === 0),
-      5_000,
+      { limitMs: 5_000, failAtLimit: false },
     );
 
     const victim = all[3];
@@ -78,9 +46,9 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
     assert.equal(parts.catchUp.status().phase, "joining");
     assert.equal(restarted.store.size, 0, "restarted empty");
     // Ask the restarted node for keys before it has joined: held, then answered with the values.
-    const reader = client(victim);
+    const reader = sim.client(victim);
     const early = keys.slice(0, 20).map((k) => reader.get(k).then((v) => dec.decode(v), (e) => `error: ${e.message}`));
-    const answers = await run(sim, Promise.all(early));
+    const answers = await sim.run(Promise.all(early));
     assert.deepEqual(
       answers,
       keys.slice(0, 20).map((k) => `value of ${k}`),
@@ -88,8 +56,10 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
     );
     assert.ok(parts.joinGate!.stats.held > 0, "requests were held until the join");
 
-    const took = await until(sim, () => parts.catchUp.status().caughtUp, 30_000);
-    assert.ok(took >= 0, `not caught up: ${JSON.stringify(parts.catchUp.status())}`);
+    const took = await sim.until(() => parts.catchUp.status().caughtUp, {
+      limitMs: 30_000,
+      what: () => `not caught up: ${JSON.stringify(parts.catchUp.status())}`,
+    });
     const status = parts.catchUp.status();
     assert.equal(status.keysToGo, 0);
     assert.deepEqual(status.views?.missing, []);
@@ -101,14 +71,13 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
     assert.deepEqual(missing, [], `${missing.length} of ${owned.length} owned keys missing after catch-up`);
     assert.ok(status.keysReceived > 0, "entries came from peers (others by read repair of the early reads)");
     // Another node answers the view query about it: alive, and its program version.
-    const view = await run(sim, askView(nodes[0].node.rpc, victim, victim));
+    const view = await sim.run(askView(nodes[0].node.rpc, victim, victim));
     assert.equal(view?.state, "alive");
     assert.equal(view?.catchUp.caughtUp, true);
     console.log(
       `  caught up ${took} ms (virtual) after the restart, ${status.rounds} rounds, ${owned.length} keys owned`,
     );
   } finally {
-    for (const c of clients) c.close();
     sim.close();
   }
 });
@@ -127,10 +96,10 @@ Deno.test("join gate: without a join, held requests run after joinWaitMs", async
     const p = gate.put(new Uint8Array(32), new Uint8Array(1));
     assert.ok(p instanceof Promise);
     clock.advance(900);
-    await flush();
+    await settle();
     assert.deepEqual(calls, [], "still held before joinWaitMs");
     clock.advance(200);
-    await flush();
+    await settle();
     assert.equal((await p).code, 0);
     assert.deepEqual(calls, ["put"]);
     assert.equal(gate.stats.releasedUnjoined, 1);

@@ -4,40 +4,31 @@
  * writing: no client request fails, and at the end only the new key opens the cluster.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
+import type { KVClient } from "../../lib/client/client.ts";
 import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import { ClusterDebugClient } from "../../lib/replication/debug_queries.ts";
-import { freeUdpPorts, type RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
+import { ProcessCluster } from "../support/process_cluster.ts";
+import { sleep, waitUntil } from "../support/real_time.ts";
 
 Deno.test("key rotation on 5 running nodes: add, switch, drop, with no failed client request", async () => {
-  const ports = freeUdpPorts(5);
-  const addresses = ports.map((p) => `127.0.0.1:${p}`);
-  const dir = await Deno.makeTempDir({ prefix: "kvstore-rotation-" });
-  const fleet = `${dir}/nodes.yaml`;
   const oldKey = newClusterKey(), newKey = newClusterKey();
-  const writeFleet = (keys: string[]) =>
-    Deno.writeTextFile(
-      fleet,
-      `name: rotation\nclusterKey: [${keys.map((k) => `"${k}"`).join(", ")}]\nnodes:\n${
-        addresses.map((a) => `  - ${a}\n`).join("")
-      }`,
-    );
-  await writeFleet([oldKey]);
-  const procs: RoleProcess[] = [];
+  const cluster = await ProcessCluster.create({
+    size: 5,
+    name: "rotation",
+    clusterKeys: [oldKey],
+    clientOptions: { retries: 5 },
+    dirPrefix: "kvstore-rotation-",
+  });
+  const addresses = cluster.addresses;
   const clients: KVClient[] = [];
   let stop = false;
   const failures: string[] = [];
   let done = 0;
   try {
-    for (const p of ports) procs.push(await startNodeProcess(p, ["--config", fleet]));
-    for (const a of addresses) clients.push(await KVClient.connect(a, { retries: 5 }));
-    for (const c of clients) {
-      for (;;) {
-        if (await c.membershipCount() === 5) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    for (const a of addresses) await cluster.startNode(a);
+    for (const a of addresses) clients.push(await cluster.client(a));
+    await cluster.waitForMembers(5, { intervalMs: 100 });
     // Clients read and write through every node for the whole rotation.
     const workers = clients.map(async (c, w) => {
       for (let i = 0; !stop; i++) {
@@ -54,19 +45,20 @@ Deno.test("key rotation on 5 running nodes: add, switch, drop, with no failed cl
     });
     let reloads = 0;
     const step = async (keys: string[]) => {
-      await writeFleet(keys);
+      await cluster.writeFleet({ clusterKeys: keys });
       reloads++;
-      for (const p of procs) p.child.kill("SIGHUP");
+      for (const p of cluster.procs.values()) p.child.kill("SIGHUP");
       // Every node says it took the keys (its reload line counts up).
-      for (const p of procs) {
-        for (;;) {
-          if (p.output.filter((l) => /cluster keys reloaded/.test(l)).length >= reloads) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-      await new Promise((r) => setTimeout(r, 1_500)); // traffic, gossip and repair run under the new keys
+      await waitUntil(
+        () =>
+          [...cluster.procs.values()].every((p) =>
+            p.output.filter((l) => /cluster keys reloaded/.test(l)).length >= reloads
+          ),
+        { timeoutMs: 30_000, what: `reload ${reloads} of the cluster keys on every node` },
+      );
+      await sleep(1_500); // traffic, gossip and repair run under the new keys
     };
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000);
     await step([oldKey, newKey]); // 1. every node accepts the new key
     await step([newKey, oldKey]); // 2. every node signs with it
     await step([newKey]); // 3. the old key is gone
@@ -88,8 +80,6 @@ Deno.test("key rotation on 5 running nodes: add, switch, drop, with no failed cl
     }
   } finally {
     stop = true;
-    for (const c of clients) c.close();
-    await Promise.all(procs.map((p) => p.stop("SIGKILL")));
-    await Deno.remove(dir, { recursive: true });
+    await cluster.close();
   }
 });

@@ -3,13 +3,14 @@ import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import { ReplicaCommand } from "../../lib/replication/replica_protocol.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
 import { readFrame } from "../../lib/wire/frame.ts";
-import { addr, hexOf, TestCluster } from "./replication_helpers.ts";
+import { hexOf } from "./replication_keys.ts";
+import { addr, SimCluster } from "../support/sim_cluster.ts";
 
 Deno.test("a replayed old replica write (authentic bytes, captured on the wire) never replaces a newer value", async () => {
   const keyring = ClusterKeyring.fromHex([newClusterKey()]);
-  const c = new TestCluster({ auth: keyring });
+  const c = new SimCluster({ replicas: { auth: keyring } });
   const nodes = [addr(0), addr(1), addr(2)];
-  c.start(nodes);
+  c.startReplicas(nodes);
   // Every datagram between the nodes, as an eavesdropper on the path would record it.
   const captured: { data: Uint8Array; from: string; to: string }[] = [];
   const deliver = c.network.deliver.bind(c.network);
@@ -29,16 +30,16 @@ Deno.test("a replayed old replica write (authentic bytes, captured on the wire) 
     assert.ok(oldWrites.length >= 2, `captured ${oldWrites.length} replica writes of the old value`);
     await c.run(client.put("replayed", "new"));
     await c.advance(50);
-    const rejectedBefore = nodes.map((a) => c.get(a).node.rpc.stats.rejected.badTag);
+    const rejectedBefore = nodes.map((a) => c.replica(a).node.rpc.stats.rejected.badTag);
     for (const w of oldWrites) deliver(w.data, w.from, w.to); // the replay: authentic, so it passes the tag
     await c.advance(200);
     assert.deepEqual(
-      nodes.map((a) => c.get(a).node.rpc.stats.rejected.badTag),
+      nodes.map((a) => c.replica(a).node.rpc.stats.rejected.badTag),
       rejectedBefore,
       "replays are authentic",
     );
     for (const a of nodes) {
-      const e = c.get(a).store.getEntry(hexOf("replayed"));
+      const e = c.replica(a).store.getEntry(hexOf("replayed"));
       assert.equal(new TextDecoder().decode(e?.value), "new", `${a} still holds the newer value`);
     }
     assert.equal(new TextDecoder().decode(await c.run(client.get("replayed"))), "new");

@@ -3,15 +3,15 @@
  * replication, lib/testing/simulation.ts) with writes on both sides, then heal.
  */
 import assert from "node:assert/strict";
-import { KVClient } from "../../lib/client/client.ts";
-import { Simulation } from "../../lib/testing/simulation.ts";
+import type { KVClient } from "../../lib/client/client.ts";
 import type { RunningNode } from "../../lib/roles/start_node.ts";
 import { ReplicatedExecutor } from "../../lib/replication/replicated_executor.ts";
 import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
 import { toHex } from "../../lib/base/bytes.ts";
 import { toKey } from "../../lib/client/keys.ts";
 import type { Executor } from "../../lib/node/executor.ts";
-import { flush, writeConflictingKeys } from "./replication_helpers.ts";
+import { writeConflictingKeys } from "./replication_keys.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
 import { compareVersions, type Version } from "../../lib/storage/hlc.ts";
 
 const dec = new TextDecoder();
@@ -24,54 +24,20 @@ function replicationOf(n: RunningNode): ReplicatedExecutor {
   return e;
 }
 
-async function advance(sim: Simulation, ms: number): Promise<void> {
-  for (let t = 0; t < ms; t += 5) {
-    sim.clock.advance(5);
-    await flush();
-  }
-}
-
-async function run<T>(sim: Simulation, p: Promise<T>, limitMs = 30_000): Promise<T> {
-  let done = false;
-  p.then(() => done = true, () => done = true);
-  for (let t = 0; t < limitMs && !done; t += 5) {
-    sim.clock.advance(5);
-    await flush();
-  }
-  return await p;
-}
-
-async function until(sim: Simulation, predicate: () => boolean, limitMs: number): Promise<number> {
-  const start = sim.clock.now();
-  while (!predicate()) {
-    if (sim.clock.now() - start > limitMs) return -1;
-    await advance(sim, 100);
-  }
-  return sim.clock.now() - start;
-}
-
 Deno.test("partition 2|3 with writes on both sides, then heal: every key has its newest value on all its replicas", async () => {
-  const sim = new Simulation({
+  const sim = await SimCluster.start(5, {
     seed: 42,
     nodeOptions: { subsystemOptions: { replication: { antiEntropyIntervalMs: 5_000, handoffIntervalMs: 2_000 } } },
+    // Requests run in 5 ms ticks from the first tick on; conditions are checked every 100 ms.
+    time: { run: { settleFirst: false }, until: { stepMs: 100, tickMs: 5 } },
+    converge: { limitMs: 30_000, what: "the 5 nodes to see each other" },
   });
-  const clients: KVClient[] = [];
   try {
-    const nodes = await sim.addNodes(5);
+    const nodes = [...sim.nodes.values()];
     const all = nodes.map((n) => n.node.address);
     const aliveEverywhere = (count: number, of = all) =>
       of.every((a) => sim.nodes.get(a)!.members.alive().length === count);
-    assert.ok(await until(sim, () => aliveEverywhere(5), 30_000) >= 0, "the 5 nodes never saw each other");
-    const client = (to: string) => {
-      const c = new KVClient(
-        sim.network.createTransport(`10.9.9.${clients.length + 1}:5000`),
-        to,
-        { retries: 6 },
-        sim.clock,
-      );
-      clients.push(c);
-      return c;
-    };
+    const client = (to: string) => sim.client(to, { retries: 6 });
     // The minority (2 nodes) has the lower addresses, so neither "the majority wins" nor
     // "the higher address wins" can pass for the keys written last on the minority side.
     const left = all.slice(0, 2), right = all.slice(2);
@@ -81,7 +47,7 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
     const lastVersion = new Map<string, Version>();
     /** Puts through `c` on `side` (rejects unless acknowledged) and records the version it was stored with. */
     const write = async (side: string[], c: KVClient, name: string, value: string) => {
-      await run(sim, c.put(name, value));
+      await sim.run(c.put(name, value));
       const versions = side.map((a) => sim.nodes.get(a)!.store.getEntry(toHex(toKey(name)))?.version)
         .filter((v) => v !== undefined);
       const v = versions.reduce((a, b) => compareVersions(a, b) >= 0 ? a : b);
@@ -91,28 +57,30 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
       return v;
     };
     for (let i = 0; i < 100; i++) {
-      await run(sim, (i % 2 ? lc : rc).put(`k-${i}`, `before-${i}`));
+      await sim.run((i % 2 ? lc : rc).put(`k-${i}`, `before-${i}`));
       expected.set(`k-${i}`, `before-${i}`);
     }
     sim.network.partition(left, right);
     // Each side soon believes the other dead and serves alone (effective N, W, R shrink on the 2-side).
-    const split = await until(sim, () => aliveEverywhere(2, left) && aliveEverywhere(3, right), 60_000);
-    assert.ok(split >= 0, "the sides never noticed the partition");
-    // k-0..29 are written on both sides, 2 ms apart; the minority side wins every third.
+    const split = await sim.until(() => aliveEverywhere(2, left) && aliveEverywhere(3, right), {
+      limitMs: 60_000,
+      what: "the sides to notice the partition",
+    });
+    // k-0..29 are written on both sides, one 5 ms tick apart; the minority side wins every third.
     const { minorityLast, majorityLast } = await writeConflictingKeys(
       (side, name, value) => side === "minority" ? write(left, lc, name, value) : write(right, rc, name, value),
-      (ms) => advance(sim, ms),
-      2,
+      (ms) => sim.advance(ms),
+      5,
     );
     for (let i = 0; i < 50; i++) {
       if (i >= 30 && i % 2 === 0) await write(left, lc, `k-${i}`, `left-${i}`); // k-30..48 even: minority side only
       await write(right, rc, `new-${i}`, `n-${i}`); // new-*: majority side only
     }
-    await run(sim, lc.remove("k-99"));
+    await sim.run(lc.remove("k-99"));
     expected.set("k-99", null);
     sim.network.heal();
     const healedAt = sim.clock.now();
-    assert.ok(await until(sim, () => aliveEverywhere(5), 120_000) >= 0, "membership did not merge after heal");
+    await sim.until(() => aliveEverywhere(5), { limitMs: 120_000, what: "membership to merge after the heal" });
     const ring = new Ring(all, replicationOf(nodes[0]).config.virtualNodes);
     const problems = () => {
       const out: string[] = [];
@@ -133,7 +101,7 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
       }
       return out;
     };
-    const took = await until(sim, () => problems().length === 0, 180_000);
+    const took = await sim.until(() => problems().length === 0, { limitMs: 180_000, failAtLimit: false });
     assert.deepEqual(problems().slice(0, 5), []);
     console.log(
       `partition 2|3: sides split after ${split} ms; after heal, membership merged and ${expected.size} keys ` +
@@ -143,12 +111,11 @@ Deno.test("partition 2|3 with writes on both sides, then heal: every key has its
     // Every client sees the last write, whichever side made it, through a node of either side.
     for (const reader of [client(all[1]), client(all[4])]) {
       for (const [name, want] of expected) {
-        if (want === null) await assert.rejects(run(sim, reader.get(name)), { name: "KeyNotFoundError" });
-        else assert.equal(dec.decode(await run(sim, reader.get(name))), want, name);
+        if (want === null) await assert.rejects(sim.run(reader.get(name)), { name: "KeyNotFoundError" });
+        else assert.equal(dec.decode(await sim.run(reader.get(name))), want, name);
       }
     }
   } finally {
-    for (const c of clients) c.close();
     sim.close();
   }
 });

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { addr, hexOf, TestCluster, writeConflictingKeys } from "./replication_helpers.ts";
+import { hexOf, writeConflictingKeys } from "./replication_keys.ts";
+import { addr, SimCluster } from "../support/sim_cluster.ts";
 import type { KVClient } from "../../lib/client/client.ts";
 import { compareVersions, type Version } from "../../lib/storage/hlc.ts";
 
 const dec = new TextDecoder();
 
-async function writeKeys(c: TestCluster, count: number, prefix = "key", via = [...c.nodes.keys()]): Promise<void> {
+async function writeKeys(c: SimCluster, count: number, prefix = "key", via = [...c.replicas.keys()]): Promise<void> {
   const clients = via.map((a) => c.client(a, { retries: 6 }));
   // A window of concurrent requests, like the real-process test.
   for (let i = 0; i < count; i += 20) {
@@ -19,21 +20,23 @@ async function writeKeys(c: TestCluster, count: number, prefix = "key", via = [.
 }
 
 Deno.test("anti-entropy: a wiped replica gets back exactly the keys it owns", async () => {
-  const c = new TestCluster({ seed: 21, config: { antiEntropyIntervalMs: 2_000 } });
+  const c = new SimCluster({ seed: 21, replicas: { config: { antiEntropyIntervalMs: 2_000 } } });
   try {
-    c.start([0, 1, 2, 3, 4].map(addr));
+    c.startReplicas([0, 1, 2, 3, 4].map(addr));
     await writeKeys(c, 300);
     assert.deepEqual(c.placementErrors(), []);
-    const victim = c.get(addr(2));
+    const victim = c.replica(addr(2));
     const held = victim.store.size;
     assert.ok(held > 100, `victim holds ${held} keys`);
     victim.store.clear();
-    const took = await c.until(() => c.placementErrors().length === 0, 30_000);
-    assert.ok(took >= 0, `not repaired: ${c.placementErrors().slice(0, 3)}`);
+    const took = await c.until(() => c.placementErrors().length === 0, {
+      limitMs: 30_000,
+      what: () => `not repaired: ${c.placementErrors().slice(0, 3)}`,
+    });
     assert.equal(victim.store.size, held);
     await c.advance(1_000); // let the repairing round finish counting its last batch
     const fetched = victim.executor.stats.antiEntropyFetched;
-    const pushed = [...c.nodes.values()].reduce((s, n) => s + n.executor.stats.antiEntropyPushed, 0);
+    const pushed = [...c.replicas.values()].reduce((s, n) => s + n.executor.stats.antiEntropyPushed, 0);
     assert.equal(fetched + pushed >= held, true, `fetched ${fetched} + pushed ${pushed} < ${held}`);
     console.log(`anti-entropy restored ${held} keys on a wiped replica in ${took} virtual ms (interval 2 s)`);
   } finally {
@@ -42,17 +45,17 @@ Deno.test("anti-entropy: a wiped replica gets back exactly the keys it owns", as
 });
 
 Deno.test("anti-entropy: digests of replicas in sync are equal, and a round in sync transfers nothing", async () => {
-  const c = new TestCluster({ seed: 22 });
+  const c = new SimCluster({ seed: 22 });
   try {
-    c.start([0, 1, 2, 3].map(addr));
+    c.startReplicas([0, 1, 2, 3].map(addr));
     await writeKeys(c, 100);
-    const a = c.get(addr(0)).executor.antiEntropy;
+    const a = c.replica(addr(0)).executor.antiEntropy;
     const r = await c.run(a.run());
     assert.equal(r.peers, 3);
     assert.equal(r.differingBuckets, 0);
     assert.equal(r.pushed + r.fetched, 0);
     // One changed version is found and repaired in one round, in both directions.
-    const b = c.get(addr(1));
+    const b = c.replica(addr(1));
     const [k] = b.store.entries().next().value!;
     const e = b.store.getEntry(k)!;
     b.store.force(k, {
@@ -61,28 +64,34 @@ Deno.test("anti-entropy: digests of replicas in sync are equal, and a round in s
       version: { t: e.version.t + 1, n: e.version.n },
     });
     const owners = c.holders(k);
-    await c.advance(c.config.digestCacheMs); // peers answer from a digest table cached this long
+    await c.advance(c.replicaConfig.digestCacheMs); // peers answer from a digest table cached this long
     const coordinator = owners.find((x) => x !== addr(1))!;
-    const r2 = await c.run(c.get(coordinator).executor.antiEntropy.run());
+    const r2 = await c.run(c.replica(coordinator).executor.antiEntropy.run());
     assert.ok(r2.differingBuckets >= 1);
-    assert.equal(dec.decode(c.get(coordinator).store.getValue(k)!), "newer");
+    assert.equal(dec.decode(c.replica(coordinator).store.getValue(k)!), "newer");
   } finally {
     c.close();
   }
 });
 
 Deno.test("membership change: 2 nodes join; keys move to their new owners and leave the old ones", async () => {
-  const c = new TestCluster({ seed: 23, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
+  const c = new SimCluster({
+    seed: 23,
+    replicas: { config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } },
+  });
   try {
     const first = [0, 1, 2, 3, 4].map(addr);
-    c.start(first);
+    c.startReplicas(first);
     await writeKeys(c, 400);
     const all = [...first, addr(5), addr(6)];
-    c.start([addr(5), addr(6)], all);
+    c.startReplicas([addr(5), addr(6)], all);
     c.setView(all);
-    const took = await c.until(() => c.placementErrors(c.ring(all)).length === 0, 60_000, 100);
-    assert.ok(took >= 0, `not rebalanced: ${c.placementErrors(c.ring(all)).slice(0, 3)}`);
-    assert.ok(c.get(addr(5)).store.size > 50 && c.get(addr(6)).store.size > 50);
+    const took = await c.until(() => c.placementErrors(c.ring(all)).length === 0, {
+      limitMs: 60_000,
+      stepMs: 100,
+      what: () => `not rebalanced: ${c.placementErrors(c.ring(all)).slice(0, 3)}`,
+    });
+    assert.ok(c.replica(addr(5)).store.size > 50 && c.replica(addr(6)).store.size > 50);
     const client = c.client(addr(6));
     for (let i = 0; i < 400; i += 37) assert.equal(dec.decode(await c.run(client.get(`key-${i}`))), `v-${i}`);
     console.log(`rebalance after 2 joins (400 keys, 5 → 7 nodes): ${took} virtual ms`);
@@ -92,24 +101,30 @@ Deno.test("membership change: 2 nodes join; keys move to their new owners and le
 });
 
 /** Starts 5 nodes, writes key-0…key-299 through them and kills nodes 1 and 3; returns the survivors. */
-async function writeThenKillTwo(c: TestCluster): Promise<string[]> {
-  c.start([0, 1, 2, 3, 4].map(addr));
+async function writeThenKillTwo(c: SimCluster): Promise<string[]> {
+  c.startReplicas([0, 1, 2, 3, 4].map(addr));
   await writeKeys(c, 300);
-  c.kill(addr(1));
-  c.kill(addr(3));
+  c.killReplica(addr(1));
+  c.killReplica(addr(3));
   return [addr(0), addr(2), addr(4)];
 }
 
 Deno.test("membership change: 2 of 5 nodes die (N-1); every acknowledged key survives and regains N copies", async () => {
-  const c = new TestCluster({ seed: 24, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
+  const c = new SimCluster({
+    seed: 24,
+    replicas: { config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } },
+  });
   try {
     const survivors = await writeThenKillTwo(c);
     // Before the membership notices, reads still succeed through stand-ins.
     const client = c.client(addr(0), { retries: 6 });
     for (let i = 0; i < 300; i += 29) assert.equal(dec.decode(await c.run(client.get(`key-${i}`))), `v-${i}`);
     c.setView(survivors);
-    const took = await c.until(() => c.placementErrors(c.ring(survivors)).length === 0, 60_000, 100);
-    assert.ok(took >= 0, `not re-replicated: ${c.placementErrors(c.ring(survivors)).slice(0, 3)}`);
+    const took = await c.until(() => c.placementErrors(c.ring(survivors)).length === 0, {
+      limitMs: 60_000,
+      stepMs: 100,
+      what: () => `not re-replicated: ${c.placementErrors(c.ring(survivors)).slice(0, 3)}`,
+    });
     for (let i = 0; i < 300; i++) {
       assert.equal(c.holders(hexOf(`key-${i}`)).length, 3, `key-${i}`);
       assert.equal(dec.decode(await c.run(client.get(`key-${i}`))), `v-${i}`);
@@ -123,7 +138,7 @@ Deno.test("membership change: 2 of 5 nodes die (N-1); every acknowledged key sur
 Deno.test("2 of 5 nodes die: reads right after the ring drops them (before any repair) lose nothing", async () => {
   // Background repair stays off: the new owners of a key hold nothing yet, so a read that
   // answered "not found" from the first R empty replies would lose the key.
-  const c = new TestCluster({ seed: 26 });
+  const c = new SimCluster({ seed: 26 });
   try {
     const survivors = await writeThenKillTwo(c);
     // Two survivors already dropped both nodes from their rings; the third hears of the deaths
@@ -154,13 +169,16 @@ Deno.test("2 of 5 nodes die: reads right after the ring drops them (before any r
 });
 
 Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest value everywhere", async () => {
-  const c = new TestCluster({ seed: 25, config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } });
+  const c = new SimCluster({
+    seed: 25,
+    replicas: { config: { antiEntropyIntervalMs: 3_000, handoffIntervalMs: 1_000 } },
+  });
   try {
     const all = [0, 1, 2, 3, 4].map(addr);
     // The minority (2 nodes) has the lower addresses, so neither "the majority wins" nor
     // "the higher address wins" can pass for the keys written last on the minority side.
     const left = all.slice(0, 2), right = all.slice(2);
-    c.start(all);
+    c.startReplicas(all);
     await writeKeys(c, 100, "k");
     c.network.partition(left, right);
     c.setView(left, left);
@@ -173,7 +191,9 @@ Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest 
     /** Puts through `client` on `side` (rejects unless acknowledged) and records the version it was stored with. */
     const write = async (side: string[], client: KVClient, name: string, value: string) => {
       await c.run(client.put(name, value));
-      const versions = side.map((a) => c.get(a).store.getEntry(hexOf(name))?.version).filter((v) => v !== undefined);
+      const versions = side.map((a) => c.replica(a).store.getEntry(hexOf(name))?.version).filter((v) =>
+        v !== undefined
+      );
       const v = versions.reduce((a, b) => compareVersions(a, b) >= 0 ? a : b);
       assert.equal(v.n, client.target, `${name}: the newest version on its side was not written by ${client.target}`);
       expected.set(name, value);
@@ -199,21 +219,25 @@ Deno.test("partition 2|3 (controlled views): writes on both sides, heal, newest 
       for (const [k, v] of expected) {
         const want = lastVersion.get(k);
         for (const h of c.holders(hexOf(k))) {
-          const e = c.get(h).store.getEntry(hexOf(k))!;
+          const e = c.replica(h).store.getEntry(hexOf(k))!;
           if (e.tombstone || dec.decode(e.value) !== v) return false;
           if (want && compareVersions(e.version, want) !== 0) return false;
         }
       }
-      return c.holders(hexOf("k-99")).every((h) => c.get(h).store.getEntry(hexOf("k-99"))!.tombstone);
+      return c.holders(hexOf("k-99")).every((h) => c.replica(h).store.getEntry(hexOf("k-99"))!.tombstone);
     };
-    const took = await c.until(converged, 60_000, 100);
-    const wrong = [...expected].filter(([k, v]) =>
-      c.holders(hexOf(k)).some((h) => {
-        const e = c.get(h).store.getEntry(hexOf(k))!;
-        return e.tombstone || dec.decode(e.value) !== v;
-      })
-    ).map(([k]) => k);
-    assert.ok(took >= 0, `did not converge: ${c.placementErrors().slice(0, 3)}; wrong values: ${wrong.slice(0, 5)}`);
+    const wrong = () =>
+      [...expected].filter(([k, v]) =>
+        c.holders(hexOf(k)).some((h) => {
+          const e = c.replica(h).store.getEntry(hexOf(k))!;
+          return e.tombstone || dec.decode(e.value) !== v;
+        })
+      ).map(([k]) => k);
+    const took = await c.until(converged, {
+      limitMs: 60_000,
+      stepMs: 100,
+      what: () => `did not converge: ${c.placementErrors().slice(0, 3)}; wrong values: ${wrong().slice(0, 5)}`,
+    });
     for (const client of [c.client(addr(1)), c.client(addr(3))]) {
       for (const [k, v] of expected) assert.equal(dec.decode(await c.run(client.get(k))), v, k);
       await assert.rejects(c.run(client.get("k-99")), { name: "KeyNotFoundError" });

@@ -16,9 +16,9 @@ import {
   encodeRequest,
   ErrorCode,
 } from "../../lib/wire/client_protocol.ts";
-import { Simulation } from "../../lib/testing/simulation.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
-import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
+import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
 
 /** What PROTOCOL.md says a packet means: no answer, an error code, or a request. */
 type Expected =
@@ -115,13 +115,13 @@ Deno.test("fuzz: a node's handler answers every client packet once, never throws
   const cases = fuzzCases(3_000);
   const f = new Fuzzer(fuzzSeed() + 1);
   const corpus = seedCorpus(f);
-  const sim = new Simulation({ seed: 5, conditions: { minDelay: 0, maxDelay: 0 } });
+  const sim = new SimCluster({ seed: 5, conditions: { minDelay: 0, maxDelay: 0 } });
   try {
     const running = await sim.addNode({ subsystemOptions: { monitoring: { system: false } } });
     const { node, store } = running;
     // Preload some keys so gets/removes hit.
     for (const p of corpus) if (p[16] === Command.Put) node.receive(p.slice(), "10.9.0.1:1");
-    sim.advance(50);
+    sim.clock.advance(50);
     let changes = 0;
     const inner = store.listener;
     const counting: StoreListener = {
@@ -151,7 +151,7 @@ Deno.test("fuzz: a node's handler answers every client packet once, never throws
       // Time moves (20 s per million cases) so cached replies expire as they would live; with time
       // frozen, ~600,000 unique mutating ids fill the 64 MiB reply cache and valid requests are then
       // rightly answered 0x03 (found by FUZZ_SEED=424242 FUZZ_CASES=1000000; see node_sim_test.ts).
-      if (i % 10_000 === 9_999) sim.advance(200);
+      if (i % 10_000 === 9_999) sim.clock.advance(200);
       const p = nextPacket(f, corpus);
       if (p.length > 16 && p[16] >= 0x20) p[16] &= 0x1f; // internal commands: see internal_fuzz_test.ts
       if (p.length > 16 && (p[16] === Command.Shutdown || p[16] === Command.Wipeout)) p[16] = Command.IsAlive;
@@ -171,7 +171,7 @@ Deno.test("fuzz: a node's handler answers every client packet once, never throws
         rejected.silent++;
         continue;
       }
-      if (replies.length === 0) sim.advance(20); // replicated executor may answer later
+      if (replies.length === 0) sim.clock.advance(20); // replicated executor may answer later
       assert.equal(replies.length, 1, `${where}: exactly one reply`);
       const reply = decodeReply(replies[0]);
       assert.ok(reply, where);

@@ -20,7 +20,6 @@ import { encodeFrame, readFrame, REJECT_REASONS } from "../../lib/wire/frame.ts"
 import { toHex } from "../../lib/base/bytes.ts";
 import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
-import { addr, TestCluster } from "../cluster/replication_helpers.ts";
 import {
   decodeReplicaGet,
   decodeReplicaGetReply,
@@ -35,13 +34,11 @@ import { hintList } from "../../lib/admin/gossip.ts";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../../lib/admin/keys.ts";
 import type { RunOutcome, ScriptExecutor } from "../../lib/admin/runner.ts";
-import { KVClient } from "../../lib/client/client.ts";
 import type { FleetConfig } from "../../lib/config/fleet_file.ts";
 import { Simulation } from "../../lib/testing/simulation.ts";
+import { addr, SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
-import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzz_util.ts";
-
-const settle = () => new Promise<void>((r) => setTimeout(r, 0));
+import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
 
 /** Mutates a JSON value: replace, drop or add a field somewhere inside. */
 function mutateJson(f: Fuzzer, v: unknown, depth = 0): unknown {
@@ -111,11 +108,15 @@ async function recordedCluster() {
     preset: "lan",
     replication: { n: 3, w: 2, r: 2 },
   } as FleetConfig;
-  const sim = new Simulation({ seed: 3 });
+  // Virtual time in 10 ms ticks, each followed by a zero-delay timer (admin signatures verify asynchronously).
+  const cluster = new SimCluster({
+    seed: 3,
+    time: { run: { tickMs: 10, settle: "macrotask" }, advance: { tickMs: 10, settle: "macrotask" } },
+  });
   const corpus: Uint8Array[] = [];
   const reports: unknown[] = [];
   for (let i = 0; i < addresses.length; i++) {
-    const r = await sim.addNode({
+    const r = await cluster.addNode({
       fleet,
       seeds: addresses,
       subsystemOptions: {
@@ -133,25 +134,13 @@ async function recordedCluster() {
       send(data, to);
     };
   }
-  const drive = async (ms: number) => {
-    for (let t = 0; t < ms; t += 10) {
-      sim.advance(10);
-      await settle();
-    }
-  };
-  const run = async <T>(p: Promise<T>): Promise<T> => {
-    let done = false;
-    p.then(() => done = true, () => done = true);
-    for (let i = 0; i < 3_000 && !done; i++) await drive(10);
-    return await p;
-  };
-  await drive(3_000);
+  await cluster.advance(3_000);
   // Data traffic (replication), a monitoring round, and an admin command.
-  const client = new KVClient(sim.network.createTransport("10.9.1.1:5000"), addresses[0], {}, sim.clock);
-  for (let i = 0; i < 20; i++) await run(client.put(`key${i}`, `value${i}`));
-  for (let i = 0; i < 20; i++) await run(client.get(`key${i}`));
-  await run(client.remove("key0"));
-  const monitor = sim.network.createTransport("10.9.1.2:5000");
+  const client = cluster.client(addresses[0], {}, "10.9.1.1:5000");
+  for (let i = 0; i < 20; i++) await cluster.run(client.put(`key${i}`, `value${i}`));
+  for (let i = 0; i < 20; i++) await cluster.run(client.get(`key${i}`));
+  await cluster.run(client.remove("key0"));
+  const monitor = cluster.transport("10.9.1.2:5000");
   monitor.send(
     encodeJsonFrame(InternalCommand.MonitoringBase, {
       r: "00112233aabbccdd",
@@ -161,13 +150,13 @@ async function recordedCluster() {
     }),
     addresses[1],
   );
-  const admin = new AdminClient(sim.network.createTransport("10.9.1.3:5000"), sim.clock);
+  const admin = cluster.track(new AdminClient(cluster.network.createTransport("10.9.1.3:5000"), cluster.clock));
   const signed = await createCommand(privateKey, { run: { script: "true", timeoutMs: 10_000 } }, {
-    now: sim.clock.now(),
+    now: cluster.clock.now(),
   });
-  await run(admin.submit(signed, [addresses[2]]));
-  await drive(5_000);
-  return { sim, addresses, corpus, client, admin, monitor, run, drive };
+  await cluster.run(admin.submit(signed, [addresses[2]]));
+  await cluster.advance(5_000);
+  return { cluster, addresses, corpus, client };
 }
 
 Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin) never throw", async () => {
@@ -229,10 +218,7 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
       decodeVersions(body);
     }
   } finally {
-    c.admin.close();
-    c.client.close();
-    c.monitor.close();
-    c.sim.close();
+    c.cluster.close();
   }
 });
 
@@ -241,7 +227,7 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
   const f = new Fuzzer(fuzzSeed() + 3);
   const c = await recordedCluster();
   try {
-    const target = c.sim.nodes.get(c.addresses[1])!;
+    const target = c.cluster.node(c.addresses[1]);
     const { node, store, members } = target;
     let changes = 0;
     const inner = store.listener;
@@ -271,10 +257,7 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
         assert.equal(changes, changesBefore, `${where}: a rejected packet changed the store`);
         assert.equal(members.alive().join(), aliveBefore, `${where}: a rejected packet changed the membership`);
       } else accepted++;
-      if (i % 50 === 49) {
-        c.sim.advance(5);
-        await settle();
-      }
+      if (i % 50 === 49) await c.cluster.advance(5, { tickMs: 5 });
     }
     const st = node.rpc.stats;
     console.log(
@@ -284,24 +267,17 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
     assert.ok(rejected > 0 && accepted > 0, `rejected ${rejected}, accepted ${accepted}`);
     assert.equal(node.rpc.stats.handlerErrors, 0, "no handler threw or rejected on bad input");
     // Let gossip sort out any rumors the mutations planted, then use the cluster.
-    await c.drive(30_000);
+    await c.cluster.advance(30_000);
     for (const a of c.addresses) {
-      const alive = c.sim.nodes.get(a)!.members.alive();
+      const alive = c.cluster.node(a).members.alive();
       for (const b of c.addresses) assert.ok(alive.includes(b), `${a} sees ${b} alive after the fuzzing`);
     }
-    await c.run(c.client.put("after-fuzz", "still works"));
-    const reader = new KVClient(c.sim.network.createTransport("10.9.1.9:5000"), c.addresses[2], {}, c.sim.clock);
-    try {
-      assert.equal(new TextDecoder().decode(await c.run(reader.get("after-fuzz"))), "still works");
-    } finally {
-      reader.close();
-    }
+    await c.cluster.run(c.client.put("after-fuzz", "still works"));
+    const reader = c.cluster.client(c.addresses[2], {}, "10.9.1.9:5000");
+    assert.equal(new TextDecoder().decode(await c.cluster.run(reader.get("after-fuzz"))), "still works");
     assert.equal(node.closed, false);
   } finally {
-    c.admin.close();
-    c.client.close();
-    c.monitor.close();
-    c.sim.close();
+    c.cluster.close();
   }
 });
 
@@ -309,9 +285,9 @@ Deno.test("fuzz: a keyed node rejects every mutated authentic frame before any h
   const cases = fuzzCases(3_000);
   const f = new Fuzzer(fuzzSeed() + 4);
   const keyring = ClusterKeyring.fromHex([newClusterKey()]);
-  const c = new TestCluster({ auth: keyring });
+  const c = new SimCluster({ replicas: { auth: keyring } });
   const nodes = [addr(0), addr(1), addr(2)];
-  c.start(nodes);
+  c.startReplicas(nodes);
   const corpus: Uint8Array[] = [];
   const deliver = c.network.deliver.bind(c.network);
   c.network.deliver = (data, from, to) => {
@@ -324,7 +300,7 @@ Deno.test("fuzz: a keyed node rejects every mutated authentic frame before any h
     for (let i = 0; i < 30; i++) await c.run(client.get(`k${i}`));
     assert.ok(corpus.length > 50, `recorded ${corpus.length} authentic frames`);
     const authentic = new Set(corpus.map(toHex));
-    const target = c.get(addr(1));
+    const target = c.replica(addr(1));
     const entries = () => [...target.store.entries()].map(([k, e]) => `${k}:${e.version.t}`).join();
     const before = entries();
     const stats = target.node.rpc.stats;

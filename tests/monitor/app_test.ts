@@ -12,7 +12,9 @@ import {
   type RoundHeader,
   verifyRound,
 } from "../../lib/monitoring/round_message.ts";
-import { defaultStats, KEY_HEX, readSseUntil, report, signedPost, testKey, WRONG_KEY_HEX } from "./helpers.ts";
+import { programOf, versionMix } from "../../lib/monitoring/server/page.ts";
+import type { NodeView } from "../../lib/monitoring/server/view.ts";
+import { defaultStats, KEY_HEX, report, signedPost, testKey, WRONG_KEY_HEX } from "./signed_reports.ts";
 
 const A = "127.0.0.1:4000";
 const B = "127.0.0.1:4001";
@@ -44,6 +46,31 @@ async function post(m: RunningMonitor, init: RequestInit): Promise<Response> {
 async function json(m: RunningMonitor, path: string) {
   const res = await m.app.request(path);
   return { status: res.status, body: await res.json() };
+}
+
+/** Reads an SSE response until `pattern` appears in the text (or `timeoutMs`); returns the text read. */
+export async function readSseUntil(res: Response, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!pattern.test(text)) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<null>((r) => timer = setTimeout(() => r(null), left)),
+      ]);
+      clearTimeout(timer);
+      if (chunk === null || chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return text;
 }
 
 Deno.test("a signed report is accepted and shows in the API, the page and /metrics", async () => {
@@ -363,4 +390,17 @@ Deno.test("the page draws a req/s sparkline per node row and the round coverage 
   } finally {
     await m.close();
   }
+});
+
+Deno.test("status page: the versions card counts each version and build, most common first", () => {
+  const view = (version?: string, build?: string) =>
+    ({
+      stats: {
+        ...(version ? { version: { value: version } } : {}),
+        ...(build ? { build: { value: build } } : {}),
+      },
+    }) as unknown as NodeView;
+  const views = [view("0.2.0", "a9b04b284d86"), view("0.1.0", "source"), view("0.2.0", "a9b04b284d86"), view()];
+  assert.deepEqual(versionMix(views), [["0.2.0 (a9b04b284d86)", 2], ["0.1.0 (source)", 1]]);
+  assert.equal(programOf(view("0.1.0")), "0.1.0");
 });

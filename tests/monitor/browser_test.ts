@@ -11,7 +11,8 @@ import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { type RunningNode, startNode } from "../../lib/roles/start_node.ts";
 import { KVClient } from "../../lib/client/client.ts";
-import { KEY_HEX, waitUntil } from "./helpers.ts";
+import { KEY_HEX } from "./signed_reports.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = (() => {
@@ -86,20 +87,15 @@ Deno.test({
         for (let k = 0; k < [5, 1, 3][i]; k++) await client.put(`key-${k}`, "value");
         client.close();
       }
-      await waitUntil(
-        () =>
-          ids.every((id) =>
-            monitor.monitor.assess(id)?.state === "ok" &&
-            monitor.monitor.registry.get(id)!.stats.keys?.value !== undefined
-          ),
-        30 * INTERVAL_MS,
-        "the three nodes reporting",
-      );
-      await waitUntil(
-        () => [5, 1, 3].every((k, i) => monitor.monitor.registry.get(ids[i])!.stats.keys?.value === k),
-        30 * INTERVAL_MS,
-        "key counts reported",
-      );
+      await waitUntil(() =>
+        ids.every((id) =>
+          monitor.monitor.assess(id)?.state === "ok" &&
+          monitor.monitor.registry.get(id)!.stats.keys?.value !== undefined
+        ), { timeoutMs: 30 * INTERVAL_MS, what: "the three nodes reporting" });
+      await waitUntil(() => [5, 1, 3].every((k, i) => monitor.monitor.registry.get(ids[i])!.stats.keys?.value === k), {
+        timeoutMs: 30 * INTERVAL_MS,
+        what: "key counts reported",
+      });
 
       const page = await browser.newPage({ viewport: { width: 1440, height: 520 } });
       await page.goto(monitor.url + "/");

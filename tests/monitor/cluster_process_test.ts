@@ -5,8 +5,10 @@
  * responding after K rounds, on the page and in the API.
  */
 import assert from "node:assert/strict";
-import { freeUdpPorts, RoleProcess, startNodeProcess } from "../../lib/roles/process_launcher.ts";
-import { KEY_HEX, waitUntil } from "./helpers.ts";
+import { RoleProcess } from "../../lib/roles/process_launcher.ts";
+import { ProcessCluster } from "../support/process_cluster.ts";
+import { waitUntil } from "../support/real_time.ts";
+import { KEY_HEX } from "./signed_reports.ts";
 
 const K = 3;
 const INTERVAL_MS = 500;
@@ -26,18 +28,17 @@ interface ApiNode {
 }
 
 Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is not responding after K rounds", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kvstore-monitor-" });
-  const ports = freeUdpPorts(5);
   const httpPort = freeTcpPort();
   const base = `http://127.0.0.1:${httpPort}`;
-  const fleet = `${dir}/nodes.yaml`;
-  await Deno.writeTextFile(
-    fleet,
-    `name: acceptance\nmonitor: { url: "${base}" }\nclusterKey: "${KEY_HEX}"\nnodes:\n${
-      ports.map((p) => `  - 127.0.0.1:${p}\n`).join("")
-    }`,
-  );
-  const procs: RoleProcess[] = [];
+  const c = await ProcessCluster.create({
+    size: 5,
+    name: "acceptance",
+    clusterKeys: [KEY_HEX],
+    monitor: { url: base },
+    dirPrefix: "kvstore-monitor-",
+  });
+  const ports = c.ports;
+  let monitor: RoleProcess | undefined;
   const api = async <T>(path: string): Promise<T> => {
     const res = await fetch(base + path);
     assert.equal(res.status, 200, path);
@@ -46,28 +47,23 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
   const roundIndex = async () => (await api<{ current: { index: number } | null }>("/api/rounds")).current?.index ?? 0;
   const nodes = async () => (await api<{ nodes: ApiNode[] }>("/api/nodes")).nodes;
   try {
-    const monitor = new RoleProcess("monitor", "monitor", [
+    monitor = new RoleProcess("monitor", "monitor", [
       "--config",
-      fleet,
+      c.fleetFile,
       "--interval",
       `${INTERVAL_MS}ms`,
       "--not-responding-rounds",
       String(K),
     ]);
-    procs.push(monitor);
     await monitor.waitFor(/kvstore monitor listening on http:\/\/127\.0\.0\.1:\d+ .*signed/);
-    for (const p of ports) procs.push(await startNodeProcess(p, ["--config", fleet]));
+    for (const a of c.addresses) await c.startNode(a);
 
     // Within 2 rounds of the last node being up, all 5 have reported their stats.
     const upAt = await roundIndex();
-    await waitUntil(
-      async () => {
-        const ns = await nodes();
-        return ns.length === 5 && ns.every((n) => n.state === "ok" && typeof n.stats.keys?.value === "number");
-      },
-      20 * INTERVAL_MS,
-      "all 5 nodes reporting",
-    );
+    await waitUntil(async () => {
+      const ns = await nodes();
+      return ns.length === 5 && ns.every((n) => n.state === "ok" && typeof n.stats.keys?.value === "number");
+    }, { timeoutMs: 20 * INTERVAL_MS, what: "all 5 nodes reporting" });
     const seenAt = await roundIndex();
     assert.ok(seenAt - upAt <= 2, `all 5 appeared in round ${seenAt}, last node up in round ${upAt}`);
     for (const n of await nodes()) {
@@ -81,13 +77,12 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
 
     // Kill one node: after K rounds it is "not responding" on the page and in the API.
     const victim = `127.0.0.1:${ports[2]}`;
-    await procs[3].stop("SIGKILL"); // procs[0] is the monitor
+    await c.kill(victim);
     const killedAt = await roundIndex();
-    await waitUntil(
-      async () => (await nodes()).find((n) => n.id === victim)?.state === "not_responding",
-      (K + 6) * INTERVAL_MS,
-      `${victim} shown as not responding`,
-    );
+    await waitUntil(async () => (await nodes()).find((n) => n.id === victim)?.state === "not_responding", {
+      timeoutMs: (K + 6) * INTERVAL_MS,
+      what: `${victim} shown as not responding`,
+    });
     const shownAt = await roundIndex();
     assert.ok(shownAt - killedAt >= K, `not responding after ${shownAt - killedAt} rounds, not before K = ${K}`);
     assert.ok(shownAt - killedAt <= K + 2, `shown ${shownAt - killedAt} rounds after the kill`);
@@ -101,16 +96,15 @@ Deno.test("5 real nodes + monitor: all appear within 2 rounds; a killed node is 
     );
     assert.match(html, row);
     // The probe finds the host up (TCP refused) but the node's UDP port silent.
-    await waitUntil(
-      async () => (await api<ApiNode>(`/api/nodes/${victim}`)).probe?.result === "port_closed",
-      10 * INTERVAL_MS,
-      "probe result",
-    );
+    await waitUntil(async () => (await api<ApiNode>(`/api/nodes/${victim}`)).probe?.result === "port_closed", {
+      timeoutMs: 10 * INTERVAL_MS,
+      what: "probe result",
+    });
     const metrics = await (await fetch(base + "/metrics")).text();
     assert.match(metrics, new RegExp(`^kvstore_node_up\\{node="${victim}"\\} 0$`, "m"));
     assert.match(metrics, new RegExp(`^kvstore_node_up\\{node="127.0.0.1:${ports[0]}"\\} 1$`, "m"));
   } finally {
-    await Promise.all(procs.map((p) => p.stop("SIGKILL")));
-    await Deno.remove(dir, { recursive: true });
+    await monitor?.stop("SIGKILL");
+    await c.close();
   }
 });

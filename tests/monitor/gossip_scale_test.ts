@@ -4,12 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { Simulation } from "../../lib/testing/simulation.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
 import { FunctionReportSink } from "../../lib/monitoring/agent/report_sender.ts";
 import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
 import { MonitoringCommand, type RoundHeader } from "../../lib/monitoring/round_message.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent } from "../../lib/monitoring/agent/round_gossip.ts";
 import type { NodeReport } from "../../lib/monitoring/report.ts";
-import { waitUntil } from "./helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const N = 1_000;
 
@@ -22,7 +23,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
     if (e.type === "received" && e.first) first.set(e.node, { hops: e.hops, at: e.at });
     if (e.type === "pushed") pushed += e.to;
   };
-  const sim = new Simulation({
+  const sim = new SimCluster({
     seed: 2026,
     nodeOptions: {
       seeds: addresses, // every node knows every other (static view: cheap for 1,000 nodes)
@@ -33,7 +34,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       },
     },
   });
-  const monitor = sim.network.createTransport("10.250.0.1:9000");
+  const monitor = sim.transport("10.250.0.1:9000");
   try {
     await sim.addNodes(N);
     const bound = Math.log2(N) + Math.log(N);
@@ -55,12 +56,12 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
           addresses[(k * 97 + s * 31) % N],
         );
       }
-      sim.advance(5_000);
+      sim.clock.advance(5_000);
       const hops = [...first.values()].map((x) => x.hops).sort((a, b) => a - b);
       const times = [...first.values()].map((x) => x.at - start).sort((a, b) => a - b);
       const need = Math.ceil(0.999 * N);
       // Reports are built asynchronously (stats collection); wait until every reached node's is in.
-      await waitUntil(() => reports.length >= first.size, 5_000, "one report per reached node");
+      await waitUntil(() => reports.length >= first.size, { timeoutMs: 5_000, what: "one report per reached node" });
       return {
         coverage: first.size / N,
         hops999: hops.length >= need ? hops[need - 1] : Infinity,
@@ -99,7 +100,6 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       assert.ok(r.perNode < bound, `round ${k + 1}: fewer messages per node than log2(n)+ln(n)`);
     }
   } finally {
-    monitor.close();
     sim.close();
   }
 });

@@ -10,7 +10,8 @@ import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { MemoryNetwork } from "../../lib/net/memory_network.ts";
 import { type RunningMonitor, startMonitor } from "../../lib/roles/start_monitor.ts";
 import { loadSnapshot, setAsideSnapshot, SNAPSHOT_FILE } from "../../lib/monitoring/server/persist.ts";
-import { defaultStats, KEY_HEX, report, signedPost, testKey, waitUntil } from "./helpers.ts";
+import { defaultStats, KEY_HEX, report, signedPost, testKey } from "./signed_reports.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 const A = "127.0.0.1:4000";
 const B = "127.0.0.1:4001";
@@ -86,7 +87,10 @@ Deno.test("--data-dir: nodes, their history and the rounds survive a monitor res
     // The periodic save (every persistIntervalMs) writes the file before any shutdown.
     await assert.rejects(Deno.stat(file), Deno.errors.NotFound, "nothing saved yet");
     clock.advance(config.persistIntervalMs);
-    await waitUntil(async () => (await loadSnapshot(dir).catch(() => null))?.nodes.length === 5, 5_000, "a save");
+    await waitUntil(async () => (await loadSnapshot(dir).catch(() => null))?.nodes.length === 5, {
+      timeoutMs: 5_000,
+      what: "a save",
+    });
     await m.close();
 
     const saved = await loadSnapshot(dir);

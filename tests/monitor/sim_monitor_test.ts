@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Simulation } from "../../lib/testing/simulation.ts";
+import { SimCluster, type SimTime } from "../support/sim_cluster.ts";
 import { FunctionReportSink } from "../../lib/monitoring/agent/report_sender.ts";
 import { Monitor, type MonitorChange } from "../../lib/monitoring/server/monitor.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
@@ -19,27 +20,11 @@ const N = 12;
 const INTERVAL = 1_000;
 const K = 3;
 
-/** Advances virtual time in small steps, letting asynchronous report building run in between. */
-async function advance(sim: Simulation, ms: number): Promise<void> {
-  for (let t = 0; t < ms; t += 50) {
-    sim.advance(50);
-    await new Promise((r) => setTimeout(r, 0)); // drain microtasks and the sink's promises
-  }
-}
-
-/** Advances virtual time like {@linkcode advance} until `done` holds; throws with `what` after `limitMs`. */
-async function advanceUntil(
-  sim: Simulation,
-  done: () => boolean | Promise<boolean>,
-  limitMs: number,
-  what: string,
-): Promise<void> {
-  for (let t = 0; t <= limitMs; t += 50) {
-    if (await done()) return;
-    await advance(sim, 50);
-  }
-  throw new Error(`not within ${limitMs} ms of virtual time: ${what}`);
-}
+/**
+ * Virtual time in 50 ms ticks, each followed by a zero-delay timer that drains microtasks and the sink's
+ * promises, so asynchronous report building runs in between; conditions are checked every tick.
+ */
+const TIME: SimTime = { advance: { tickMs: 50, settle: "macrotask" }, until: { stepMs: 50, settle: "macrotask" } };
 
 function setup(dropFrom = new Set<string>()) {
   const addresses = Array.from({ length: N }, (_, i) => Simulation.address(i));
@@ -47,12 +32,13 @@ function setup(dropFrom = new Set<string>()) {
   const sink = new FunctionReportSink((_url, r: NodeReport) => {
     if (!dropFrom.has(r.node)) to.monitor!.acceptReports([r]);
   });
-  const sim = new Simulation({
+  const sim = new SimCluster({
     seed: 7,
     nodeOptions: {
       seeds: addresses,
       subsystemOptions: { staticMembers: true, replication: false, monitoring: { system: false, sink } },
     },
+    time: TIME,
   });
   const monitor = to.monitor = new Monitor({
     transport: sim.network.createTransport("10.250.0.1:9000"),
@@ -72,7 +58,7 @@ Deno.test("simulated cluster: all nodes appear within 2 rounds, joined ones incl
     await sim.addNodes(N);
     assert.equal(monitor.registry.size, N - 2);
     monitor.start();
-    await advance(sim, 2 * INTERVAL - 50);
+    await sim.advance(2 * INTERVAL - 50);
     assert.equal(monitor.rounds.index, 2);
     for (const a of addresses) {
       const n = monitor.registry.get(a);
@@ -101,14 +87,14 @@ Deno.test("simulated cluster: a killed node is late, then not responding after K
   try {
     await sim.addNodes(N);
     monitor.start();
-    await advance(sim, 2 * INTERVAL);
+    await sim.advance(2 * INTERVAL);
     const victim = addresses[3];
     const muted = addresses[5]; // runs and answers UDP, but its reports never arrive
     sim.kill(victim);
     mute.add(muted);
     const states: string[] = [];
     for (let round = 1; round <= K + 1; round++) {
-      await advance(sim, INTERVAL);
+      await sim.advance(INTERVAL);
       states.push(monitor.assess(victim)!.state);
     }
     assert.deepEqual(states.slice(0, K - 1), Array(K - 1).fill("late"), `states by round: ${states}`);
@@ -117,13 +103,13 @@ Deno.test("simulated cluster: a killed node is late, then not responding after K
     for (const a of addresses) {
       if (a !== victim && a !== muted) assert.equal(monitor.assess(a)!.state, "ok", `${a} still ok`);
     }
-    await advance(sim, 500); // probe timeout
+    await sim.advance(500); // probe timeout
     assert.equal(monitor.registry.get(victim)!.probe?.result, "silent");
     assert.equal(monitor.registry.get(muted)!.probe?.result, "answers");
     assert.match(monitor.assess(muted)!.problems.join(" "), /answers UDP, reports lost/);
     // The muted node's reports get through again: ok at once.
     mute.delete(muted);
-    await advance(sim, INTERVAL);
+    await sim.advance(INTERVAL);
     assert.equal(monitor.assess(muted)!.state, "ok");
   } finally {
     await monitor.close();
@@ -138,9 +124,10 @@ Deno.test("simulated cluster: a node outside the monitor's file joins later and 
   const sink = new FunctionReportSink((_url, r: NodeReport) => {
     if (!muted.has(r.node)) to.monitor!.acceptReports([r]);
   });
-  const sim = new Simulation({
+  const sim = new SimCluster({
     seed: 9,
     nodeOptions: { subsystemOptions: { replication: false, monitoring: { system: false, sink } } },
+    time: TIME,
   });
   const first = [0, 1, 2].map((i) => Simulation.address(i));
   const joined = Simulation.address(3); // joins later and reports
@@ -171,11 +158,9 @@ Deno.test("simulated cluster: a node outside the monitor's file joins later and 
   try {
     await sim.addNodes(first.length);
     m.monitor.start();
-    await advanceUntil(
-      sim,
+    await sim.until(
       () => first.every((a) => m.monitor.assess(a)?.state === "ok"),
-      3 * INTERVAL,
-      "the file's nodes report",
+      { limitMs: 3 * INTERVAL, what: "the file's nodes report" },
     );
     assert.equal(m.monitor.registry.size, first.length);
 
@@ -183,8 +168,7 @@ Deno.test("simulated cluster: a node outside the monitor's file joins later and 
     assert.equal((await sim.addNode()).node.address, joined);
     assert.equal((await sim.addNode()).node.address, silent);
     let sawWaiting = false;
-    await advanceUntil(
-      sim,
+    await sim.until(
       async () => {
         if (!sawWaiting && m.monitor.registry.get(silent)) {
           // As soon as a member list names it, the API shows it, "waiting".
@@ -194,8 +178,7 @@ Deno.test("simulated cluster: a node outside the monitor's file joins later and 
         }
         return m.monitor.assess(joined)?.state === "ok" && m.monitor.assess(silent)?.state === "not_responding";
       },
-      (K + 8) * INTERVAL,
-      "the joined node ok and the silent one not responding",
+      { limitMs: (K + 8) * INTERVAL, what: "the joined node ok and the silent one not responding" },
     );
     assert.ok(sawWaiting, "the silent node was seen waiting in the API");
 
@@ -241,7 +224,10 @@ Deno.test("simulated cluster: a node outside the monitor's file joins later and 
       assert.deepEqual(x.problems, x.missed > 0 ? [`no report yet (${x.missed} rounds)`] : []);
     }
     // Its UDP port answers, so the probe says the reports are what is lost.
-    await advanceUntil(sim, () => m.monitor.registry.get(silent)!.probe !== undefined, 2 * INTERVAL, "a probe");
+    await sim.until(() => m.monitor.registry.get(silent)!.probe !== undefined, {
+      limitMs: 2 * INTERVAL,
+      what: "a probe",
+    });
     assert.match(m.monitor.assess(silent)!.problems.join(" · "), /answers UDP, reports lost/);
   } finally {
     sim.close();

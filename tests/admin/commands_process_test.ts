@@ -7,29 +7,27 @@ import { createHash } from "node:crypto";
 import { createCommand } from "../../lib/admin/client.ts";
 import { signCommand, type SignedCommand } from "../../lib/admin/command.ts";
 import { AdminCommand } from "../../lib/admin/protocol.ts";
-import { waitUntil } from "../monitor/helpers.ts";
-import { linesOf, type ProcCluster, processGone, startProcCluster } from "./process_helpers.ts";
+import { waitUntil } from "../support/real_time.ts";
+import type { ProcessCluster } from "../support/process_cluster.ts";
+import { processGone } from "../support/child_processes.ts";
+import { linesOf, startAdminCluster } from "./admin_processes.ts";
 
 const WRITE_ID = `echo "$KVSTORE_NODE" >> "$KVSTORE_ADMIN_DIR/ran.txt"; echo "ran on $KVSTORE_NODE"`;
 
-async function statsOf(c: ProcCluster): Promise<Record<string, number>[]> {
+async function statsOf(c: ProcessCluster): Promise<Record<string, number>[]> {
   return await Promise.all(c.addresses.map(async (a) => {
-    const s = await c.client.stats(a);
+    const s = await c.admin.stats(a);
     assert.ok(s, `${a} answers admin stats`);
     return s;
   }));
 }
 
-async function finalResults(c: ProcCluster, id: string, n: number, timeoutMs: number) {
-  let results: Awaited<ReturnType<ProcCluster["commandResults"]>> = null;
-  await waitUntil(
-    async () => {
-      results = await c.commandResults(id);
-      return results !== null && results.filter((r) => !["running", "fetching"].includes(r.status)).length === n;
-    },
-    timeoutMs,
-    `${n} final results for ${id} on the monitor`,
-  );
+async function finalResults(c: ProcessCluster, id: string, n: number, timeoutMs: number) {
+  let results: Awaited<ReturnType<ProcessCluster["commandResults"]>> = null;
+  await waitUntil(async () => {
+    results = await c.commandResults(id);
+    return results !== null && results.filter((r) => !["running", "fetching"].includes(r.status)).length === n;
+  }, { timeoutMs, what: `${n} final results for ${id} on the monitor` });
   return results!;
 }
 
@@ -38,7 +36,7 @@ Deno.test({
   sanitizeResources: true,
   sanitizeOps: true,
   async fn(t) {
-    const c = await startProcCluster(5, { allowRun: true });
+    const c = await startAdminCluster(5, { allowRun: true });
     try {
       let first: string | undefined;
       await t.step(
@@ -61,14 +59,10 @@ Deno.test({
           }
           // Let the epidemic finish: every rumor cold, and push-pull rounds run on every node since.
           const pushPulls = (await statsOf(c)).map((s) => s.gossip_pushPulls);
-          await waitUntil(
-            async () => {
-              const s = await statsOf(c);
-              return s.every((x, i) => x.gossip_hot === 0 && x.gossip_pushPulls >= pushPulls[i] + 2);
-            },
-            30_000,
-            "rumors to go cold and push-pull rounds to run",
-          );
+          await waitUntil(async () => {
+            const s = await statsOf(c);
+            return s.every((x, i) => x.gossip_hot === 0 && x.gossip_pushPulls >= pushPulls[i] + 2);
+          }, { timeoutMs: 30_000, what: "rumors to go cold and push-pull rounds to run" });
           const redelivered = (await statsOf(c)).reduce((n, s) => n + s.duplicates, 0);
           assert.ok(redelivered >= 5, `gossip delivered the command again ${redelivered} times`);
           for (let i = 0; i < 5; i++) {
@@ -87,7 +81,7 @@ Deno.test({
             `sleep 600 & echo $! > "$KVSTORE_ADMIN_DIR/bg.pid"; echo $$ > "$KVSTORE_ADMIN_DIR/main.pid"; ` +
             `sleep 600`;
           const signed = await createCommand(c.privateKey, { run: { script, timeoutMs: 1_500 } });
-          await c.client.submit(signed, [c.addresses[1]]);
+          await c.admin.submit(signed, [c.addresses[1]]);
           const results = await finalResults(c, signed.c.id, 5, 20_000);
           for (const r of results) {
             assert.equal(r.status, "timeout", `${r.node}: ${JSON.stringify(r)}`);
@@ -97,7 +91,7 @@ Deno.test({
             const bg = Number((await Deno.readTextFile(`${d}/bg.pid`)).trim());
             const main = Number((await Deno.readTextFile(`${d}/main.pid`)).trim());
             assert.ok(bg > 1 && main > 1);
-            await waitUntil(() => processGone(bg), 5_000, `background sleep ${bg} to die`);
+            await waitUntil(() => processGone(bg), { timeoutMs: 5_000, what: `background sleep ${bg} to die` });
             assert.ok(await processGone(main), `script ${main} died`);
           }
         },
@@ -118,22 +112,18 @@ Deno.test({
         });
         for (const cmd of [forged, tampered, unsigned, expired]) {
           for (const a of c.addresses) {
-            await assert.rejects(c.client.submit(cmd, [a]), /rejected the command/);
-            c.client.rpc.cast(a, AdminCommand.Rumor, cmd); // as if from a peer
+            await assert.rejects(c.admin.submit(cmd, [a]), /rejected the command/);
+            c.admin.rpc.cast(a, AdminCommand.Rumor, cmd); // as if from a peer
           }
         }
         // Replay of the command every node already ran (as captured off the wire), straight to every node.
-        const captured = (await c.client.rpc.call(c.addresses[0], AdminCommand.Fetch, { id: first })).header;
+        const captured = (await c.admin.rpc.call(c.addresses[0], AdminCommand.Fetch, { id: first })).header;
         assert.equal((captured as SignedCommand).c.id, first);
-        for (const a of c.addresses) await c.client.submit(captured as SignedCommand, [a]);
-        await waitUntil(
-          async () => {
-            const s = await statsOf(c);
-            return s.every((x, i) => x.rejected_signature - before[i].rejected_signature === 4);
-          },
-          10_000,
-          "rejections counted on every node",
-        );
+        for (const a of c.addresses) await c.admin.submit(captured as SignedCommand, [a]);
+        await waitUntil(async () => {
+          const s = await statsOf(c);
+          return s.every((x, i) => x.rejected_signature - before[i].rejected_signature === 4);
+        }, { timeoutMs: 10_000, what: "rejections counted on every node" });
         const after = await statsOf(c);
         after.forEach((s, i) => {
           assert.equal(s.rejected_signature - before[i].rejected_signature, 4, "forged + tampered, submit + rumor");
@@ -185,7 +175,7 @@ Deno.test({
 });
 
 Deno.test("5 node processes without --allow-run: nothing runs, every node reports refused", async () => {
-  const c = await startProcCluster(5, { allowRun: false });
+  const c = await startAdminCluster(5, { allowRun: false });
   try {
     await Deno.writeTextFile(`${c.dir}/write-id.sh`, WRITE_ID);
     const out = await c.kvctl(["run", "write-id.sh", "--wait", "--config", "nodes.yaml", "--key", "admin.key"]);
@@ -200,7 +190,7 @@ Deno.test("5 node processes without --allow-run: nothing runs, every node report
     }
     for (const d of c.adminDirs) assert.deepEqual(await linesOf(`${d}/ran.txt`), []);
     for (const a of c.addresses) {
-      const s = (await c.client.stats(a))!;
+      const s = (await c.admin.stats(a))!;
       assert.equal(s.executed, 0);
       assert.equal(s.refused, 1);
     }

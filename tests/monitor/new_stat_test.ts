@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { startNode } from "../../lib/roles/start_node.ts";
-import { KEY_HEX, waitUntil } from "./helpers.ts";
+import { KEY_HEX } from "./signed_reports.ts";
+import { waitUntil } from "../support/real_time.ts";
 
 Deno.test("a node's new stat shows on the page without any monitor change (real UDP + HTTP)", async () => {
   const nodeFleet = parseFleet(`clusterKey: "${KEY_HEX}"\nnodes: ["127.0.0.1:1"]\n`, "nodes.yaml");
@@ -27,7 +28,10 @@ Deno.test("a node's new stat shows on the page without any monitor change (real 
   try {
     let flushes = 0;
     node.stats.add(() => ({ cache_flushes: { value: ++flushes, unit: "flushes" } }));
-    await waitUntil(() => (monitor.monitor.registry.get(node.node.address)?.reports ?? 0) >= 1, 5_000, "a report");
+    await waitUntil(() => (monitor.monitor.registry.get(node.node.address)?.reports ?? 0) >= 1, {
+      timeoutMs: 5_000,
+      what: "a report",
+    });
     assert.equal(node.agent.monitorUrl(), monitor.reportUrl, "URL learned from the signed round");
     const html = await (await fetch(monitor.url + "/")).text();
     assert.match(html, /<span class="chip" data-stat="cache_flushes">cache_flushes \d+ flushes<\/span>/);

@@ -1,3 +1,7 @@
+/**
+ * Signed admin commands: canonical bytes, the checks a node makes before acting on one (signature,
+ * form, lifetime, the rules of a rolling restart), and selectors.
+ */
 import assert from "node:assert/strict";
 import {
   canonicalJson,
@@ -9,20 +13,9 @@ import {
 } from "../../lib/admin/command.ts";
 import { matchesSelector, selectorError } from "../../lib/admin/selector.ts";
 import { DEFAULT_ADMIN_CONFIG } from "../../lib/admin/config.ts";
-import {
-  AdminKeyError,
-  generateAdminKeys,
-  importAdminPrivateKey,
-  importAdminPublicKey,
-  publicKeyOf,
-} from "../../lib/admin/keys.ts";
-import { normalizePath, resolveTarget } from "../../lib/admin/paths.ts";
-import { buildManifest, manifestOfBytes } from "../../lib/admin/manifest.ts";
-import { BashExecutor } from "../../lib/admin/runner.ts";
-import { ReplayGuard } from "../../lib/admin/replay_guard.ts";
-import { ConfigError, parseFleet } from "../../lib/config/fleet_file.ts";
-import { randomBytes, seededRandom } from "../../lib/base/random.ts";
+import { generateAdminKeys, importAdminPrivateKey, importAdminPublicKey } from "../../lib/admin/keys.ts";
 import { toHex } from "../../lib/base/bytes.ts";
+import { ID, ORDER } from "./rollout_results.ts";
 
 const cfg = DEFAULT_ADMIN_CONFIG;
 
@@ -106,83 +99,36 @@ Deno.test("selectors: all, lists, globs", () => {
   assert.match(selectorError(" ")!, /empty/);
 });
 
-Deno.test("push targets stay inside the admin directory", () => {
-  assert.equal(normalizePath("/a/./b//c/../d"), "/a/b/d");
-  assert.equal(resolveTarget("/srv/kv", "bin/node"), "/srv/kv/bin/node");
-  assert.equal(resolveTarget("/srv/kv/", "/srv/kv/x"), "/srv/kv/x");
-  assert.equal(resolveTarget("data", "x/y"), "data/x/y");
-  for (const bad of ["../etc/passwd", "a/../../x", "/etc/passwd", "/srv/kvx/a", "/srv/kv", "."]) {
-    assert.throws(() => resolveTarget("/srv/kv", bad), /refused/, bad);
-  }
-});
-
-Deno.test("manifest: streamed from a file equals the in-memory one; pieces cover every chunk hash", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    for (const size of [0, 1, 1024, 1025, 100 * 1024 + 7, 2 * 1024 * 1024 + 3]) {
-      const bytes = randomBytes(seededRandom(size), size);
-      await Deno.writeFile(`${dir}/f`, bytes);
-      const a = await buildManifest(`${dir}/f`, 1024);
-      const b = manifestOfBytes(bytes, 1024);
-      assert.deepEqual(a.spec, b.spec, `size ${size}`);
-      assert.equal(a.spec.pieces.length, pieceCount(size, 1024));
-      assert.equal(a.pieces.reduce((n, p) => n + p.length, 0), Math.ceil(size / 1024) * 32);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("keys: the key file gives back the printed public key; SPKI accepted; garbage rejected clearly", async () => {
+Deno.test("command checks: a restart needs its order; an order needs a restart; no node twice", async () => {
   const keys = await generateAdminKeys();
   const priv = await importAdminPrivateKey(keys.privateKeyFile);
-  assert.equal(await publicKeyOf(priv), keys.publicKey);
   const pub = await importAdminPublicKey(keys.publicKey);
-  const spki = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.exportKey("spki", pub))));
-  await importAdminPublicKey(spki);
-  await assert.rejects(importAdminPublicKey("AAAA"), AdminKeyError);
-  await assert.rejects(importAdminPrivateKey("# x\nnot-a-key"), /kvctl keygen/);
-  const fleet = parseFleet(`adminPublicKey: ${keys.publicKey}\nnodes: [127.0.0.1:4000]\n`, "n.yaml");
-  assert.equal(fleet.adminPublicKey, keys.publicKey);
-  assert.throws(
-    () => parseFleet(`adminPublicKey: hello\nnodes: [127.0.0.1:4000]\n`, "n.yaml"),
-    (e) => e instanceof ConfigError && /line 1.*adminPublicKey.*kvctl keygen/.test(e.message),
-  );
-});
-
-Deno.test("replay guard: acted-on ids and commands survive a restart until they expire", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const g = new ReplayGuard(10, dir);
-    const c = { c: body(), s: "sig" };
-    g.keep(c);
-    await g.markActed(c.c.id, c.c.expiresAt);
-    const again = new ReplayGuard(10, dir);
-    assert.deepEqual(again.load(1_500_000), [c]);
-    assert.ok(again.has(c.c.id) && again.acted(c.c.id));
-    const later = new ReplayGuard(10, dir);
-    assert.deepEqual(later.load(2_000_000), []);
-    assert.ok(!later.has(c.c.id), "expired ids are forgotten");
-    await Deno.writeTextFile(`${dir}/.kvstore-admin-state.json`, "{not json");
-    assert.throws(() => new ReplayGuard(10, dir).load(0), /not valid JSON/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("bash executor: exit code, env, output cap", async () => {
-  const ex = new BashExecutor();
-  const r = await ex.run({
-    id: "cafe",
-    script: 'echo "id=$KVSTORE_COMMAND_ID x=$X"; echo oops >&2; head -c 5000 /dev/zero | tr "\\0" y; exit 7',
-    timeoutMs: 10_000,
-    maxOutputBytes: 100,
-    env: { X: "1" },
+  const body = (run: CommandBody["run"]): CommandBody => ({
+    v: 1,
+    id: ID,
+    kind: "run",
+    issuedAt: 1_000_000,
+    expiresAt: 2_000_000,
+    selector: "all",
+    run,
   });
-  assert.equal(r.status, "failed");
-  assert.equal(r.exitCode, 7);
-  assert.equal(r.stdout.length, 100);
-  assert.ok(r.stdout.startsWith("id=cafe x=1\nyyy"));
-  assert.equal(r.stderr, "oops\n");
-  assert.equal(r.truncatedBytes, 12 + 5000 - 100);
+  const check = async (run: CommandBody["run"]) => {
+    const r = await checkCommand(await signCommand(priv, body(run)), pub, 1_500_000, DEFAULT_ADMIN_CONFIG);
+    return r.ok ? "ok" : r.message;
+  };
+  const base = { script: "true", timeoutMs: 1_000 };
+  assert.equal(await check({ ...base, restart: true, rollout: { order: ORDER, budgetMs: 60_000 } }), "ok");
+  assert.equal(
+    await check({
+      ...base,
+      restart: true,
+      rollout: { order: ORDER },
+      program: { path: "bin/k.js", sha256: "0".repeat(64) },
+    }),
+    "ok",
+  );
+  assert.match(await check({ ...base, restart: true }), /rollout order/);
+  assert.match(await check({ ...base, rollout: { order: ORDER } }), /needs restart/);
+  assert.match(await check({ ...base, restart: true, rollout: { order: [ORDER[0], ORDER[0]] } }), /twice/);
+  assert.match(await check({ ...base, restart: true, rollout: { order: ["not an address"] } }), /rollout/);
 });

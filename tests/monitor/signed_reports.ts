@@ -1,5 +1,6 @@
 /**
- * Shared helpers of the monitoring tests.
+ * Reports as nodes send them to the monitor, for the monitoring and admin-route tests: the test cluster key
+ * (and a stranger's), a node's report with plausible stats, and a POST signed as a node signs it.
  *
  * @module
  */
@@ -44,44 +45,4 @@ export async function signedPost(
   body: string,
 ): Promise<RequestInit> {
   return { method: "POST", headers: await signedHeaders(key, node, body), body };
-}
-
-/** Polls `predicate` every 20 ms until it holds or `timeoutMs` passes; throws with `what` on timeout. */
-export async function waitUntil(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  if (await predicate()) return;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-/** Reads an SSE response until `pattern` appears in the text (or `timeoutMs`); returns the text read. */
-export async function readSseUntil(res: Response, pattern: RegExp, timeoutMs: number): Promise<string> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (!pattern.test(text)) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const chunk = await Promise.race([
-        reader.read(),
-        new Promise<null>((r) => timer = setTimeout(() => r(null), left)),
-      ]);
-      clearTimeout(timer);
-      if (chunk === null || chunk.done) break;
-      text += decoder.decode(chunk.value, { stream: true });
-    }
-  } finally {
-    await reader.cancel();
-  }
-  return text;
 }

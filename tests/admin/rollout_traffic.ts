@@ -1,13 +1,13 @@
 /**
- * Helpers of the rolling-restart process tests: acknowledged keys, a reader
+ * The traffic of the rolling-restart process tests: acknowledged keys, a reader
  * that keeps reading them through every node with the normal client retry
- * schedule while a rollout runs, and the check that no key was lost.
+ * schedule while a rollout runs, the check that no key was lost, and the pid
+ * a node answers (a new one after its restart).
  *
  * @module
  */
 import { KVClient } from "../../lib/client/client.ts";
 import { KeyNotFoundError } from "../../lib/client/errors.ts";
-import type { NodeResult } from "../../lib/admin/protocol.ts";
 
 const dec = new TextDecoder();
 
@@ -111,9 +111,4 @@ export async function pidOf(address: string): Promise<number | undefined> {
   } finally {
     client.close();
   }
-}
-
-/** Results of `id` on the monitor, by node. */
-export function byNode(results: NodeResult[] | null): Map<string, NodeResult> {
-  return new Map((results ?? []).map((r) => [r.node, r]));
 }

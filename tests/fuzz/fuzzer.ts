@@ -1,5 +1,5 @@
 /**
- * Fuzzing helpers: case budget from `FUZZ_CASES`, seeded random packets, and
+ * The fuzzer: case budget from `FUZZ_CASES`, seeded random packets, and
  * mutators (bit flips, byte overwrites, truncation, extension, splices,
  * interesting length values), so every failure is reproducible from its seed.
  *

@@ -1,28 +1,19 @@
 /**
  * Child processes in tests, always with a bound, so a process that never exits fails a test instead of hanging it:
- * waiting for a node to exit, and running the real `kvctl` CLI.
+ * waiting for a node to exit, running the real `kvctl` CLI, and finding and stopping the processes a test left
+ * (a node restarted in place is not a child of the test).
  *
  * @module
  */
-import { roleCommand, type RoleProcess } from "../lib/roles/process_launcher.ts";
+import { roleCommand, type RoleProcess } from "../../lib/roles/process_launcher.ts";
+import { poll, withTimeout } from "./real_time.ts";
 
 /**
  * Resolves with `p`'s exit status, or fails if it has not exited within `ms` (a node that ignores
  * shutdown fails the test instead of hanging it; the caller's cleanup then kills it).
  */
-export async function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${p.name} did not exit within ${ms} ms; output:\n${p.output.join("\n")}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([p.exited(), bound]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function exitsWithin(p: RoleProcess, ms = 5_000): Promise<Deno.CommandStatus> {
+  return withTimeout(p.exited(), ms, () => `${p.name} to exit; output:\n${p.output.join("\n")}`);
 }
 
 /** What one `kvctl` run printed and returned. */
@@ -81,4 +72,43 @@ export async function kvctl(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whether process `pid` is gone (or a zombie: killed, not yet reaped). */
+export async function processGone(pid: number): Promise<boolean> {
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `s=$(cut -d' ' -f3 /proc/${pid}/stat 2>/dev/null) || exit 0; [ "$s" = Z ] && exit 0; exit 1`],
+  }).output();
+  return out.success;
+}
+
+/** Pids of live processes (other than this one) whose command line mentions `text` (a test's unique temp dir). */
+export function pidsMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      const state = Deno.readTextFileSync(`/proc/${e.name}/stat`).split(") ")[1]?.[0];
+      if (cmd.includes(text) && state !== "Z") out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Sends SIGTERM to `pids`, waits up to `graceMs` for them to be gone, then sends SIGKILL to any left. */
+export async function stopPids(pids: number[], graceMs = 5_000): Promise<void> {
+  const signal = (s: Deno.Signal) => {
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, s);
+      } catch { /* gone */ }
+    }
+  };
+  signal("SIGTERM");
+  const gone = await poll(async () => (await Promise.all(pids.map(processGone))).every(Boolean), {
+    timeoutMs: graceMs,
+    intervalMs: 20,
+  });
+  if (!gone.done) signal("SIGKILL");
 }

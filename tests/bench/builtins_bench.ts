@@ -10,9 +10,9 @@ import { bodyLimit } from "hono/body-limit";
 import { html } from "hono/html";
 import { SSEStreamingApi } from "hono/streaming";
 import { escapeToBuffer } from "hono/utils/html";
-import { utf8Decoder } from "../../lib/base/bytes.ts";
 import { matchesSelector } from "../../lib/admin/selector.ts";
 import { EventHub } from "../../lib/monitoring/server/events.ts";
+import { readLimited } from "../../lib/monitoring/server/body.ts";
 import { realClock } from "../../lib/base/clock.ts";
 
 // The hand-written versions the built-ins replaced (lib/base/bytes.ts, lib/admin/command.ts, lib/monitoring/server/page.ts before).
@@ -138,29 +138,6 @@ Deno.bench({
 });
 
 // The report intake: the monitor's own bounded read against hono/body-limit (Request bodies streamed, no length).
-async function readLimited(req: Request, limit: number): Promise<string | null> {
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    all.set(c, o);
-    o += c.length;
-  }
-  return utf8Decoder.decode(all);
-}
 const report = JSON.stringify({ pad: "x".repeat(2_000) });
 const own = new Hono().post("/r", async (c) => c.text(String((await readLimited(c.req.raw, 256 * 1024))?.length)));
 const lib = new Hono().post(

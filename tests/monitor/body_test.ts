@@ -1,7 +1,9 @@
-/** The monitor's bounded request bodies and escaped pages (readLimited, esc on hono's escaper, the 404 page). */
+/** The monitor's bounded request bodies and escaped pages (readLimited, readSignedJson, esc on hono's escaper, the 404 page). */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { readLimited } from "../../lib/monitoring/server/body.ts";
+import { readLimited, readSignedJson } from "../../lib/monitoring/server/body.ts";
+import { importClusterKey } from "../../lib/wire/http_key.ts";
+import { signedHeaders } from "../../lib/wire/signed_request.ts";
 import { esc } from "../../lib/monitoring/server/page.ts";
 import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
@@ -24,6 +26,41 @@ function streamed(chunks: number, size: number, counter: { pulled: number }, pat
     headers: { "content-type": "application/json" },
   });
 }
+
+Deno.test("readSignedJson: each refusal has its status and names the body; a signed JSON body is read with its node", async () => {
+  const key = await importClusterKey("ab".repeat(32));
+  const other = await importClusterKey("cd".repeat(32));
+  const body = JSON.stringify({ n: 1 });
+  const post = (headers: Record<string, string>, text = body) =>
+    new Request("http://m/", { method: "POST", body: text, headers });
+  const read = (req: Request, clusterKey?: CryptoKey) =>
+    readSignedJson(req, { maxBytes: 64, clusterKey, noun: "report" });
+  const signed = await signedHeaders(key, "n1:1", body);
+
+  assert.deepEqual(await read(post({ ...signed, "content-type": "text/plain" }), key), {
+    ok: false,
+    status: 415,
+    error: "send the report as application/json",
+  });
+  const long = await read(post(signed, "x".repeat(65)), key);
+  assert.equal(long.ok ? 0 : long.status, 413);
+  const unsigned = await read(post({ "content-type": "application/json" }), key);
+  assert.equal(unsigned.ok ? 0 : unsigned.status, 401);
+  assert.match(unsigned.ok ? "" : unsigned.error, /sign the report with the cluster key/);
+  const wrong = await read(post(await signedHeaders(other, "n1:1", body)), key);
+  assert.equal(wrong.ok ? 0 : wrong.status, 403);
+  const altered = await read(post(signed, JSON.stringify({ n: 2 })), key);
+  assert.equal(altered.ok ? 0 : altered.status, 403);
+  const notJson = await read(post(await signedHeaders(key, "n1:1", "{"), "{"), key);
+  assert.equal(notJson.ok ? 0 : notJson.status, 400);
+
+  assert.deepEqual(await read(post(signed), key), { ok: true, value: { n: 1 }, node: "n1:1" });
+  assert.deepEqual(await read(post({ "content-type": "application/json" })), {
+    ok: true,
+    value: { n: 1 },
+    node: undefined,
+  });
+});
 
 Deno.test("readLimited: a body within the limit is read whole; a longer one is refused by content-length or as it streams", async () => {
   assert.equal(await readLimited(new Request("http://m/", { method: "POST", body: "héllo" }), 6), "héllo");

@@ -9,8 +9,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { readLimited } from "../../monitoring/server/body.ts";
-import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../../wire/signed_request.ts";
+import { readSignedJson } from "../../monitoring/server/body.ts";
 import type { NodeResult } from "../protocol.ts";
 import { renderAdminPage } from "./page.ts";
 import { AdminResults, NodeResultSchema, recordJson, type ResultsStoreLimits } from "./results_store.ts";
@@ -47,26 +46,10 @@ export function registerAdminRoutes(app: Hono, options: AdminRoutesOptions): Adm
       rejected.count++;
       return c.json({ error }, status);
     };
-    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
-      return refuse(415, "send the result as application/json");
-    }
-    const body = await readLimited(c.req.raw, maxBody);
-    if (body === null) return refuse(413, `the body is larger than ${maxBody} bytes`);
-    const node = c.req.header(NODE_HEADER);
-    const signature = c.req.header(SIGNATURE_HEADER);
-    if (clusterKey && (!node || !signature)) {
-      return refuse(401, `sign the result with the cluster key (${NODE_HEADER} and ${SIGNATURE_HEADER} headers)`);
-    }
-    if (!(await verifySignedBody(clusterKey, node, signature, body))) {
-      return refuse(403, "the signature does not match: wrong cluster key or altered body");
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return refuse(400, "the body is not valid JSON");
-    }
-    const r = NodeResultSchema.safeParse(parsed);
+    const read = await readSignedJson(c.req.raw, { maxBytes: maxBody, clusterKey, noun: "result" });
+    if (!read.ok) return refuse(read.status, read.error);
+    const { node } = read;
+    const r = NodeResultSchema.safeParse(read.value);
     if (!r.success) {
       const i = r.error.issues[0];
       return refuse(400, `bad result: ${i.path.join(".") || "(body)"}: ${i.message}`);

@@ -7,8 +7,7 @@
  */
 import { Hono } from "hono";
 import { html } from "hono/html";
-import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../../wire/signed_request.ts";
-import { readLimited } from "./body.ts";
+import { readSignedJson } from "./body.ts";
 import type { EventHub } from "./events.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { Monitor } from "./monitor.ts";
@@ -49,24 +48,9 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
       monitor.countRejected();
       return c.json({ error }, status);
     };
-    const type = c.req.header("content-type") ?? "";
-    if (!/^application\/json\b/i.test(type)) return refuse(415, "send the report as application/json");
-    const body = await readLimited(c.req.raw, maxBody);
-    if (body === null) return refuse(413, `the body is larger than ${maxBody} bytes`);
-    const node = c.req.header(NODE_HEADER);
-    const signature = c.req.header(SIGNATURE_HEADER);
-    if (clusterKey && (!node || !signature)) {
-      return refuse(401, `sign the report with the cluster key (${NODE_HEADER} and ${SIGNATURE_HEADER} headers)`);
-    }
-    if (!(await verifySignedBody(clusterKey, node, signature, body))) {
-      return refuse(403, "the signature does not match: wrong cluster key or altered body");
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return refuse(400, "the body is not valid JSON");
-    }
+    const read = await readSignedJson(c.req.raw, { maxBytes: maxBody, clusterKey, noun: "report" });
+    if (!read.ok) return refuse(read.status, read.error);
+    const { node, value: parsed } = read;
     const r = parseReportBody(parsed);
     if (!r.ok) return refuse(400, r.error);
     if (clusterKey && !("reports" in (parsed as object)) && r.reports[0].node !== node) {

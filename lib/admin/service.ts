@@ -183,6 +183,11 @@ export class AdminService {
     return this.#transfers.get(id);
   }
 
+  /** Commands whose signature is being checked now (a copy received while one is pending waits for its verdict). */
+  get checking(): number {
+    return this.#pending.size;
+  }
+
   /** Ids of the commands held. */
   ids(): string[] {
     return [...this.#held.keys()];

@@ -11,6 +11,7 @@ import type { AdminConfig } from "../../lib/admin/config.ts";
 import type { FleetConfig } from "../../lib/config/fleet_file.ts";
 import { Simulation } from "../../lib/testing/simulation.ts";
 import { SimCluster } from "../support/sim_cluster.ts";
+import { macrotask } from "../support/virtual_time.ts";
 
 /** Counts executions per node instead of running bash. */
 export class CountingExecutor implements ScriptExecutor {
@@ -44,6 +45,9 @@ export interface AdminSimOptions {
   config?: Partial<AdminConfig>;
 }
 
+/** Zero-delay timers a tick waits at most for the nodes' signature checks. */
+const MAX_VERDICT_WAITS = 10_000;
+
 /**
  * A simulated admin cluster. Virtual time moves in ticks each followed by a zero-delay timer (signatures
  * verify asynchronously), pending work let run before the first: `run` in 10 ms ticks for at most 60 s,
@@ -57,15 +61,30 @@ export class AdminSim extends SimCluster {
   #admin?: AdminClient;
 
   private constructor(options: AdminSimOptions) {
+    // Nodes are known once super() returns; the settle functions run only after that.
+    const cluster: { self?: AdminSim } = {};
+    const verdicts = () => cluster.self!.#verdicts();
     super({
       seed: options.seed ?? 11,
       conditions: { loss: options.loss ?? 0 },
       time: {
-        run: { tickMs: 10, settle: "macrotask", settleFirst: true, limitMs: 60_000 },
-        until: { stepMs: 10, settle: "macrotask", settleFirst: true },
-        advance: { settle: "macrotask", settleFirst: true },
+        run: { tickMs: 10, settle: verdicts, settleFirst: true, limitMs: 60_000 },
+        until: { stepMs: 10, settle: verdicts, settleFirst: true },
+        advance: { settle: verdicts, settleFirst: true },
       },
     });
+    cluster.self = this;
+  }
+
+  // After each tick: a zero-delay timer, then more until no node has a signature under check. The
+  // checks run in real time; were virtual time to move on meanwhile, a submit's retry would fire and
+  // be checked (and counted) again, more often the busier the machine.
+  async #verdicts(): Promise<void> {
+    await macrotask();
+    for (let waited = 0; [...this.nodes.values()].some((n) => (n.admin?.checking ?? 0) > 0); waited++) {
+      if (waited >= MAX_VERDICT_WAITS) throw new Error(`a signature check took over ${MAX_VERDICT_WAITS} timers`);
+      await macrotask();
+    }
   }
 
   /** The admin client (kvctl's side), at 10.9.9.9:5000. */

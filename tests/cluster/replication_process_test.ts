@@ -196,12 +196,22 @@ Deno.test("5 durable processes: a node killed and restarted with its data receiv
     await c.restart(victim); // with its data dir, as it was started
     await c.waitForMembers(5);
     await waitReplicated(dbg, addresses, 60_000);
-    // Hints are handed over once the node is back; give one anti-entropy round on top.
-    const { value: s } = await poll(() => dbg.stats(victim), {
-      until: (s) => (s.keys as number) >= held,
+    // It restarts holding what it held, so its key count says nothing yet: wait until it holds every
+    // missed key it owns (hints handed over, or an anti-entropy round), which only its peers can send.
+    const ring = new Ring(addresses, DEFAULT_REPLICATION_CONFIG.virtualNodes);
+    const owned = Array.from({ length: MISSED }, (_, i) => toHex(toKey(`during-${i}`)))
+      .filter((k) => ring.preferenceListAt(keyPositionHex(k), DEFAULT_REPLICATION_CONFIG.n).includes(victim));
+    assert.ok(owned.length > 0, "the victim owns some of the missed keys");
+    await waitUntil(() => dbg.keys(victim), {
+      until: (keys) => {
+        const holds = new Set(keys.map((k) => k.key));
+        return owned.every((k) => holds.has(k));
+      },
       timeoutMs: 30_000,
       intervalMs: 250,
+      what: `the restarted node holding the ${owned.length} missed keys it owns`,
     });
+    const s = await dbg.stats(victim);
     const received = (s.entriesReceived as number) + (s.antiEntropyFetched as number);
     console.log(
       `  restarted node: ${held} keys held before the kill, ${s.keys} after; received ${received} entries ` +

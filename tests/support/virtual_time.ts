@@ -19,10 +19,11 @@ export type ClockSource = VirtualClock | { readonly clock: VirtualClock };
 
 /**
  * How pending work runs after a tick: a number of microtask rounds (`await Promise.resolve()` each; 0 runs
- * nothing, and stepping is then synchronous), or `"macrotask"`: a zero-delay real timer, by which time every
- * queued microtask, and any chain of them, has run.
+ * nothing, and stepping is then synchronous), `"macrotask"`: a zero-delay real timer, by which time every
+ * queued microtask, and any chain of them, has run; or a function awaited after each tick, for work that
+ * completes in real time (as an asynchronous signature check) and must be done before virtual time moves on.
  */
-export type Settle = number | "macrotask";
+export type Settle = number | "macrotask" | (() => Promise<void>);
 
 /** Microtask rounds after each tick unless an option says otherwise. */
 export const DEFAULT_SETTLE = 40;
@@ -56,9 +57,15 @@ export interface RunUntilOptions extends StepOptions {
   failAtLimit?: boolean;
 }
 
+/** Resolves on a zero-delay real timer: every queued microtask, and any chain of them, has run by then. */
+export function macrotask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Lets pending work run as `how` says (nothing to await when `how` is 0). */
 export function settle(how: Settle = DEFAULT_SETTLE): Promise<void> | undefined {
-  if (how === "macrotask") return new Promise((resolve) => setTimeout(resolve, 0));
+  if (typeof how === "function") return how();
+  if (how === "macrotask") return macrotask();
   if (how <= 0) return undefined;
   return (async () => {
     for (let i = 0; i < how; i++) await Promise.resolve();

@@ -62,10 +62,10 @@ export interface AdminServiceOptions {
   catchUp?: () => CatchUpStatus | undefined;
 }
 
-interface Held {
-  command: SignedCommand;
-  expiresAt: number;
-}
+/** What {@linkcode AdminService.receive} resolves with. */
+export type ReceiveOutcome = { receipt: Receipt; id?: string; reason?: Rejection | "full"; message?: string };
+/** The answer to a command offered to a node that is closing or handing its port over. */
+const CLOSING: ReceiveOutcome = { receipt: "rejected", reason: "malformed", message: "node closing" };
 
 /**
  * The admin service of a node.
@@ -87,7 +87,7 @@ export class AdminService {
   /** Rolling restarts. */
   readonly rollout: Rollout;
   #o: AdminServiceOptions;
-  #held = new Map<string, Held>();
+  #held = new Map<string, { command: SignedCommand; expiresAt: number }>(); // accepted, by id
   #pending = new Map<string, Promise<void>>();
   #results = new Map<string, NodeResult>();
   #transfers = new Map<string, Transfer>();
@@ -194,14 +194,8 @@ export class AdminService {
   }
 
   /** Offers a received command; resolves with what happened to it. Never rejects. */
-  async receive(
-    raw: unknown,
-    _from: Address,
-    hints: Address[] = [],
-  ): Promise<{ receipt: Receipt; id?: string; reason?: Rejection | "full"; message?: string }> {
-    if (this.#closed || this.#o.restarter?.handingOver) {
-      return { receipt: "rejected", reason: "malformed", message: "node closing" };
-    }
+  async receive(raw: unknown, _from: Address, hints: Address[] = []): Promise<ReceiveOutcome> {
+    if (this.#closed || this.#o.restarter?.handingOver) return { ...CLOSING };
     this.stats.received++;
     const id = headerId((raw as { c?: unknown } | null)?.c);
     // Another copy with this id may be under check: wait for its verdict. A forged copy must not
@@ -212,7 +206,7 @@ export class AdminService {
       if (hints.length > 0) this.#addHints(id, hints);
       return { receipt: "known", id };
     }
-    if (this.#closed) return { receipt: "rejected", reason: "malformed", message: "node closing" };
+    if (this.#closed) return { ...CLOSING };
     const now = this.#o.clock.now();
     if (!this.guard.hasRoom(now) || this.#held.size >= this.#o.config.maxCommands) {
       this.#pruneExpired();

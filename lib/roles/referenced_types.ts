@@ -7,7 +7,7 @@
 export type { Address } from "../net/transport.ts";
 export type { AdminAttachOptions } from "../admin/attach.ts";
 export type { AdminConfig } from "../admin/config.ts";
-export type { AdminService } from "../admin/service.ts";
+export type { AdminService, ReceiveOutcome } from "../admin/service.ts";
 export type { AdminStats } from "../admin/stats.ts";
 export type { AgentOptions } from "../monitoring/agent/attach.ts";
 export type { AntiEntropy } from "../replication/anti_entropy.ts";

@@ -12,8 +12,6 @@ import {
   type RoundHeader,
   verifyRound,
 } from "../../lib/monitoring/round_message.ts";
-import { programOf, versionMix } from "../../lib/monitoring/server/page.ts";
-import type { NodeView } from "../../lib/monitoring/server/view.ts";
 import { defaultStats, KEY_HEX, report, signedPost, testKey, WRONG_KEY_HEX } from "./signed_reports.ts";
 
 const A = "127.0.0.1:4000";
@@ -390,17 +388,4 @@ Deno.test("the page draws a req/s sparkline per node row and the round coverage 
   } finally {
     await m.close();
   }
-});
-
-Deno.test("status page: the versions card counts each version and build, most common first", () => {
-  const view = (version?: string, build?: string) =>
-    ({
-      stats: {
-        ...(version ? { version: { value: version } } : {}),
-        ...(build ? { build: { value: build } } : {}),
-      },
-    }) as unknown as NodeView;
-  const views = [view("0.2.0", "a9b04b284d86"), view("0.1.0", "source"), view("0.2.0", "a9b04b284d86"), view()];
-  assert.deepEqual(versionMix(views), [["0.2.0 (a9b04b284d86)", 2], ["0.1.0 (source)", 1]]);
-  assert.equal(programOf(view("0.1.0")), "0.1.0");
 });

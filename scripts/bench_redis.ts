@@ -8,7 +8,7 @@
 import type { BenchOptions } from "../lib/bench/run.ts";
 import type { CaseResult } from "./bench_table.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
-import { processCpuMs } from "./proc_stats.ts";
+import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
@@ -143,11 +143,12 @@ export async function runRedisBenchmark(o: BenchOptions, valueSize: number): Pro
 export async function loadRedisKeys(keys: number, valueSize: number): Promise<string> {
   const redis = await startRedis();
   try {
+    // RSS from /proc, as for the node: redis's own used_memory_rss is sampled by its cron and read
+    // right after DEBUG POPULATE it can still show the empty server (0 B/key).
     const info = async () => {
       const r = await run("redis-cli", ["-p", String(redis.port), "info", "memory"]);
       const used = Number(/used_memory:(\d+)/.exec(r.out)?.[1] ?? NaN);
-      const rss = Number(/used_memory_rss:(\d+)/.exec(r.out)?.[1] ?? NaN);
-      return { used, rss };
+      return { used, rss: processRssBytes(redis.pid) };
     };
     const before = await info();
     const pop = await run("redis-cli", [

@@ -4,8 +4,8 @@ import { loadRedisKeys } from "../../scripts/bench_redis.ts";
 
 /** Whether `cmd` runs here (the test does not install redis; CI's script does). */
 async function runs(cmd: string): Promise<boolean> {
-  const quiet = { args: ["--version"], stdout: "null", stderr: "null" } as const;
-  return await new Deno.Command(cmd, quiet).output().then((o) => o.success, () => false);
+  const command = new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" });
+  return await command.output().then((o) => o.success, () => false);
 }
 const haveRedis = await runs("redis-server") && await runs("redis-cli");
 

@@ -20,19 +20,31 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
   }
 }
 
+/**
+ * Whether redis-server, redis-benchmark and redis-cli all run here (nothing is installed).
+ *
+ * @example
+ * ```ts ignore
+ * if (!(await redisInstalled())) console.log("no redis");
+ * ```
+ */
+export async function redisInstalled(): Promise<boolean> {
+  return (await run("redis-server", ["--version"])).ok && (await run("redis-benchmark", ["--version"])).ok &&
+    (await run("redis-cli", ["--version"])).ok;
+}
+
 /** Whether redis-server, redis-benchmark and redis-cli can run; installs them (apt-get) when root. */
 export async function redisAvailable(): Promise<{ ok: boolean; why: string }> {
-  const have = async () =>
-    (await run("redis-server", ["--version"])).ok && (await run("redis-benchmark", ["--version"])).ok &&
-    (await run("redis-cli", ["--version"])).ok;
-  if (await have()) return { ok: true, why: "" };
+  if (await redisInstalled()) return { ok: true, why: "" };
   if (Deno.uid() !== 0 || !(await run("apt-get", ["--version"])).ok) {
     return { ok: false, why: "redis-server/redis-tools are not installed (install them, or run as root with apt-get)" };
   }
   console.error("bench:compare: installing redis-server and redis-tools from Debian (apt-get)…");
   await run("apt-get", ["update", "-qq"]);
   const inst = await run("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"]);
-  if (!inst.ok || !(await have())) return { ok: false, why: `apt-get install failed: ${inst.out.slice(-300)}` };
+  if (!inst.ok || !(await redisInstalled())) {
+    return { ok: false, why: `apt-get install failed: ${inst.out.slice(-300)}` };
+  }
   return { ok: true, why: "" };
 }
 

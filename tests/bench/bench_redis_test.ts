@@ -1,13 +1,8 @@
 /** The redis side of bench:compare: memory per key measured from the process, as for the node. */
 import assert from "node:assert/strict";
-import { loadRedisKeys } from "../../scripts/bench_redis.ts";
+import { loadRedisKeys, redisInstalled } from "../../scripts/bench_redis.ts";
 
-/** Whether `cmd` runs here (the test does not install redis; CI's script does). */
-async function runs(cmd: string): Promise<boolean> {
-  const command = new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" });
-  return await command.output().then((o) => o.success, () => false);
-}
-const haveRedis = await runs("redis-server") && await runs("redis-cli");
+const haveRedis = await redisInstalled(); // the test does not install redis; CI's script does
 
 Deno.test({
   name: "redis memory per key: RSS grows with the keys loaded (it read 0 B/key from redis's stale own figure)",

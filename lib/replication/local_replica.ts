@@ -47,6 +47,11 @@ export interface ReplicationStats {
   tombstonesCollected: number;
   /** Entries applied from peers' pushes (hand-off and anti-entropy): a restarted node's catch-up. */
   entriesReceived: number;
+  /**
+   * Replica writes from coordinators accepted here (not stale). A node restarted within a coordinator's
+   * retry of a write it missed receives that write this way, not as a push.
+   */
+  replicaWritesApplied: number;
   /** Replica messages (authenticated, so from a peer) whose payload did not decode. */
   rejectedReplicaMessages: number;
   /** Wall time of the last anti-entropy round that transferred nothing (ms since epoch; 0 = never). */
@@ -78,6 +83,7 @@ export function newReplicationStats(): ReplicationStats {
     antiEntropyFetched: 0,
     tombstonesCollected: 0,
     entriesReceived: 0,
+    replicaWritesApplied: 0,
     rejectedReplicaMessages: 0,
     lastQuietRound: 0,
   };

@@ -42,7 +42,10 @@ export function serveReplicaRequests(
       handoff.record(toHex(key), put.hint);
     }
     const r = put.remove ? replica.remove(key, entry) : { status: replica.apply(key, entry), existed: false };
-    if (r.status === "ok") handoff.check(key);
+    if (r.status === "ok") {
+      handoff.check(key);
+      stats.replicaWritesApplied++;
+    }
     const held = r.status === "stale" ? replica.store.getEntry(key)?.version : undefined;
     return encodeReplicaPutReply(r.status, r.existed, held);
   });

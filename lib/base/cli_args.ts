@@ -36,7 +36,8 @@ export function parseFlags<O extends Options>(command: string, args: string[], o
       strict: true,
     });
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    // parseArgs ends some messages with a full stop, others not: end it with ours only.
+    const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "").replace(/\.$/, "");
     throw new UsageError(`${command}: ${msg}. Run with --help to see the options.`);
   }
 }

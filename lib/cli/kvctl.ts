@@ -14,6 +14,8 @@ import type { KvctlVerb } from "./kvctl_verb.ts";
 import { ADMIN_VERBS } from "./admin_verbs.ts";
 import { UPGRADE_VERB } from "./upgrade_verb.ts";
 import { BENCH_VERB } from "./bench_verb.ts";
+import { sendDestructive } from "./kvctl_destructive.ts";
+import { Command } from "../wire/client_protocol.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
@@ -26,8 +28,9 @@ Verbs:
                       dead, left); --count prints only how many it believes alive
   is-alive            check that the node answers
   pid                 print the node's process id
-  wipeout             delete every key on the node
-  shutdown            stop the node at once
+  wipeout             delete every key on the node (with a fleet file holding a clusterKey, the
+                      request carries a proof made with it, so the node accepts it from any host)
+  shutdown            stop the node at once (proven the same way)
 
 Options:
   --node ADDR         node to talk to (default $KVSTORE_NODE; without either, the nodes of the
@@ -35,7 +38,8 @@ Options:
                       127.0.0.1:4000). is-alive, pid, wipeout and shutdown act on one node: they
                       need --node or $KVSTORE_NODE when the fleet file lists several
   --config FILE       fleet file (default ./nodes.yaml if present): its nodes, and its clusterKey,
-                      which members needs to ask a node of a keyed fleet for its member list
+                      which members needs to ask a node of a keyed fleet for its member list and
+                      shutdown and wipeout need to prove themselves to a node on another host
   --hex               KEY is hex (up to 64 digits) instead of UTF-8 text
   --file F            read the value for put from file F
   --count             members: print only the number of live members (for scripts)
@@ -138,7 +142,7 @@ export async function kvctlCommand(args: string[]): Promise<number> {
     config: values.config,
     env: envNode || undefined,
     single: SINGLE_NODE_VERBS.has(verb),
-    wantFleet: verb === "members" && !values.count,
+    wantFleet: (verb === "members" && !values.count) || verb === "wipeout" || verb === "shutdown",
   });
   const clientOptions = {
     timeoutMs: values.timeout ? parseDuration(values.timeout, "--timeout") : undefined,
@@ -185,11 +189,11 @@ export async function kvctlCommand(args: string[]): Promise<number> {
       console.log((await on((c) => c.pid())).value);
       return 0;
     case "wipeout":
-      await on((c) => c.wipeout());
+      await on((c) => sendDestructive(c, Command.Wipeout, targets.fleet));
       console.error(`${targets.nodes[0]} wiped out`);
       return 0;
     case "shutdown":
-      await on((c) => c.shutdown());
+      await on((c) => sendDestructive(c, Command.Shutdown, targets.fleet));
       console.error(`${targets.nodes[0]} is shutting down`);
       return 0;
   }

@@ -7,9 +7,8 @@ import { loadFleet } from "../config/fleet_file.ts";
 import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../roles/start_node.ts";
 import { formatAddress, parseAddress } from "../net/transport.ts";
-import type { Rpc } from "../wire/rpc.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../storage/durability.ts";
-import { DEFAULT_DESTRUCTIVE_FROM, isSourceNetwork } from "../net/source_networks.ts";
+import { CLIENT_GUARD_HELP, clientGuardSettings } from "./client_guard_flags.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire/fleet_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { ProcessRestarter } from "../admin/restart.ts";
@@ -40,11 +39,7 @@ Options:
   --max-in-flight N     requests executing at once before replying overload (default 1024)
   --admin-dir DIR       where files sent with 'kvctl push' may be written (refused without it);
                         also keeps the ids of admin commands run, so a restart never reruns one
-  --allow-destructive-from LIST
-                        who may send shutdown (0x04) and wipeout (0x05): comma list of
-                        addresses, CIDR blocks and the words loopback, fleet, any (default:
-                        the fleet file's destructiveCommandsFrom, else loopback,fleet);
-                        others are answered 0x04 and nothing happens
+${CLIENT_GUARD_HELP}
   --insecure            run in a cluster whose fleet file has no clusterKey: node-to-node traffic
                         is then not authenticated (refused without this flag)
   --supervised          a supervisor restarts this node: to restart in place (kvctl run --restart)
@@ -69,12 +64,13 @@ add the new key second everywhere, move it first everywhere, drop the old one
  * a restart). A file that cannot be read or has no key leaves the keys as they are, with one line
  * saying why.
  */
-function reloadKeysOnHangup(path: string, rpc: Rpc): void {
+function reloadKeysOnHangup(path: string, running: RunningNode): void {
   Deno.addSignalListener("SIGHUP", async () => {
     try {
       const keyring = fleetKeyring(await loadFleet(path));
       if (!keyring) throw new Error(`${path} has no clusterKey; the keys in force stay`);
-      rpc.setAuth(keyring);
+      running.node.rpc.setAuth(keyring);
+      if (running.destructiveGuard) running.destructiveGuard.auth = keyring;
       console.log(`kvstore node: cluster keys reloaded from ${path}: ${keyring.size} key(s), signing with the first`);
     } catch (e) {
       console.error(`kvstore node: SIGHUP: cannot reload the cluster keys: ${(e as Error).message}`);
@@ -115,6 +111,8 @@ const NODE_FLAGS = {
   "admin-dir": { type: "string" },
   insecure: { type: "boolean" },
   "allow-destructive-from": { type: "string" },
+  "trusted-clients": { type: "string" },
+  "reply-budget": { type: "string" },
   supervised: { type: "boolean" },
   takeover: { type: "string" },
 } as const;
@@ -160,15 +158,7 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync)) {
     throw new UsageError(`node: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${fsync}"`);
   }
-  const destructiveFrom = values["allow-destructive-from"]?.split(",").map((s) => s.trim()).filter(Boolean) ??
-    fleet?.destructiveCommandsFrom ?? DEFAULT_DESTRUCTIVE_FROM;
-  const unknown = destructiveFrom.find((e) => !isSourceNetwork(e));
-  if (unknown !== undefined || destructiveFrom.length === 0) {
-    throw new UsageError(
-      `node: --allow-destructive-from: "${unknown ?? ""}" is not a source network; give addresses, CIDR blocks ` +
-        `(10.0.0.0/8) or the words loopback, fleet, any, separated by commas`,
-    );
-  }
+  const guards = clientGuardSettings(values, fleet);
   const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
   if (refusal) throw new UsageError(`node: ${refusal}`);
   if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
@@ -192,7 +182,9 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
     },
     transport,
     host,
-    destructiveFrom,
+    destructiveFrom: guards.destructiveFrom,
+    trustedClients: guards.trustedClients,
+    replyBudget: { bytesPerSecond: guards.replyBudgetBytes, burstBytes: guards.replyBudgetBytes },
     port,
     fleet,
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
@@ -220,7 +212,7 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
   console.log(`kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded})`);
   if (!running.node.rpc.authenticated && (values.insecure || fleet)) console.error(INSECURE_WARNING);
-  if (values.config) reloadKeysOnHangup(values.config, running.node.rpc);
+  if (values.config) reloadKeysOnHangup(values.config, running);
   const stop = () => {
     running.close();
     Deno.exit(0);

@@ -72,15 +72,25 @@ const FleetSchema = z.strictObject({
     message: "w and r must not exceed n",
   }),
   /**
-   * Who may send the destructive client commands (shutdown 0x04, wipeout 0x05): CIDR blocks,
-   * addresses, and the words loopback, fleet (this file's node and monitor hosts) and any.
-   * Default [loopback, fleet]; others get 0x04 and nothing happens.
+   * Who may send the destructive client commands (shutdown 0x04, wipeout 0x05) without a proof:
+   * CIDR blocks, addresses, and the words loopback, fleet (this file's node and monitor hosts), any
+   * and none. Default [loopback]; others need a proof made with the clusterKey (kvctl makes it)
+   * or get 0x04 and nothing happens.
    */
   destructiveCommandsFrom: z.array(
     z.string().refine(isSourceNetwork, {
-      message: "expected an address, a CIDR block (10.0.0.0/8, 2001:db8::/32), loopback, fleet or any",
+      message: "expected an address, a CIDR block (10.0.0.0/8, 2001:db8::/32), loopback, fleet, any or none",
     }),
-  ).min(1, { message: "list at least one network (loopback, fleet, any or a CIDR block)" }).optional(),
+  ).min(1, { message: "list at least one network (loopback, fleet, any, none or a CIDR block)" }).optional(),
+  /**
+   * Clients exempt from the reply budget (same words as destructiveCommandsFrom). Default
+   * [loopback]; [none] budgets every source.
+   */
+  trustedClients: z.array(
+    z.string().refine(isSourceNetwork, {
+      message: "expected an address, a CIDR block (10.0.0.0/8, 2001:db8::/32), loopback, fleet, any or none",
+    }),
+  ).min(1, { message: "list at least one network (loopback, fleet, any, none or a CIDR block)" }).optional(),
   /** Seed nodes (client/UDP addresses). */
   nodes: z.array(address).min(1, { message: "list at least one node address" }),
 });
@@ -109,8 +119,10 @@ export interface FleetConfig {
     handoffIntervalMs?: number;
     tombstoneGraceMs?: number;
   };
-  /** Who may send shutdown and wipeout (default loopback and the fleet's hosts). */
+  /** Who may send shutdown and wipeout without a proof (default loopback). */
   destructiveCommandsFrom?: string[];
+  /** Clients exempt from the reply budget (default loopback). */
+  trustedClients?: string[];
   /** Seed nodes (client/UDP addresses). */
   nodes: string[];
 }

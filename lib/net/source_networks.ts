@@ -1,15 +1,22 @@
 /**
- * Source networks allowed to send the destructive client commands (shutdown
- * 0x04, wipeout 0x05): CIDR blocks, bare addresses, and the words `loopback`
+ * Lists of source networks: who may send the destructive client commands
+ * (shutdown 0x04, wipeout 0x05) without a proof, and which clients the reply
+ * budget exempts. CIDR blocks, bare addresses, and the words `loopback`
  * (127.0.0.0/8 and ::1), `fleet` (the hosts of the fleet file's nodes and
- * monitor) and `any`.
+ * monitor), `any` and `none`; and the prefix a source is budgeted under.
  *
  * @module
  */
 import { parseAddress } from "./transport.ts";
 
-/** The entries in force when the fleet file names none: the course harness runs on these. */
-export const DEFAULT_DESTRUCTIVE_FROM: readonly string[] = ["loopback", "fleet"];
+/**
+ * Who may send shutdown and wipeout without a proof when the fleet file names none: the node's own
+ * host (the course's tester runs there). Everyone else proves it holds the cluster key.
+ */
+export const DEFAULT_DESTRUCTIVE_FROM: readonly string[] = ["loopback"];
+
+/** The clients the reply budget exempts when none are named: a loopback source cannot come from another host. */
+export const DEFAULT_TRUSTED_CLIENTS: readonly string[] = ["loopback"];
 
 interface Block {
   /** 16 bytes (IPv4 as an IPv4-mapped IPv6 address). */
@@ -48,6 +55,7 @@ export class SourceNetworks {
     for (const raw of entries) {
       const entry = raw.trim();
       if (entry === "any") any = true;
+      else if (entry === "none") continue;
       else if (entry === "loopback") blocks.push(parseBlock("127.0.0.0/8")!, parseBlock("::1")!);
       else if (entry === "fleet") {
         for (const h of fleetHosts) {
@@ -60,7 +68,7 @@ export class SourceNetworks {
         if (!b) {
           throw new RangeError(
             `"${entry}" is not a source network: use an address, a CIDR block (10.0.0.0/8, 2001:db8::/32), ` +
-              `or one of the words loopback, fleet, any`,
+              `or one of the words loopback, fleet, any, none`,
           );
         }
         blocks.push(b);
@@ -84,9 +92,36 @@ export class SourceNetworks {
   }
 }
 
+/**
+ * The network prefix `address` is budgeted under: its /24 for IPv4 (and IPv4-mapped IPv6), its /56
+ * for IPv6, as a short string (`"v4 10.1.2"`, `"v6 20010db8000000"`); `undefined` when the host is not
+ * an IP literal.
+ *
+ * @example
+ * ```ts
+ * console.log(sourcePrefix("10.1.2.3:4000"), sourcePrefix("[2001:db8::1]:4000")); // "v4 10.1.2" "v6 20010db8000000"
+ * ```
+ */
+export function sourcePrefix(address: string): string | undefined {
+  let host: string;
+  try {
+    host = parseAddress(address).hostname;
+  } catch {
+    return undefined;
+  }
+  const ip = parseIp(host);
+  if (!ip) return undefined;
+  let mapped = ip[10] === 0xff && ip[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) mapped = ip[i] === 0;
+  if (mapped) return `v4 ${ip[12]}.${ip[13]}.${ip[14]}`;
+  let hex = "v6 ";
+  for (let i = 0; i < 7; i++) hex += ip[i].toString(16).padStart(2, "0");
+  return hex;
+}
+
 /** Whether `entry` is a valid source-network entry (for the fleet file's schema). */
 export function isSourceNetwork(entry: string): boolean {
-  return ["any", "loopback", "fleet"].includes(entry.trim()) || parseBlock(entry.trim()) !== undefined;
+  return ["any", "none", "loopback", "fleet"].includes(entry.trim()) || parseBlock(entry.trim()) !== undefined;
 }
 
 function parseBlock(text: string): Block | undefined {

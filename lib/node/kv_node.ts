@@ -24,6 +24,7 @@ import {
   type Request,
 } from "../wire/client_protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
+import type { ReplyBudget } from "./reply_budget.ts";
 import { digestRequest, requestDigest } from "./request_digest.ts";
 import { type Durability, durabilityFailure } from "../storage/durability.ts";
 import { SlabAllocator } from "../base/slab.ts";
@@ -54,8 +55,13 @@ export interface NodeOptions {
    * using it exists before the node), or how to make one (authentication, batching).
    */
   rpc?: Rpc | RpcOptions;
-  /** Whether `from` may send shutdown and wipeout (default: anyone); refused ones get 0x04. */
-  allowDestructive?: (from: Address) => boolean;
+  /**
+   * Whether the shutdown or wipeout `packet` from `from` may run (its source, or a proof it carries:
+   * `destructive_guard.ts`; default: anyone); refused ones get 0x04.
+   */
+  allowDestructive?: (from: Address, packet: Uint8Array) => boolean;
+  /** Limits client replies per source prefix (`reply_budget.ts`); none: every reply is sent. */
+  replyBudget?: ReplyBudget;
   /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
   durability?: Durability;
 }
@@ -117,6 +123,8 @@ export class KVNode {
   readonly startedAt: number;
   /** Executes put/get/remove (local or replicated). */
   readonly executor: Executor;
+  /** The reply budget in force, if any. */
+  readonly replyBudget: ReplyBudget | undefined;
   // Requests executing asynchronously: id (as idKey) → the low word of their digest.
   #inFlight = new Map<string, number>();
   // Digest of the request being answered (set per datagram, and again when an async one finishes).
@@ -124,7 +132,7 @@ export class KVNode {
   #digestHi = 0;
   #onShutdown: () => void;
   #pid: number;
-  #allowDestructive: (from: Address) => boolean;
+  #allowDestructive: (from: Address, packet: Uint8Array) => boolean;
   #durability: Durability | undefined;
   #durabilityErrors = 0;
   #defer: (fn: () => void) => void;
@@ -158,6 +166,7 @@ export class KVNode {
     this.#onShutdown = options.onShutdown ?? (() => this.close());
     this.#pid = options.pid ?? 0;
     this.#allowDestructive = options.allowDestructive ?? (() => true);
+    this.replyBudget = options.replyBudget;
     this.#durability = options.durability;
     this.#defer = deferOn(this.clock);
     this.startedAt = this.clock.now();
@@ -194,6 +203,7 @@ export class KVNode {
       this.counters.handedOver++;
       return;
     }
+    if (this.replyBudget && !this.replyBudget.allowsRequest(from)) return;
     const now = this.clock.now();
     // A retry is the same request again; another request under a cached id is executed anew.
     digestRequest(packet);
@@ -202,7 +212,9 @@ export class KVNode {
     const cached = cache.get(packet.subarray(0, ID_LENGTH), now, lo, hi);
     if (cached) {
       this.counters.replayed++;
-      this.transport.send(cached, from);
+      if (!this.replyBudget || this.replyBudget.allowsResend(from, packet.subarray(0, ID_LENGTH))) {
+        this.#out(cached, from);
+      }
       return;
     }
     if (cache.idReuses !== reusesBefore) this.counters.idReuse++;
@@ -216,7 +228,7 @@ export class KVNode {
       if (running !== undefined) {
         this.counters.idReuse++;
         this.counters.overloaded++;
-        this.transport.send(encodeReply(packet.subarray(0, ID_LENGTH), ErrorCode.Overload), from);
+        this.#out(encodeReply(packet.subarray(0, ID_LENGTH), ErrorCode.Overload), from);
         return;
       }
     }
@@ -231,13 +243,13 @@ export class KVNode {
     const mutating = isMutating(req.command);
     if (this.#inFlight.size >= this.config.maxInFlight || (mutating && !this.replyCache.hasRoom(64, now))) {
       this.counters.overloaded++;
-      this.transport.send(encodeReply(req.id, ErrorCode.Overload), from);
+      this.#out(encodeReply(req.id, ErrorCode.Overload), from);
       return;
     }
-    this.#execute(req, from, mutating);
+    this.#execute(req, from, mutating, packet);
   }
 
-  #execute(req: Request, from: Address, mutating: boolean): void {
+  #execute(req: Request, from: Address, mutating: boolean, packet: Uint8Array): void {
     const id = req.id; // a view of the datagram, which is ours to keep (DatagramHandler)
     switch (req.command) {
       case Command.IsAlive:
@@ -247,11 +259,11 @@ export class KVNode {
       case Command.GetMembershipCount:
         return this.#reply(id, ErrorCode.Success, encodeU32Payload(this.executor.membershipCount()), from, false);
       case Command.Wipeout:
-        if (this.#refusedDestructive(id, from)) return;
+        if (this.#refusedDestructive(id, from, packet)) return;
         this.store.clear();
         return this.#reply(id, ErrorCode.Success, undefined, from, true);
       case Command.Shutdown: {
-        if (this.#refusedDestructive(id, from)) return;
+        if (this.#refusedDestructive(id, from, packet)) return;
         this.#reply(id, ErrorCode.Success, undefined, from, true);
         const flushed = this.transport.flush?.() ?? Promise.resolve();
         flushed.finally(() => this.#onShutdown());
@@ -280,8 +292,8 @@ export class KVNode {
   }
 
   /** Answers 0x04 (and counts it) when `from` may not send shutdown or wipeout; the answer is cached as any other. */
-  #refusedDestructive(id: Uint8Array, from: Address): boolean {
-    if (this.#allowDestructive(from)) return false;
+  #refusedDestructive(id: Uint8Array, from: Address, packet: Uint8Array): boolean {
+    if (this.#allowDestructive(from, packet)) return false;
     this.counters.refusedDestructive++;
     this.#reply(id, ErrorCode.InternalFailure, undefined, from, true);
     return true;
@@ -327,7 +339,12 @@ export class KVNode {
     // cache keeps a copy: `reply` is the transport's until sent.
     this.replyCache.put(id, reply, this.clock.now(), mutating, this.#digestLo, this.#digestHi);
     if (this.#durability?.dirty) this.#hold(id, reply, code, from, mutating);
-    else this.transport.send(reply, from);
+    else this.#out(reply, from);
+  }
+
+  /** Sends a client reply within the sender's reply budget (over budget: dropped, counted there). */
+  #out(reply: Uint8Array, to: Address): void {
+    if (!this.replyBudget || this.replyBudget.charge(to, reply.length)) this.transport.send(reply, to);
   }
 
   // Group commit: a turn's replies wait for the transaction holding its writes.
@@ -350,8 +367,8 @@ export class KVNode {
         // Not stored: never acknowledged. The cached answer becomes the failure too.
         const reply = encodeReply(h.id, failure, undefined, this.#alloc);
         this.replyCache.put(h.id, reply, this.clock.now(), true, h.lo, h.hi);
-        this.transport.send(reply, h.from);
-      } else this.transport.send(h.reply, h.from);
+        this.#out(reply, h.from);
+      } else this.#out(h.reply, h.from);
     }
   };
 

@@ -13,8 +13,10 @@ import type { FsyncPolicy } from "../storage/durability.ts";
 import { LogPersistence } from "../storage/log_persistence.ts";
 import { importLegacySqlite, retireLegacySqlite } from "../storage/legacy_sqlite.ts";
 import { MemoryStore } from "../storage/store.ts";
-import { type Address, parseAddress, type Transport } from "../net/transport.ts";
-import { SourceNetworks } from "../net/source_networks.ts";
+import type { Address, Transport } from "../net/transport.ts";
+import { clientGuardStats, destructiveGuard, replyBudget } from "./client_guards.ts";
+import type { DestructiveGuard } from "../node/destructive_guard.ts";
+import type { ReplyBudgetConfig } from "../node/reply_budget.ts";
 import type { NodeContext, ServiceContext } from "../node/context.ts";
 import type { MemberView } from "../node/members.ts";
 import type { Random } from "../base/random.ts";
@@ -61,11 +63,20 @@ export interface StartNodeOptions {
   /** Per-subsystem options (flags, test tuning), each passed to its subsystem. */
   subsystemOptions?: SubsystemOptions;
   /**
-   * Who may send shutdown and wipeout (see `source_networks.ts`; `fleet` means the fleet file's
-   * hosts). Default: anyone (embedded and simulated nodes); the node command passes the fleet
-   * file's list or [loopback, fleet].
+   * Who may send shutdown and wipeout without a proof (see `source_networks.ts`; `fleet` means the
+   * fleet file's hosts); from elsewhere they need a proof made with a cluster key
+   * (`wire/destructive_proof.ts`). Default: anyone (embedded and simulated nodes); the node command
+   * passes the fleet file's list or [loopback].
    */
   destructiveFrom?: readonly string[];
+  /**
+   * Clients exempt from the reply budget (source networks; `none`: every source is budgeted).
+   * Default: no budget at all (embedded and simulated nodes); the node command passes the fleet
+   * file's `trustedClients` or [loopback].
+   */
+  trustedClients?: readonly string[];
+  /** The reply budget's tunables (with {@linkcode StartNodeOptions.trustedClients}). */
+  replyBudget?: Partial<ReplyBudgetConfig>;
   /** Authenticates node-to-node frames (default: the fleet file's cluster keys); untagged without any. */
   frameAuth?: FrameAuth;
 }
@@ -96,6 +107,8 @@ export interface RunningNode {
   agent: MonitoringAgent;
   /** The admin service (absent when its state could not be read). */
   admin?: AdminService;
+  /** Who may shut down and wipe out (its keys follow a key rotation); absent: anyone. */
+  destructiveGuard?: DestructiveGuard;
   /** Extra stats every report includes (subsystems and embedders add theirs). */
   stats: StatsSources;
   /** The context the subsystems were attached with. */
@@ -136,7 +149,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   const sub = options.subsystemOptions ?? {};
   // Membership and replication make the node's executor, so they come first, on an endpoint
   // made for the node; they close when it closes.
-  const rpc = nodeEndpoint(transport, clock, { auth: options.frameAuth ?? fleetKeyring(options.fleet) }, persistence);
+  const rpcAuth = options.frameAuth ?? fleetKeyring(options.fleet);
+  const rpc = nodeEndpoint(transport, clock, { auth: rpcAuth }, persistence);
   const closers: (() => void)[] = [];
   const services: ServiceContext = {
     address,
@@ -152,6 +166,9 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   };
   const stats = new StatsSources();
   const cluster = attachCluster(services, sub, new LocalExecutor(store, hlc), stats);
+  const guard = destructiveGuard(options.destructiveFrom, options.fleet, address, rpcAuth);
+  const budget = replyBudget(clock, options.trustedClients, options.fleet, options.replyBudget);
+  stats.add(() => clientGuardStats(guard, budget));
   const node = new KVNode({
     transport,
     clock,
@@ -161,7 +178,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     pid: options.pid,
     onShutdown: options.onShutdown,
     config: options.nodeConfig,
-    allowDestructive: destructivePolicy(options.destructiveFrom, options.fleet),
+    allowDestructive: guard ? (from, packet) => guard.admit(packet, from, clock.now()) : undefined,
+    replyBudget: budget,
     durability: persistence,
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
@@ -174,7 +192,20 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   const members = cluster.members;
   const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
   const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
-  return { node, store, hlc, loadedKeys, members, cluster, agent, admin, stats, context, close: () => node.close() };
+  return {
+    node,
+    store,
+    hlc,
+    loadedKeys,
+    members,
+    cluster,
+    agent,
+    admin,
+    stats,
+    context,
+    destructiveGuard: guard,
+    close: () => node.close(),
+  };
 }
 
 /** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */
@@ -193,19 +224,6 @@ function openDataDir(dir: string, fsync: FsyncPolicy | undefined, store: MemoryS
     log.close();
     throw new Error(`Cannot load data dir ${dir}: ${(e as Error).message}`);
   }
-}
-
-/** The destructive-command rule of `entries` (undefined: anyone), `fleet` standing for the fleet's hosts. */
-function destructivePolicy(
-  entries: readonly string[] | undefined,
-  fleet: FleetConfig | undefined,
-): ((from: Address) => boolean) | undefined {
-  if (!entries) return undefined;
-  const hosts = (fleet?.nodes ?? []).map((a) => parseAddress(a).hostname);
-  if (fleet?.monitor?.url) hosts.push(new URL(fleet.monitor.url).hostname.replace(/^\[|\]$/g, ""));
-  if (fleet?.monitor?.udp) hosts.push(parseAddress(fleet.monitor.udp).hostname);
-  const networks = SourceNetworks.parse(entries, hosts);
-  return (from) => networks.allows(from);
 }
 
 /** Repeats `fn` every `ms` on `clock`; returns a function that stops it. */

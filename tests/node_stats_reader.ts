@@ -26,8 +26,8 @@ export class NodeStatsReader {
     });
   }
 
-  /** The stats `port`'s node reports for a fresh round (the round message is resent if lost). */
-  async stats(port: number, attempts = 5, waitMs = 1_000): Promise<StatMap> {
+  /** The stats `port`'s node (on `host`) reports for a fresh round (the round message is resent if lost). */
+  async stats(port: number, attempts = 5, waitMs = 1_000, host = "127.0.0.1"): Promise<StatMap> {
     const url = `http://127.0.0.1:${this.#server.addr.port}/api/report`;
     for (let i = 0; i < attempts; i++) {
       const round = toHex(crypto.getRandomValues(new Uint8Array(8)));
@@ -37,7 +37,7 @@ export class NodeStatsReader {
       try {
         const header = await signRound(this.#auth?.rounds, { r: round, u: url, j: 0, h: 0 });
         const packet = encodeJsonFrame(MonitoringCommand.Round, header, undefined, this.#auth?.frames);
-        await this.#socket.send(packet, { transport: "udp", hostname: "127.0.0.1", port });
+        await this.#socket.send(packet, { transport: "udp", hostname: host, port });
         const report = await promise;
         if (report) return report.stats;
       } finally {

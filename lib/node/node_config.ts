@@ -35,7 +35,7 @@ export interface NodeCounters {
   overloaded: number;
   /** Requests that reused the id of a different cached or running request (a client numbering badly). */
   idReuse: number;
-  /** Shutdown and wipeout requests refused (0x04) because of where they came from. */
+  /** Shutdown and wipeout requests refused (0x04): from outside the listed networks without a valid, fresh, unused proof. */
   refusedDestructive: number;
   /** Client requests left unanswered while the node hands its port to its new process (clients retry there). */
   handedOver: number;

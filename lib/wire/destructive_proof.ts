@@ -57,6 +57,7 @@ export type ProofFailure = "unproven" | "badProof" | "stale";
  * @example
  * ```ts
  * import { ClusterKeyring } from "./keyring.ts";
+ * import { Command } from "./client_protocol.ts";
  * const ring = ClusterKeyring.fromHex(["ab".repeat(32)]);
  * const req = proveDestructive(ring, Command.Wipeout, "10.0.0.1:4000", Date.now());
  * console.log(req.length, checkDestructiveProof(ring, req, "10.0.0.1:4000", Date.now())); // 49 undefined

@@ -47,7 +47,7 @@ async function main(): Promise<unknown> {
       try {
         for (let attempt = 0; attempt < 4; attempt++) {
           await socket.send(fromHex(args[2]), { transport: "udp", hostname: to.hostname, port: to.port });
-          let timer = 0;
+          let timer: ReturnType<typeof setTimeout> | undefined;
           const reply = await Promise.race([
             socket.receive().then(([d]) => d),
             new Promise<null>((r) => timer = setTimeout(() => r(null), 300 << attempt)),

@@ -67,7 +67,7 @@ Deno.test({
   ignore: unavailable !== null,
   fn: async () => {
     await ChaosNet.removeStale();
-    const net = await ChaosNet.create(["h1", "cl"]);
+    const net = await ChaosNet.create(["h1", "cl"], "g"); // "g": apart from other namespace tests of this process
     const dir = await Deno.makeTempDir({ prefix: "kvstore-client-port-" });
     const key = newClusterKey();
     const node = `${net.ip("h1")}:${PORT}`;

@@ -68,7 +68,7 @@ export class ChaosNet {
     const removed: string[] = [];
     for (const line of list.split("\n")) {
       const name = line.split(" ")[0];
-      const m = /^kvc(\d+)(br|h\d+|cl)$/.exec(name);
+      const m = /^kvc(\d+)[a-z]?(br|h\d+|cl)$/.exec(name);
       if (!m) continue;
       let alive = true;
       try {
@@ -85,10 +85,12 @@ export class ChaosNet {
 
   /**
    * Creates the bridge namespace and one namespace per host name; host i gets 10.77.0.(i+1),
-   * except a host named "cl" (the client), which gets 10.77.0.100.
+   * except a host named "cl" (the client), which gets 10.77.0.100. `tag` (one letter) keeps the
+   * names apart from another network of the same process (test files running in parallel).
    */
-  static async create(hostNames: string[]): Promise<ChaosNet> {
-    const net = new ChaosNet(`kvc${Deno.pid}`);
+  static async create(hostNames: string[], tag = ""): Promise<ChaosNet> {
+    if (!/^[a-z]?$/.test(tag)) throw new RangeError(`ChaosNet tag must be one letter, got "${tag}"`);
+    const net = new ChaosNet(`kvc${Deno.pid}${tag}`);
     try {
       await net.#addNs(net.#bridgeNs);
       await net.#ip(net.#bridgeNs, ["link", "add", "br0", "type", "bridge"]);

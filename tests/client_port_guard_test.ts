@@ -138,6 +138,13 @@ Deno.test("node: shutdown/wipeout from the fleet host's address need a proof; on
     assert.equal(stats.refused_destructive_replayed.value, 1);
     assert.equal(stats.refused_destructive_stale.value, 1);
     assert.equal(stats.destructive_proven.value, 1);
+    s.running.store.force("ef".repeat(32), { value: new Uint8Array([3]), version: { t: 3, n: "n" }, tombstone: false });
+    // Key rotation (what SIGHUP does): a proof made with the new key is accepted, and one with the old key still.
+    s.running.destructiveGuard!.auth = ClusterKeyring.fromHex([KEY_B, KEY_A]);
+    for (const k of [KEY_B, KEY_A]) {
+      s.send("198.51.100.7:5001", proveDestructive(ClusterKeyring.fromHex([k]), Command.Wipeout, SELF, s.clock.now()));
+      assert.equal(s.replies.at(-1)!.code, ErrorCode.Success, `a proof made with key ${k.slice(0, 2)}…`);
+    }
     // Loopback (the course's tester) needs no proof.
     s.send("127.0.0.1:7000", plain(9, Command.Shutdown));
     assert.equal(s.replies.at(-1)!.code, ErrorCode.Success);

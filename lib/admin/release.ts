@@ -16,7 +16,8 @@
  */
 import { fileSha256 } from "../base/program.ts";
 import { utf8Encoder } from "../base/bytes.ts";
-import { extractTar, RELEASE_TAR_LIMITS } from "../base/tar.ts";
+import { extractTar, RELEASE_TAR_LIMITS, walkTar } from "../base/tar.ts";
+import { createHash } from "node:crypto";
 import { fromBase64, toBase64 } from "./command.ts";
 import { publicKeyOf } from "./keys.ts";
 
@@ -246,4 +247,30 @@ export async function unpackRelease(
     throw e;
   }
   return done;
+}
+
+/**
+ * The SHA-256 (hex) of the bundle inside a release archive: the build nodes report once they
+ * run it (kvctl upgrade compares). Throws {@linkcode ReleaseError} if it cannot be read.
+ *
+ * @example
+ * ```ts ignore
+ * console.log((await releaseBundleSha256("dist/kvstore-0.1.0-linux-x64.tar.gz")).slice(0, 12));
+ * ```
+ */
+export async function releaseBundleSha256(archive: string): Promise<string> {
+  let sha: string | undefined;
+  try {
+    const file = await Deno.open(archive, { read: true });
+    await walkTar(file.readable.pipeThrough(new DecompressionStream("gzip")), RELEASE_TAR_LIMITS, async (m, data) => {
+      if (m.name !== RELEASE_BUNDLE) return;
+      const hash = createHash("sha256");
+      for await (const part of data) hash.update(part);
+      sha = hash.digest("hex");
+    });
+  } catch (e) {
+    throw new ReleaseError(`cannot read ${archive}: ${(e as Error).message}`);
+  }
+  if (!sha) throw new ReleaseError(`${archive} has no ${RELEASE_BUNDLE}: not a KVStore release`);
+  return sha;
 }

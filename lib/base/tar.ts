@@ -136,14 +136,6 @@ export interface TarLimits {
  */
 export const RELEASE_TAR_LIMITS: TarLimits = { maxEntries: 64, maxBytes: 1 << 30 };
 
-/** One member as read. */
-interface ReadHeader {
-  name: string;
-  mode: number;
-  size: number;
-  dir: boolean;
-}
-
 function field(h: Uint8Array, at: number, width: number): string {
   const b = h.subarray(at, at + width);
   const end = b.indexOf(0);
@@ -156,7 +148,7 @@ function parseOctal(h: Uint8Array, at: number, width: number, what: string): num
   return parseInt(text, 8);
 }
 
-function parseHeader(h: Uint8Array): ReadHeader {
+function parseHeader(h: Uint8Array): TarMember {
   const sum = parseOctal(h, 148, 8, "checksum");
   if (sum !== checksum(h)) throw new TarError("a tar header's checksum does not match (damaged archive)");
   const prefix = field(h, 345, 155);
@@ -211,20 +203,32 @@ class ByteReader {
   }
 }
 
+/** One member as the reader passes it on. */
+export interface TarMember {
+  /** Relative path (checked by {@linkcode unsafeTarName}). */
+  name: string;
+  /** Permission bits (0o777 at most). */
+  mode: number;
+  /** Size of the contents in bytes. */
+  size: number;
+  /** Whether it is a directory. */
+  dir: boolean;
+}
+
 /**
- * Extracts the tar stream `stream` into the existing directory `dir` (a fresh, empty one: names
- * are refused rather than resolved, so nothing lands outside it). Resolves with the names written.
+ * Reads the tar stream `stream` member by member, refusing what {@linkcode extractTar} refuses;
+ * `visit` gets each member and its contents (in pieces; what it leaves unread is skipped).
+ * Resolves with the names read.
  *
  * @example
  * ```ts ignore
- * const file = await Deno.open("kvstore.tar.gz");
- * await extractTar(file.readable.pipeThrough(new DecompressionStream("gzip")), "/tmp/x", RELEASE_TAR_LIMITS);
+ * await walkTar(stream, RELEASE_TAR_LIMITS, async (m, data) => { for await (const _ of data); });
  * ```
  */
-export async function extractTar(
+export async function walkTar(
   stream: ReadableStream<Uint8Array>,
-  dir: string,
   limits: TarLimits,
+  visit: (member: TarMember, data: AsyncIterable<Uint8Array>) => Promise<void>,
 ): Promise<string[]> {
   const r = new ByteReader(stream);
   const names: string[] = [];
@@ -239,29 +243,47 @@ export async function extractTar(
       bytes += e.size;
       if (bytes > limits.maxBytes) throw new TarError(`more than ${limits.maxBytes} bytes of files`);
       names.push(e.name);
-      const path = `${dir}/${e.name}`;
-      if (e.dir) {
-        await Deno.mkdir(path, { recursive: true, mode: 0o755 });
-        continue;
+      let left = e.size;
+      async function* contents(): AsyncGenerator<Uint8Array> {
+        while (left > 0) {
+          const part = await r.take(Math.min(left, 1 << 20));
+          if (part.length === 0) throw new TarError(`"${e.name}" is cut short (truncated archive)`);
+          left -= part.length;
+          yield part;
+        }
       }
-      const slash = e.name.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(`${dir}/${e.name.slice(0, slash)}`, { recursive: true, mode: 0o755 });
-      await writeEntry(r, path, e);
+      await visit(e, contents());
+      for await (const _ of contents()) { /* skip what the visitor did not read */ }
+      await r.exactly((BLOCK - e.size % BLOCK) % BLOCK);
     }
   } finally {
     r.cancel();
   }
 }
 
-async function writeEntry(r: ByteReader, path: string, e: ReadHeader): Promise<void> {
-  using out = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-  let left = e.size;
-  while (left > 0) {
-    const part = await r.take(Math.min(left, 1 << 20));
-    if (part.length === 0) throw new TarError(`"${e.name}" is cut short (truncated archive)`);
-    for (let done = 0; done < part.length;) done += await out.write(part.subarray(done));
-    left -= part.length;
-  }
-  await r.exactly((BLOCK - e.size % BLOCK) % BLOCK);
-  await Deno.chmod(path, e.mode & 0o755);
+/**
+ * Extracts the tar stream `stream` into the existing directory `dir` (a fresh, empty one: names
+ * are refused rather than resolved, so nothing lands outside it). Resolves with the names written.
+ *
+ * @example
+ * ```ts ignore
+ * const file = await Deno.open("kvstore.tar.gz");
+ * await extractTar(file.readable.pipeThrough(new DecompressionStream("gzip")), "/tmp/x", RELEASE_TAR_LIMITS);
+ * ```
+ */
+export function extractTar(stream: ReadableStream<Uint8Array>, dir: string, limits: TarLimits): Promise<string[]> {
+  return walkTar(stream, limits, async (e, data) => {
+    const path = `${dir}/${e.name}`;
+    if (e.dir) {
+      await Deno.mkdir(path, { recursive: true, mode: 0o755 });
+      return;
+    }
+    const slash = e.name.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(`${dir}/${e.name.slice(0, slash)}`, { recursive: true, mode: 0o755 });
+    using out = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    for await (const part of data) {
+      for (let done = 0; done < part.length;) done += await out.write(part.subarray(done));
+    }
+    await Deno.chmod(path, e.mode & 0o755);
+  });
 }

@@ -13,7 +13,7 @@ import { DEFAULT_CHUNK_SIZE } from "../admin/config.ts";
 import { fileSha256 } from "../base/program.ts";
 import { askView } from "../replication/catch_up.ts";
 import { parseDuration, parseFlags, UsageError } from "../base/cli_args.ts";
-import { isReleaseArchive } from "../admin/release.ts";
+import { isReleaseArchive, releaseBundleSha256 } from "../admin/release.ts";
 import { checkArchive } from "./release_check.ts";
 import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
 import { budgetOf, followLimit } from "./admin_verbs.ts";
@@ -130,7 +130,8 @@ export async function upgrade(args: string[]): Promise<number> {
       const key = v ? `${v.version} (${v.build || "?"})` : "no answer";
       mix.set(key, [...(mix.get(key) ?? []), node]);
     }
-    const wanted = [...mix.keys()].find((k) => k.includes(sha256.slice(0, 12)));
+    const build = archive ? await releaseBundleSha256(file) : sha256; // nodes report the program they run
+    const wanted = [...mix.keys()].find((k) => k.includes(build.slice(0, 12)));
     console.log(
       `versions now: ${[...mix].map(([k, nodes]) => `${k} on ${nodes.length}`).join(", ")}` +
         (wanted && mix.size === 1 ? " (every node runs the new program)" : ""),

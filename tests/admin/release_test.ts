@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import {
   checkReleaseArchive,
   parseReleaseSignature,
+  releaseBundleSha256,
   ReleaseError,
   signRelease,
   unpackRelease,
@@ -19,6 +20,7 @@ import { fileSha256 } from "../../lib/base/program.ts";
 import { tarChunks } from "../../lib/base/tar.ts";
 import { replacementArgv } from "../../lib/admin/restart.ts";
 import { makeKeys } from "./admin_keys.ts";
+import { sha256Hex } from "../../lib/admin/chunk_store.ts";
 
 const enc = new TextEncoder();
 
@@ -76,6 +78,7 @@ Deno.test("unpackRelease: extracts a signed archive next to it once; unsigned, o
     assert.equal(await Deno.readTextFile(u.program), "contents of kvstore.js\n");
     assert.equal(u.runtime, `${u.dir}/runtime/deno`);
     assert.equal(((await Deno.stat(u.runtime)).mode ?? 0) & 0o111, 0o111);
+    assert.equal(await releaseBundleSha256(a.archive), sha256Hex(enc.encode("contents of kvstore.js\n")));
     // Again (a retried turn): the complete directory is reused.
     assert.deepEqual(await unpackRelease(a.archive, a.sha256, a.sig.signature, a.publicKey), u);
 

@@ -243,21 +243,23 @@ export async function walkTar(
       bytes += e.size;
       if (bytes > limits.maxBytes) throw new TarError(`more than ${limits.maxBytes} bytes of files`);
       names.push(e.name);
-      let left = e.size;
-      async function* contents(): AsyncGenerator<Uint8Array> {
-        while (left > 0) {
-          const part = await r.take(Math.min(left, 1 << 20));
-          if (part.length === 0) throw new TarError(`"${e.name}" is cut short (truncated archive)`);
-          left -= part.length;
-          yield part;
-        }
-      }
-      await visit(e, contents());
-      for await (const _ of contents()) { /* skip what the visitor did not read */ }
+      const left = { bytes: e.size };
+      await visit(e, contents(r, e.name, left));
+      for await (const _ of contents(r, e.name, left)) { /* skip what the visitor did not read */ }
       await r.exactly((BLOCK - e.size % BLOCK) % BLOCK);
     }
   } finally {
     r.cancel();
+  }
+}
+
+/** The next `left.bytes` bytes of `r`, in pieces of at most 1 MiB. */
+async function* contents(r: ByteReader, name: string, left: { bytes: number }): AsyncGenerator<Uint8Array> {
+  while (left.bytes > 0) {
+    const part = await r.take(Math.min(left.bytes, 1 << 20));
+    if (part.length === 0) throw new TarError(`"${name}" is cut short (truncated archive)`);
+    left.bytes -= part.length;
+    yield part;
   }
 }
 

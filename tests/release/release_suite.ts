@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { buildRelease } from "../../scripts/release.ts";
-import { checkReleaseArchive, parseReleaseSignature } from "../../lib/admin/release.ts";
+import { checkReleaseArchive } from "../../lib/admin/release.ts";
 import { importAdminPublicKey } from "../../lib/admin/keys.ts";
 import { fileSha256 } from "../../lib/base/program.ts";
 import { WatchedProcess } from "../../lib/base/watched_process.ts";

@@ -88,7 +88,7 @@ export async function upgrade(args: string[]): Promise<number> {
   const archive = isReleaseArchive(file);
   if (!script && !archive && ((stat.mode ?? 0) & 0o111) === 0) {
     throw new UsageError(
-      `kvctl upgrade: ${file} is neither a script (.js), a release archive (.tar.gz) nor an executable binary`,
+      `kvctl upgrade: ${file} is neither a script (.js) nor an executable binary, nor a release archive (.tar.gz)`,
     );
   }
   const budgetMs = budgetOf("upgrade", values.budget, true);

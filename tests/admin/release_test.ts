@@ -21,6 +21,7 @@ import { tarChunks } from "../../lib/base/tar.ts";
 import { replacementArgv } from "../../lib/admin/restart.ts";
 import { makeKeys } from "./admin_keys.ts";
 import { sha256Hex } from "../../lib/admin/chunk_store.ts";
+import { kvctl } from "../support/child_processes.ts";
 
 const enc = new TextEncoder();
 
@@ -125,4 +126,24 @@ Deno.test("replacementArgv: an unpacked release swaps the runtime and the bundle
       "ab12",
     ],
   );
+});
+
+Deno.test("kvctl upgrade and push of an archive: refused before sending when unsigned or signed by another key", async () => {
+  await inTempDir(async (dir) => {
+    const a = await signedArchive(dir);
+    const ours = await makeKeys();
+    await Deno.writeTextFile(`${dir}/admin.key`, ours.file);
+    const args = ["--node", "127.0.0.1:9", "--key", `${dir}/admin.key`];
+    // Signed with another key than kvctl's (no fleet file: kvctl checks against its own key's public half).
+    let r = await kvctl(["upgrade", a.archive, ...args]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /kvctl upgrade: refused: .*does not verify with the fleet's adminPublicKey/);
+    r = await kvctl(["push", a.archive, "--to", "bin/k.tar.gz", ...args]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /kvctl push: refused: .*does not verify/);
+    await Deno.remove(`${a.archive}.sig`);
+    r = await kvctl(["upgrade", a.archive, ...args]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /kvctl upgrade: refused: no signature .*deno task release --key admin\.key/);
+  });
 });

@@ -51,8 +51,9 @@ export function setBundleVersion(text: string, version: string): string {
  */
 export async function bundle(out: string, version?: string): Promise<string> {
   const main = new URL("../main.ts", import.meta.url).pathname;
+  const config = new URL("../deno.json", import.meta.url).pathname; // from any working directory
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", out, main],
+    args: ["bundle", "--quiet", "--config", config, "--platform", "deno", "-o", out, main],
     stdout: "piped",
     stderr: "piped",
   }).output();

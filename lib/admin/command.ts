@@ -37,6 +37,8 @@ export interface ProgramSpec {
   path: string;
   /** SHA-256 of the file (hex): checked before the switch. */
   sha256: string;
+  /** For a release archive (.tar.gz): the release signature (base64), checked with the admin key. */
+  signature?: string;
 }
 
 /** What a `push` command distributes: the manifest of one file. */
@@ -110,7 +112,11 @@ const RunSchema = z.strictObject({
     order: z.array(z.string().max(300).regex(ADDRESS)).min(1).max(5_000),
     budgetMs: z.number().int().min(1_000).max(7 * 24 * 3_600_000).optional(),
   }).optional(),
-  program: z.strictObject({ path: z.string().min(1).max(1024), sha256: hex(64) }).optional(),
+  program: z.strictObject({
+    path: z.string().min(1).max(1024),
+    sha256: hex(64),
+    signature: z.string().max(100).optional(),
+  }).optional(),
 });
 
 const PushSchema = z.strictObject({

@@ -27,6 +27,7 @@ import type { Rpc } from "../wire/rpc.ts";
 import { filePathOf, isCompiledBinary, programPath } from "../base/program.ts";
 import { toHex } from "../base/bytes.ts";
 import { AdminCommand } from "./protocol.ts";
+import type { RestartOptions } from "./rollout_host.ts";
 
 /**
  * Prefix of the line a supervised node prints to ask for its replacement.
@@ -99,8 +100,9 @@ function isScript(path: string): boolean {
  * The command line of the replacement: `argv` (this process's) with any old `--takeover` dropped,
  * `--takeover TOKEN` added and, with `program`, the program swapped (a script for a script run by
  * deno, with `--unstable-net` ensured since the bundle may run outside the project's deno.json; a
- * binary for a binary, or for `deno run main.ts node`: a `compile:node` build). Throws with the
- * reason when the swap is not possible.
+ * binary for a binary, or for `deno run main.ts node`: a `compile:node` build), and with `runtime`
+ * (an unpacked release's Deno) the deno that runs the script too. Throws with the reason when the
+ * swap is not possible.
  *
  * @example
  * ```ts
@@ -111,7 +113,7 @@ function isScript(path: string): boolean {
  */
 export function replacementArgv(
   argv: readonly string[],
-  o: { token: string; program?: string; mainPath: string; cwd: string; compiled: boolean },
+  o: { token: string; program?: string; runtime?: string; mainPath: string; cwd: string; compiled: boolean },
 ): string[] {
   let out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -130,6 +132,7 @@ export function replacementArgv(
       if (at < 0) throw new Error(`cannot find the program ${o.mainPath} in this node's command line`);
       if (isScript(o.program)) {
         out[at] = o.program;
+        if (o.runtime) out[0] = o.runtime;
         if (!out.slice(0, at).includes("--unstable-net")) out.splice(out.indexOf("run") + 1, 0, "--unstable-net");
       } else {
         const rest = out.slice(at + 1);
@@ -251,7 +254,7 @@ export class ProcessRestarter {
    * handed over and the process exits (the promise never resolves); otherwise it resolves with
    * why the restart failed, and this process keeps running.
    */
-  async restart(options: { program?: string; waitMs: number }): Promise<string> {
+  async restart(options: RestartOptions): Promise<string> {
     if (this.#expected || this.#handingOver) return "a restart is already in progress";
     const token = toHex(crypto.getRandomValues(new Uint8Array(12)));
     let taken = () => {};
@@ -268,6 +271,7 @@ export class ProcessRestarter {
           next = replacementArgv(argv, {
             token,
             program: options.program,
+            runtime: options.runtime,
             mainPath: programPath(),
             cwd: Deno.cwd(),
             compiled: isCompiledBinary(),

@@ -21,7 +21,8 @@
 import type { TimerId } from "../base/clock.ts";
 import { askView, type CatchUpStatus, countViews } from "../replication/catch_up.ts";
 import { describeProgram, fileSha256, programInfo } from "../base/program.ts";
-import type { RunSpec, SignedCommand } from "./command.ts";
+import type { ProgramSpec, RunSpec, SignedCommand } from "./command.ts";
+import { isReleaseArchive, unpackRelease } from "./release.ts";
 import { resolveTarget } from "./paths.ts";
 import { AdminCommand, type NodeResult, type RolloutInfo, type RolloutPhase } from "./protocol.ts";
 import { type RolloutRecord, RolloutRecords } from "./rollout_state.ts";
@@ -223,7 +224,7 @@ export class Rollout {
       return this.#fail(run, "cannot restart: the node needs --data-dir or --admin-dir to remember its rollout");
     }
     if (!h.restarter) return this.#fail(run, "cannot restart: this node was not started by 'kvstore node'");
-    let program: string | undefined;
+    let program: { program: string; runtime?: string } | undefined;
     if (run.spec.program) {
       try {
         program = await this.#checkProgram(run.spec.program);
@@ -237,12 +238,13 @@ export class Rollout {
     this.#records.put(this.#record(run, "restarting", restartedAt));
     await h.flushReports(h.config.restartReportWaitMs);
     const waitMs = Math.min(h.config.restartTakeoverMs, run.budgetMs);
-    const why = await h.restarter.restart({ program, waitMs });
+    const why = await h.restarter.restart({ ...program, waitMs });
     this.#records.delete(run.command.c.id);
     this.#fail(run, `restart failed: ${why}`);
   }
 
-  async #checkProgram(p: { path: string; sha256: string }): Promise<string> {
+  /** The checked program to switch to: a bundle or binary, or the bundle and runtime of a signed release archive. */
+  async #checkProgram(p: ProgramSpec): Promise<{ program: string; runtime?: string }> {
     if (!this.#h.adminDir) throw new Error("the node has no --admin-dir, where the program was pushed");
     const inside = resolveTarget(this.#h.adminDir, p.path);
     const path = inside.startsWith("/") ? inside : `${Deno.cwd()}/${inside}`; // the new process may run elsewhere
@@ -253,7 +255,9 @@ export class Rollout {
       throw new Error(`${path}: ${(e as Error).message} (push it first: kvctl upgrade does)`);
     }
     if (sha !== p.sha256) throw new Error(`${path} has SHA-256 ${sha.slice(0, 12)}…, not ${p.sha256.slice(0, 12)}…`);
-    return path;
+    if (!isReleaseArchive(path)) return { program: path };
+    const { program, runtime } = await unpackRelease(path, p.sha256, p.signature, await this.#h.publicKey);
+    return { program, runtime };
   }
 
   #record(run: Run, phase: RolloutRecord["phase"], restartedAt: number, backAt?: number): RolloutRecord {

@@ -16,7 +16,17 @@ import type { NodeResult } from "./protocol.ts";
 /** Restarts this process in place (see lib/admin/restart.ts). */
 export interface Restarter {
   /** Resolves with why the restart failed; on success the process exits instead. */
-  restart(options: { program?: string; waitMs: number }): Promise<string>;
+  restart(options: RestartOptions): Promise<string>;
+}
+
+/** What a restart switches to (nothing: the same program again). */
+export interface RestartOptions {
+  /** The program (bundle or binary) the new process runs. */
+  program?: string;
+  /** The Deno runtime the new process runs the bundle on (an unpacked release's). */
+  runtime?: string;
+  /** How long the new process has to take over. */
+  waitMs: number;
 }
 
 /** What the rollout needs from its node's admin service. */
@@ -43,6 +53,8 @@ export interface RolloutHost {
   stateDir?: string;
   /** Where pushed programs are. */
   adminDir?: string;
+  /** The fleet's admin public key (checks a release archive's signature). */
+  publicKey?: Promise<CryptoKey | undefined>;
   /** This node's catch-up (absent without replication: back once seen alive). */
   catchUp?: () => CatchUpStatus | undefined;
 }

@@ -115,6 +115,7 @@ export class AdminService {
       restarter: options.restarter,
       stateDir: options.stateDir,
       adminDir: options.adminDir,
+      publicKey: options.publicKey,
       catchUp: options.catchUp,
     });
     this.rollout.resume(kept.filter((c) => this.guard.acted(c.c.id)));

@@ -125,6 +125,8 @@ Options:
 ${SIGNING_OPTIONS}
 
 kvctl is the first source of the chunks, so it always waits (like run --wait) and prints a table.
+A release archive (.tar.gz) with FILE.sig beside it is pushed only if the signature verifies
+with the fleet's adminPublicKey ('kvctl upgrade ARCHIVE' also unpacks and runs it).
 `;
 
 /** Help of `kvctl admin-status`. */

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { isReleaseArchive } from "../admin/release.ts";
+import { checkArchive } from "./release_check.ts";
 import { createCommand, submitSizeError } from "../admin/client.ts";
 import type { RolloutSpec } from "../admin/command.ts";
 import { DEFAULT_CHUNK_SIZE, DEFAULT_SCRIPT_TIMEOUT_MS } from "../admin/config.ts";
@@ -201,6 +203,7 @@ async function push(args: string[]): Promise<number> {
   }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : 600_000;
   const c = await common("push", values);
+  if (isReleaseArchive(file) && await exists(`${file}.sig`)) await checkArchive("push", file, c);
   const client = await openClient(c.entry[0], c.fleet);
   try {
     return await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });

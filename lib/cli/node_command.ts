@@ -173,7 +173,7 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
         adminDir: values["admin-dir"],
         configPath: values.config,
         restarter: {
-          restart: (o: { program?: string; waitMs: number }) => late.restarter!.restart(o),
+          restart: (o) => late.restarter!.restart(o),
           get handingOver() {
             return late.restarter?.handingOver ?? false;
           },

@@ -13,6 +13,8 @@ import { DEFAULT_CHUNK_SIZE } from "../admin/config.ts";
 import { fileSha256 } from "../base/program.ts";
 import { askView } from "../replication/catch_up.ts";
 import { parseDuration, parseFlags, UsageError } from "../base/cli_args.ts";
+import { isReleaseArchive, releaseBundleSha256 } from "../admin/release.ts";
+import { checkArchive } from "./release_check.ts";
 import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
 import { budgetOf, followLimit } from "./admin_verbs.ts";
 import { formatDuration } from "./admin_help.ts";
@@ -32,8 +34,12 @@ Puts every selected node on the program FILE: pushes it to bin/kvstore-<sha> und
 each node's --admin-dir, then restarts the nodes one at a time onto it (a rolling
 restart: each node goes only when the one before is back and caught up).
 
-FILE is a bundle (deno task bundle: dist/kvstore.js, run by deno) or a binary built
-with 'deno task compile:node'.
+FILE is a bundle (deno task bundle: dist/kvstore.js, run by deno), a binary built
+with 'deno task compile:node', or a release archive (deno task release --key admin.key:
+dist/kvstore-VERSION-linux-x64.tar.gz with its .sig beside it). kvctl checks the
+archive's signature with the fleet's adminPublicKey before pushing it; each node checks
+it again, unpacks the archive next to it and restarts on its bundle and its Deno
+runtime (the node needs --allow-run, as for any restart).
 
 Options:
   --budget D          how long each node has to be back after its switch (default ${
@@ -79,21 +85,25 @@ export async function upgrade(args: string[]): Promise<number> {
   }
   if (!stat.isFile) throw new UsageError(`kvctl upgrade: ${file} is not a regular file`);
   const script = /\.(m?js|ts)$/.test(file);
-  if (!script && ((stat.mode ?? 0) & 0o111) === 0) {
-    throw new UsageError(`kvctl upgrade: ${file} is neither a script (.js) nor an executable binary`);
+  const archive = isReleaseArchive(file);
+  if (!script && !archive && ((stat.mode ?? 0) & 0o111) === 0) {
+    throw new UsageError(
+      `kvctl upgrade: ${file} is neither a script (.js) nor an executable binary, nor a release archive (.tar.gz)`,
+    );
   }
   const budgetMs = budgetOf("upgrade", values.budget, true);
   const pushTimeoutMs = values.timeout ? parseDuration(values.timeout, "--timeout") : 600_000;
   const c = await common("upgrade", values);
+  const signature = archive ? await checkArchive("upgrade", file, c) : undefined;
   const sha256 = await fileSha256(file);
-  const path = `bin/kvstore-${sha256.slice(0, 12)}${script ? ".js" : ""}`;
+  const path = `bin/kvstore-${sha256.slice(0, 12)}${script ? ".js" : archive ? ".tar.gz" : ""}`;
   const client = await openClient(c.entry[0], c.fleet);
   try {
     const rollout = await rolloutOf("upgrade", c, client, budgetMs);
     console.error(`1/2 pushing ${file} to ${path} on every node`);
     const pushed = await pushFile(c, client, file, {
       to: path,
-      mode: script ? 0o644 : 0o755,
+      mode: script || archive ? 0o644 : 0o755,
       chunkSize: DEFAULT_CHUNK_SIZE,
       timeoutMs: pushTimeoutMs,
     });
@@ -109,7 +119,7 @@ export async function upgrade(args: string[]): Promise<number> {
         timeoutMs,
         restart: true,
         rollout,
-        program: { path, sha256 },
+        program: signature ? { path, sha256, signature } : { path, sha256 },
       },
     }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
     const code = await sendAndFollow(c, client, signed, true, followLimit(c, timeoutMs, rollout));
@@ -120,7 +130,8 @@ export async function upgrade(args: string[]): Promise<number> {
       const key = v ? `${v.version} (${v.build || "?"})` : "no answer";
       mix.set(key, [...(mix.get(key) ?? []), node]);
     }
-    const wanted = [...mix.keys()].find((k) => k.includes(sha256.slice(0, 12)));
+    const build = archive ? await releaseBundleSha256(file) : sha256; // nodes report the program they run
+    const wanted = [...mix.keys()].find((k) => k.includes(build.slice(0, 12)));
     console.log(
       `versions now: ${[...mix].map(([k, nodes]) => `${k} on ${nodes.length}`).join(", ")}` +
         (wanted && mix.size === 1 ? " (every node runs the new program)" : ""),

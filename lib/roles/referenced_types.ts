@@ -75,6 +75,7 @@ export type { ReplyCallback } from "../wire/rpc.ts";
 export type { ReplyId } from "../node/reply_cache.ts";
 export type { ReportSink } from "../monitoring/agent/report_sender.ts";
 export type { Restarter } from "../admin/rollout_host.ts";
+export type { RestartOptions } from "../admin/rollout_host.ts";
 export type { ResultBase } from "../admin/rollout_host.ts";
 export type { ResultSink } from "../admin/reporter.ts";
 export type { ResultStatus } from "../admin/protocol.ts";

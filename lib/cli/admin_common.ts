@@ -8,6 +8,7 @@
 import { realClock } from "../base/clock.ts";
 import type { FleetConfig } from "../config/fleet_file.ts";
 import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
+import { findAdminKey } from "./kvctl_config.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import { parseAddress } from "../net/transport.ts";
@@ -103,13 +104,15 @@ export async function common(verb: string, values: Record<string, unknown>): Pro
     }
   }
   const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
-  const keyPath = (values.key as string | undefined) ?? "admin.key";
+  const key = findAdminKey(values.key as string | undefined, path);
+  const keyPath = key.path!;
   let keyText: string;
   try {
     keyText = await Deno.readTextFile(keyPath);
   } catch {
     throw new UsageError(
-      `kvctl ${verb}: cannot read the admin key ${keyPath}; create one with 'kvctl keygen' or pass --key`,
+      `kvctl ${verb}: cannot read the admin key ${keyPath} (${key.source}); create one with ` +
+        `'kvctl keygen --out ${keyPath}', or pass --key or set $KVSTORE_ADMIN_KEY ('kvctl config' shows what is used)`,
     );
   }
   const privateKey = await importAdminPrivateKey(keyText, keyPath);

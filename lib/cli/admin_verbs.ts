@@ -14,10 +14,12 @@ import { loadFleetOptional } from "./kvctl_target.ts";
 import { parseDuration, parseFlags, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { utf8Encoder } from "../base/bytes.ts";
+import { printJson } from "./json_output.ts";
 import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
 import {
   common,
   COMMON_FLAGS,
+  followJson,
   LIMITS,
   monitorUrl,
   openClient,
@@ -25,6 +27,7 @@ import {
   pushFile,
   rolloutOf,
   sendAndFollow,
+  targetLiveMembers,
 } from "./admin_common.ts";
 
 export { ADMIN_HELP };
@@ -118,6 +121,7 @@ async function run(args: string[]): Promise<number> {
   const c = await common("run", values);
   const client = await openClient(c.entry[0], c.fleet);
   try {
+    await targetLiveMembers("run", c, client);
     const rollout = values.restart ? await rolloutOf("run", c, client, budgetMs) : undefined;
     const signed = await createCommand(c.privateKey, {
       run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
@@ -129,7 +133,9 @@ async function run(args: string[]): Promise<number> {
           `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
       );
     }
-    return await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
+    const code = await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
+    if (c.json) printJson(followJson("run", c));
+    return code;
   } finally {
     client.close();
   }
@@ -203,7 +209,10 @@ async function push(args: string[]): Promise<number> {
   const c = await common("push", values);
   const client = await openClient(c.entry[0], c.fleet);
   try {
-    return await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
+    await targetLiveMembers("push", c, client);
+    const code = await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
+    if (c.json) printJson(followJson("push", c));
+    return code;
   } finally {
     client.close();
   }

@@ -11,7 +11,7 @@ import { generateAdminKeys } from "../admin/keys.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import type { KvctlVerb } from "./kvctl_verb.ts";
 import { loadFleetOptional } from "./kvctl_target.ts";
-import { parseDuration, parseFlags, parseSize, UsageError } from "../base/cli_args.ts";
+import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { utf8Encoder } from "../base/bytes.ts";
 import { printJson } from "./json_output.ts";
@@ -223,8 +223,11 @@ async function status(args: string[]): Promise<number> {
     config: { type: "string" },
     monitor: { type: "string" },
     node: { type: "string" },
+    tail: { type: "string" },
+    json: { type: "boolean" },
   });
   if (values.help) return print(ADMIN_STATUS_HELP);
+  const tail = values.tail === undefined ? undefined : parseInteger(values.tail, "--tail", 0, 100_000);
   const { fleet } = await loadFleetOptional(values.config);
   const monitor = monitorUrl(values, fleet);
   const id = positionals[0];
@@ -240,6 +243,7 @@ async function status(args: string[]): Promise<number> {
         counts: { done: number; reported: number };
       }[];
     };
+    if (values.json) return printJson({ commands: body.commands });
     if (body.commands.length === 0) console.log("no admin commands on the monitor yet");
     for (const c of body.commands) {
       console.log(
@@ -258,11 +262,29 @@ async function status(args: string[]): Promise<number> {
   try {
     const watcher = new ResultWatcher({ id, monitor, client, targets: nodes });
     const results = await watcher.poll();
+    const final = [...results.values()].every((r) => isFinal(r.status));
+    const sorted = [...results.values()].sort((a, b) => a.node.localeCompare(b.node, "en", { numeric: true }));
+    if (values.json) {
+      printJson({ id, expected: watcher.expected(), final, results: sorted.map((r) => tailed(r, tail)) });
+      return final ? 0 : 1;
+    }
     console.log(formatTable(results, watcher.expected()));
-    return [...results.values()].every((r) => isFinal(r.status)) ? 0 : 1;
+    for (const r of sorted.map((r) => tailed(r, tail))) {
+      const out = [r.stdout?.trimEnd(), r.stderr?.trimEnd() && `(stderr)\n${r.stderr.trimEnd()}`].filter(Boolean);
+      if (out.length > 0) console.log(`\n--- ${r.node} (${r.status}) ---\n${out.join("\n")}`);
+    }
+    return final ? 0 : 1;
   } finally {
     client.close();
   }
+}
+
+/** `r` with only the last `lines` lines of its stdout and stderr (all of them when `lines` is undefined). */
+function tailed(r: NodeResult, lines: number | undefined): NodeResult {
+  if (lines === undefined) return r;
+  const cut = (t: string | undefined) =>
+    t === undefined ? t : lines === 0 ? "" : t.trimEnd().split("\n").slice(-lines).join("\n");
+  return { ...r, stdout: cut(r.stdout), stderr: cut(r.stderr) };
 }
 
 /** The admin verbs of kvctl (their help is ADMIN_HELP, under `keygen`). */

@@ -360,7 +360,6 @@ ${rows || '<tr><td colspan="4" class="muted">no report yet</td></tr>'}
 }
 
 function layout(monitor: Monitor, title: string, body: string, script: string, head = ""): string {
-  const here = (path: string) => (title === "Nodes" && path === "/" ? ' class="here"' : "");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} · ${esc(monitor.name)} · KVStore monitor</title>${head}

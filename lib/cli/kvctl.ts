@@ -224,7 +224,7 @@ async function kvctlVerb(args: string[]): Promise<number> {
       const target = targets.nodes[0];
       if (!values.yes && !confirm(verb, target)) {
         console.error(`kvctl ${verb}: not confirmed; nothing was sent`);
-        return EXIT.refused;
+        return EXIT.usage;
       }
       await on((c) => verb === "wipeout" ? c.wipeout() : c.shutdown());
       if (json) return printJson({ node: target, done: true });

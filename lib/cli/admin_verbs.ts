@@ -121,18 +121,24 @@ async function run(args: string[]): Promise<number> {
   const c = await common("run", values);
   const client = await openClient(c.entry[0], c.fleet);
   try {
+    const sign = (rollout?: RolloutSpec) =>
+      createCommand(c.privateKey, {
+        run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
+      }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+    const sizeCheck = (signed: Awaited<ReturnType<typeof sign>>) => {
+      const tooBig = submitSizeError(signed);
+      if (tooBig) {
+        throw new UsageError(
+          `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
+            `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
+        );
+      }
+    };
+    sizeCheck(await sign()); // before any datagram leaves: a script too big is refused without a word to a node
     await targetLiveMembers("run", c, client);
     const rollout = values.restart ? await rolloutOf("run", c, client, budgetMs) : undefined;
-    const signed = await createCommand(c.privateKey, {
-      run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
-    }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
-    const tooBig = submitSizeError(signed);
-    if (tooBig) {
-      throw new UsageError(
-        `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
-          `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
-      );
-    }
+    const signed = await sign(rollout);
+    sizeCheck(signed);
     const code = await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
     if (c.json) printJson(followJson("run", c));
     return code;

@@ -56,8 +56,9 @@ export class ClusterDir {
     this.#child = child;
     const lines = async (stream: ReadableStream<Uint8Array>) => {
       let rest = "";
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        const parts = (rest + chunk).split("\n");
+      const dec = new TextDecoder();
+      for await (const bytes of stream) {
+        const parts = (rest + dec.decode(bytes, { stream: true })).split("\n");
         rest = parts.pop()!;
         this.output.push(...parts);
       }
@@ -65,12 +66,15 @@ export class ClusterDir {
     this.#done = Promise.all([lines(child.stdout), lines(child.stderr)]).then(() => {});
   }
 
-  /** Starts `deno task cluster` (the cluster role, as the task runs it) with `nodes` nodes in a new directory. */
-  static async start(options: { nodes?: number; allowRun?: boolean } = {}): Promise<ClusterDir> {
+  /**
+   * Starts `deno task cluster` (the cluster role, as the task runs it) with `nodes` nodes in a new directory;
+   * `monitor: false` starts no monitor (the test runs its own, with shorter rounds).
+   */
+  static async start(options: { nodes?: number; allowRun?: boolean; monitor?: boolean } = {}): Promise<ClusterDir> {
     const n = options.nodes ?? 5;
     const dir = await Deno.makeTempDir({ prefix: "kvstore-cluster-dir-" });
     const base = freeUdpRange(n);
-    const monitorPort = freeTcpPort();
+    const monitorPort = options.monitor === false ? 0 : freeTcpPort();
     const args = ["--nodes", String(n), "--base-port", String(base), "--monitor-port", String(monitorPort)];
     if (options.allowRun) args.push("--allow-run");
     const { cmd, args: argv } = roleCommand("cluster", args);

@@ -5,7 +5,8 @@
  * @module
  */
 import { PAGE_CSS } from "../../monitoring/server/page_assets.ts";
-import { esc, renderNav } from "../../monitoring/server/page.ts";
+import { esc } from "../../monitoring/server/page.ts";
+import { renderNav } from "../../monitoring/server/page_parts.ts";
 import type { NodeResult } from "../protocol.ts";
 import { type AdminResults, type CommandRecord, countResults } from "./results_store.ts";
 import { describeRollout } from "../rollout_view.ts";

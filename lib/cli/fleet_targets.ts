@@ -22,6 +22,8 @@ export const FLEET_TARGET_LIMITS = {
   membersTimeoutMs: 300,
   /** Retries of the members query, per entry node. */
   membersRetries: 2,
+  /** Entry nodes asked at once (the first answer wins). */
+  membersFanout: 3,
   /** Timeout of the direct probe of a suspect member (ms). */
   probeTimeoutMs: 300,
   /** Retries of that probe. */
@@ -98,7 +100,7 @@ export function splitMembers(
 }
 
 /**
- * Asks the entry nodes in turn for their member list (signed with the fleet's cluster key);
+ * Asks the entry nodes, a few at once, for their member list (signed with the fleet's cluster key);
  * undefined when none answers.
  *
  * @example
@@ -118,14 +120,18 @@ export async function askMembers(
     fleetKeyring(fleet),
   );
   try {
-    for (const via of entries) {
+    // A few entries at once, so a dead entry node (the fleet file lists it too) costs no waiting.
+    for (let i = 0; i < entries.length; i += FLEET_TARGET_LIMITS.membersFanout) {
+      const batch = entries.slice(i, i + FLEET_TARGET_LIMITS.membersFanout);
       try {
-        const { members } = await debug.members(via, {
-          timeoutMs: FLEET_TARGET_LIMITS.membersTimeoutMs,
-          retries: FLEET_TARGET_LIMITS.membersRetries,
-        });
-        return { rows: members, via };
-      } catch { /* no answer: the next entry */ }
+        return await Promise.any(batch.map(async (via) => {
+          const { members } = await debug.members(via, {
+            timeoutMs: FLEET_TARGET_LIMITS.membersTimeoutMs,
+            retries: FLEET_TARGET_LIMITS.membersRetries,
+          });
+          return { rows: members, via };
+        }));
+      } catch { /* none of the batch answered: the next ones */ }
     }
     return undefined;
   } finally {

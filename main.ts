@@ -8,6 +8,7 @@ import { nodeCommand } from "./lib/cli/node_command.ts";
 import { kvctlCommand } from "./lib/cli/kvctl.ts";
 import { clusterCommand } from "./lib/cli/cluster_command.ts";
 import { monitorCommand } from "./lib/cli/monitor_command.ts";
+import { adoptInvocationDirectory } from "./lib/cli/kvctl_config.ts";
 
 const HELP = `KVStore: a distributed key-value store for unreliable, far-apart hosts.
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 if (import.meta.main) {
   await runCli(async () => {
     const [command, ...rest] = Deno.args;
+    if (command === "kvctl" || command === "client" || command === "cluster") adoptInvocationDirectory();
     if (!command || command === "--help" || command === "-h" || command === "help") {
       console.log(HELP);
       return command ? 0 : 2;

@@ -156,15 +156,21 @@ Deno.test("$KVSTORE_NODE and $KVSTORE_DEBUG take effect through deno task kvctl"
     assert.equal(get.stdout, "yes");
     // Without the variable (and with an explicit --node that is wrong), the node is not reached.
     const wrong = await denoTask("kvctl", ["get", "perm-env", "--node", "127.0.0.1:1", "--retries", "0"], env);
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 3, "no answer: exit code 3 (lib/cli/exit_codes.ts)");
     assert.match(wrong.stderr, /127\.0\.0\.1:1/);
+    // $KVSTORE_CONFIG and $KVSTORE_ADMIN_KEY are read (a missing file is a configuration error, exit 2).
+    const config = await denoTask("kvctl", ["get", "perm-env"], { KVSTORE_CONFIG: "/nonexistent/fleet.yaml" });
+    assert.equal(config.code, 2, config.stderr);
+    assert.match(config.stderr, /Cannot read \/nonexistent\/fleet\.yaml/);
+    const key = await denoTask("kvctl", ["config", "--json"], { KVSTORE_ADMIN_KEY: "/nonexistent/admin.key" });
+    assert.equal(JSON.parse(key.stdout).key.source, "$KVSTORE_ADMIN_KEY", key.stderr);
     const plain = await denoTask("kvctl", ["frobnicate"]);
     assert.equal(plain.code, 2);
     assert.doesNotMatch(plain.stderr, /\n\s+at /, "no stack without KVSTORE_DEBUG");
     const debug = await denoTask("kvctl", ["frobnicate"], { KVSTORE_DEBUG: "1" });
     assert.equal(debug.code, 2);
     assert.match(debug.stderr, /^error: kvctl: unknown verb "frobnicate"/);
-    assert.match(debug.stderr, /\n\s+at kvctlCommand /, "KVSTORE_DEBUG=1 prints the stack");
+    assert.match(debug.stderr, /\n\s+at (async )?kvctl(Command|Verb) /, "KVSTORE_DEBUG=1 prints the stack");
   } finally {
     client.close();
     await node.stop();

@@ -27,6 +27,11 @@ export interface WatchOptions {
   progress?: (line: string) => void;
   /** A rolling restart's order: progress lines follow it node by node, and it ends when the rollout does. */
   order?: string[];
+  /**
+   * Asked every `everyMs` while following (not a rollout): expected nodes the fleet now knows as dead;
+   * they are no longer waited on, and `line` is said once for each.
+   */
+  dropDead?: { everyMs: number; dead: (expected: string[]) => Promise<{ address: string; line: string }[]> };
 }
 
 /**
@@ -42,11 +47,17 @@ export class ResultWatcher {
   #o: WatchOptions;
   #expected: Set<string>;
   #monitorNodesChecked = false;
+  #dropped = new Map<string, string>();
 
   /** Creates a watcher. */
   constructor(options: WatchOptions) {
     this.#o = options;
     this.#expected = new Set(options.targets);
+  }
+
+  /** Nodes no longer waited on because the fleet knows them as dead, with the line said for each. */
+  dropped(): Map<string, string> {
+    return new Map(this.#dropped);
   }
 
   /** Nodes expected to report (targets, plus nodes that did report). */
@@ -98,8 +109,19 @@ export class ResultWatcher {
     const open = this.#expected.size === 0;
     if (open) say("the number of nodes is unknown (no fleet file): counting nodes as they report");
     let lastChange = Date.now();
+    let lastDeadCheck = Date.now();
     for (;;) {
       results = await this.poll();
+      const drop = this.#o.dropDead;
+      if (drop && !this.#o.order && Date.now() - lastDeadCheck >= drop.everyMs) {
+        lastDeadCheck = Date.now();
+        const waiting = [...this.#expected].filter((n) => !isFinal(results.get(n)?.status ?? "running"));
+        for (const d of waiting.length > 0 ? await drop.dead(waiting) : []) {
+          if (!this.#expected.delete(d.address)) continue;
+          this.#dropped.set(d.address, d.line);
+          say(d.line);
+        }
+      }
       const n = this.#expected.size;
       const done = [...results.values()].filter((r) => isFinal(r.status)).length;
       const fetching = [...results.values()].filter((r) => r.status === "fetching").length;

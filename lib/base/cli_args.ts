@@ -101,7 +101,8 @@ export function parseInteger(text: string, flag: string, min = 0, max = Number.M
 
 /**
  * Runs a command's main function and turns every error into one line on stderr
- * and an exit code (2 for usage errors, 1 otherwise) — never a stack trace.
+ * and an exit code (2 for usage errors, the error's own numeric `exitCode` if it has one, 1 otherwise) —
+ * never a stack trace.
  * Set `KVSTORE_DEBUG=1` to see stacks.
  */
 export async function runCli(main: () => Promise<number | void>): Promise<never> {
@@ -116,7 +117,8 @@ export async function runCli(main: () => Promise<number | void>): Promise<never>
     } catch { /* no env permission */ }
     console.error(`error: ${err?.message ?? String(e)}`);
     if (debug && err?.stack) console.error(err.stack);
-    code = e instanceof UsageError ? 2 : 1;
+    const own = (e as { exitCode?: unknown })?.exitCode;
+    code = e instanceof UsageError ? 2 : typeof own === "number" ? own : 1;
   }
   Deno.exit(code);
 }

@@ -8,6 +8,7 @@
 import { realClock } from "../base/clock.ts";
 import type { FleetConfig } from "../config/fleet_file.ts";
 import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
+import { findAdminKey } from "./kvctl_config.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import { parseAddress } from "../net/transport.ts";
@@ -25,6 +26,15 @@ import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/k
 import { parseDuration, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { formatDuration } from "./admin_help.ts";
+import {
+  deadAmong,
+  FLEET_TARGET_LIMITS,
+  type FleetTargets,
+  fleetTargets,
+  type Skipped,
+  skippedLine,
+} from "./fleet_targets.ts";
+import type { NodeResult } from "../admin/protocol.ts";
 
 /**
  * The limits nodes enforce (lib/admin/config.ts defaults); kvctl checks them before sending.
@@ -51,6 +61,7 @@ export const COMMON_FLAGS = {
   nodes: { type: "string" },
   monitor: { type: "string" },
   expires: { type: "string" },
+  json: { type: "boolean" },
 } as const;
 
 /** What every signing verb reads before it builds a command. */
@@ -62,6 +73,30 @@ export interface Common {
   lifetimeMs: number;
   entry: string[];
   monitor?: string;
+  /** Whether --node named the entry node. */
+  named: boolean;
+  /** --json: one JSON document on stdout instead of tables. */
+  json: boolean;
+  /** The live members targeted and the members skipped ({@linkcode targetLiveMembers}). */
+  targets?: FleetTargets;
+  /** What the last {@linkcode sendAndFollow} saw (for --json). */
+  last?: FollowOutcome;
+}
+
+/** What following a command saw. */
+export interface FollowOutcome {
+  /** Command id. */
+  id: string;
+  /** Node it was handed to. */
+  handedTo: string;
+  /** Nodes waited on. */
+  targets: string[];
+  /** Nodes not waited on (dead before or while following), with the line said for each. */
+  skipped: string[];
+  /** Results by node. */
+  results: NodeResult[];
+  /** Exit code. */
+  code: number;
 }
 
 /** `--expires` in ms, checked against the lifetime nodes accept. */
@@ -103,13 +138,15 @@ export async function common(verb: string, values: Record<string, unknown>): Pro
     }
   }
   const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
-  const keyPath = (values.key as string | undefined) ?? "admin.key";
+  const key = findAdminKey(values.key as string | undefined, path);
+  const keyPath = key.path!;
   let keyText: string;
   try {
     keyText = await Deno.readTextFile(keyPath);
   } catch {
     throw new UsageError(
-      `kvctl ${verb}: cannot read the admin key ${keyPath}; create one with 'kvctl keygen' or pass --key`,
+      `kvctl ${verb}: cannot read the admin key ${keyPath} (${key.source}); create one with ` +
+        `'kvctl keygen --out ${keyPath}', or pass --key or set $KVSTORE_ADMIN_KEY ('kvctl config' shows what is used)`,
     );
   }
   const privateKey = await importAdminPrivateKey(keyText, keyPath);
@@ -122,7 +159,42 @@ export async function common(verb: string, values: Record<string, unknown>): Pro
   if (entry.length === 0) {
     throw new UsageError(`kvctl ${verb}: no node to send to; pass --node ADDR or --config nodes.yaml`);
   }
-  return { fleet, configPath: path, privateKey, selector, lifetimeMs, entry, monitor: monitorUrl(values, fleet) };
+  return {
+    fleet,
+    configPath: path,
+    privateKey,
+    selector,
+    lifetimeMs,
+    entry,
+    monitor: monitorUrl(values, fleet),
+    named: node !== undefined,
+    json: values.json === true,
+  };
+}
+
+/**
+ * Makes the live members (as a reachable node sees them, matching --nodes) the one target list of
+ * the command, names the members skipped (dead, left, suspect and silent) at once on stderr, and
+ * hands the command to a live member. Without an answer to the members query, the fleet file's
+ * nodes stay the targets (with a warning).
+ *
+ * @example
+ * ```ts ignore
+ * await targetLiveMembers("upgrade", c, client); // "skipped 127.0.0.1:4003: dead since 12:01:07"
+ * ```
+ */
+export async function targetLiveMembers(verb: string, c: Common, client: AdminClient): Promise<void> {
+  const t = await fleetTargets(c.entry, c.fleet, c.selector, client.rpc);
+  if (!t) {
+    console.error(
+      `kvctl ${verb}: no node told its members (tried ${c.entry.join(", ")}); waiting on the fleet file's nodes`,
+    );
+    return;
+  }
+  for (const s of t.skipped) console.error(skippedLine(s));
+  if (t.live.length === 0) throw new UsageError(`kvctl ${verb}: no live member matches --nodes ${c.selector}`);
+  c.targets = t;
+  if (!c.named) c.entry = [...t.live].sort(() => Math.random() - 0.5);
 }
 
 /**
@@ -189,10 +261,12 @@ export async function sendAndFollow(
 ): Promise<number> {
   const entry = await client.submit(signed, c.entry);
   const id = signed.c.id;
-  // Without a fleet file the targets are unknown: the watcher then counts nodes as they report (monitor),
-  // or asks the node the command was handed to.
-  const fleetTargets = (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
-  const targets = fleetTargets.length > 0 || c.monitor || !matchesSelector(c.selector, entry) ? fleetTargets : [entry];
+  // The live members when known; else the fleet file's nodes. Without either the targets are unknown:
+  // the watcher then counts nodes as they report (monitor), or asks the node the command was handed to.
+  const listed = c.targets?.live ?? (c.fleet?.nodes ?? []).filter((a) => matchesSelector(c.selector, a));
+  const targets = listed.length > 0 || c.monitor || !matchesSelector(c.selector, entry) ? listed : [entry];
+  const skipped = (c.targets?.skipped ?? []).map(skippedLine);
+  c.last = { id, handedTo: entry, targets, skipped, results: [], code: 0 };
   console.error(`command ${id} handed to ${entry}; it spreads to every node (selector: ${c.selector})`);
   if (!wait) {
     console.error(
@@ -204,22 +278,59 @@ export async function sendAndFollow(
   }
   const order = signed.c.run?.rollout?.order;
   const started = performance.now();
-  const watcher = new ResultWatcher({ id, monitor: c.monitor, client, targets: order ?? targets, order });
-  if (!order) await watcher.addMonitorNodes((a) => matchesSelector(c.selector, a));
+  const dropDead = c.targets
+    ? {
+      everyMs: FLEET_TARGET_LIMITS.refreshMs,
+      dead: async (expected: string[]) =>
+        (await deadAmong(c.entry, c.fleet, expected)).map((s: Skipped) => ({
+          address: s.address,
+          line: skippedLine(s),
+        })),
+    }
+    : undefined;
+  const watcher = new ResultWatcher({ id, monitor: c.monitor, client, targets: order ?? targets, order, dropDead });
+  if (!order && !c.targets) await watcher.addMonitorNodes((a) => matchesSelector(c.selector, a));
   if (!c.monitor) console.error(`no monitor configured (monitor.url in nodes.yaml): asking the nodes directly`);
   const results = await watcher.follow(deadlineMs);
-  console.log(formatTable(results, watcher.expected()));
+  const dropped = watcher.dropped();
+  for (const n of dropped.keys()) results.delete(n);
+  const out = c.json ? () => {} : (line: string) => console.log(line);
+  out(formatTable(results, watcher.expected()));
   const missing = watcher.expected().filter((n) => !results.has(n)).length;
   const bad = [...results.values()].filter((r) => r.status !== "ok").length;
   if (order) {
     const p = describeRollout(order, results);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    if (p.halted) console.log(`\nrollout halted at ${p.halted.at} after ${secs} s: ${p.halted.reason}`);
+    if (p.halted) out(`\nrollout halted at ${p.halted.at} after ${secs} s: ${p.halted.reason}`);
     else if (p.restarted === p.total) {
-      console.log(`\nrollout done: ${p.total} of ${p.total} nodes restarted in ${secs} s`);
-    } else console.log(`\nrollout not finished after ${secs} s: ${p.line}`);
+      out(`\nrollout done: ${p.total} of ${p.total} nodes restarted in ${secs} s`);
+    } else out(`\nrollout not finished after ${secs} s: ${p.line}`);
   }
-  return bad === 0 && missing === 0 && results.size > 0 ? 0 : 1;
+  if (skipped.length + dropped.size > 0) {
+    console.error(`${skipped.length + dropped.size} skipped: ${[...skipped, ...dropped.values()].join("; ")}`);
+  }
+  const code = bad === 0 && missing === 0 && results.size > 0 ? 0 : 1;
+  c.last = {
+    id,
+    handedTo: entry,
+    targets: watcher.expected(),
+    skipped: [...skipped, ...dropped.values()],
+    results: [...results.values()].sort((a, b) => compareAddresses(a.node, b.node)),
+    code,
+  };
+  return code;
+}
+
+/**
+ * The --json document of run and push: the command's outcome (see docs/kvctl.md).
+ *
+ * @example
+ * ```ts ignore
+ * printJson(followJson("run", c));
+ * ```
+ */
+export function followJson(verb: string, c: Common): Record<string, unknown> {
+  return { verb, ...(c.last ?? {}), code: c.last?.code ?? 1 };
 }
 
 /**
@@ -237,8 +348,8 @@ export async function rolloutOf(
   client: AdminClient,
   budgetMs: number | undefined,
 ): Promise<RolloutSpec> {
-  let alive: string[] | undefined;
-  for (const entry of c.entry) {
+  let alive: string[] | undefined = c.targets?.live;
+  for (const entry of alive ? [] : c.entry) {
     alive = (await askView(client.rpc, entry, entry, { viewTimeoutMs: 300, viewRetries: 2 }, true))?.alive;
     if (alive) break;
   }

@@ -39,15 +39,20 @@ const LIFETIME = formatDuration(DEFAULT_COMMAND_LIFETIME_MS);
 
 /** The options every signing verb (run, push) shares. */
 const SIGNING_OPTIONS = `  --nodes SEL         nodes that act: all, or a comma list of addresses and globs
-                      such as 10.0.1.*,10.0.2.7:4000 (default all; every node relays)
+                      such as 10.0.1.*,10.0.2.7:4000 (default all; every node relays). kvctl
+                      waits on the live members only: those the fleet knows as dead or left
+                      are named at once ("skipped ADDR: dead since 12:01:07")
   --expires D         lifetime of the command: nodes that learn of it later ignore it
                       (default ${LIFETIME}, at most ${LIMITS.lifetime} = ${
   DEFAULT_ADMIN_CONFIG.maxLifetimeMs / 86_400_000
 } days)
-  --config FILE       fleet file: nodes, monitor.url, adminPublicKey (default ./nodes.yaml if present)
-  --key FILE          admin private key written by kvctl keygen (default ./admin.key)
-  --node ADDR         node to hand the command to (default: the fleet's nodes in random order
-                      until one answers)
+  --config FILE       fleet file: nodes, monitor.url, adminPublicKey (default $KVSTORE_CONFIG, else
+                      .kvstore-cluster/nodes.yaml, else ./nodes.yaml; see 'kvctl config')
+  --key FILE          admin private key written by kvctl keygen (default $KVSTORE_ADMIN_KEY, else
+                      admin.key beside the fleet file)
+  --node ADDR         node to hand the command to (default: a live member)
+  --json              print one JSON document: {"verb","id","handedTo","targets":[ADDR],
+                      "skipped":[LINE],"results":[{"node","status","exitCode",…}],"code"}
   --monitor URL       monitor to follow the results on (default monitor.url of the fleet file;
                       without one, kvctl asks the nodes directly)
   -h, --help          show this help`;
@@ -133,10 +138,16 @@ with the fleet's adminPublicKey ('kvctl upgrade ARCHIVE' also unpacks and runs i
 export const ADMIN_STATUS_HELP = `Usage: kvctl admin-status [ID] [options]
 
 Without ID, lists the admin commands the monitor knows (newest first); with ID, prints
-one row per node (status, exit code, duration, first line of output).
+one row per node (status, exit code, duration, first line of output), then each node's
+whole output (standard output, then standard error).
 
 Options:
-  --config FILE       fleet file: nodes and monitor.url (default ./nodes.yaml if present)
+  --tail N            print only the last N lines of each node's output
+  --json              without ID: {"commands":[{"id","command","counts"}]}; with ID:
+                      {"id","expected":[ADDR],"final":BOOL,"results":[{"node","status","exitCode",
+                      "durationMs","stdout","stderr","message",…}]}
+  --config FILE       fleet file: nodes and monitor.url (default $KVSTORE_CONFIG, else
+                      .kvstore-cluster/nodes.yaml, else ./nodes.yaml)
   --monitor URL       monitor to ask (default monitor.url of the fleet file)
   --node ADDR         without a monitor, ask this node for its result (default: every fleet node)
   -h, --help          show this help

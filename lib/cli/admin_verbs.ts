@@ -13,13 +13,15 @@ import { generateAdminKeys } from "../admin/keys.ts";
 import { isFinal, type NodeResult } from "../admin/protocol.ts";
 import type { KvctlVerb } from "./kvctl_verb.ts";
 import { loadFleetOptional } from "./kvctl_target.ts";
-import { parseDuration, parseFlags, parseSize, UsageError } from "../base/cli_args.ts";
+import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { utf8Encoder } from "../base/bytes.ts";
+import { printJson } from "./json_output.ts";
 import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
 import {
   common,
   COMMON_FLAGS,
+  followJson,
   LIMITS,
   monitorUrl,
   openClient,
@@ -27,6 +29,7 @@ import {
   pushFile,
   rolloutOf,
   sendAndFollow,
+  targetLiveMembers,
 } from "./admin_common.ts";
 
 export { ADMIN_HELP };
@@ -120,18 +123,27 @@ async function run(args: string[]): Promise<number> {
   const c = await common("run", values);
   const client = await openClient(c.entry[0], c.fleet);
   try {
+    const sign = (rollout?: RolloutSpec) =>
+      createCommand(c.privateKey, {
+        run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
+      }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
+    const sizeCheck = (signed: Awaited<ReturnType<typeof sign>>) => {
+      const tooBig = submitSizeError(signed);
+      if (tooBig) {
+        throw new UsageError(
+          `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
+            `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
+        );
+      }
+    };
+    sizeCheck(await sign()); // before any datagram leaves: a script too big is refused without a word to a node
+    await targetLiveMembers("run", c, client);
     const rollout = values.restart ? await rolloutOf("run", c, client, budgetMs) : undefined;
-    const signed = await createCommand(c.privateKey, {
-      run: { script, timeoutMs, ...(rollout ? { restart: true, rollout } : {}) },
-    }, { selector: c.selector, lifetimeMs: c.lifetimeMs });
-    const tooBig = submitSizeError(signed);
-    if (tooBig) {
-      throw new UsageError(
-        `kvctl run: ${tooBig} (${positionals[0]} grows as its quotes, backslashes and control characters are ` +
-          `escaped); shorten the script, or copy the bulk with 'kvctl push'`,
-      );
-    }
-    return await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
+    const signed = await sign(rollout);
+    sizeCheck(signed);
+    const code = await sendAndFollow(c, client, signed, values.wait === true, followLimit(c, timeoutMs, rollout));
+    if (c.json) printJson(followJson("run", c));
+    return code;
   } finally {
     client.close();
   }
@@ -206,7 +218,10 @@ async function push(args: string[]): Promise<number> {
   if (isReleaseArchive(file) && await exists(`${file}.sig`)) await checkArchive("push", file, c);
   const client = await openClient(c.entry[0], c.fleet);
   try {
-    return await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
+    await targetLiveMembers("push", c, client);
+    const code = await pushFile(c, client, file, { to: values.to, mode, chunkSize, timeoutMs });
+    if (c.json) printJson(followJson("push", c));
+    return code;
   } finally {
     client.close();
   }
@@ -217,8 +232,11 @@ async function status(args: string[]): Promise<number> {
     config: { type: "string" },
     monitor: { type: "string" },
     node: { type: "string" },
+    tail: { type: "string" },
+    json: { type: "boolean" },
   });
   if (values.help) return print(ADMIN_STATUS_HELP);
+  const tail = values.tail === undefined ? undefined : parseInteger(values.tail, "--tail", 0, 100_000);
   const { fleet } = await loadFleetOptional(values.config);
   const monitor = monitorUrl(values, fleet);
   const id = positionals[0];
@@ -234,6 +252,7 @@ async function status(args: string[]): Promise<number> {
         counts: { done: number; reported: number };
       }[];
     };
+    if (values.json) return printJson({ commands: body.commands });
     if (body.commands.length === 0) console.log("no admin commands on the monitor yet");
     for (const c of body.commands) {
       console.log(
@@ -252,11 +271,29 @@ async function status(args: string[]): Promise<number> {
   try {
     const watcher = new ResultWatcher({ id, monitor, client, targets: nodes });
     const results = await watcher.poll();
+    const final = [...results.values()].every((r) => isFinal(r.status));
+    const sorted = [...results.values()].sort((a, b) => a.node.localeCompare(b.node, "en", { numeric: true }));
+    if (values.json) {
+      printJson({ id, expected: watcher.expected(), final, results: sorted.map((r) => tailed(r, tail)) });
+      return final ? 0 : 1;
+    }
     console.log(formatTable(results, watcher.expected()));
-    return [...results.values()].every((r) => isFinal(r.status)) ? 0 : 1;
+    for (const r of sorted.map((r) => tailed(r, tail))) {
+      const out = [r.stdout?.trimEnd(), r.stderr?.trimEnd() && `(stderr)\n${r.stderr.trimEnd()}`].filter(Boolean);
+      if (out.length > 0) console.log(`\n--- ${r.node} (${r.status}) ---\n${out.join("\n")}`);
+    }
+    return final ? 0 : 1;
   } finally {
     client.close();
   }
+}
+
+/** `r` with only the last `lines` lines of its stdout and stderr (all of them when `lines` is undefined). */
+function tailed(r: NodeResult, lines: number | undefined): NodeResult {
+  if (lines === undefined) return r;
+  const cut = (t: string | undefined) =>
+    t === undefined ? t : lines === 0 ? "" : t.trimEnd().split("\n").slice(-lines).join("\n");
+  return { ...r, stdout: cut(r.stdout), stderr: cut(r.stderr) };
 }
 
 /** The admin verbs of kvctl (their help is ADMIN_HELP, under `keygen`). */

@@ -9,6 +9,7 @@ import { toHex } from "../base/bytes.ts";
 import { formatFleet } from "../config/fleet_file.ts";
 import { parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 import { FSYNC_POLICIES } from "../storage/durability.ts";
+import { generateAdminKeys } from "../admin/keys.ts";
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]
@@ -62,8 +63,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
   const clusterKey = toHex(crypto.getRandomValues(new Uint8Array(32)));
-  // Admin key made with 'kvctl keygen --out DIR/admin.key' (docs/admin.md), if any.
-  const adminPub = await Deno.readTextFile(`${dir}/admin.key.pub`).then((t) => t.trim(), () => "");
+  // The admin key: DIR/admin.key (from 'kvctl keygen --out DIR/admin.key', docs/admin.md), made here if
+  // missing, so kvctl run/push/upgrade work at once from the directory (they find the key beside the fleet file).
+  const adminPub = await localAdminKey(dir);
   await Deno.writeTextFile(
     fleetFile,
     formatFleet({
@@ -165,11 +167,10 @@ export async function clusterCommand(args: string[]): Promise<number> {
     }
     if (stopping) return 0;
     console.log(
-      `\n${n} nodes running; fleet file ${fleetFile}. Try:\n  deno task kvctl put hello world --node ${
-        addresses[0]
-      }\n  deno task kvctl get hello --node ${addresses[0]}\n${
-        monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
-      }Ctrl-C stops the cluster.`,
+      `\n${n} nodes running; fleet file ${fleetFile}, admin key ${dir}/admin.key. Try (from this directory):\n` +
+        `  deno task kvctl put hello world\n  deno task kvctl get hello\n  deno task kvctl members\n${
+          monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
+        }Ctrl-C stops the cluster.`,
     );
     if (running === 0) wake(); // every node already exited during start-up
     await woken; // Ctrl-C / SIGTERM, or the last node exited
@@ -183,6 +184,23 @@ export async function clusterCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGTERM", onSignal);
     if (signalled) console.log("all nodes stopped");
   }
+}
+
+/**
+ * The public key of DIR/admin.key.pub, after writing a new key pair there when DIR has none
+ * (the private key with mode 600); "" when a private key exists without its .pub.
+ */
+async function localAdminKey(dir: string): Promise<string> {
+  const pub = await Deno.readTextFile(`${dir}/admin.key.pub`).then((t) => t.trim(), () => "");
+  if (pub) return pub;
+  const hasPrivate = await Deno.stat(`${dir}/admin.key`).then(() => true, () => false);
+  if (hasPrivate) return "";
+  const keys = await generateAdminKeys();
+  await Deno.writeTextFile(`${dir}/admin.key`, keys.privateKeyFile, { mode: 0o600, createNew: true });
+  if (Deno.build.os !== "windows") await Deno.chmod(`${dir}/admin.key`, 0o600);
+  await Deno.writeTextFile(`${dir}/admin.key.pub`, `${keys.publicKey}\n`);
+  console.log(`wrote a new admin key pair: ${dir}/admin.key (private, mode 600) and ${dir}/admin.key.pub`);
+  return keys.publicKey;
 }
 
 /** One node of the cluster: its command line and its processes (two while it restarts in place). */

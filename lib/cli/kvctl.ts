@@ -16,6 +16,10 @@ import { UPGRADE_VERB } from "./upgrade_verb.ts";
 import { BENCH_VERB } from "./bench_verb.ts";
 import { sendDestructive } from "./kvctl_destructive.ts";
 import { Command } from "../wire/client_protocol.ts";
+import { CONFIG_VERB, versionVerb } from "./config_verb.ts";
+import { DATA_VERB_HELP } from "./kvctl_help.ts";
+import { EXIT, EXIT_CODE_HELP, withExitCode } from "./exit_codes.ts";
+import { JSON_FLAG, jsonValue, printJson } from "./json_output.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
@@ -28,27 +32,35 @@ Verbs:
                       dead, left); --count prints only how many it believes alive
   is-alive            check that the node answers
   pid                 print the node's process id
-  wipeout             delete every key on the node (with a fleet file holding a clusterKey, the
-                      request carries a proof made with it, so the node accepts it from any host)
-  shutdown            stop the node at once (proven the same way)
+  wipeout             delete every key on the node (asks on a terminal unless --yes; with a
+                      fleet file holding a clusterKey, the request carries a proof made with
+                      it, so the node accepts it from any host)
+  shutdown            stop the node at once (asks and is proven the same way)
+  config              which fleet file and admin key kvctl uses, and why
+  --version           kvctl's version and the wire versions it speaks
 
 Options:
   --node ADDR         node to talk to (default $KVSTORE_NODE; without either, the nodes of the
                       fleet file are tried in turn until one answers; without a fleet file,
                       127.0.0.1:4000). is-alive, pid, wipeout and shutdown act on one node: they
                       need --node or $KVSTORE_NODE when the fleet file lists several
-  --config FILE       fleet file (default ./nodes.yaml if present): its nodes, and its clusterKey,
-                      which members needs to ask a node of a keyed fleet for its member list and
+  --config FILE       fleet file (default $KVSTORE_CONFIG, else .kvstore-cluster/nodes.yaml as
+                      written by 'deno task cluster', else ./nodes.yaml): its nodes, and its
+                      clusterKey, which members needs to ask a node of a keyed fleet and
                       shutdown and wipeout need to prove themselves to a node on another host
   --hex               KEY is hex (up to 64 digits) instead of UTF-8 text
   --file F            read the value for put from file F
   --count             members: print only the number of live members (for scripts)
+  --empty             put: store an empty value (an empty standard input is refused otherwise)
+  --json              print one JSON document per run (each verb's --help shows its shape)
+  --yes               wipeout, shutdown: do not ask for confirmation
   --timeout D         first timeout, doubled on each retry (default 100ms)
   --retries N         retries with the same request id, per node (default 3)
-  -h, --help          show this help
+  -h, --help          show this help ('kvctl VERB --help' for one verb)
 
 Keys are at most 32 bytes (text is UTF-8, zero-padded). Values are at most 15,000 bytes.
-`;
+
+${EXIT_CODE_HELP}`;
 
 const VERBS = new Set(["put", "get", "remove", "members", "is-alive", "pid", "wipeout", "shutdown"]);
 /** Verbs about one particular node: never sent to a node picked from the fleet file. */
@@ -59,6 +71,7 @@ const extraVerbs = new Map<string, KvctlVerb>([
   ...Object.entries(ADMIN_VERBS),
   ["upgrade", UPGRADE_VERB],
   ["bench", BENCH_VERB],
+  ["config", CONFIG_VERB],
 ]);
 
 const NEWLINE = 0x0a;
@@ -90,7 +103,16 @@ export function getOutput(value: Uint8Array, isTerminal: boolean): Uint8Array {
  * ```
  */
 export async function kvctlCommand(args: string[]): Promise<number> {
+  try {
+    return await kvctlVerb(args);
+  } catch (e) {
+    throw withExitCode(e); // exit codes 1, 2, 3 as lib/cli/exit_codes.ts documents
+  }
+}
+
+async function kvctlVerb(args: string[]): Promise<number> {
   const verb = args[0];
+  if (verb === "--version" || verb === "-V" || verb === "version") return await versionVerb(args.slice(1));
   if (!verb || verb === "--help" || verb === "-h" || verb === "help") {
     console.log(KVCTL_HELP + [...extraVerbs.values()].map((v) => v.help).join(""));
     return verb ? 0 : 2;
@@ -110,10 +132,17 @@ export async function kvctlCommand(args: string[]): Promise<number> {
     count: { type: "boolean" },
     timeout: { type: "string" },
     retries: { type: "string" },
+    empty: { type: "boolean" },
+    yes: { type: "boolean" },
+    ...JSON_FLAG,
   });
   if (values.help) {
-    console.log(KVCTL_HELP);
+    console.log(DATA_VERB_HELP[verb] ?? KVCTL_HELP);
     return 0;
+  }
+  if (values.empty && verb !== "put") throw new UsageError(`kvctl ${verb}: --empty is an option of put`);
+  if (values.yes && !SINGLE_NODE_VERBS.has(verb)) {
+    throw new UsageError(`kvctl ${verb}: --yes is an option of wipeout and shutdown`);
   }
   if (values.count && verb !== "members") throw new UsageError(`kvctl ${verb}: --count is an option of members`);
   const needsKey = verb === "put" || verb === "get" || verb === "remove";
@@ -132,7 +161,7 @@ export async function kvctlCommand(args: string[]): Promise<number> {
       throw new UsageError(`kvctl ${verb}: bad key: ${(e as Error).message}`);
     }
   }
-  const value = verb === "put" ? await readValue(positionals[1], values.file) : undefined;
+  const value = verb === "put" ? await readValue(positionals[1], values.file, values.empty === true) : undefined;
   let envNode: string | undefined;
   try {
     envNode = Deno.env.get("KVSTORE_NODE");
@@ -161,50 +190,70 @@ export async function kvctlCommand(args: string[]): Promise<number> {
       }
     });
   const via = (node: string) => targets.nodes.length > 1 ? ` (via ${node})` : "";
+  const json = values.json === true;
+  const keyText = positionals[0];
   switch (verb) {
     case "put": {
       const { node } = await on((c) => c.put(key!, value!));
+      if (json) return printJson({ key: keyText, bytes: value!.length, node });
       console.error(`stored ${value!.length} bytes${via(node)}`);
       return 0;
     }
     case "get": {
-      const { value: v } = await on((c) => c.get(key!));
+      const { value: v, node } = await on((c) => c.get(key!));
+      if (json) return printJson({ key: keyText, ...jsonValue(v as Uint8Array), node });
       await writeAll(getOutput(v as Uint8Array, Deno.stdout.isTerminal()));
       return 0;
     }
     case "remove": {
       const { node } = await on((c) => c.remove(key!));
+      if (json) return printJson({ key: keyText, removed: true, node });
       console.error(`removed${via(node)}`);
       return 0;
     }
     case "members":
-      return await membersVerb(targets, clientOptions, values.count === true);
+      return await membersVerb(targets, clientOptions, values.count === true, json);
     case "is-alive": {
       const target = targets.nodes[0];
       const { value: alive } = await on((c) => c.isAlive());
-      console.log(alive ? `${target} is alive` : `${target} does not answer`);
-      return alive ? 0 : 1;
+      if (json) printJson({ node: target, alive });
+      else console.log(alive ? `${target} is alive` : `${target} does not answer`);
+      return alive ? EXIT.ok : EXIT.noAnswer;
     }
-    case "pid":
-      console.log((await on((c) => c.pid())).value);
-      return 0;
+    case "pid": {
+      const { value: pid, node } = await on((c) => c.pid());
+      return json ? printJson({ node, pid }) : (console.log(pid), 0);
+    }
     case "wipeout":
-      await on((c) => sendDestructive(c, Command.Wipeout, targets.fleet));
-      console.error(`${targets.nodes[0]} wiped out`);
+    case "shutdown": {
+      const target = targets.nodes[0];
+      if (!values.yes && !confirm(verb, target)) {
+        console.error(`kvctl ${verb}: not confirmed; nothing was sent`);
+        return EXIT.usage;
+      }
+      const command = verb === "wipeout" ? Command.Wipeout : Command.Shutdown;
+      await on((c) => sendDestructive(c, command, targets.fleet));
+      if (json) return printJson({ node: target, done: true });
+      console.error(verb === "wipeout" ? `${target} wiped out` : `${target} is shutting down`);
       return 0;
-    case "shutdown":
-      await on((c) => sendDestructive(c, Command.Shutdown, targets.fleet));
-      console.error(`${targets.nodes[0]} is shutting down`);
-      return 0;
+    }
   }
   return 2;
+}
+
+/** On a terminal, asks before a destructive verb; elsewhere (scripts) it goes ahead. */
+function confirm(verb: string, target: string): boolean {
+  if (!Deno.stdin.isTerminal()) return true;
+  const what = verb === "wipeout" ? `delete every key on ${target}` : `stop ${target} at once`;
+  const answer = prompt(`kvctl ${verb}: ${what}? Type yes to go on (or pass --yes):`);
+  return answer?.trim().toLowerCase() === "yes" || answer?.trim().toLowerCase() === "y";
 }
 
 async function writeAll(bytes: Uint8Array): Promise<void> {
   for (let o = 0; o < bytes.length;) o += await Deno.stdout.write(bytes.subarray(o));
 }
 
-async function readValue(arg: string | undefined, file: string | undefined): Promise<Uint8Array> {
+async function readValue(arg: string | undefined, file: string | undefined, empty: boolean): Promise<Uint8Array> {
   if (arg !== undefined && file !== undefined) {
     throw new UsageError("kvctl put: give the value as an argument or with --file, not both");
   }
@@ -221,6 +270,11 @@ async function readValue(arg: string | undefined, file: string | undefined): Pro
       throw new UsageError("kvctl put: missing VALUE (give it as an argument, with --file, or on standard input)");
     }
     value = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    if (value.length === 0 && !empty) {
+      throw new UsageError(
+        "kvctl put: standard input is empty; pass --empty to store an empty value, or give VALUE or --file",
+      );
+    }
   }
   if (value.length > 15_000) {
     throw new UsageError(`kvctl put: value is ${value.length} bytes; at most 15,000 are allowed`);

@@ -11,6 +11,8 @@ import { RpcTimeoutError } from "../wire/rpc.ts";
 import { parseAddress } from "../net/transport.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { firstAnswering, type Targets } from "./kvctl_target.ts";
+import { NoAnswerError } from "./exit_codes.ts";
+import { printJson } from "./json_output.ts";
 
 /**
  * A time in a state, short: `350ms`, `12s`, `5m07s`, `3h02m`, `4d05h`.
@@ -62,6 +64,7 @@ export async function membersVerb(
   targets: Targets,
   options: { timeoutMs?: number; retries?: number },
   countOnly: boolean,
+  json = false,
 ): Promise<number> {
   // The client protocol first: it tells a node that is down from one that drops the internal query.
   const { value: count, node } = await firstAnswering(targets, async (address) => {
@@ -72,16 +75,14 @@ export async function membersVerb(
       client.close();
     }
   });
-  if (countOnly) {
-    console.log(count);
-    return 0;
-  }
+  if (countOnly) return json ? printJson({ node, alive: count }) : (console.log(count), 0);
   const auth = fleetKeyring(targets.fleet);
   const host = parseAddress(node).hostname;
   const loopback = host === "localhost" || host.startsWith("127.");
   const debug = await ClusterDebugClient.open(loopback ? "127.0.0.1" : host === "::1" ? "::1" : "0.0.0.0", auth);
   try {
     const { members, more } = await debug.members(node, { timeoutMs: options.timeoutMs, retries: options.retries });
+    if (json) return printJson({ node, members, more });
     console.log(formatMembers(members, node));
     const by = (s: string) => members.filter((m) => m.state === s).length;
     console.error(
@@ -91,7 +92,7 @@ export async function membersVerb(
     return 0;
   } catch (e) {
     if (!(e instanceof RpcTimeoutError)) throw e;
-    throw new Error(
+    throw new NoAnswerError(
       auth
         ? `${node} answers but not the members query: is the clusterKey of the fleet file the fleet's? ` +
           `(kvctl members --count needs no key)`

@@ -1,11 +1,13 @@
 /**
  * Which node kvctl talks to: `--node`, else `$KVSTORE_NODE`, else the nodes of the fleet file
- * (`--config FILE` or `./nodes.yaml`) tried in turn until one answers, else 127.0.0.1:4000.
+ * (found as lib/cli/kvctl_config.ts says) tried in turn until one answers, else 127.0.0.1:4000.
  * The admin verbs hand their commands to the fleet's nodes the same way.
  *
  * @module
  */
-import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
+import type { FleetConfig } from "../config/fleet_file.ts";
+import { discoverFleet } from "./kvctl_config.ts";
+import { NoAnswerError } from "./exit_codes.ts";
 import { KVTimeoutError } from "../client/errors.ts";
 import { type Address, parseAddress } from "../net/transport.ts";
 import { UsageError } from "../base/cli_args.ts";
@@ -14,22 +16,18 @@ import { UsageError } from "../base/cli_args.ts";
 export const DEFAULT_NODE = "127.0.0.1:4000";
 
 /**
- * Reads the fleet file `path`, or `./nodes.yaml` if it exists when no path is given (nothing otherwise).
+ * Reads the fleet file kvctl finds (lib/cli/kvctl_config.ts: `--config`, `$KVSTORE_CONFIG`,
+ * `.kvstore-cluster/nodes.yaml`, `./nodes.yaml`); nothing when there is none.
  *
  * @example
  * ```ts ignore
- * const { fleet, path } = await loadFleetOptional(undefined); // ./nodes.yaml, if any
+ * const { fleet, path } = await loadFleetOptional(undefined); // .kvstore-cluster/nodes.yaml or ./nodes.yaml, if any
  * console.log(path, fleet?.nodes.length);
  * ```
  */
 export async function loadFleetOptional(path: string | undefined): Promise<{ fleet?: FleetConfig; path?: string }> {
-  if (path) return { fleet: await loadFleet(path), path };
-  try {
-    await Deno.stat("nodes.yaml");
-  } catch {
-    return {};
-  }
-  return { fleet: await loadFleet("nodes.yaml"), path: "nodes.yaml" };
+  const { fleet, path: found } = await discoverFleet(path);
+  return found ? { fleet, path: found } : {};
 }
 
 /**
@@ -95,7 +93,7 @@ export async function resolveTargets(
 /**
  * Runs `op` against the targets in turn until one answers: a node that does not reply
  * (`KVTimeoutError`) or cannot be reached passes to the next; any other error is the answer.
- * When none answers, throws one sentence naming every node tried.
+ * When none answers, throws one sentence naming every node tried ({@linkcode NoAnswerError}: exit code 3).
  *
  * @example
  * ```ts ignore
@@ -117,9 +115,9 @@ export async function firstAnswering<T>(
   }
   if (targets.source === "--node" || targets.source === "$KVSTORE_NODE" || targets.source === "default") {
     const hint = targets.source === "default" ? "pass --node ADDR or --config nodes.yaml" : `check ${targets.source}`;
-    throw new Error(`cannot reach node ${tried[0]}: no reply after retries (is it running? ${hint})`);
+    throw new NoAnswerError(`cannot reach node ${tried[0]}: no reply after retries (is it running? ${hint})`);
   }
-  throw new Error(
+  throw new NoAnswerError(
     `no node of ${targets.source} answered: tried ${tried.join(", ")} (no reply after retries; is the cluster ` +
       `running? pass --node ADDR)`,
   );

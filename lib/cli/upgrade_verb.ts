@@ -15,7 +15,19 @@ import { askView } from "../replication/catch_up.ts";
 import { parseDuration, parseFlags, UsageError } from "../base/cli_args.ts";
 import { isReleaseArchive, releaseBundleSha256 } from "../admin/release.ts";
 import { checkArchive } from "./release_check.ts";
-import { common, COMMON_FLAGS, LIMITS, openClient, print, pushFile, rolloutOf, sendAndFollow } from "./admin_common.ts";
+import {
+  common,
+  COMMON_FLAGS,
+  type FollowOutcome,
+  LIMITS,
+  openClient,
+  print,
+  pushFile,
+  rolloutOf,
+  sendAndFollow,
+  targetLiveMembers,
+} from "./admin_common.ts";
+import { printJson } from "./json_output.ts";
 import { budgetOf, followLimit } from "./admin_verbs.ts";
 import { formatDuration } from "./admin_help.ts";
 import type { KvctlVerb } from "./kvctl_verb.ts";
@@ -47,10 +59,13 @@ Options:
 });
                       a node not back in time halts the rollout
   --timeout D         how long the push may take (default 10m)
-  --nodes SEL         nodes to upgrade (default all)
+  --nodes SEL         nodes to upgrade (default all live members: members the fleet knows
+                      as dead or left are named at once and skipped)
   --expires D         lifetime of the commands (default 1h)
-  --config FILE       fleet file (default ./nodes.yaml if present)
-  --key FILE          admin private key (default ./admin.key)
+  --config FILE       fleet file (default $KVSTORE_CONFIG, .kvstore-cluster/nodes.yaml, ./nodes.yaml)
+  --key FILE          admin private key (default $KVSTORE_ADMIN_KEY, else admin.key beside the
+                      fleet file)
+  --json              print {"push":…,"restart":…,"versions":[{"program","nodes"}],"code"}
   --node ADDR         node to hand the commands to
   --monitor URL       monitor to follow the results on
   -h, --help          show this help
@@ -98,7 +113,14 @@ export async function upgrade(args: string[]): Promise<number> {
   const sha256 = await fileSha256(file);
   const path = `bin/kvstore-${sha256.slice(0, 12)}${script ? ".js" : archive ? ".tar.gz" : ""}`;
   const client = await openClient(c.entry[0], c.fleet);
+  const json = (
+    push: FollowOutcome | undefined,
+    restart: FollowOutcome | undefined,
+    versions: unknown[],
+    code: number,
+  ) => c.json ? printJson({ verb: "upgrade", push: push ?? null, restart: restart ?? null, versions, code }) : 0;
   try {
+    await targetLiveMembers("upgrade", c, client);
     const rollout = await rolloutOf("upgrade", c, client, budgetMs);
     console.error(`1/2 pushing ${file} to ${path} on every node`);
     const pushed = await pushFile(c, client, file, {
@@ -107,8 +129,10 @@ export async function upgrade(args: string[]): Promise<number> {
       chunkSize: DEFAULT_CHUNK_SIZE,
       timeoutMs: pushTimeoutMs,
     });
+    const push = c.last;
     if (pushed !== 0) {
       console.error("upgrade stopped: the program did not reach every node; no node was restarted");
+      json(push, undefined, [], 1);
       return 1;
     }
     console.error(`2/2 switching the nodes to ${path}, one at a time`);
@@ -132,11 +156,16 @@ export async function upgrade(args: string[]): Promise<number> {
     }
     const build = archive ? await releaseBundleSha256(file) : sha256; // nodes report the program they run
     const wanted = [...mix.keys()].find((k) => k.includes(build.slice(0, 12)));
+    const ok = code === 0 && wanted !== undefined && mix.size === 1;
+    if (c.json) {
+      json(push, c.last, [...mix].map(([program, nodes]) => ({ program, nodes })), ok ? 0 : 1);
+      return ok ? 0 : 1;
+    }
     console.log(
       `versions now: ${[...mix].map(([k, nodes]) => `${k} on ${nodes.length}`).join(", ")}` +
         (wanted && mix.size === 1 ? " (every node runs the new program)" : ""),
     );
-    return code === 0 && wanted !== undefined && mix.size === 1 ? 0 : 1;
+    return ok ? 0 : 1;
   } finally {
     client.close();
   }

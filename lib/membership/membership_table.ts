@@ -163,11 +163,13 @@ export class MemberTable {
   }
 
   /** Dead or left members other than self, with how long ago they died. */
-  deadOthers(): { address: Address; deadForMs: number }[] {
+  deadOthers(): { address: Address; deadForMs: number; left: boolean }[] {
     const now = this.#clock.now();
-    const out: { address: Address; deadForMs: number }[] = [];
+    const out: { address: Address; deadForMs: number; left: boolean }[] = [];
     for (const m of this.#members.values()) {
-      if (!isLive(m.state) && m.address !== this.self) out.push({ address: m.address, deadForMs: now - m.since });
+      if (!isLive(m.state) && m.address !== this.self) {
+        out.push({ address: m.address, deadForMs: now - m.since, left: m.state === "left" });
+      }
     }
     return out;
   }

@@ -14,7 +14,7 @@
  */
 import type { Clock } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
-import type { MemberCounts, MemberView } from "../node/members.ts";
+import type { Departure, MemberCounts, MemberView } from "../node/members.ts";
 import { type Random, randomInt, sample } from "../base/random.ts";
 import type { Address } from "../net/transport.ts";
 import {
@@ -163,6 +163,15 @@ export class Swim implements MemberView {
   /** Live members (alive or suspect, as SWIM treats a suspect as a member), self included, sorted. */
   alive(): Address[] {
     return this.#table.alive();
+  }
+
+  /** Members known as dead or left, other than self, with how long ago they went. */
+  departed(): Departure[] {
+    return this.#table.deadOthers().map((d) => ({
+      address: d.address,
+      state: d.left ? "left" : "dead",
+      forMs: d.deadForMs,
+    }));
   }
 
   /** Counts by state: alive (self included), suspect, dead (including members that left). */

@@ -34,6 +34,18 @@ export interface NodeReport {
   stats: StatMap;
   /** Some members the node believes alive (a sample when the cluster is large). */
   members?: string[];
+  /** Members the node knows as gone: dead (crashed) or left (on purpose), and how long ago (a sample). */
+  gone?: GoneMember[];
+}
+
+/** A member a node reports as gone. */
+export interface GoneMember {
+  /** Its address. */
+  node: string;
+  /** dead: crashed or stopped without a word; left: announced its leave (SIGTERM, SIGINT, a drain). */
+  state: "dead" | "left";
+  /** How long ago, ms. */
+  forMs: number;
 }
 
 /** Size limits of reports (named so the monitor and agent agree). */
@@ -90,6 +102,11 @@ export const ReportSchema = z.object({
   waitMs: z.number().min(0).max(3_600_000),
   stats: StatMapSchema,
   members: z.array(address).max(REPORT_LIMITS.maxMembers).optional(),
+  gone: z.array(z.strictObject({
+    node: address,
+    state: z.enum(["dead", "left"]),
+    forMs: z.number().int().min(0).max(365 * 86_400_000),
+  })).max(REPORT_LIMITS.maxMembers).optional(),
 });
 
 /** Schema of a request body: one report, or a batch `{ reports: [...] }`. */

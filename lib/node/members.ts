@@ -16,6 +16,16 @@ export interface MemberCounts {
   dead: number;
 }
 
+/** A member this node knows as gone: declared dead (a crash, or the protocol's shutdown) or left on purpose. */
+export interface Departure {
+  /** Its address. */
+  address: Address;
+  /** dead (crashed, or stopped without a word) or left (announced its leave: SIGTERM, SIGINT, a drain). */
+  state: "dead" | "left";
+  /** How long ago it went, ms. */
+  forMs: number;
+}
+
 /** A node's view of the membership. */
 export interface MemberView {
   /** This node's own address. */
@@ -26,6 +36,8 @@ export interface MemberView {
   counts(): MemberCounts;
   /** Calls `listener` after every change of the alive set; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+  /** Members known as dead or left (other than self), when the view tells them apart (gossip does). */
+  departed?(): Departure[];
 }
 
 /**

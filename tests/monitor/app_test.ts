@@ -380,7 +380,8 @@ Deno.test("the page draws a req/s sparkline per node row and the round coverage 
 
     // The coverage line of the last closed round, the round in progress, and a bar per closed round.
     const summary = /<section id="summary" class="cards">(.*?)<\/section>/s.exec(page)![1];
-    assert.match(summary, /<b>Round 2<\/b>: 2 of 3 reported \(66\.7%\)/);
+    assert.match(summary, /<b>Round 2<\/b>: 2 of 3 nodes reported \(66\.7%\)\. Time from the round's start until half/);
+    assert.match(summary, /all: not reached\./, "a share never reached is said in words, not as –");
     assert.match(summary, /round 3 in progress: 0 of 3 so far/);
     const bars = [...summary.matchAll(/<rect class="(\w+)"[^>]*><title>([^<]*)<\/title><\/rect>/g)];
     assert.deepEqual(bars.map((x) => [x[1], x[2]]), [["full", "100%"], ["low", "66.7%"]], "oldest first");

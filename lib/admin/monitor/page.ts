@@ -6,6 +6,7 @@
  */
 import { PAGE_CSS } from "../../monitoring/server/page_assets.ts";
 import { esc } from "../../monitoring/server/page.ts";
+import { renderNav } from "../../monitoring/server/page_parts.ts";
 import type { NodeResult } from "../protocol.ts";
 import { type AdminResults, type CommandRecord, countResults } from "./results_store.ts";
 import { describeRollout } from "../rollout_view.ts";
@@ -117,10 +118,9 @@ export function renderAdminPage(store: AdminResults, title?: string, focus?: str
     running ? '<meta http-equiv="refresh" content="3">' : ""
   }
 <style>${PAGE_CSS}${ADMIN_CSS}</style></head>
-<body><header class="top"><h1>KVStore${
-    title ? ` · ${esc(title)}` : ""
-  }</h1><nav><a href="/">Nodes</a><a href="/admin" class="here">Admin</a>` +
-    `<a href="/api/admin/commands">API</a></nav><span id="live">${running ? "refreshing" : "static"}</span></header>
+<body><header class="top"><h1>KVStore${title ? ` · ${esc(title)}` : ""}</h1>${renderNav("/admin")}<span id="live">${
+    running ? "refreshing" : "static"
+  }</span></header>
 <main><h2>Admin commands</h2>${blocks}
 <p class="note">Results are reported by each node over HTTP, signed with the cluster key. JSON at
 <a href="/api/admin/commands">/api/admin/commands</a> and /api/admin/commands/:id.</p></main></body></html>`;

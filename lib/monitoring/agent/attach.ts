@@ -92,6 +92,9 @@ export function attachMonitoringAgent(
         ? alive
         : sample(random, alive, REPORT_LIMITS.maxMembers / 2),
     };
+    const gone = (members.departed?.() ?? []).slice(0, REPORT_LIMITS.maxMembers)
+      .map((d) => ({ node: d.address, state: d.state, forMs: Math.max(0, Math.round(d.forMs)) }));
+    if (gone.length > 0) r.gone = gone;
     if (node.closed) return;
     stats.reports++;
     await sink.send(url, r);

@@ -21,6 +21,8 @@ import {
   nodeViews,
   otherStats,
 } from "./view.ts";
+import { displayedState } from "./node_state.ts";
+import { renderNav, roundWords } from "./page_parts.ts";
 
 /** One column of the node table. */
 interface Column {
@@ -38,7 +40,21 @@ const num = (s: StatMap, name: string): number | string => {
 };
 const stat = (name: string) => (v: NodeView) => esc(formatStat(v.stats[name]));
 
-const STATE_LABEL = { ok: "ok", late: "late", waiting: "waiting", not_responding: "not responding" };
+/** The pill of a node's state, in the words of {@linkcode displayedState} ("left 12:01:07", "not responding"). */
+function statePill(v: NodeView): string {
+  const d = displayedState(v);
+  return `<span class="pill ${d.css}"${d.since ? ` data-since="${d.since}"` : ""}>${esc(d.label)}</span>`;
+}
+
+/** Other stats of a live node, collapsed in one details line under its address (keeps the table narrow). */
+function otherStatsLine(v: NodeView): string {
+  const other = otherStats(v.stats);
+  if (other.length === 0 || displayedState(v).stale) return "";
+  return `<details class="other"><summary>${other.length} other stat${other.length === 1 ? "" : "s"}</summary>${
+    other.map(([name, s]) => `<span class="chip" data-stat="${esc(name)}">${esc(name)} ${esc(formatStat(s))}</span>`)
+      .join("")
+  }</details>`;
+}
 
 /** The table's columns, in order. */
 export const COLUMNS: Column[] = [
@@ -46,9 +62,9 @@ export const COLUMNS: Column[] = [
     col: "status",
     label: "Status",
     first: "desc",
-    sort: (v) => v.severity * 10 + (v.state === "not_responding" ? 1 : 0),
+    sort: (v) => v.severity * 10 + (v.state === "not_responding" ? 1 : v.state === "left" ? 0.5 : 0),
     cell: (v) =>
-      `<span class="pill ${v.state}">${STATE_LABEL[v.state]}</span>${
+      `${statePill(v)}${
         v.problems.length > 0
           ? `<span class="problems${v.severity <= 1 ? " low" : ""}">${esc(v.problems.join(" · "))}</span>`
           : ""
@@ -59,7 +75,8 @@ export const COLUMNS: Column[] = [
     label: "Node",
     first: "asc",
     sort: (v) => v.id,
-    cell: (v) => `<span class="node"><a href="/nodes/${encodeURIComponent(v.id)}">${esc(v.id)}</a></span>`,
+    cell: (v) =>
+      `<span class="node"><a href="/nodes/${encodeURIComponent(v.id)}">${esc(v.id)}</a></span>${otherStatsLine(v)}`,
   },
   {
     col: "uptime",
@@ -112,7 +129,9 @@ export const COLUMNS: Column[] = [
     sort: (v) => num(v.stats, "errors"),
     cell: (v) =>
       `${esc(formatStat(v.stats.errors))}${
-        v.errorsDelta > 0 ? ` <span class="problems" style="display:inline">+${v.errorsDelta}</span>` : ""
+        v.errorsDelta > 0 && !displayedState(v).stale
+          ? ` <span class="problems" style="display:inline">+${v.errorsDelta}</span>`
+          : ""
       }`,
   },
   {
@@ -122,7 +141,7 @@ export const COLUMNS: Column[] = [
     first: "desc",
     sort: (v) => num(v.stats, "members_alive"),
     cell: (v) =>
-      v.stats.members_alive
+      v.stats.members_alive && !displayedState(v).stale
         ? `${esc(formatStat(v.stats.members_alive))}/${esc(formatStat(v.stats.members_suspect))}/${
           esc(formatStat(v.stats.members_dead))
         }`
@@ -146,16 +165,6 @@ export const COLUMNS: Column[] = [
     first: "asc",
     sort: (v) => (v.lastReportAt ? -v.lastReportAt : ""),
     cell: (v) => v.lastReportAt ? `<span data-at="${v.lastReportAt}">${age(v.lastReportAt)}</span>` : "never",
-  },
-  {
-    col: "other",
-    label: "Other stats",
-    first: "asc",
-    sort: (v) => otherStats(v.stats).length,
-    cell: (v) =>
-      otherStats(v.stats).map(([name, s]) =>
-        `<span class="chip" data-stat="${esc(name)}">${esc(name)} ${esc(formatStat(s))}</span>`
-      ).join(""),
   },
 ];
 
@@ -220,8 +229,11 @@ export function renderRow(monitor: Monitor, v: NodeView): string {
   const cells = COLUMNS.map((c) =>
     `<td data-col="${c.col}" data-sort="${esc(c.sort(v))}"${c.num ? ' class="num"' : ""}>${c.cell(v, n)}</td>`
   );
-  const down = v.state === "not_responding" ? " down" : "";
-  return `<tr data-node="${esc(v.id)}" class="sev${v.severity}${down}">${cells.join("")}</tr>`;
+  const down = v.state === "not_responding" ? " down" : v.state === "left" ? " left" : "";
+  const stale = displayedState(v).stale ? " stale" : "";
+  return `<tr data-node="${esc(v.id)}" data-state="${v.state}" class="sev${v.severity}${down}${stale}">${
+    cells.join("")
+  }</tr>`;
 }
 
 /** The row of node `id`, or "" if unknown. */
@@ -237,14 +249,7 @@ export function renderSummary(monitor: Monitor, views: NodeView[] = nodeViews(mo
     `<div class="card ${cls}"><div class="n">${n}</div><div class="l">${label}</div></div>`;
   const r = s.lastClosed;
   const cur = s.round;
-  const ms = (x: number | undefined) => (x === undefined ? "–" : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x} ms`);
-  const roundText = r
-    ? `<b>Round ${r.index}</b>: ${r.reported} of ${r.expected} reported (${(r.coverage * 100).toFixed(1)}%) · half in ${
-      ms(r.t50)
-    } · 90% in ${ms(r.t90)} · all in ${ms(r.tAll)} · spread p90 ${ms(r.spreadP90)} · hops max ${
-      r.hopsMax ?? "–"
-    }, mean ${r.hopsMean ?? "–"}`
-    : "no round completed yet";
+  const roundText = r ? roundWords(r) : "no round completed yet";
   const now = cur ? `<br>round ${cur.index} in progress: ${cur.reported} of ${cur.expected} so far` : "";
   const mix = versionMix(views);
   const versions = mix.length === 0
@@ -255,6 +260,7 @@ export function renderSummary(monitor: Monitor, views: NodeView[] = nodeViews(mo
   return card(s.total, "nodes", "") +
     card(s.responding, "responding", s.responding === s.total && s.total > 0 ? "ok" : "") +
     card(s.notResponding, "not responding", s.notResponding > 0 ? "bad" : "") +
+    (s.left > 0 ? card(s.left, "left", "") : "") +
     card(s.withProblems, "with problems", s.withProblems > 0 ? "warn" : "") + versions +
     `<div class="card round"><div class="l">${roundText}${now}</div>${
       coverageBars(s.recentCoverage, { width: 320, height: 22 })
@@ -287,7 +293,7 @@ ${rows}
 </tbody></table></div>
 <p class="note">A node is <b>not responding</b> after ${monitor.config.notRespondingRounds} rounds without a report; rounds every ${
     formatDuration(monitor.config.intervalMs)
-  }. Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>`;
+  }, or at once when its peers declare it dead (a crash, or kvctl shutdown); a node stopped cleanly (SIGTERM, Ctrl-C) reads <b>left</b> with the time. <b>With problems</b> counts nodes with a problem of their own (a node seeing a dead peer does not count: the dead one does). Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>`;
   return layout(
     monitor,
     "Nodes",
@@ -303,7 +309,7 @@ export function renderDetail(monitor: Monitor, id: string, fragment = false): st
   if (!n) return null;
   const v = nodeView(monitor, n);
   const facts: [string, string][] = [
-    ["State", `<span class="pill ${v.state}">${STATE_LABEL[v.state]}</span>`],
+    ["State", statePill(v)],
     ["Problems", v.problems.length > 0 ? esc(v.problems.join(" · ")) : "none"],
     ["Last report", v.lastReportAt ? `${new Date(v.lastReportAt).toISOString()} (${age(v.lastReportAt)})` : "never"],
     ["Rounds missed", String(v.missedRounds)],
@@ -329,9 +335,7 @@ export function renderDetail(monitor: Monitor, id: string, fragment = false): st
   const members = n.members.slice().sort(compareAddresses).map((m) =>
     `<a class="chip" href="/nodes/${encodeURIComponent(m)}">${esc(m)}</a>`
   ).join(" ");
-  const inner = `<div class="detail-head"><h1>${esc(id)}</h1><span class="pill ${v.state}">${
-    STATE_LABEL[v.state]
-  }</span></div>
+  const inner = `<div class="detail-head"><h1>${esc(id)}</h1>${statePill(v)}</div>
 <h2>Facts</h2><dl class="facts">${facts.map(([k, x]) => `<dt>${k}</dt><dd>${x}</dd>`).join("")}</dl>
 <h2>Stats (${Object.keys(v.stats).length})</h2>
 <div class="tablewrap"><table class="stats"><thead><tr><th>Name</th><th class="num">Value</th><th>Unit</th><th>History (${
@@ -356,14 +360,13 @@ ${rows || '<tr><td colspan="4" class="muted">no report yet</td></tr>'}
 }
 
 function layout(monitor: Monitor, title: string, body: string, script: string, head = ""): string {
-  const here = (path: string) => (title === "Nodes" && path === "/" ? ' class="here"' : "");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} · ${esc(monitor.name)} · KVStore monitor</title>${head}
 <style>${PAGE_CSS}</style></head>
-<body><header class="top"><h1>KVStore · ${esc(monitor.name)}</h1><nav><a href="/"${
-    here("/")
-  }>Nodes</a><a href="/admin">Admin</a><a href="/api/nodes">API</a><a href="/api/rounds">Rounds</a><a href="/metrics">Metrics</a></nav><span id="live">static</span></header>
+<body><header class="top"><h1>KVStore · ${esc(monitor.name)}</h1>${
+    renderNav(title === "Nodes" ? "/" : "")
+  }<span id="live">static</span></header>
 <main>${body}</main>
 <script>${script}</script></body></html>`;
 }

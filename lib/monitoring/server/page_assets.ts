@@ -38,10 +38,13 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tbody tr:hover{background:#f8f9fb}
 tr.sev4{background:#fff7f6} tr.flash{animation:flash .8s ease-out}
 @keyframes flash{from{background:#f1f5ff}}
-tr.down td:not([data-col=status]):not([data-col=node]){opacity:.45}
+tr.stale td:not([data-col=status]):not([data-col=node]):not([data-col=seen]){opacity:.45}
+details.other{font-size:12px;color:var(--muted);white-space:normal;max-width:340px}
+details.other summary{cursor:pointer}
 .pill{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .pill.ok{color:var(--ok);background:var(--okbg)} .pill.late{color:var(--warn);background:var(--warnbg)}
 .pill.not_responding{color:var(--bad);background:var(--badbg)} .pill.waiting{color:var(--wait);background:var(--waitbg)}
+.pill.left{color:var(--muted);background:#eef1f6}
 .problems{display:block;font-size:12px;color:var(--bad);white-space:normal;max-width:260px}
 .problems.low{color:var(--warn)}
 .node a{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;text-decoration:none}

@@ -10,8 +10,22 @@ import { type HistorySnapshot, NodeHistory } from "./history.ts";
 import type { ProbeOutcome } from "./probe.ts";
 import type { NodeReport, StatMap } from "../report.ts";
 
-/** How a node is doing, from the monitor's side. */
-export type NodeState = "ok" | "late" | "not_responding" | "waiting";
+/**
+ * How a node is doing, from the monitor's side: `left` when its peers say it left on purpose (SIGTERM,
+ * SIGINT, a drain) after its last report; `not_responding` after K silent rounds, or at once when its
+ * peers declared it dead (a crash, or the protocol's shutdown 0x04).
+ */
+export type NodeState = "ok" | "late" | "not_responding" | "waiting" | "left";
+
+/** What a node's peers last said of it going away (from the `gone` lists of their reports). */
+export interface NodeDeparture {
+  /** dead or left. */
+  state: "dead" | "left";
+  /** When it went, by the monitor's clock (ms since epoch). */
+  at: number;
+  /** The peer that said so. */
+  by: string;
+}
 
 /** One known node. */
 export interface NodeRecord {
@@ -43,6 +57,8 @@ export interface NodeRecord {
   history: NodeHistory;
   /** Last probe result, while not responding. */
   probe?: ProbeOutcome;
+  /** What its peers last said of it going away (cleared by a newer report of its own, or a peer seeing it alive). */
+  departure?: NodeDeparture;
 }
 
 /** A node's state and problems, most severe first. */
@@ -55,6 +71,8 @@ export interface Assessment {
   problems: string[];
   /** 0 = fine … 4 = not responding; the page sorts by it. */
   severity: number;
+  /** Its peers' word of its going, when newer than its last report. */
+  departure?: NodeDeparture;
 }
 
 /** Saved form of a node. */
@@ -149,7 +167,23 @@ export class NodeRegistry {
     n.probe = undefined;
     if (report.members) n.members = report.members;
     n.history.record(at, report.stats);
-    for (const m of report.members ?? []) this.learn(m, round);
+    const gone = new Set<string>();
+    for (const g of report.gone ?? []) {
+      if (g.node === report.node) continue;
+      gone.add(g.node);
+      const r = this.learn(g.node, round);
+      const when = at - g.forMs;
+      // A report of its own after it went means it is back; "left" (its own word) wins over "dead".
+      if (!r || (r.lastReportAt !== undefined && r.lastReportAt >= when)) continue;
+      if (!r.departure || g.state === "left" || r.departure.state !== "left") {
+        r.departure = { state: g.state, at: Math.min(r.departure?.at ?? when, when), by: report.node };
+      }
+    }
+    for (const m of report.members ?? []) {
+      const r = this.learn(m, round);
+      if (r?.departure && !gone.has(m)) r.departure = undefined; // a peer sees it alive again
+    }
+    n.departure = undefined;
     return n;
   }
 
@@ -165,9 +199,17 @@ export class NodeRegistry {
     const missed = this.missedRounds(n, current);
     const problems: [number, string][] = [];
     let state: NodeState = "ok";
-    if (missed >= c.notRespondingRounds) {
+    const gone = n.departure;
+    if (gone?.state === "left") {
+      // It left on purpose: no problem of its own, and its last values are history.
+      return { state: "left", missedRounds: missed, problems: [], severity: 0, departure: gone };
+    }
+    if (gone?.state === "dead" || missed >= c.notRespondingRounds) {
       state = "not_responding";
-      problems.push([4, `not responding (${missed} rounds)`]);
+      problems.push([
+        4,
+        gone ? `dead since ${clockTime(gone.at)} (its peers say)` : `not responding (${missed} rounds)`,
+      ]);
       if (n.probe) {
         const what = {
           answers: "answers UDP, reports lost",
@@ -176,6 +218,9 @@ export class NodeRegistry {
         };
         problems.push([4, what[n.probe.result]]);
       }
+      problems.sort((a, b) => b[0] - a[0]);
+      // A node that is gone shows only what is still true: not its last report's problems.
+      return { state, missedRounds: missed, problems: problems.map((p) => p[1]), severity: 4, departure: gone };
     } else if (n.reports === 0) {
       state = "waiting";
       if (missed > 0) problems.push([1, `no report yet (${missed} rounds)`]);
@@ -194,10 +239,7 @@ export class NodeRegistry {
       const used = num("capacity_used");
       if (used !== undefined && used >= c.capacityWarnPercent) problems.push([3, `store ${Math.round(used)}% full`]);
       if (n.errorsDelta > 0) problems.push([3, `errors +${n.errorsDelta}`]);
-      const suspect = num("members_suspect") ?? 0;
-      const dead = num("members_dead") ?? 0;
-      if (suspect > 0) problems.push([2, `sees ${suspect} suspect`]);
-      if (dead > 0) problems.push([2, `sees ${dead} dead`]);
+      // Peers it sees suspect or dead are their problem, shown once on their own rows (not here).
     }
     problems.sort((a, b) => b[0] - a[0]);
     return {
@@ -234,6 +276,18 @@ export class NodeRegistry {
       this.#nodes.set(s.id, { ...s, members: s.members ?? [], stats: s.stats ?? {}, history });
     }
   }
+}
+
+/**
+ * A time of day, HH:MM:SS (local time of the monitor).
+ *
+ * @example
+ * ```ts
+ * console.log(/^\d\d:\d\d:\d\d$/.test(clockTime(Date.now()))); // true
+ * ```
+ */
+export function clockTime(at: number): string {
+  return new Date(at).toTimeString().slice(0, 8);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Monitor } from "./monitor.ts";
 import type { ProbeOutcome } from "./probe.ts";
-import { formatBytes, type NodeRecord, type NodeState } from "./registry.ts";
+import { formatBytes, type NodeDeparture, type NodeRecord, type NodeState } from "./registry.ts";
 import type { Stat, StatMap } from "../report.ts";
 import type { RoundSummary } from "./rounds.ts";
 
@@ -14,8 +14,10 @@ import type { RoundSummary } from "./rounds.ts";
 export interface NodeView {
   /** Address (host:port). */
   id: string;
-  /** ok, late, waiting (no report yet) or not_responding. */
+  /** ok, late, waiting (no report yet), not_responding, or left (its peers say it left on purpose). */
   state: NodeState;
+  /** Its peers' word of its going (dead or left, and when), if newer than its last report. */
+  departure?: NodeDeparture;
   /** Whether the node's last report is at most K-1 rounds old. */
   up: boolean;
   /** 0 = fine … 4 = not responding. */
@@ -52,7 +54,9 @@ export interface ClusterSummary {
   responding: number;
   /** Nodes not responding. */
   notResponding: number;
-  /** Nodes with at least one problem. */
+  /** Nodes that left on purpose (their peers say so). */
+  left: number;
+  /** Nodes with at least one problem of their own (a peer seeing a dead node does not count: that is one problem). */
   withProblems: number;
   /** The newest round. */
   round?: RoundSummary;
@@ -68,6 +72,7 @@ export function nodeView(monitor: Monitor, n: NodeRecord): NodeView {
   return {
     id: n.id,
     state: a.state,
+    ...(a.departure ? { departure: a.departure } : {}),
     up: a.state === "ok" || a.state === "late",
     severity: a.severity,
     problems: a.problems,
@@ -105,6 +110,7 @@ export function clusterSummary(monitor: Monitor, views: NodeView[] = nodeViews(m
     total: views.length,
     responding: views.filter((v) => v.up).length,
     notResponding: views.filter((v) => v.state === "not_responding").length,
+    left: views.filter((v) => v.state === "left").length,
     withProblems: views.filter((v) => v.severity > 0).length,
     round: monitor.rounds.latest(),
     lastClosed: monitor.rounds.lastClosed(),

@@ -58,6 +58,12 @@ export interface NodeOptions {
   allowDestructive?: (from: Address) => boolean;
   /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
   durability?: Durability;
+  /**
+   * The internal socket (`net/internal_address.ts`): node-to-node frames arrive there, and internal
+   * frames reaching the client transport are dropped (counted in `internalOnClientPort`). Without
+   * it, one transport carries both.
+   */
+  internalTransport?: Transport;
 }
 
 /**
@@ -112,11 +118,14 @@ export class KVNode {
     idReuse: 0,
     refusedDestructive: 0,
     handedOver: 0,
+    internalOnClientPort: 0,
   };
   /** Clock time at start. */
   readonly startedAt: number;
   /** Executes put/get/remove (local or replicated). */
   readonly executor: Executor;
+  /** The internal socket, when apart from the client one. */
+  readonly internalTransport: Transport | undefined;
   // Requests executing asynchronously: id (as idKey) → the low word of their digest.
   #inFlight = new Map<string, number>();
   // Digest of the request being answered (set per datagram, and again when an async one finishes).
@@ -161,7 +170,11 @@ export class KVNode {
     this.#durability = options.durability;
     this.#defer = deferOn(this.clock);
     this.startedAt = this.clock.now();
+    this.internalTransport = options.internalTransport;
     this.transport.onReceive((data, from) => this.receive(data, from));
+    this.internalTransport?.onReceive((data, from) => {
+      if (!this.#closed) this.rpc.receive(data, from);
+    });
   }
 
   /** This node's address (its id in the cluster). */
@@ -187,7 +200,8 @@ export class KVNode {
       return;
     }
     if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) {
-      this.rpc.receive(packet, from);
+      if (this.internalTransport) this.counters.internalOnClientPort++;
+      else this.rpc.receive(packet, from);
       return;
     }
     if (this.#refusingClients) {
@@ -374,6 +388,7 @@ export class KVNode {
     }
     this.rpc.close();
     this.transport.close();
+    this.internalTransport?.close();
   }
 
   /** Whether {@linkcode KVNode.close} was called. */

@@ -286,17 +286,17 @@ export class Rpc {
     );
     if (reason === undefined) return;
     this.stats.rejected[reason]++;
-    if (reason === "stale") this.#staleFrom(from);
+    if (reason === "stale") this.#staleFrom(source);
   }
 
   // Frames from outside the window: say so loudly (rate-limited), since it means a clock is off.
-  #staleFrom(from: Address): void {
+  #staleFrom(source: Address): void {
     const skew = this.stats.lastClockSkewMs = this.#freshness.stats.lastSkewMs;
     const now = this.#clock.now();
     if (now - this.#lastStaleLog < STALE_LOG_INTERVAL_MS) return;
     this.#lastStaleLog = now;
     console.error(
-      `kvstore: internal frames from ${from} are dropped: their time is ${(skew / 1000).toFixed(1)} s ` +
+      `kvstore: internal frames from ${source} are dropped: their time is ${(Math.abs(skew) / 1000).toFixed(1)} s ` +
         `${skew > 0 ? "ahead of" : "behind"} this node's clock, outside the ±${
           this.#freshness.windowMs / 1000
         } s window (${this.stats.rejected.stale} dropped so far); check that both hosts' clocks are ` +

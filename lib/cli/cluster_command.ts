@@ -11,13 +11,17 @@ import { parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../net/internal_address.ts";
 import { FSYNC_POLICIES } from "../storage/durability.ts";
 
-/** The first of `ports` that cannot be bound on 127.0.0.1 now, if any. */
+/**
+ * The first of `ports` in use on 127.0.0.1 now, if any. Without the net permission (the `cluster`
+ * permission set has none) nothing is checked: a node then says which port it could not bind.
+ */
 function takenPort(ports: number[]): number | undefined {
+  if (Deno.permissions.querySync({ name: "net" }).state !== "granted") return undefined;
   for (const port of ports) {
     try {
       Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-    } catch {
-      return port;
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) return port;
     }
   }
   return undefined;

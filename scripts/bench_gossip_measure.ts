@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { internalAddressOf } from "../lib/net/internal_address.ts";
 import { Simulation } from "../lib/testing/simulation.ts";
 import type { MemoryNetwork } from "../lib/net/memory_network.ts";
 import type { Swim } from "../lib/membership/swim.ts";
@@ -210,7 +211,10 @@ export async function measureGossip(n: number, options: MeasureOptions = {}): Pr
       h: 0,
     };
     const roundAt = sim.clock.now();
-    monitor.send(encodeJsonFrame(MonitoringCommand.Round, header), newcomer);
+    monitor.send(
+      encodeJsonFrame(MonitoringCommand.Round, header, undefined, undefined, sim.clock.now()),
+      internalAddressOf(newcomer),
+    );
     run("monitoring round", () => sim.clock.now() - roundAt >= 5_000);
     const hops = [...round.first.values()].map((x) => x.hops);
     const roundFigures = {

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../lib/net/internal_address.ts";
 import { parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
 import { KVClient } from "../lib/client/client.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
   const procs: RoleProcess[] = await Promise.all(ports.map((p) => startNodeProcess(p, args)));
   const auth = ClusterKeyring.fromHex([key]);
   const transport = await UdpTransport.listen("127.0.0.1", 0);
-  const rpc = new Rpc(transport, realClock, { auth });
+  const rpc = new Rpc(transport, realClock, { auth, addresses: new InternalAddressBook() });
   transport.onReceive((d, from) => rpc.receive(d, from));
   const debug = await ClusterDebugClient.open("127.0.0.1", auth);
   try {

@@ -3,8 +3,9 @@
  * 5-node cluster (N=3, W=2, R=2) moves for a client request, and does nothing else. It answers the
  * client protocol like a coordinator (a put goes to the key's other owners and is answered after W
  * acks, a get asks R owners with this node first), over the node's own wire: the same
- * {@linkcode UdpTransport}, frames of `lib/wire/frame.ts` tagged with the cluster keyring, batched
- * per destination and turn. No store, reply cache, versions, timers or membership: what a cluster
+ * {@linkcode UdpTransport}s (client port, and internal port = client port + 10000 for the frames),
+ * frames of `lib/wire/frame.ts` tagged with the cluster keyring and stamped with a time and nonce
+ * that the receiver checks (`lib/wire/freshness.ts`), batched per destination and turn. No store, reply cache, versions, timers or membership: what a cluster
  * node costs above this floor is the cost of its logic, and `bench:compare` shows both side by
  * side ("(f)" rows).
  *
@@ -27,7 +28,17 @@ import {
 } from "../lib/wire/client_protocol.ts";
 import { UdpTransport } from "../lib/net/udp_transport.ts";
 import type { Address } from "../lib/net/transport.ts";
-import { frameSize, readFrame, sealFrame, writeFrameHeader, writeMessage } from "../lib/wire/frame.ts";
+import {
+  frameSize,
+  nextStamp,
+  randomSession,
+  readFrame,
+  sealFrame,
+  writeFrameHeader,
+  writeMessage,
+} from "../lib/wire/frame.ts";
+import { FreshnessGuard } from "../lib/wire/freshness.ts";
+import { defaultInternalPort, InternalAddressBook } from "../lib/net/internal_address.ts";
 
 const REPLICAS = 3;
 const WRITE_QUORUM = 2;
@@ -49,15 +60,33 @@ interface Waiting {
  *
  * @example
  * ```ts ignore
- * const t = await UdpTransport.listen("127.0.0.1", 0);
- * const stop = serveFloor(t, [t.address], ClusterKeyring.fromHex(["ab".repeat(32)]));
+ * const t = await UdpTransport.listen("127.0.0.1", 0), i = await UdpTransport.listen("127.0.0.1", t.port + 10000);
+ * const stop = serveFloor(t, i, [t.address], ClusterKeyring.fromHex(["ab".repeat(32)]));
  * stop();
  * ```
  */
-export function serveFloor(transport: UdpTransport, peers: Address[], auth: ClusterKeyring): () => void {
+export function serveFloor(
+  transport: UdpTransport,
+  internal: UdpTransport,
+  peers: Address[],
+  auth: ClusterKeyring,
+): () => void {
   const self = peers.indexOf(transport.address);
   if (self < 0) throw new RangeError(`${transport.address} is not among the peers ${peers.join(", ")}`);
-  const queues = peers.map(() => ({ sizes: [] as number[], calls: [] as number[], commands: [] as number[] }));
+  const book = new InternalAddressBook();
+  const internalPeers = peers.map((p) => book.toInternal(p));
+  const guard = new FreshnessGuard();
+  const fresh = (time: number, session: number, sequence: number) => {
+    const v = guard.check(time, session, sequence, Date.now());
+    return v === "fresh" ? undefined : v;
+  };
+  const queues = peers.map(() => ({
+    session: randomSession(),
+    sequence: 0,
+    sizes: [] as number[],
+    calls: [] as number[],
+    commands: [] as number[],
+  }));
   const waiting = new Map<number, Waiting>();
   const value = new Uint8Array(100);
   let nextCall = 1, scheduled = false;
@@ -67,13 +96,13 @@ export function serveFloor(transport: UdpTransport, peers: Address[], auth: Clus
       if (q.sizes.length === 0) return;
       const bytes = q.sizes.reduce((a, b) => a + b, 0);
       const frame = new Uint8Array(frameSize(q.sizes.length, bytes, true));
-      let o = writeFrameHeader(frame, auth);
+      let o = writeFrameHeader(frame, auth, nextStamp(q, Date.now()));
       for (let i = 0; i < q.sizes.length; i++) {
         o = writeMessage(frame, o, q.commands[i], q.calls[i], new Uint8Array(q.sizes[i]));
       }
       sealFrame(frame, auth);
       q.sizes.length = q.calls.length = q.commands.length = 0;
-      transport.send(frame, peers[to]);
+      internal.send(frame, internalPeers[to]);
     });
   };
   const enqueue = (to: number, command: number, call: number, size: number) => {
@@ -109,7 +138,7 @@ export function serveFloor(transport: UdpTransport, peers: Address[], auth: Clus
     for (const o of asked) enqueue(o, ASK, call, size);
   };
   const onFrame = (packet: Uint8Array, from: Address) => {
-    const sender = peers.indexOf(from);
+    const sender = internalPeers.indexOf(from);
     readFrame(packet, auth, (command, call, payload) => {
       if (command === ASK && sender >= 0) {
         enqueue(sender, ANSWER, call, payload.length === KEY_LENGTH ? 24 + value.length : 3);
@@ -120,14 +149,19 @@ export function serveFloor(transport: UdpTransport, peers: Address[], auth: Clus
         waiting.delete(call);
         reply(w);
       }
-    });
+    }, fresh);
   };
   transport.onReceive((packet, from) => {
-    if (packet.length < HEADER_LENGTH) return;
-    if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) onFrame(packet, from);
-    else onClient(packet, from);
+    if (packet.length < HEADER_LENGTH || packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) return;
+    onClient(packet, from);
   });
-  return () => transport.close();
+  internal.onReceive((packet, from) => {
+    if (packet.length >= HEADER_LENGTH) onFrame(packet, from);
+  });
+  return () => {
+    transport.close();
+    internal.close();
+  };
 }
 
 if (import.meta.main) {
@@ -140,7 +174,8 @@ if (import.meta.main) {
     return Deno.args[i + 1];
   };
   const transport = await UdpTransport.listen("127.0.0.1", Number(flag("--port")));
-  const stop = serveFloor(transport, flag("--peers").split(","), ClusterKeyring.fromHex([flag("--key")]));
+  const internal = await UdpTransport.listen("127.0.0.1", defaultInternalPort(transport.port));
+  const stop = serveFloor(transport, internal, flag("--peers").split(","), ClusterKeyring.fromHex([flag("--key")]));
   console.log(`floor listening on udp ${transport.address} (pid ${Deno.pid})`);
   const exit = () => {
     stop();

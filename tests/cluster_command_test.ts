@@ -4,6 +4,7 @@
  * process and the command exits 0. A rolling restart (kvctl run --restart)
  * leaves every node a child of the cluster command, so SIGINT still stops all.
  */
+import { defaultInternalPort } from "../lib/net/internal_address.ts";
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
@@ -21,15 +22,18 @@ const CLIENT_OPTIONS = { timeoutMs: 200, retries: 5 };
 /**
  * A base port with `count` consecutive free UDP ports, drawn below the kernel's
  * ephemeral range (32768+), where the other process tests get their ports from
- * the OS: so neither side can take the other's.
+ * the OS: so neither side can take the other's. Their internal ports (+ 10000)
+ * must be free too.
  */
 function consecutiveFreeUdpPorts(count: number): number {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000));
+    const base = 12_000 + Math.floor(Math.random() * (22_000 - 12_000));
     const held: Deno.DatagramConn[] = [];
     try {
       for (let i = 0; i < count; i++) {
-        held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: base + i }));
+        for (const port of [base + i, defaultInternalPort(base + i)]) {
+          held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }));
+        }
       }
       return base;
     } catch {

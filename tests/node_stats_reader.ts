@@ -3,6 +3,7 @@
  * is a local HTTP endpoint; the node answers by POSTing its stats there. (The debug query 0x60–0x6F
  * reports only the store and replication counters, not the request path's rejects.)
  */
+import { defaultInternalPort } from "../lib/net/internal_address.ts";
 import assert from "node:assert/strict";
 import { toHex } from "../lib/base/bytes.ts";
 import { encodeJsonFrame } from "../lib/wire/envelope.ts";
@@ -37,7 +38,8 @@ export class NodeStatsReader {
       try {
         const header = await signRound(this.#auth?.rounds, { r: round, u: url, j: 0, h: 0 });
         const packet = encodeJsonFrame(MonitoringCommand.Round, header, undefined, this.#auth?.frames);
-        await this.#socket.send(packet, { transport: "udp", hostname: host, port });
+        // Round messages go to the node's internal port.
+        await this.#socket.send(packet, { transport: "udp", hostname: host, port: defaultInternalPort(port) });
         const report = await promise;
         if (report) return report.stats;
       } finally {

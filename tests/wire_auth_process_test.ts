@@ -3,6 +3,7 @@
  * sent from a socket without the cluster key and from one with a wrong key, changes nothing,
  * is answered by nothing and is counted as rejected; with the right key the same messages work.
  */
+import { defaultInternalPort } from "../lib/net/internal_address.ts";
 import assert from "node:assert/strict";
 import { toHex } from "../lib/base/bytes.ts";
 import { KVClient } from "../lib/client/client.ts";
@@ -44,7 +45,8 @@ Deno.test("wire: every internal family from no key or a wrong key changes nothin
       for (;;) answers.push((await socket.receive())[0]);
     } catch { /* closed */ }
   })();
-  const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
+  // Internal frames go to the node's internal port (client port + 10000).
+  const target = { transport: "udp" as const, hostname: "127.0.0.1", port: defaultInternalPort(port) };
   const send = (command: number, payload: Payload, auth?: FrameAuth, callId = 7) =>
     socket.send(encodeFrame([{ command, callId, payload }], auth), target);
   /** Replies (0x20) to `callId` among the answers, decoded from the right-key frames. */

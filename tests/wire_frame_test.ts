@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import {
   encodeFrame,
+  FRAME_HEADER_BYTES,
   FRAME_MARKER,
   type FrameAuth,
   MAX_PAYLOAD_BYTES,
@@ -80,19 +81,20 @@ Deno.test("frame: wrong marker, version, truncated messages are rejected whole w
     { command: 0x31, callId: 2, payload: new Uint8Array(4) },
   ]);
   const v = frame.slice();
-  v[0] = 3;
+  v[0] = 2; // version 2 had no time or nonce
   assert.equal(read(v).reason, "version");
   const m = frame.slice();
   m[16] = 0x30; // a version-1 envelope had its command here
   assert.equal(read(m).reason, "malformed");
+  const h = FRAME_HEADER_BYTES;
   for (let cut = 17; cut < frame.length; cut++) {
     const r = read(frame.subarray(0, cut));
-    if (cut === 17 || cut === 17 + 11) continue; // whole messages: a shorter frame is still a frame
+    if (cut === h || cut === h + 11) continue; // whole messages: a shorter frame is still a frame
     assert.equal(r.reason, "malformed", `cut at ${cut}`);
     assert.deepEqual(r.got, [], `cut at ${cut}: nothing handed on`);
   }
   const long = frame.slice();
-  long[17 + 5] = 200; // first message claims more bytes than there are
+  long[h + 5] = 200; // first message claims more bytes than there are
   assert.equal(read(long).reason, "malformed");
   assert.equal(read(new Uint8Array(5)).reason, "malformed");
 });

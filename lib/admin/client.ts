@@ -8,6 +8,7 @@
  */
 import type { Clock } from "../base/clock.ts";
 import { Rpc, type RpcOptions, RpcTimeoutError } from "../wire/rpc.ts";
+import { InternalAddressBook } from "../net/internal_address.ts";
 import type { Address, Transport } from "../net/transport.ts";
 import { toHex } from "../base/bytes.ts";
 import { encodeJsonPayload } from "../wire/envelope.ts";
@@ -139,7 +140,8 @@ export class AdminClient {
     this.transport = transport;
     this.#clock = clock;
     this.#config = { ...DEFAULT_ADMIN_CONFIG, ...config };
-    this.rpc = new Rpc(transport, clock, rpc);
+    // Nodes take internal frames at their internal port (by default the client port + 10000).
+    this.rpc = new Rpc(transport, clock, { addresses: new InternalAddressBook(), ...rpc });
     transport.onReceive((data, from) => this.rpc.receive(data, from));
     this.rpc.handle(AdminCommand.Chunk, async (m) => {
       const id = headerId(m.header), i = headerIndex(m.header);

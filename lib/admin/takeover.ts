@@ -9,6 +9,7 @@
 import { realClock } from "../base/clock.ts";
 import { Rpc } from "../wire/rpc.ts";
 import { formatAddress } from "../net/transport.ts";
+import { InternalAddressBook } from "../net/internal_address.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import type { FrameAuth } from "../wire/frame.ts";
 import { AdminCommand } from "./protocol.ts";
@@ -37,26 +38,67 @@ function reachable(host: string, port: number): string {
   return formatAddress(host, port);
 }
 
+/** A node's two sockets: the client port and the internal port (`net/internal_address.ts`). */
+export interface NodeSockets {
+  /** The client socket. */
+  client: UdpTransport;
+  /** The internal socket (node-to-node frames). */
+  internal: UdpTransport;
+}
+
 /**
- * Binds `host:port`; with `takeover`, a port held by this node's old process is asked for and
- * waited for. Throws (one sentence) when the port cannot be had.
+ * Binds the client socket `host:port` and the internal socket `internalHost:internalPort(port)`;
+ * with `takeover`, ports held by this node's old process are asked for (at its internal port) and
+ * waited for. Throws (one sentence) when a port cannot be had.
  *
  * @example
  * ```ts ignore
- * const transport = await bindTakingOver("127.0.0.1", 4000, { token, auth: keyring });
+ * const { client, internal } = await bindTakingOver("127.0.0.1", 4000, "127.0.0.1", (p) => p + 10000, { token });
  * ```
  */
-export async function bindTakingOver(host: string, port: number, takeover?: TakeoverOptions): Promise<UdpTransport> {
+export async function bindTakingOver(
+  host: string,
+  port: number,
+  internalHost: string,
+  internalPort: (clientPort: number) => number,
+  takeover?: TakeoverOptions,
+): Promise<NodeSockets> {
+  let client: UdpTransport | undefined;
   try {
-    return await UdpTransport.listen(host, port);
+    client = await UdpTransport.listen(host, port);
+    return { client, internal: await UdpTransport.listen(internalHost, internalPort(client.port), "--internal-port") };
   } catch (e) {
+    client?.close();
     if (!takeover || !inUse(e)) throw e;
   }
+  await askOldProcess(host, port, internalHost, internalPort(port), takeover);
+  const deadline = Date.now() + (takeover.bindWaitMs ?? 15_000);
+  client = await bindWaiting(host, port, "--port", deadline, takeover);
+  try {
+    return {
+      client,
+      internal: await bindWaiting(internalHost, internalPort(port), "--internal-port", deadline, takeover),
+    };
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+}
+
+// Asks the process holding the ports (at its internal port) to hand them over.
+async function askOldProcess(
+  host: string,
+  port: number,
+  internalHost: string,
+  internalPort: number,
+  takeover: TakeoverOptions,
+): Promise<void> {
   const loopback = host === "::" || host.includes(":") ? "::1" : "127.0.0.1";
   const client = await UdpTransport.listen(host === "0.0.0.0" || host === "::" ? loopback : host, 0);
-  const rpc = new Rpc(client, realClock, { auth: takeover.auth });
-  client.onReceive((data, from) => rpc.receive(data, from));
   const old = reachable(host, port);
+  const book = new InternalAddressBook({ [old]: reachable(internalHost, internalPort) });
+  const rpc = new Rpc(client, realClock, { auth: takeover.auth, addresses: book });
+  client.onReceive((data, from) => rpc.receive(data, from));
   try {
     const reply = await rpc.call(old, AdminCommand.Takeover, { token: takeover.token, pid: Deno.pid }, undefined, {
       timeoutMs: 300,
@@ -71,10 +113,19 @@ export async function bindTakingOver(host: string, port: number, takeover?: Take
     rpc.close();
     client.close();
   }
-  const deadline = Date.now() + (takeover.bindWaitMs ?? 15_000);
+}
+
+// Binds once the old process let go of the port, until `deadline`.
+async function bindWaiting(
+  host: string,
+  port: number,
+  flag: string,
+  deadline: number,
+  takeover: TakeoverOptions,
+): Promise<UdpTransport> {
   for (;;) {
     try {
-      return await UdpTransport.listen(host, port);
+      return await UdpTransport.listen(host, port, flag);
     } catch (e) {
       if (!inUse(e) || Date.now() >= deadline) throw e;
     }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../net/internal_address.ts";
 import { realClock } from "../base/clock.ts";
 import type { FleetConfig } from "../config/fleet_file.ts";
 import { entryNodes, loadFleetOptional } from "./kvctl_target.ts";
@@ -226,7 +227,7 @@ export async function openClient(entry: string, fleet: FleetConfig | undefined):
     await UdpTransport.listen(loopback ? (host === "::1" ? "::1" : "127.0.0.1") : "0.0.0.0", 0),
     realClock,
     {},
-    { auth: fleetKeyring(fleet) },
+    { auth: fleetKeyring(fleet), addresses: new InternalAddressBook(fleet?.internalAddresses) },
   );
 }
 

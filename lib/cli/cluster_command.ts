@@ -8,13 +8,31 @@ import { parseRestartLine, takeoverErrorFile } from "../admin/restart.ts";
 import { toHex } from "../base/bytes.ts";
 import { formatFleet } from "../config/fleet_file.ts";
 import { parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
+import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../net/internal_address.ts";
 import { FSYNC_POLICIES } from "../storage/durability.ts";
 import { generateAdminKeys } from "../admin/keys.ts";
+
+/**
+ * The first of `ports` in use on 127.0.0.1 now, if any. Without the net permission (the `cluster`
+ * permission set has none) nothing is checked: a node then says which port it could not bind.
+ */
+function takenPort(ports: number[]): number | undefined {
+  if (Deno.permissions.querySync({ name: "net" }).state !== "granted") return undefined;
+  for (const port of ports) {
+    try {
+      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) return port;
+    }
+  }
+  return undefined;
+}
 
 /** Help text of `cluster`. */
 export const CLUSTER_HELP = `Usage: kvstore cluster [options]
 
-Starts a local cluster of N nodes on 127.0.0.1 (ports BASE..BASE+N-1) and
+Starts a local cluster of N nodes on 127.0.0.1 (ports BASE..BASE+N-1, their
+internal ports BASE+10000..BASE+10000+N-1) and
 writes its fleet file, plus the status server (monitor) on http://127.0.0.1:8080.
 A node that exits (for example after 'kvctl shutdown') is reported and the
 others keep running; the command ends when every node has exited (exit code 1
@@ -51,7 +69,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
   }
   if (positionals.length > 0) throw new UsageError(`cluster: unexpected argument "${positionals[0]}"`);
   const n = values.nodes ? parseInteger(values.nodes, "--nodes", 1, 200) : 5;
-  const base = values["base-port"] ? parseInteger(values["base-port"], "--base-port", 1, 65535 - n) : 4000;
+  const base = values["base-port"]
+    ? parseInteger(values["base-port"], "--base-port", 1, MAX_DEFAULT_CLIENT_PORT + 1 - n)
+    : 4000;
   const dir = values.dir ?? ".kvstore-cluster";
   if (values.fsync !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(values.fsync)) {
     throw new UsageError(`cluster: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${values.fsync}"`);
@@ -59,6 +79,13 @@ export async function clusterCommand(args: string[]): Promise<number> {
   if (values.fsync !== undefined && !values.durable) throw new UsageError("cluster: --fsync needs --durable");
   await Deno.mkdir(dir, { recursive: true });
   const addresses = Array.from({ length: n }, (_, i) => `127.0.0.1:${base + i}`);
+  const taken = takenPort(addresses.flatMap((_, i) => [base + i, defaultInternalPort(base + i)]));
+  if (taken !== undefined) {
+    throw new UsageError(
+      `cluster: UDP port ${taken} is in use (the nodes take ports ${base}-${base + n - 1} and their internal ` +
+        `ports ${defaultInternalPort(base)}-${defaultInternalPort(base + n - 1)}); pick another --base-port`,
+    );
+  }
   const fleetFile = `${dir}/nodes.yaml`;
   const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;

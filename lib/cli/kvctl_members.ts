@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../net/internal_address.ts";
 import { KVClient } from "../client/client.ts";
 import { ClusterDebugClient, type MemberRow } from "../replication/debug_queries.ts";
 import { RpcTimeoutError } from "../wire/rpc.ts";
@@ -79,7 +80,11 @@ export async function membersVerb(
   const auth = fleetKeyring(targets.fleet);
   const host = parseAddress(node).hostname;
   const loopback = host === "localhost" || host.startsWith("127.");
-  const debug = await ClusterDebugClient.open(loopback ? "127.0.0.1" : host === "::1" ? "::1" : "0.0.0.0", auth);
+  const debug = await ClusterDebugClient.open(
+    loopback ? "127.0.0.1" : host === "::1" ? "::1" : "0.0.0.0",
+    auth,
+    new InternalAddressBook(targets.fleet?.internalAddresses),
+  );
   try {
     const { members, more } = await debug.members(node, { timeoutMs: options.timeoutMs, retries: options.retries });
     if (json) return printJson({ node, members, more });

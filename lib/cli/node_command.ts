@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { loadFleet } from "../config/fleet_file.ts";
+import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
+import { defaultInternalPort, internalAddressOf } from "../net/internal_address.ts";
 import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
 import { DEFAULT_MAX_BYTES, startNode } from "../roles/start_node.ts";
 import { formatAddress, parseAddress } from "../net/transport.ts";
@@ -26,6 +27,9 @@ Runs a KVStore node that answers the UDP client protocol.
 
 Options:
   --port N              UDP port to serve (default 4000)
+  --internal-port N     UDP port of node-to-node traffic (default: the fleet file's
+                        internalAddresses entry of this node, else the port + 10000);
+                        firewall it to the fleet (docs/cluster.md)
   --host ADDR           interface to bind (default 127.0.0.1; 0.0.0.0 for all)
   --config FILE         fleet file (nodes.yaml) listing seeds, monitor and keys
   --seed ADDR           join the cluster through ADDR (repeatable; added to the fleet file's nodes)
@@ -100,6 +104,7 @@ async function handOver(running: RunningNode, drainMs: number): Promise<void> {
 
 const NODE_FLAGS = {
   port: { type: "string" },
+  "internal-port": { type: "string" },
   host: { type: "string" },
   config: { type: "string" },
   "max-bytes": { type: "string" },
@@ -118,6 +123,26 @@ const NODE_FLAGS = {
 } as const;
 
 type NodeValues = ReturnType<typeof parseFlags<typeof NODE_FLAGS>>["values"];
+
+/**
+ * Where the internal socket binds: `--internal-port`, else the fleet file's entry of this node
+ * (its host too, unless the node binds every interface), else the client port + 10000.
+ */
+function internalSocketOf(
+  flag: string | undefined,
+  fleet: FleetConfig | undefined,
+  host: string,
+  port: number,
+): { host: string; port: (clientPort: number) => number } {
+  if (flag !== undefined) {
+    const p = parseInteger(flag, "--internal-port", 1, 65535);
+    return { host, port: () => p };
+  }
+  const entry = fleet?.internalAddresses?.[formatAddress(host, port)];
+  if (entry === undefined) return { host, port: defaultInternalPort };
+  const at = parseAddress(internalAddressOf(formatAddress(host, port), entry));
+  return { host: host === "0.0.0.0" || host === "::" ? host : at.hostname, port: () => at.port };
+}
 
 /** Runs the node command until the process is stopped. */
 export async function nodeCommand(args: string[]): Promise<number> {
@@ -164,8 +189,15 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
   await loadProgramInfo();
   const keyring = fleetKeyring(fleet);
-  // A restart in place: the old process still holds the port until this one asks for it.
-  const transport = await bindTakingOver(host, port, token ? { token, auth: keyring } : undefined);
+  // A restart in place: the old process still holds the ports until this one asks for them.
+  const internal = internalSocketOf(values["internal-port"], fleet, host, port);
+  const sockets = await bindTakingOver(
+    host,
+    port,
+    internal.host,
+    internal.port,
+    token ? { token, auth: keyring } : undefined,
+  );
   const late: { restarter?: ProcessRestarter } = {}; // made once the node's endpoint exists
   const running: RunningNode = await startNode({
     subsystemOptions: {
@@ -180,7 +212,8 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
         },
       },
     },
-    transport,
+    transport: sockets.client,
+    internalTransport: sockets.internal,
     host,
     destructiveFrom: guards.destructiveFrom,
     trustedClients: guards.trustedClients,
@@ -210,7 +243,10 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
     handover: () => handOver(running, DEFAULT_ADMIN_CONFIG.restartDrainMs),
   });
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
-  console.log(`kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded})`);
+  console.log(
+    `kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded}; ` +
+      `internal udp ${sockets.internal.address})`,
+  );
   if (!running.node.rpc.authenticated && (values.insecure || fleet)) console.error(INSECURE_WARNING);
   if (values.config) reloadKeysOnHangup(values.config, running);
   const stop = () => {

@@ -93,6 +93,18 @@ const FleetSchema = z.strictObject({
   ).min(1, { message: "list at least one network (loopback, fleet, any, none or a CIDR block)" }).optional(),
   /** Seed nodes (client/UDP addresses). */
   nodes: z.array(address).min(1, { message: "list at least one node address" }),
+  /**
+   * Nodes whose internal port (node-to-node frames) is not their client port + 10000: client
+   * address → internal port, or internal host:port (docs/cluster.md).
+   */
+  internalAddresses: z.record(
+    address,
+    z.union([z.number().int().min(1).max(65_535), address], {
+      message: "expected a port (1-65535) or host:port, for example 4100 or 10.0.1.5:14000",
+    }),
+  ).optional(),
+  /** Window (ms) of an internal frame's time around the receiver's clock (default 30000; docs/cluster.md). */
+  frameWindowMs: z.number().int().min(100).max(3_600_000).optional(),
 });
 
 /** A validated fleet file (defaults filled in). */
@@ -125,6 +137,10 @@ export interface FleetConfig {
   trustedClients?: string[];
   /** Seed nodes (client/UDP addresses). */
   nodes: string[];
+  /** Nodes whose internal port is not their client port + 10000: client address → port or host:port. */
+  internalAddresses?: Record<string, number | string>;
+  /** Window (ms) of an internal frame's time (default 30 s). */
+  frameWindowMs?: number;
 }
 
 // The interface and the schema must describe the same thing (checked by the compiler both ways).

@@ -46,6 +46,8 @@ export class MemoryNetwork {
   conditions: NetworkConditions;
   #hosts = new Map<Address, MemoryTransport>();
   #blocked = new Set<string>();
+  // Transports that share another's host (a node's internal socket): blocks apply to the host.
+  #hostOf = new Map<Address, Address>();
   /** Counters for what the network did. */
   readonly stats = { sent: 0, delivered: 0, dropped: 0, bytes: 0 };
 
@@ -56,10 +58,14 @@ export class MemoryNetwork {
     this.conditions = { ...DEFAULT_CONDITIONS, ...options };
   }
 
-  /** Creates (or replaces) the transport of the host at `address`. */
-  createTransport(address: Address): MemoryTransport {
+  /**
+   * Creates (or replaces) the transport at `address`; with `host`, a second socket of the host at
+   * `host` (a node's internal port): blocks and partitions of `host` apply to it too.
+   */
+  createTransport(address: Address, host?: Address): MemoryTransport {
     const t = new MemoryTransport(this, address);
     this.#hosts.set(address, t);
+    if (host !== undefined && host !== address) this.#hostOf.set(address, host);
     return t;
   }
 
@@ -88,7 +94,9 @@ export class MemoryNetwork {
     this.stats.sent++;
     this.stats.bytes += data.length;
     const c = this.conditions;
-    if (this.#blocked.has(`${from}>${to}`) || this.random() < c.loss) {
+    const blocked = this.#blocked.size > 0 &&
+      this.#blocked.has(`${this.#hostOf.get(from) ?? from}>${this.#hostOf.get(to) ?? to}`);
+    if (blocked || this.random() < c.loss) {
       this.stats.dropped++;
       return;
     }

@@ -67,23 +67,31 @@ export class UdpTransport implements Transport {
   #afterBurst: (() => void)[] = [];
   /** Datagrams whose send failed (for example, host unreachable). */
   sendErrors = 0;
+  /** The bound port. */
+  readonly port: number;
 
   private constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
     const a = conn.addr as Deno.NetAddr;
     this.address = formatAddress(a.hostname, a.port);
+    this.port = a.port;
     this.#startReceiving();
   }
 
-  /** Binds a UDP socket; port 0 picks a free port. Throws a clear error if the port is taken. */
-  static async listen(hostname: string, port: number): Promise<UdpTransport> {
+  /**
+   * Binds a UDP socket; port 0 picks a free port. Throws a clear error if the port is taken, naming
+   * `flag` as the way to pick another.
+   */
+  static async listen(hostname: string, port: number, flag = "--port"): Promise<UdpTransport> {
     try {
       const conn = Deno.listenDatagram({ transport: "udp", hostname, port });
       return await Promise.resolve(new UdpTransport(conn));
     } catch (e) {
       if (e instanceof Deno.errors.AddrInUse) {
         throw new Error(
-          `Cannot listen on UDP ${formatAddress(hostname, port)}: the port is already in use; pick another with --port`,
+          `Cannot listen on UDP ${
+            formatAddress(hostname, port)
+          }: the port is already in use; pick another with ${flag}`,
         );
       }
       if (e instanceof Deno.errors.AddrNotAvailable) {

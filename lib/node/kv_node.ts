@@ -64,6 +64,12 @@ export interface NodeOptions {
   replyBudget?: ReplyBudget;
   /** Durable storage committed once per turn, before that turn's replies leave (group commit). */
   durability?: Durability;
+  /**
+   * The internal socket (`net/internal_address.ts`): node-to-node frames arrive there, and internal
+   * frames reaching the client transport are dropped (counted in `internalOnClientPort`). Without
+   * it, one transport carries both.
+   */
+  internalTransport?: Transport;
 }
 
 /**
@@ -118,6 +124,7 @@ export class KVNode {
     idReuse: 0,
     refusedDestructive: 0,
     handedOver: 0,
+    internalOnClientPort: 0,
   };
   /** Clock time at start. */
   readonly startedAt: number;
@@ -125,6 +132,8 @@ export class KVNode {
   readonly executor: Executor;
   /** The reply budget in force, if any. */
   readonly replyBudget: ReplyBudget | undefined;
+  /** The internal socket, when apart from the client one. */
+  readonly internalTransport: Transport | undefined;
   // Requests executing asynchronously: id (as idKey) → the low word of their digest.
   #inFlight = new Map<string, number>();
   // Digest of the request being answered (set per datagram, and again when an async one finishes).
@@ -170,7 +179,11 @@ export class KVNode {
     this.#durability = options.durability;
     this.#defer = deferOn(this.clock);
     this.startedAt = this.clock.now();
+    this.internalTransport = options.internalTransport;
     this.transport.onReceive((data, from) => this.receive(data, from));
+    this.internalTransport?.onReceive((data, from) => {
+      if (!this.#closed) this.rpc.receive(data, from);
+    });
   }
 
   /** This node's address (its id in the cluster). */
@@ -196,7 +209,8 @@ export class KVNode {
       return;
     }
     if (packet[COMMAND_OFFSET] >= FIRST_INTERNAL_COMMAND) {
-      this.rpc.receive(packet, from);
+      if (this.internalTransport) this.counters.internalOnClientPort++;
+      else this.rpc.receive(packet, from);
       return;
     }
     if (this.#refusingClients) {
@@ -391,6 +405,7 @@ export class KVNode {
     }
     this.rpc.close();
     this.transport.close();
+    this.internalTransport?.close();
   }
 
   /** Whether {@linkcode KVNode.close} was called. */

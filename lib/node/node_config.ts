@@ -39,6 +39,8 @@ export interface NodeCounters {
   refusedDestructive: number;
   /** Client requests left unanswered while the node hands its port to its new process (clients retry there). */
   handedOver: number;
+  /** Internal frames that reached the client port of a node with an internal port (dropped unread). */
+  internalOnClientPort: number;
 }
 
 /** Counter names of the client commands, by command code. */

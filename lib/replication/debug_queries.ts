@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../net/internal_address.ts";
+import type { AddressMap } from "../wire/rpc_types.ts";
 import { realClock } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
 import type { FrameAuth } from "../wire/frame.ts";
@@ -185,15 +187,22 @@ export class ClusterDebugClient {
   #transport: UdpTransport;
   #rpc: Rpc;
 
-  private constructor(transport: UdpTransport, auth: FrameAuth | undefined) {
+  private constructor(transport: UdpTransport, auth: FrameAuth | undefined, addresses: AddressMap) {
     this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock, { auth });
+    this.#rpc = new Rpc(transport, realClock, { auth, addresses });
     transport.onReceive((d, from) => this.#rpc.receive(d, from));
   }
 
-  /** Opens a socket on an ephemeral loopback (or `host`) port; `auth` tags its frames (the cluster keyring). */
-  static async open(host = "127.0.0.1", auth?: FrameAuth): Promise<ClusterDebugClient> {
-    return new ClusterDebugClient(await UdpTransport.listen(host, 0), auth);
+  /**
+   * Opens a socket on an ephemeral loopback (or `host`) port; `auth` tags its frames (the cluster
+   * keyring); `addresses` finds nodes' internal ports (default: client port + 10000).
+   */
+  static async open(
+    host = "127.0.0.1",
+    auth?: FrameAuth,
+    addresses: AddressMap = new InternalAddressBook(),
+  ): Promise<ClusterDebugClient> {
+    return new ClusterDebugClient(await UdpTransport.listen(host, 0), auth, addresses);
   }
 
   /** Every key `node` holds (tombstones included), sorted by key. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../net/internal_address.ts";
 import { WatchedProcess, type WatchedProcessOptions } from "../base/watched_process.ts";
 
 /**
@@ -178,13 +179,34 @@ export async function startNodeProcess(
   return p;
 }
 
-/** Finds `count` free UDP ports on 127.0.0.1 (bound then released). */
+/** Attempts at finding one client port whose internal port is free as well. */
+const FREE_PORT_ATTEMPTS = 200;
+
+/**
+ * Finds `count` free UDP ports on 127.0.0.1 (bound then released) whose internal ports (the port
+ * + 10000, `net/internal_address.ts`) are free as well, so a node started on one can bind both.
+ */
 export function freeUdpPorts(count: number): number[] {
-  const conns = Array.from(
-    { length: count },
-    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = conns.map((c) => (c.addr as Deno.NetAddr).port);
-  for (const c of conns) c.close();
+  const held: Deno.DatagramConn[] = [];
+  const ports: number[] = [];
+  const bind = (port: number) => {
+    try {
+      const c = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+      held.push(c);
+      return c;
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt >= FREE_PORT_ATTEMPTS * count) throw new Error(`Cannot find ${count} free UDP port pairs`);
+      const c = bind(0);
+      const port = c ? (c.addr as Deno.NetAddr).port : 0;
+      if (port > 0 && port <= MAX_DEFAULT_CLIENT_PORT && bind(defaultInternalPort(port))) ports.push(port);
+    }
+  } finally {
+    for (const c of held) c.close();
+  }
   return ports;
 }

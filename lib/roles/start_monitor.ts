@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../net/internal_address.ts";
 import { type Clock, realClock, type TimerId } from "../base/clock.ts";
 import { importClusterKeys } from "../wire/http_key.ts";
 import { clusterKeysOf, type FleetConfig } from "../config/fleet_file.ts";
@@ -135,6 +136,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     config,
     clusterKey,
     frameAuth: fleetKeyring(fleet),
+    internalAddresses: new InternalAddressBook(fleet?.internalAddresses),
     reportUrl: reportUrl(base),
     fleetNodes: fleet?.nodes,
     name: fleet?.name,

@@ -13,7 +13,8 @@ import type { FsyncPolicy } from "../storage/durability.ts";
 import { LogPersistence } from "../storage/log_persistence.ts";
 import { importLegacySqlite, retireLegacySqlite } from "../storage/legacy_sqlite.ts";
 import { MemoryStore } from "../storage/store.ts";
-import type { Address, Transport } from "../net/transport.ts";
+import { type Address, formatAddress, parseAddress, type Transport } from "../net/transport.ts";
+import { InternalAddressBook, internalAddressOf } from "../net/internal_address.ts";
 import { clientGuardStats, destructiveGuard, replyBudget } from "./client_guards.ts";
 import type { DestructiveGuard } from "../node/destructive_guard.ts";
 import type { ReplyBudgetConfig } from "../node/reply_budget.ts";
@@ -40,6 +41,18 @@ export interface StartNodeOptions {
   port?: number;
   /** A transport to use instead of binding UDP (simulation). */
   transport?: Transport;
+  /**
+   * UDP port of the internal socket (node-to-node frames; `net/internal_address.ts`). Default: the
+   * fleet file's `internalAddresses` entry of this node, else the client port + 10000.
+   */
+  internalPort?: number;
+  /**
+   * The internal socket to use instead of binding UDP (simulation). With `transport` and without
+   * this, the one transport carries both client and internal traffic.
+   */
+  internalTransport?: Transport;
+  /** Window (ms) of an internal frame's time (default 30 s: `wire/freshness.ts`). */
+  freshnessWindowMs?: number;
   /** Time source (default real time). */
   clock?: Clock;
   /** Store capacity in bytes. */
@@ -137,20 +150,27 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     loadedKeys = store.size;
     store.listener = persistence;
   }
-  let transport: Transport;
+  let bound: Transport | undefined, internal: Transport | undefined;
   try {
-    transport = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
+    bound = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
+    internal = await bindInternal(options, bound);
   } catch (e) {
     persistence?.close();
+    if (!options.transport) bound?.close();
     throw e;
   }
+  const transport: Transport = bound;
   const hlc = new HybridLogicalClock(clock, transport.address);
   const address = transport.address;
   const sub = options.subsystemOptions ?? {};
   // Membership and replication make the node's executor, so they come first, on an endpoint
   // made for the node; they close when it closes.
   const rpcAuth = options.frameAuth ?? fleetKeyring(options.fleet);
-  const rpc = nodeEndpoint(transport, clock, { auth: rpcAuth }, persistence);
+  const rpc = nodeEndpoint(internal ?? transport, clock, {
+    auth: rpcAuth,
+    addresses: internal ? fleetAddressBook(options.fleet, address, internal.address) : undefined,
+    freshnessWindowMs: options.freshnessWindowMs ?? options.fleet?.frameWindowMs,
+  }, persistence);
   const closers: (() => void)[] = [];
   const services: ServiceContext = {
     address,
@@ -181,6 +201,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     allowDestructive: guard ? (from, packet) => guard.admit(packet, from, clock.now()) : undefined,
     replyBudget: budget,
     durability: persistence,
+    internalTransport: internal,
   });
   const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
   node.onClose(() => {
@@ -206,6 +227,30 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     destructiveGuard: guard,
     close: () => node.close(),
   };
+}
+
+/**
+ * The internal socket: the one given, none when only a client transport was given (one transport
+ * for both), else a UDP socket on the node's host at `internalPort`, the fleet file's entry, or
+ * the client port + 10000.
+ */
+async function bindInternal(options: StartNodeOptions, client: Transport): Promise<Transport | undefined> {
+  if (options.internalTransport) return options.internalTransport;
+  if (options.transport) return undefined;
+  const self = parseAddress(client.address);
+  const at = parseAddress(
+    options.internalPort !== undefined
+      ? formatAddress(self.hostname, options.internalPort)
+      : internalAddressOf(client.address, options.fleet?.internalAddresses?.[client.address]),
+  );
+  return await UdpTransport.listen(options.host ?? self.hostname, at.port, "--internal-port");
+}
+
+/** The fleet's internal addresses, this node's own as bound. */
+function fleetAddressBook(fleet: FleetConfig | undefined, self: Address, internal: Address): InternalAddressBook {
+  const book = new InternalAddressBook(fleet?.internalAddresses ?? {});
+  book.set(self, internal);
+  return book;
 }
 
 /** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */

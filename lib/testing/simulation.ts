@@ -9,6 +9,7 @@ import { MemoryNetwork, type NetworkConditions } from "../net/memory_network.ts"
 import { seededRandom } from "../base/random.ts";
 import { type RunningNode, startNode, type StartNodeOptions } from "../roles/start_node.ts";
 import type { Address } from "../net/transport.ts";
+import { internalAddressOf } from "../net/internal_address.ts";
 
 /** Options of a simulation. */
 export interface SimulationOptions {
@@ -69,6 +70,7 @@ export class Simulation {
       ...base,
       ...options,
       transport: this.network.createTransport(address),
+      internalTransport: this.network.createTransport(internalAddressOf(address), address),
       clock: this.clock,
       random: seededRandom(this.seed * 1_000_003 + i),
       seeds: options.seeds ?? base.seeds ?? (i === 0 ? [] : [Simulation.address(0)]),
@@ -90,6 +92,7 @@ export class Simulation {
     const n = this.nodes.get(address);
     if (!n) throw new RangeError(`No simulated node at ${address}`);
     n.node.transport.close(); // first, so nothing sent while closing (a graceful leave) gets out
+    n.node.internalTransport?.close();
     n.close();
     this.nodes.delete(address);
   }
@@ -102,6 +105,7 @@ export class Simulation {
       ...base,
       ...options,
       transport: this.network.createTransport(address),
+      internalTransport: this.network.createTransport(internalAddressOf(address), address),
       clock: this.clock,
       random: seededRandom(this.seed * 7_919 + 104_729 * ++this.#restarts),
       seeds: options.seeds ?? base.seeds ?? [Simulation.address(0)],

@@ -77,7 +77,7 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * One JSON-family message as a whole frame (the monitor's round, tools and tests), tagged
- * when `auth` is given.
+ * when `auth` is given, stamped with the time `now`.
  *
  * @example
  * ```ts
@@ -85,8 +85,14 @@ const EMPTY = new Uint8Array(0);
  * console.log(decodeJsonFrame(frame)?.header); // { r: "00" }
  * ```
  */
-export function encodeJsonFrame(command: number, header: unknown, body?: Uint8Array, auth?: FrameAuth): Uint8Array {
-  return encodeFrame([{ command, callId: 0, payload: encodeJsonPayload(header, body) }], auth);
+export function encodeJsonFrame(
+  command: number,
+  header: unknown,
+  body?: Uint8Array,
+  auth?: FrameAuth,
+  now: number = Date.now(),
+): Uint8Array {
+  return encodeFrame([{ command, callId: 0, payload: encodeJsonPayload(header, body) }], auth, now);
 }
 
 /** The first message of a frame, decoded as a JSON-family message; `null` if the frame or payload is not valid. */

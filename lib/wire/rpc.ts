@@ -18,13 +18,17 @@ import { DeadlineQueue } from "../base/deadline_queue.ts";
 import { decodeJsonPayload, encodeJsonPayload, InternalCommand, type InternalMessage } from "./envelope.ts";
 import type { Address, Transport } from "../net/transport.ts";
 import { SlabAllocator } from "../base/slab.ts";
+import { DEFAULT_FRESHNESS_WINDOW_MS, FreshnessGuard } from "./freshness.ts";
 import {
   type FrameAuth,
+  type FrameGuard,
   frameSize,
   MAX_PAYLOAD_BYTES,
   MESSAGE_HEADER_BYTES,
+  nextStamp,
   type Payload,
   payloadSize,
+  randomSession,
   readFrame,
   REJECT_REASONS,
   type RejectReason,
@@ -33,6 +37,7 @@ import {
   writeMessage,
 } from "./frame.ts";
 import {
+  type AddressMap,
   type CallOptions,
   DEFAULT_BATCH_BYTES,
   MAX_PENDING_CALLS,
@@ -46,6 +51,7 @@ import {
 } from "./rpc_types.ts";
 
 export {
+  type AddressMap,
   type CallOptions,
   DEFAULT_BATCH_BYTES,
   MAX_PENDING_CALLS,
@@ -58,6 +64,9 @@ export {
   RpcTimeoutError,
 };
 const MAX_MESSAGE_BYTES = MESSAGE_HEADER_BYTES + MAX_PAYLOAD_BYTES;
+/** At most one line per this many ms says that frames arrive from outside the freshness window. */
+export const STALE_LOG_INTERVAL_MS = 10_000;
+const SAME_ADDRESS: AddressMap = { toInternal: (a) => a, toIdentity: (a) => a };
 
 interface Pending {
   to: Address;
@@ -72,6 +81,9 @@ interface Pending {
 }
 
 interface Outgoing {
+  /** Nonce of the frames to this destination: a random session and a sequence in it. */
+  session: number;
+  sequence: number;
   commands: number[];
   callIds: number[];
   payloads: Payload[];
@@ -95,6 +107,10 @@ export class Rpc {
   #batchBytes: number;
   #maxPending: number;
   #beforeSend: (() => void) | undefined;
+  #addresses: AddressMap;
+  #freshness: FreshnessGuard;
+  #guard: FrameGuard;
+  #lastStaleLog = -Infinity;
   #handlers = new Map<number, RawHandler>();
   #pending = new Map<number, Pending>();
   #deadlines: DeadlineQueue;
@@ -113,6 +129,7 @@ export class Rpc {
     framesSent: 0,
     messagesSent: 0,
     unsentAfterFailedCommit: 0,
+    lastClockSkewMs: 0,
   };
 
   /** Creates an endpoint sending through `transport`. */
@@ -125,6 +142,12 @@ export class Rpc {
     this.#batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.#maxPending = options.maxPendingCalls ?? MAX_PENDING_CALLS;
     this.#beforeSend = options.beforeSend;
+    this.#addresses = options.addresses ?? SAME_ADDRESS;
+    this.#freshness = new FreshnessGuard(options.freshnessWindowMs ?? DEFAULT_FRESHNESS_WINDOW_MS);
+    this.#guard = (time, session, sequence) => {
+      const v = this.#freshness.check(time, session, sequence, this.#clock.now());
+      return v === "fresh" ? undefined : v;
+    };
     this.#deadlines = new DeadlineQueue(clock, this.#expired);
   }
 
@@ -239,14 +262,46 @@ export class Rpc {
     return m;
   }
 
-  /** Processes one received internal datagram (command byte ≥ 0x20). Never throws. */
-  receive(packet: Uint8Array, from: Address): void {
+  /** Where internal frames for `identity` go (its internal address). */
+  internalAddressOf(identity: Address): Address {
+    return this.#addresses.toInternal(identity);
+  }
+
+  /** Sessions whose nonces are remembered now (bounded: `wire/freshness.ts`). */
+  get freshnessSessions(): number {
+    return this.#freshness.sessions;
+  }
+
+  /**
+   * Processes one received internal datagram (command byte ≥ 0x20) from the socket address `source`.
+   * Never throws. A tagged frame outside the freshness window or seen before is dropped unanswered.
+   */
+  receive(packet: Uint8Array, source: Address): void {
+    const from = this.#addresses.toIdentity(source);
     const reason = readFrame(
       packet,
       this.#auth,
       (command, callId, payload) => this.#dispatch(command, callId, payload, from),
+      this.#guard,
     );
-    if (reason !== undefined) this.stats.rejected[reason]++;
+    if (reason === undefined) return;
+    this.stats.rejected[reason]++;
+    if (reason === "stale") this.#staleFrom(source);
+  }
+
+  // Frames from outside the window: say so loudly (rate-limited), since it means a clock is off.
+  #staleFrom(source: Address): void {
+    const skew = this.stats.lastClockSkewMs = this.#freshness.stats.lastSkewMs;
+    const now = this.#clock.now();
+    if (now - this.#lastStaleLog < STALE_LOG_INTERVAL_MS) return;
+    this.#lastStaleLog = now;
+    console.error(
+      `kvstore: internal frames from ${source} are dropped: their time is ${(Math.abs(skew) / 1000).toFixed(1)} s ` +
+        `${skew > 0 ? "ahead of" : "behind"} this node's clock, outside the ±${
+          this.#freshness.windowMs / 1000
+        } s window (${this.stats.rejected.stale} dropped so far); check that both hosts' clocks are ` +
+        `synchronised (NTP)`,
+    );
   }
 
   #dispatch(command: number, callId: number, payload: Uint8Array, from: Address): void {
@@ -283,7 +338,7 @@ export class Rpc {
     if (size > MAX_MESSAGE_BYTES) throw new RangeError(`Internal message of ${size} bytes does not fit a datagram`);
     let q = this.#queues.get(to);
     if (q === undefined) {
-      q = { commands: [], callIds: [], payloads: [], bytes: 0 };
+      q = { session: randomSession(), sequence: 0, commands: [], callIds: [], payloads: [], bytes: 0 };
       this.#queues.set(to, q);
     } else if (q.commands.length > 0 && q.bytes + size > this.#batchBytes && this.#readyToSend()) {
       this.#send(to, q);
@@ -329,7 +384,7 @@ export class Rpc {
     // Frames are carved out of slabs (no allocation per datagram); the transport sends each
     // exactly once and the slab is not written again, so the bytes stay put until they leave.
     const frame = this.#slab.alloc(frameSize(0, q.bytes, auth !== undefined));
-    let o = writeFrameHeader(frame, auth);
+    let o = writeFrameHeader(frame, auth, nextStamp(q, this.#clock.now()));
     for (let i = 0; i < n; i++) o = writeMessage(frame, o, q.commands[i], q.callIds[i], q.payloads[i]);
     sealFrame(frame, auth);
     q.commands.length = 0;
@@ -338,7 +393,7 @@ export class Rpc {
     q.bytes = 0;
     this.stats.framesSent++;
     this.stats.messagesSent += n;
-    this.#transport.send(frame, to);
+    this.#transport.send(frame, this.#addresses.toInternal(to));
   }
 
   /** Sends what is queued, then stops sending; pending calls fail at once. */

@@ -58,6 +58,21 @@ export interface RpcOptions {
    * If it throws, what is queued is dropped, unsent: requests are retried by their timers, acks not given.
    */
   beforeSend?: () => void;
+  /**
+   * Maps peers' identities (client addresses) to where their internal frames go and frames'
+   * sources back (`net/internal_address.ts`); default: none, addresses are used as they are.
+   */
+  addresses?: AddressMap;
+  /** Window (ms) of a tagged frame's time around this clock (default `DEFAULT_FRESHNESS_WINDOW_MS`, 30 s). */
+  freshnessWindowMs?: number;
+}
+
+/** Identity ⇄ internal address of peers (`net/internal_address.ts` `InternalAddressBook`). */
+export interface AddressMap {
+  /** Where the internal frames for `identity` go. */
+  toInternal(identity: Address): Address;
+  /** The identity of the sender of a frame from `source`. */
+  toIdentity(source: Address): Address;
 }
 
 /** Frames batch up to one Ethernet MTU of payload, so batching never makes a datagram fragment. */
@@ -83,4 +98,6 @@ export interface RpcStats {
   messagesSent: number;
   /** Turns whose queued messages were dropped because the commit before them failed. */
   unsentAfterFailedCommit: number;
+  /** Offset (ms, sender minus this clock) of the last frame dropped as stale; 0 before any. */
+  lastClockSkewMs: number;
 }

@@ -3,6 +3,8 @@
  * load over generators, flag parsing; and one short real run against a node
  * (figures are printed by the tool, never asserted as timings here).
  */
+import { defaultInternalPort } from "../../lib/net/internal_address.ts";
+import { freeUdpPorts } from "../../lib/roles/process_launcher.ts";
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "../../lib/bench/histogram.ts";
 import { DEFAULT_BENCH_OPTIONS, generatorConfigs, runBench } from "../../lib/bench/run.ts";
@@ -129,10 +131,15 @@ Deno.test("bench:compare pairs each case with the echo of its own round", () => 
 });
 
 Deno.test("wire floor: five floor servers answer puts and gets like a cluster, over tagged frames", async () => {
-  const transports = await Promise.all(Array.from({ length: 5 }, () => UdpTransport.listen("127.0.0.1", 0)));
+  const transports = await Promise.all(
+    freeUdpPorts(5).map((p) => UdpTransport.listen("127.0.0.1", p)),
+  );
+  const internals = await Promise.all(
+    transports.map((t) => UdpTransport.listen("127.0.0.1", defaultInternalPort(t.port))),
+  );
   const peers = transports.map((t) => t.address);
   const auth = ClusterKeyring.fromHex(["cd".repeat(32)]);
-  const stops = transports.map((t) => serveFloor(t, peers, auth));
+  const stops = transports.map((t, i) => serveFloor(t, internals[i], peers, auth));
   const client = await KVClient.connect(peers[2], { timeoutMs: 500, retries: 1 });
   try {
     for (let i = 0; i < 20; i++) {
@@ -142,6 +149,6 @@ Deno.test("wire floor: five floor servers answer puts and gets like a cluster, o
   } finally {
     client.close();
     for (const stop of stops) stop();
-    await Promise.all(transports.map((t) => t.closed));
+    await Promise.all([...transports, ...internals].map((t) => t.closed));
   }
 });

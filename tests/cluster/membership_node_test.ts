@@ -2,6 +2,7 @@
  * Membership in a running node: malformed and unknown membership datagrams are counted and ignored, and
  * the `staticMembers` option gives a fixed view that the membership count follows.
  */
+import { FRAME_HEADER_BYTES } from "../../lib/wire/frame.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
@@ -37,7 +38,7 @@ Deno.test("node: malformed and unknown membership datagrams are counted and igno
     assert.deepEqual(swim.alive(), [A], "nothing was learned from garbage");
     // A well-formed ping is still answered afterwards.
     let acked = false;
-    attacker.onReceive((d) => acked ||= d[17] === MembershipCommand.Ack);
+    attacker.onReceive((d) => acked ||= d[FRAME_HEADER_BYTES] === MembershipCommand.Ack);
     attacker.send(encodeJsonFrame(MembershipCommand.Ping, { s: 6, t: A }), A);
     clock.advance(50);
     assert.ok(acked);

@@ -31,6 +31,7 @@ Deno.test("a replayed old replica write (authentic bytes, captured on the wire) 
     await c.run(client.put("replayed", "new"));
     await c.advance(50);
     const rejectedBefore = nodes.map((a) => c.replica(a).node.rpc.stats.rejected.badTag);
+    const replaysBefore = nodes.reduce((n, a) => n + c.replica(a).node.rpc.stats.rejected.replay, 0);
     for (const w of oldWrites) deliver(w.data, w.from, w.to); // the replay: authentic, so it passes the tag
     await c.advance(200);
     assert.deepEqual(
@@ -38,6 +39,8 @@ Deno.test("a replayed old replica write (authentic bytes, captured on the wire) 
       rejectedBefore,
       "replays are authentic",
     );
+    const replays = nodes.reduce((n, a) => n + c.replica(a).node.rpc.stats.rejected.replay, 0) - replaysBefore;
+    assert.equal(replays, oldWrites.length, "each replay is dropped as one (its nonce was seen)");
     for (const a of nodes) {
       const e = c.replica(a).store.getEntry(hexOf("replayed"));
       assert.equal(new TextDecoder().decode(e?.value), "new", `${a} still holds the newer value`);

@@ -16,7 +16,7 @@ import {
   InternalCommand,
   type InternalMessage,
 } from "../../lib/wire/envelope.ts";
-import { encodeFrame, readFrame, REJECT_REASONS } from "../../lib/wire/frame.ts";
+import { encodeFrame, FRAME_HEADER_BYTES, readFrame, REJECT_REASONS } from "../../lib/wire/frame.ts";
 import { toHex } from "../../lib/base/bytes.ts";
 import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
@@ -36,6 +36,7 @@ import { generateAdminKeys, importAdminPrivateKey } from "../../lib/admin/keys.t
 import type { RunOutcome, ScriptExecutor } from "../../lib/admin/runner.ts";
 import type { FleetConfig } from "../../lib/config/fleet_file.ts";
 import { Simulation } from "../../lib/testing/simulation.ts";
+import { internalAddressOf } from "../../lib/net/internal_address.ts";
 import { addr, SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
 import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
@@ -127,7 +128,7 @@ async function recordedCluster() {
         admin: { executor: new NoScripts(), sink: null },
       },
     });
-    const t = r.node.transport;
+    const t = r.node.internalTransport!;
     const send = t.send.bind(t);
     t.send = (data, to) => {
       if (data.length > 17 && data[16] >= 0x20 && corpus.length < 5_000) corpus.push(data.slice());
@@ -148,7 +149,7 @@ async function recordedCluster() {
       j: 0,
       h: 0,
     }),
-    addresses[1],
+    internalAddressOf(addresses[1]),
   );
   const admin = cluster.track(new AdminClient(cluster.network.createTransport("10.9.1.3:5000"), cluster.clock));
   const signed = await createCommand(privateKey, { run: { script: "true", timeoutMs: 10_000 } }, {
@@ -190,12 +191,14 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
       const p = f.chance(0.3) ? f.bytes(f.length(2_000)) : f.mutate(f.pick(c.corpus), c.corpus);
       let total = 0;
       const reason = readFrame(p, undefined, (command, _id, payload) => {
-        assert.ok(command <= 0xff && payload.length <= p.length - 24, `case ${i}`);
+        assert.ok(command <= 0xff && payload.length <= p.length - FRAME_HEADER_BYTES - 7, `case ${i}`);
         total += 7 + payload.length;
         const m = decodeJsonPayload(command, payload);
         if (m) assert.ok(m.body.length <= payload.length - 4, `case ${i}`);
       });
-      if (reason === undefined) assert.equal(total, p.length - 17, `case ${i}: messages cover the frame`);
+      if (reason === undefined) {
+        assert.equal(total, p.length - FRAME_HEADER_BYTES, `case ${i}: messages cover the frame`);
+      }
       const raw = f.chance(0.2) ? f.bytes(f.length(300)) : f.mutate(f.pick(binary), binary);
       for (const decode of [decodeReplicaPut, decodeReplicaPutReply, decodeReplicaGet, decodeReplicaGetReply]) {
         const d = decode(raw);
@@ -251,7 +254,7 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
       const valid = p.length > 16 && readFrame(p, undefined, () => {}) === undefined;
       const changesBefore = changes;
       const aliveBefore = members.alive().join();
-      node.receive(p, f.pick(peers)); // a throw fails the test
+      node.rpc.receive(p, f.pick(peers)); // as the internal socket hands it on; a throw fails the test
       if (!valid) {
         rejected++;
         assert.equal(changes, changesBefore, `${where}: a rejected packet changed the store`);
@@ -289,9 +292,11 @@ Deno.test("fuzz: a keyed node rejects every mutated authentic frame before any h
   const nodes = [addr(0), addr(1), addr(2)];
   c.startReplicas(nodes);
   const corpus: Uint8Array[] = [];
+  const toTarget: Uint8Array[] = [];
   const deliver = c.network.deliver.bind(c.network);
   c.network.deliver = (data, from, to) => {
     if (nodes.includes(from) && nodes.includes(to) && corpus.length < 2_000) corpus.push(data.slice());
+    if (to === addr(1) && data[16] >= 0x20 && toTarget.length < 2_000) toTarget.push(data.slice());
     deliver(data, from, to);
   };
   try {
@@ -323,6 +328,19 @@ Deno.test("fuzz: a keyed node rejects every mutated authentic frame before any h
     }
     await c.advance(100);
     assert.ok(mutated > cases / 2, `${mutated} mutated frames`);
+    // The new fields: every authentic frame the target took, played again, is a replay; one whose
+    // time or nonce bytes were changed fails its tag.
+    const replaysBefore = stats.rejected.replay, badTagBefore = stats.rejected.badTag;
+    assert.ok(toTarget.length > 20, `recorded ${toTarget.length} frames to the target`);
+    for (const frame of toTarget) target.node.receive(frame.slice(), f.pick(nodes));
+    assert.equal(stats.rejected.replay - replaysBefore, toTarget.length, "every replay is dropped");
+    for (const frame of toTarget.slice(0, 200)) {
+      const p = frame.slice();
+      p[f.pick([8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21, 22, 23, 24])] ^= 1 << f.int(8);
+      target.node.receive(p, f.pick(nodes));
+    }
+    assert.equal(stats.rejected.badTag - badTagBefore, Math.min(200, toTarget.length), "time and nonce are tagged");
+    await c.advance(100);
     assert.equal(entries(), before, "the store did not change");
   } finally {
     c.close();

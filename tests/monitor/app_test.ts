@@ -1,3 +1,4 @@
+import { internalAddressOf } from "../../lib/net/internal_address.ts";
 import { ClusterKeyring } from "../../lib/wire/keyring.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/base/clock.ts";
@@ -293,7 +294,7 @@ Deno.test("round messages go to seeds, carry the report URL and a valid MAC; mis
   const { m, clock, key, net } = await setup();
   const got: { to: string; header: RoundHeader }[] = [];
   const nodes = [A, B, C].map((addr) => {
-    const t = net.createTransport(addr);
+    const t = net.createTransport(internalAddressOf(addr), addr); // rounds go to a node's internal port
     t.onReceive((data) => {
       const msg = decodeJsonFrame(data, ClusterKeyring.fromHex([KEY_HEX]));
       if (msg?.command === MonitoringCommand.Round) got.push({ to: addr, header: parseRoundHeader(msg.header)! });

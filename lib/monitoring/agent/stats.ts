@@ -130,7 +130,11 @@ export class StatsCollector {
       rejected += wire.rejected[reason];
       putStat(s, `wire_rejected_${reason.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())}`, wire.rejected[reason]);
     }
-    putStat(s, "wire_rejected", rejected);
+    // Internal frames at the client port of a node with an internal port are rejected unread too.
+    putStat(s, "wire_rejected", rejected + node.counters.internalOnClientPort);
+    putStat(s, "wire_clock_skew", wire.rejected.stale > 0 ? Math.round(wire.lastClockSkewMs) : 0, "ms");
+    putStat(s, "wire_internal_on_client_port", node.counters.internalOnClientPort);
+    if (node.internalTransport) putStat(s, "internal_address", node.internalTransport.address);
     putStat(s, "wire_frames_sent", wire.framesSent);
     putStat(s, "wire_messages_sent", wire.messagesSent);
     const counts = this.#members.counts();

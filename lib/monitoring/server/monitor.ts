@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InternalAddressBook } from "../../net/internal_address.ts";
 import { toHex } from "../../base/bytes.ts";
 import type { Clock, TimerId } from "../../base/clock.ts";
 import { encodeJsonFrame } from "../../wire/envelope.ts";
@@ -41,6 +42,8 @@ export interface MonitorOptions {
   name?: string;
   /** TCP step of probes (null = skip, for simulations). Default: real TCP. */
   tcpProbe?: TcpProbe | null;
+  /** Where nodes take round datagrams (their internal port; default the client port + 10000). */
+  internalAddresses?: { toInternal(node: Address): Address };
 }
 
 /** Outcome of accepting a batch of reports. */
@@ -97,6 +100,7 @@ export class Monitor {
   #random: Random;
   #key?: CryptoKey;
   #frameAuth?: FrameAuth;
+  #internal: { toInternal(node: Address): Address };
   #prober: Prober;
   #listeners = new Set<(change: MonitorChange) => void>();
   #states = new Map<string, string>();
@@ -117,6 +121,7 @@ export class Monitor {
     this.#random = options.random ?? Math.random;
     this.#key = options.clusterKey;
     this.#frameAuth = options.frameAuth;
+    this.#internal = options.internalAddresses ?? new InternalAddressBook();
     this.#prober = new Prober(
       options.transport,
       options.clock,
@@ -175,7 +180,8 @@ export class Monitor {
   #launch(header: RoundHeader, expected: number, seeds: Address[], direct: Address[]): RoundSummary {
     const summary = this.rounds.start(header.r, this.#clock.now(), expected, seeds, direct.length);
     for (const to of this.#closed ? [] : [...seeds, ...direct]) {
-      this.transport.send(encodeJsonFrame(MonitoringCommand.Round, header, undefined, this.#frameAuth), to);
+      const frame = encodeJsonFrame(MonitoringCommand.Round, header, undefined, this.#frameAuth, this.#clock.now());
+      this.transport.send(frame, this.#internal.toInternal(to));
       this.stats.roundMessages++;
     }
     const removed = this.registry.forgetStale(summary.index);

@@ -27,6 +27,8 @@ import {
 } from "../monitoring/server/persist.ts";
 import type { TcpProbe } from "../monitoring/server/probe.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
+import { type HttpListener, type HttpListenerOptions, listenHttp } from "../net/http_listener.ts";
+import { Refusals } from "../net/refusals.ts";
 
 /** How to start a monitor. */
 export interface StartMonitorOptions {
@@ -59,6 +61,10 @@ export interface StartMonitorOptions {
   autoStart?: boolean;
   /** TCP step of probes (null = skip). */
   tcpProbe?: TcpProbe | null;
+  /** Limits of the HTTP listener (connection cap, timeouts); defaults in lib/net/http_listener.ts. */
+  http?: Partial<Pick<HttpListenerOptions, "maxConnections" | "headerTimeoutMs" | "idleTimeoutMs" | "writeTimeoutMs">>;
+  /** Times this monitor was restarted by its supervisor (shown on the page). */
+  restarts?: number;
 }
 
 /** A running monitor. */
@@ -69,6 +75,8 @@ export interface RunningMonitor {
   app: Hono;
   /** Live-update streams. */
   hub: EventHub;
+  /** The HTTP listener (limits, refusals, open connections). */
+  http: HttpListener;
   /** Base URL of the HTTP server as bound. */
   url: string;
   /** URL put in round messages. */
@@ -105,16 +113,18 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   const udpHost = options.udpHost ?? fleetUdp?.hostname ?? (loopback(host) && remoteNodes ? "0.0.0.0" : host);
   const transport = options.transport ?? await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
 
-  const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpListener;
   const ready: { app?: Hono } = {};
+  const refusals = new Refusals();
   try {
-    server = Deno.serve({
+    server = listenHttp({
       hostname: host,
       port: options.port ?? 8080,
-      signal: ac.signal,
-      onListen: () => {},
-    }, (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }));
+      refusals,
+      name: "monitor",
+      ...options.http,
+      handler: (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }),
+    });
   } catch (e) {
     transport.close();
     if (e instanceof Deno.errors.AddrInUse) {
@@ -211,6 +221,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     monitor,
     app,
     hub,
+    http: server,
     url: bound,
     reportUrl: monitor.reportUrl,
     udpAddress: transport.address,
@@ -221,8 +232,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
         await monitor.close();
         await save();
         hub.close();
-        ac.abort();
-        await server.finished;
+        await server.close();
         transport.close();
         await (transport as UdpTransport).closed;
       })(),

@@ -150,6 +150,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     name: fleet?.name,
     tcpProbe: options.tcpProbe,
   });
+  monitor.server = { http: server, restarts: options.restarts ?? 0 };
   // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
   let persist = options.dataDir !== undefined;
   if (options.dataDir) {
@@ -180,7 +181,12 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
       }
     }
   }
-  const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
+  const hub = new EventHub({
+    maxClients: config.maxSseClients,
+    keepAliveMs: config.sseKeepAliveMs,
+    maxQueuedBytes: config.sseMaxQueuedBytes,
+    onSlowClient: () => refusals.add("sse_slow"),
+  }, clock);
   const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
     if (hub.clients === 0) return; // nobody watching: render nothing
     const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
@@ -194,7 +200,8 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     monitor,
     hub,
     clusterKey: verifyKeys,
-    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys }),
+    refusals,
+    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys, refusals }),
   });
 
   let persistTimer: TimerId | undefined;

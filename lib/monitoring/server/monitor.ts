@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ServerStatus } from "./server_status.ts";
 import { toHex } from "../../base/bytes.ts";
 import type { Clock, TimerId } from "../../base/clock.ts";
 import { encodeJsonFrame } from "../../wire/envelope.ts";
@@ -91,6 +92,8 @@ export class Monitor {
   readonly name: string;
   readonly reportUrl: string;
   readonly transport: Transport;
+  /** The HTTP server's health, once the role has started it (page and /metrics). */
+  server: ServerStatus | undefined;
   /** Counters for /metrics. */
   readonly stats = { reportsAccepted: 0, reportsRejected: 0, roundMessages: 0, probes: 0 };
   #clock: Clock;

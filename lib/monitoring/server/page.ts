@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { renderServerLine } from "./server_status.ts";
 import { escapeToBuffer } from "hono/utils/html";
 import type { Monitor } from "./monitor.ts";
 import { DETAIL_JS, INDEX_JS, PAGE_CSS } from "./page_assets.ts";
@@ -287,7 +288,9 @@ ${rows}
 </tbody></table></div>
 <p class="note">A node is <b>not responding</b> after ${monitor.config.notRespondingRounds} rounds without a report; rounds every ${
     formatDuration(monitor.config.intervalMs)
-  }. Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>`;
+  }. Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>${
+    monitor.server ? renderServerLine(monitor.server, esc) : ""
+  }`;
   return layout(
     monitor,
     "Nodes",

@@ -79,7 +79,7 @@ export const DEFAULT_MONITOR_CONFIG: MonitorConfig = {
   reprobeRounds: 6,
   sseFlushMs: 500,
   sseKeepAliveMs: 15_000,
-  maxSseClients: 64,
-  sseMaxQueuedBytes: 256 * 1024,
+  maxSseClients: 256,
+  sseMaxQueuedBytes: 64 * 1024,
   persistIntervalMs: 60_000,
 };

@@ -97,7 +97,7 @@ export class EventHub {
     const bytes = utf8Encoder.encode(text);
     for (const c of this.#clients) {
       try {
-        if ((c.desiredSize ?? 0) < bytes.length) {
+        if ((c.desiredSize ?? 0) <= 0) {
           // Not reading: drop it rather than queue without bound (the client's EventSource reconnects).
           this.#clients.delete(c);
           this.dropped++;

@@ -191,7 +191,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
 
 /** The monitor's history directory and save period under the cluster's directory (with --durable). */
 const MONITOR_DATA_ARGS = (dir: string) => ["--data-dir", `${dir}/monitor`, "--save-interval", "10s"];
-/** First pause before restarting a monitor that exited; doubles while it keeps failing fast. */
+/** Pause before the second restart of a monitor that keeps exiting; doubles each time (the first is at once). */
 export const MONITOR_RESTART_MIN_MS = 250;
 /** Longest pause between monitor restarts. */
 export const MONITOR_RESTART_MAX_MS = 30_000;
@@ -208,7 +208,7 @@ async function superviseMonitor(
   hooks: { stopping: () => boolean; current: (p: RoleProcess) => void },
 ): Promise<RoleProcess> {
   let restarts = 0;
-  let backoff = MONITOR_RESTART_MIN_MS;
+  let backoff = 0;
   const spawn = (): RoleProcess => {
     const startedAt = Date.now();
     const p = new RoleProcess("monitor", "monitor", [...args, "--restarts", String(restarts)]);
@@ -218,14 +218,14 @@ async function superviseMonitor(
     p.exited().then(async (s) => {
       if (hooks.stopping() || (!up && restarts === 0)) return; // a first start that failed is reported by the caller
       const how = s.signal ? `signal ${s.signal}` : `code ${s.code}`;
-      backoff = Date.now() - startedAt >= MONITOR_HEALTHY_MS ? MONITOR_RESTART_MIN_MS : backoff;
+      if (Date.now() - startedAt >= MONITOR_HEALTHY_MS) backoff = 0;
       restarts++;
       console.log(
         `monitor exited (${how}): ${p.output.slice(-2).join(" / ") || "no output"}; ` +
           `restarting it in ${backoff} ms (restart ${restarts}); the nodes keep running`,
       );
       await new Promise((resolve) => setTimeout(resolve, backoff));
-      backoff = Math.min(backoff * 2, MONITOR_RESTART_MAX_MS);
+      backoff = Math.min(Math.max(backoff * 2, MONITOR_RESTART_MIN_MS), MONITOR_RESTART_MAX_MS);
       if (hooks.stopping()) return;
       const next = spawn();
       next.waitFor(/listening on/).then(

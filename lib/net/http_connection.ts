@@ -29,10 +29,10 @@ export interface ConnectionHooks {
   localAddr: Deno.NetAddr;
   /** Largest request head (bytes). */
   maxHeaderBytes: number;
-  /** Time one write may wait for the client (ms). */
-  writeTimeoutMs: number;
   /** The connection now waits for a (first or next) request head. */
   waiting(first: boolean): void;
+  /** A write to the client starts (true) or ends (false). */
+  writing(on: boolean): void;
   /** A complete head arrived: the connection is busy with a request. */
   active(): void;
   /** Closes the connection, counting `reason` if given. */
@@ -54,11 +54,11 @@ export async function serveConnection(slot: Slot, h: ConnectionHooks): Promise<v
     }
   };
   const write = async (bytes: Uint8Array) => {
-    const timer = setTimeout(() => h.shut("write_timeout"), h.writeTimeoutMs);
+    h.writing(true); // the listener's sweep closes it if this write waits past the write timeout
     try {
       for (let o = 0; o < bytes.length;) o += await conn.write(bytes.subarray(o));
     } finally {
-      clearTimeout(timer);
+      h.writing(false);
     }
   };
   const refuse = async (status: number, text: string, body: string, reason: RefusalReason) => {

@@ -26,6 +26,14 @@ export const MAX_RESERVED_DESCRIPTORS = 256;
 export const FALLBACK_MAX_CONNECTIONS = 4_096;
 /** Longest pause of the accept loop after a failed accept (ms); pauses double from 5 ms. */
 const MAX_ACCEPT_BACKOFF_MS = 1_000;
+/** Out of descriptors, the cap is lowered to the connections open less this many (left to the process's files). */
+const EMFILE_SPARE = 64;
+/** A cap learned from running out of descriptors is never lowered below this. */
+const MIN_LEARNED_CAP = 64;
+/** Out of descriptors, a connection that has waited this long for a head is closed to free one (ms). */
+const EMFILE_EVICT_MIN_WAIT_MS = 1_000;
+/** A burst of failed accepts ends after this long without one (one log line per burst). */
+const BURST_QUIET_MS = 5_000;
 /** Timeouts are checked this often (ms). */
 const SWEEP_MS = 200;
 
@@ -133,6 +141,8 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
   /** Connections waiting for a first head (since accept) and for a next one (since the last response). */
   const awaitingFirst = new Map<Slot, number>();
   const awaitingNext = new Map<Slot, number>();
+  /** Connections with a write in progress, since it started. */
+  const writing = new Map<Slot, number>();
   const slots = new Set<Slot>();
   const tasks = new Set<Promise<void>>();
   let closing = false;
@@ -143,13 +153,17 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
     if (reason) refusals.add(reason);
     awaitingFirst.delete(slot);
     awaitingNext.delete(slot);
+    writing.delete(slot);
     try {
       slot.conn.close();
     } catch { /* already closed */ }
   };
-  const evictOne = (): boolean => {
+  /** Closes the connection waiting longest (kept-alive ones first) if it has waited `minWaitMs`. */
+  const evictOne = (minWaitMs = 0): boolean => {
+    const now = Date.now();
     for (const waiting of [awaitingNext, awaitingFirst]) {
-      for (const slot of waiting.keys()) {
+      for (const [slot, since] of waiting) {
+        if (now - since < minWaitMs) break;
         shut(slot, "evicted");
         return true;
       }
@@ -162,6 +176,7 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
       const [waiting, ms, reason] of [
         [awaitingFirst, limits.headerTimeoutMs, "header_timeout"],
         [awaitingNext, limits.idleTimeoutMs, "idle_timeout"],
+        [writing, limits.writeTimeoutMs, "write_timeout"],
       ] as const
     ) {
       for (const [slot, since] of waiting) {
@@ -178,7 +193,7 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
         remoteAddr: slot.conn.remoteAddr as Deno.NetAddr,
         localAddr: addr,
         maxHeaderBytes,
-        writeTimeoutMs: limits.writeTimeoutMs,
+        writing: (on) => on ? writing.set(slot, Date.now()) : writing.delete(slot),
         waiting: (first) => (first ? awaitingFirst : awaitingNext).set(slot, Date.now()),
         active: () => {
           awaitingFirst.delete(slot);
@@ -195,6 +210,7 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
   const acceptLoop = async () => {
     let backoff = 0;
     let failedInBurst = 0;
+    let lastFailAt = -Infinity;
     while (!closing) {
       let conn: Deno.Conn;
       try {
@@ -204,21 +220,30 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
         const code = (e as { code?: string }).code;
         const outOfFiles = code === "EMFILE" || code === "ENFILE";
         refusals.add(outOfFiles ? "descriptors" : "accept_error");
-        if (failedInBurst++ === 0) {
+        const burstStarts = Date.now() - lastFailAt >= BURST_QUIET_MS;
+        lastFailAt = Date.now();
+        const learned = outOfFiles && burstStarts && slots.size - EMFILE_SPARE >= MIN_LEARNED_CAP &&
+          slots.size - EMFILE_SPARE < limits.maxConnections;
+        // The limit was unknown or the reserve too small: the cap becomes what fitted, less a spare.
+        if (learned) limits.maxConnections = slots.size - EMFILE_SPARE;
+        if (burstStarts) {
           log(
             `${name}: cannot accept connections (${(e as Error).message}); ${slots.size} open, ` +
-              `limit ${limits.descriptors?.soft ?? "unknown"} descriptors; retrying with back-off`,
+              `limit ${limits.descriptors?.soft ?? "unknown"} descriptors; ${
+                learned ? `connection cap lowered to ${limits.maxConnections}; ` : ""
+              }retrying with back-off`,
           );
         }
-        if (outOfFiles) evictOne(); // frees a descriptor for the next accept
+        failedInBurst++;
+        if (outOfFiles) evictOne(EMFILE_EVICT_MIN_WAIT_MS); // frees a descriptor for the next accept
         backoff = Math.min(Math.max(backoff * 2, 5), MAX_ACCEPT_BACKOFF_MS);
         await pause(backoff);
         continue;
       }
-      if (failedInBurst > 0) {
-        log(`${name}: accepting connections again after ${failedInBurst} failed accepts`);
+      backoff = 0;
+      if (failedInBurst > 0 && Date.now() - lastFailAt >= BURST_QUIET_MS) {
+        log(`${name}: accepting connections again; ${failedInBurst} accepts failed in the burst`);
         failedInBurst = 0;
-        backoff = 0;
       }
       const slot: Slot = { conn, closed: false };
       if (slots.size >= limits.maxConnections && !evictOne()) {

@@ -59,7 +59,7 @@ Deno.test(
         } ms; after: ${Math.round(after)} ms; ${refused}`,
       );
       console.log(`GET / during: ${during.map(Math.round).join(" ")}`);
-    assert.ok(open >= 19_000, `only ${open} connections opened`);
+      assert.ok(open >= 19_000, `only ${open} connections opened`);
       assert.ok(Math.max(...during) < 1_000, `GET / took up to ${Math.max(...during)} ms during the flood`);
       assert.ok(after < 1_000, `GET / took ${after} ms after the flood`);
       assert.ok(await running(m));

@@ -5,6 +5,7 @@
  * @module
  */
 import { WatchedProcess } from "../../lib/base/watched_process.ts";
+import { permissionFlags } from "../../lib/roles/process_launcher.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -20,7 +21,9 @@ export interface MonitorUnderTest {
 
 /** Starts `kvstore monitor` on a free port, under `ulimit -n limit` (soft and hard) if given. */
 export async function startMonitorProcess(limit?: number, extra: string[] = []): Promise<MonitorUnderTest> {
-  const deno = [Deno.execPath(), "run", "--quiet", "-A", `${ROOT}main.ts`, "monitor", "--port", "0", ...extra]
+  // The monitor's own permission set (deno.json), as `deno task monitor` runs it.
+  const deno = [Deno.execPath(), "run", "--quiet", ...permissionFlags("monitor"), `${ROOT}main.ts`, "monitor"]
+    .concat(["--port", "0", ...extra])
     .map((a) => `'${a}'`).join(" ");
   const ulimit = limit ? `ulimit -n ${limit} && ` : "";
   const proc = new WatchedProcess("monitor", "bash", ["-c", `${ulimit}exec ${deno}`]);

@@ -30,7 +30,11 @@ export function renderServerLine(s: ServerStatus, esc: (x: unknown) => string): 
   const refused = refusals.entries().map(([r, n]) => `${r} ${n}`).join(", ");
   return `<p class="note" id="server">Server: ${s.http.connections} of ${limits.maxConnections} connections; ` +
     `refused ${refusals.total === 0 ? "none" : esc(refused)}; descriptor limit ${
-      d ? `${fmt(d.soft)} (hard ${fmt(d.hard)})` : "unknown"
+      !d
+        ? "unknown"
+        : d.source === "probe"
+        ? `${d.atLeast ? "at least " : "about "}${fmt(d.soft)} (probed)`
+        : `${fmt(d.soft)} (hard ${fmt(d.hard)})`
     }; header timeout ${limits.headerTimeoutMs / 1000} s; restarts ${s.restarts}.</p>`;
 }
 

@@ -11,6 +11,7 @@
 import { serveConnection, type Slot } from "./http_connection.ts";
 import { type DescriptorLimit, descriptorLimit } from "./descriptor_limit.ts";
 import { type RefusalReason, Refusals } from "./refusals.ts";
+import { TimedQueue } from "./timed_queue.ts";
 
 /** Time a new connection has to deliver its first complete request head (ms). */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
@@ -139,10 +140,10 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
   const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port });
   const addr = listener.addr as Deno.NetAddr;
   /** Connections waiting for a first head (since accept) and for a next one (since the last response). */
-  const awaitingFirst = new Map<Slot, number>();
-  const awaitingNext = new Map<Slot, number>();
+  const awaitingFirst = new TimedQueue<Slot>();
+  const awaitingNext = new TimedQueue<Slot>();
   /** Connections with a write in progress, since it started. */
-  const writing = new Map<Slot, number>();
+  const writing = new TimedQueue<Slot>();
   const slots = new Set<Slot>();
   const tasks = new Set<Promise<void>>();
   let closing = false;

@@ -215,7 +215,7 @@ export async function writeResponse(
 }
 
 /** Chunks at least this large are written without copying (three writes instead of one). */
-const SHARED_CHUNK_BYTES = 1_024;
+const SHARED_CHUNK_BYTES = 256;
 const CRLF = new Uint8Array([13, 10]);
 
 function frameChunk(data: Uint8Array): Uint8Array {

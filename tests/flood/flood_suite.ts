@@ -113,6 +113,10 @@ Deno.test(
       );
       assert.equal(closed, open);
       assert.ok(maxMs <= 11_000, `a connection stayed ${maxMs} ms`);
+      const counted = Number((await refusedMetrics(m.url)).match(/reason="header_timeout"\} (\d+)/)?.[1] ?? 0);
+      assert.equal(counted, open, 'each one counted in http_refused_total{reason="header_timeout"}');
+      const page = await (await fetch(m.url + "/")).text();
+      assert.match(page, new RegExp(`refused [^<]*header_timeout ${open}`), "and on the page");
     } finally {
       await kill(flood);
       await kill(m.proc);

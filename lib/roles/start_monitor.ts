@@ -1,6 +1,6 @@
 /**
  * Assembles a running monitor: UDP socket for rounds, the logic, the HTTP
- * server (Deno.serve + Hono), live updates and optional persistence.
+ * server (listenHttp from lib/net/http_listener.ts + Hono), live updates and optional persistence.
  *
  * @module
  */

@@ -288,13 +288,11 @@ ${rows}
 </tbody></table></div>
 <p class="note">A node is <b>not responding</b> after ${monitor.config.notRespondingRounds} rounds without a report; rounds every ${
     formatDuration(monitor.config.intervalMs)
-  }. Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>${
-    monitor.server ? renderServerLine(monitor.server, esc) : ""
-  }`;
+  }. Sort by clicking a column. JSON at <a href="/api/nodes">/api/nodes</a>, rounds at <a href="/api/rounds">/api/rounds</a>, Prometheus at <a href="/metrics">/metrics</a>.</p>`;
   return layout(
     monitor,
     "Nodes",
-    body,
+    body + (monitor.server ? renderServerLine(monitor.server, esc) : ""),
     INDEX_JS,
     `<noscript><meta http-equiv="refresh" content="${refresh}"></noscript>`,
   );

@@ -189,6 +189,35 @@ export async function clusterCommand(args: string[]): Promise<number> {
   }
 }
 
+/** One node of the cluster: its command line and its processes (two while it restarts in place). */
+interface NodeSlot {
+  address: string;
+  port: number;
+  /** The node's arguments (the port included). */
+  args: string[];
+  /** Where its new process says why it cannot start (data dir, else admin dir). */
+  stateDir: string;
+  procs: Set<RoleProcess>;
+}
+
+/** Stops `procs` with SIGTERM, then SIGKILL for any still running after `graceMs`; resolves when all have exited. */
+async function stopAll(procs: RoleProcess[], graceMs = 5_000): Promise<void> {
+  await Promise.all(procs.map(async (p) => {
+    p.kill("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), graceMs));
+    try {
+      if (await Promise.race([p.exited(), late]) === "late") {
+        console.error(`${p.name} did not stop within ${graceMs} ms; killing it`);
+        p.kill("SIGKILL");
+        await p.exited();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }));
+}
+
 /** The monitor's history directory and save period under the cluster's directory (with --durable). */
 const MONITOR_DATA_ARGS = (dir: string) => ["--data-dir", `${dir}/monitor`, "--save-interval", "10s"];
 /** Pause before the second restart of a monitor that keeps exiting; doubles each time (the first is at once). */
@@ -238,33 +267,4 @@ async function superviseMonitor(
   const first = spawn();
   await first.waitFor(/listening on/);
   return first;
-}
-
-/** One node of the cluster: its command line and its processes (two while it restarts in place). */
-interface NodeSlot {
-  address: string;
-  port: number;
-  /** The node's arguments (the port included). */
-  args: string[];
-  /** Where its new process says why it cannot start (data dir, else admin dir). */
-  stateDir: string;
-  procs: Set<RoleProcess>;
-}
-
-/** Stops `procs` with SIGTERM, then SIGKILL for any still running after `graceMs`; resolves when all have exited. */
-async function stopAll(procs: RoleProcess[], graceMs = 5_000): Promise<void> {
-  await Promise.all(procs.map(async (p) => {
-    p.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), graceMs));
-    try {
-      if (await Promise.race([p.exited(), late]) === "late") {
-        console.error(`${p.name} did not stop within ${graceMs} ms; killing it`);
-        p.kill("SIGKILL");
-        await p.exited();
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
 }

@@ -108,10 +108,17 @@ export function bodyStream(
     pull: async (controller) => {
       if (remaining === 0 && length === "chunked") {
         const size = await line();
-        const n = size === null ? NaN : parseInt(size.split(";")[0], 16);
-        if (!Number.isSafeInteger(n) || n < 0) return controller.error(new TypeError("malformed chunked body"));
+        const hex = size?.split(";")[0].trim() ?? "";
+        if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) return controller.error(new TypeError("malformed chunked body"));
+        const n = parseInt(hex, 16);
         if (n === 0) {
-          while ((await line()) !== "") if (pending.length === 0 && !(await fill())) break; // trailers: skipped
+          for (let fields = 0;; fields++) { // trailers: skipped, as many as header fields at most
+            const trailer = await line();
+            if (trailer === "") break;
+            if (trailer === null || fields >= MAX_HEADER_FIELDS) {
+              return controller.error(new TypeError("malformed chunked trailer"));
+            }
+          }
           finished = true;
           controller.close();
           return done(pending);

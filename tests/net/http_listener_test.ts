@@ -133,6 +133,31 @@ Deno.test("listenHttp: malformed and oversized heads get 400 and 431", async () 
   }
 });
 
+Deno.test("listenHttp: a chunked body with a bad size or an endless trailer line is refused, not spun on", async () => {
+  const l = listenHttp({
+    port: 0,
+    handler: async (req) => {
+      try {
+        return new Response(`read ${(await req.text()).length}`);
+      } catch (e) {
+        return new Response((e as Error).message, { status: 400 });
+      }
+    },
+  });
+  try {
+    const post = "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert.match(await readAll(await raw(l.addr.port, post + "3\r\nabc\r\n0\r\n\r\n")), /\r\nread 3\r\n/);
+    assert.match(
+      await readAll(await raw(l.addr.port, post + "1x\r\na\r\n0\r\n\r\n")),
+      /^HTTP\/1\.1 400 [\s\S]*malformed chunked body/,
+    );
+    const endless = post + "0\r\nX-Trailer: " + "a".repeat(4_000);
+    assert.match(await readAll(await raw(l.addr.port, endless)), /^HTTP\/1\.1 400 [\s\S]*malformed chunked trailer/);
+  } finally {
+    await l.close();
+  }
+});
+
 Deno.test("listenHttp under ulimit -n 128 with a cap above it: EMFILE is logged once a burst, counted, and accepting resumes", async () => {
   const script = new URL("./listen_server.ts", import.meta.url).pathname;
   const server = new WatchedProcess("server", "bash", [

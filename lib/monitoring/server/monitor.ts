@@ -6,7 +6,6 @@
  *
  * @module
  */
-import type { ServerStatus } from "./server_status.ts";
 import { toHex } from "../../base/bytes.ts";
 import type { Clock, TimerId } from "../../base/clock.ts";
 import { encodeJsonFrame } from "../../wire/envelope.ts";
@@ -19,6 +18,7 @@ import { denoTcpProbe, Prober, type TcpProbe } from "./probe.ts";
 import { type Assessment, NodeRegistry, type NodeSnapshot } from "./registry.ts";
 import type { NodeReport } from "../report.ts";
 import { RoundBook, type RoundSummary } from "./rounds.ts";
+import type { ServerStatus } from "./server_status.ts";
 
 /** What the monitor needs. */
 export interface MonitorOptions {

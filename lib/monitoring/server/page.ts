@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { renderServerLine } from "./server_status.ts";
 import { escapeToBuffer } from "hono/utils/html";
 import type { Monitor } from "./monitor.ts";
 import { DETAIL_JS, INDEX_JS, PAGE_CSS } from "./page_assets.ts";
 import type { NodeRecord } from "./registry.ts";
 import type { StatMap } from "../report.ts";
 import { coverageBars, sparkline } from "./sparkline.ts";
+import { renderServerLine } from "./server_status.ts";
 import {
   clusterSummary,
   compareAddresses,

@@ -37,8 +37,10 @@ writes its fleet file, plus the status server (monitor) on http://127.0.0.1:8080
 A node that exits (for example after 'kvctl shutdown') is reported and the
 others keep running; the command ends when every node has exited (exit code 1
 if any failed). A node that restarts in place (kvctl run --restart, kvctl
-upgrade) is started again by this command, so it stays its child. Ctrl-C or
-SIGTERM stops every node cleanly (exit code 0).
+upgrade) is started again by this command, so it stays its child. The monitor
+is restarted whenever it exits (with a back-off; its page shows the restarts),
+so the fleet is never left unwatched. Ctrl-C or SIGTERM stops every node
+cleanly (exit code 0).
 
 Options:
   --nodes N         number of nodes (default 5)
@@ -47,7 +49,8 @@ Options:
   --allow-run       let nodes execute signed admin scripts
   --monitor-port P  HTTP port of the status page (default 8080; 0 = no monitor)
   --durable         keep each node's keys under DIR/data-PORT (--data-dir), so a restarted
-                    node serves its keys at once and fetches only what it missed
+                    node serves its keys at once and fetches only what it missed, and the
+                    monitor's history under DIR/monitor (saved every 10 s)
   --fsync POLICY    with --durable: always, batch (default) or off (see kvstore node --help)
   -h, --help        show this help
 `;
@@ -181,11 +184,12 @@ export async function clusterCommand(args: string[]): Promise<number> {
         console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
       }
       if (monitorPort > 0 && !stopping) {
-        monitor = new RoleProcess("monitor", "monitor", ["--config", fleetFile]);
-        monitor.exited().then((s) => {
-          if (!stopping) console.log(`monitor exited (code ${s.code}); the nodes keep running`);
+        // With --durable the monitor keeps its history too, saved every round, so a restart loses little.
+        const monitorArgs = ["--config", fleetFile, ...(values.durable ? MONITOR_DATA_ARGS(dir) : [])];
+        monitor = await superviseMonitor(monitorArgs, {
+          stopping: () => stopping,
+          current: (p) => monitor = p,
         });
-        await monitor.waitFor(/listening on/);
         console.log(`monitor up: status page at ${monitorUrl}/`);
       }
     } catch (e) {
@@ -257,4 +261,55 @@ async function stopAll(procs: RoleProcess[], graceMs = 5_000): Promise<void> {
       clearTimeout(timer);
     }
   }));
+}
+
+/** The monitor's history directory and save period under the cluster's directory (with --durable). */
+const MONITOR_DATA_ARGS = (dir: string) => ["--data-dir", `${dir}/monitor`, "--save-interval", "10s"];
+/** Pause before the second restart of a monitor that keeps exiting; doubles each time (the first is at once). */
+export const MONITOR_RESTART_MIN_MS = 250;
+/** Longest pause between monitor restarts. */
+export const MONITOR_RESTART_MAX_MS = 30_000;
+/** A monitor that ran this long resets the back-off. */
+const MONITOR_HEALTHY_MS = 60_000;
+
+/**
+ * Starts the monitor and restarts it whenever it exits while the cluster is not stopping, with a
+ * back-off, counting the restarts and passing the count to the new monitor (`--restarts`) so its
+ * page shows it. Resolves with the first process once it listens.
+ */
+async function superviseMonitor(
+  args: string[],
+  hooks: { stopping: () => boolean; current: (p: RoleProcess) => void },
+): Promise<RoleProcess> {
+  let restarts = 0;
+  let backoff = 0;
+  const spawn = (): RoleProcess => {
+    const startedAt = Date.now();
+    const p = new RoleProcess("monitor", "monitor", [...args, "--restarts", String(restarts)]);
+    hooks.current(p);
+    let up = false;
+    p.waitFor(/listening on/, 600_000).then(() => up = true, () => {});
+    p.exited().then(async (s) => {
+      if (hooks.stopping() || (!up && restarts === 0)) return; // a first start that failed is reported by the caller
+      const how = s.signal ? `signal ${s.signal}` : `code ${s.code}`;
+      if (Date.now() - startedAt >= MONITOR_HEALTHY_MS) backoff = 0;
+      restarts++;
+      console.log(
+        `monitor exited (${how}): ${p.output.slice(-2).join(" / ") || "no output"}; ` +
+          `restarting it in ${backoff} ms (restart ${restarts}); the nodes keep running`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+      backoff = Math.min(Math.max(backoff * 2, MONITOR_RESTART_MIN_MS), MONITOR_RESTART_MAX_MS);
+      if (hooks.stopping()) return;
+      const next = spawn();
+      next.waitFor(/listening on/).then(
+        () => console.log(`monitor restarted (restart ${restarts}, pid ${next.child.pid})`),
+        () => {},
+      );
+    });
+    return p;
+  };
+  const first = spawn();
+  await first.waitFor(/listening on/);
+  return first;
 }

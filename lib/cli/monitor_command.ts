@@ -28,6 +28,8 @@ Options:
   --not-responding-rounds K   rounds without a report before "not responding" (default 3)
   --history D                 history kept per node (default 3h)
   --data-dir DIR              keep the history in DIR across restarts
+  --save-interval D           with --data-dir, save the history this often (default 60s)
+  --restarts N                restarts so far, shown on the page (set by 'kvstore cluster')
   -h, --help                  show this help
 `;
 
@@ -43,6 +45,8 @@ export async function monitorCommand(args: string[]): Promise<number> {
     "not-responding-rounds": { type: "string" },
     history: { type: "string" },
     "data-dir": { type: "string" },
+    "save-interval": { type: "string" },
+    restarts: { type: "string" },
   });
   if (values.help) {
     console.log(MONITOR_HELP);
@@ -76,7 +80,11 @@ export async function monitorCommand(args: string[]): Promise<number> {
     fleet,
     publicUrl: values.url,
     dataDir: values["data-dir"],
+    restarts: values.restarts ? parseInteger(values.restarts, "--restarts", 0, 1_000_000) : 0,
     config: {
+      persistIntervalMs: values["save-interval"]
+        ? parseDuration(values["save-interval"], "--save-interval")
+        : DEFAULT_MONITOR_CONFIG.persistIntervalMs,
       intervalMs,
       historyWindowMs,
       notRespondingRounds: values["not-responding-rounds"]

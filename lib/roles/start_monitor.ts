@@ -1,6 +1,6 @@
 /**
  * Assembles a running monitor: UDP socket for rounds, the logic, the HTTP
- * server (Deno.serve + Hono), live updates and optional persistence.
+ * server (listenHttp from lib/net/http_listener.ts + Hono), live updates and optional persistence.
  *
  * @module
  */
@@ -28,6 +28,8 @@ import {
 } from "../monitoring/server/persist.ts";
 import type { TcpProbe } from "../monitoring/server/probe.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
+import { type HttpListener, type HttpListenerOptions, listenHttp } from "../net/http_listener.ts";
+import { Refusals } from "../net/refusals.ts";
 
 /** How to start a monitor. */
 export interface StartMonitorOptions {
@@ -60,6 +62,10 @@ export interface StartMonitorOptions {
   autoStart?: boolean;
   /** TCP step of probes (null = skip). */
   tcpProbe?: TcpProbe | null;
+  /** Limits of the HTTP listener (connection cap, timeouts); defaults in lib/net/http_listener.ts. */
+  http?: Partial<Pick<HttpListenerOptions, "maxConnections" | "headerTimeoutMs" | "idleTimeoutMs" | "writeTimeoutMs">>;
+  /** Times this monitor was restarted by its supervisor (shown on the page). */
+  restarts?: number;
 }
 
 /** A running monitor. */
@@ -70,6 +76,8 @@ export interface RunningMonitor {
   app: Hono;
   /** Live-update streams. */
   hub: EventHub;
+  /** The HTTP listener (limits, refusals, open connections). */
+  http: HttpListener;
   /** Base URL of the HTTP server as bound. */
   url: string;
   /** URL put in round messages. */
@@ -106,16 +114,18 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   const udpHost = options.udpHost ?? fleetUdp?.hostname ?? (loopback(host) && remoteNodes ? "0.0.0.0" : host);
   const transport = options.transport ?? await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
 
-  const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpListener;
   const ready: { app?: Hono } = {};
+  const refusals = new Refusals();
   try {
-    server = Deno.serve({
+    server = listenHttp({
       hostname: host,
       port: options.port ?? 8080,
-      signal: ac.signal,
-      onListen: () => {},
-    }, (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }));
+      refusals,
+      name: "monitor",
+      ...options.http,
+      handler: (req, info) => ready.app ? ready.app.fetch(req, info) : new Response("starting", { status: 503 }),
+    });
   } catch (e) {
     transport.close();
     if (e instanceof Deno.errors.AddrInUse) {
@@ -142,6 +152,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     name: fleet?.name,
     tcpProbe: options.tcpProbe,
   });
+  monitor.server = { http: server, restarts: options.restarts ?? 0 };
   // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
   let persist = options.dataDir !== undefined;
   if (options.dataDir) {
@@ -172,7 +183,12 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
       }
     }
   }
-  const hub = new EventHub({ maxClients: config.maxSseClients, keepAliveMs: config.sseKeepAliveMs }, clock);
+  const hub = new EventHub({
+    maxClients: config.maxSseClients,
+    keepAliveMs: config.sseKeepAliveMs,
+    maxQueuedBytes: config.sseMaxQueuedBytes,
+    onSlowClient: () => refusals.add("sse_slow"),
+  }, clock);
   const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
     if (hub.clients === 0) return; // nobody watching: render nothing
     const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
@@ -186,7 +202,8 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     monitor,
     hub,
     clusterKey: verifyKeys,
-    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys }),
+    refusals,
+    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys, refusals }),
   });
 
   let persistTimer: TimerId | undefined;
@@ -213,6 +230,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     monitor,
     app,
     hub,
+    http: server,
     url: bound,
     reportUrl: monitor.reportUrl,
     udpAddress: transport.address,
@@ -223,8 +241,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
         await monitor.close();
         await save();
         hub.close();
-        ac.abort();
-        await server.finished;
+        await server.close();
         transport.close();
         await (transport as UdpTransport).closed;
       })(),

@@ -12,6 +12,7 @@ import type { Hono } from "hono";
 import { readSignedJson } from "../../monitoring/server/body.ts";
 import type { NodeResult } from "../protocol.ts";
 import { renderAdminPage } from "./page.ts";
+import type { Refusals } from "../../net/refusals.ts";
 import { AdminResults, NodeResultSchema, recordJson, type ResultsStoreLimits } from "./results_store.ts";
 
 /** What the admin routes need from the monitor. */
@@ -22,6 +23,8 @@ export interface AdminRoutesOptions {
   limits?: Partial<ResultsStoreLimits>;
   /** Largest result body accepted (bytes). Default 512 KiB. */
   maxBodyBytes?: number;
+  /** Where body timeouts are counted. */
+  refusals?: Refusals;
   /** Cluster name shown on the page. */
   title?: string;
 }
@@ -42,8 +45,9 @@ export function registerAdminRoutes(app: Hono, options: AdminRoutesOptions): Adm
   const rejected = { count: 0 };
 
   app.post("/api/admin/results", async (c) => {
-    const refuse = (status: 400 | 401 | 403 | 413 | 415, error: string) => {
+    const refuse = (status: 400 | 401 | 403 | 408 | 413 | 415, error: string) => {
       rejected.count++;
+      if (status === 408) options.refusals?.add("body_timeout");
       return c.json({ error }, status);
     };
     const read = await readSignedJson(c.req.raw, { maxBytes: maxBody, clusterKey, noun: "result" });

@@ -14,6 +14,7 @@ import type { Monitor } from "./monitor.ts";
 import { parseSort, renderDetail, renderIndex } from "./page.ts";
 import { parseReportBody, REPORT_LIMITS } from "../report.ts";
 import { clusterSummary, nodeView, nodeViews } from "./view.ts";
+import type { Refusals } from "../../net/refusals.ts";
 
 /** What the routes need. */
 export interface MonitorAppOptions {
@@ -25,6 +26,8 @@ export interface MonitorAppOptions {
   clusterKey?: CryptoKey | readonly CryptoKey[];
   /** Largest request body accepted (bytes). */
   maxBodyBytes?: number;
+  /** Where refused requests are counted (body timeouts, full event streams). */
+  refusals?: Refusals;
   /** Adds the routes of other subsystems (before the not-found handler). */
   extraRoutes?: (app: Hono) => void;
 }
@@ -44,8 +47,9 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
   const app = new Hono();
 
   app.post("/api/report", async (c) => {
-    const refuse = (status: 400 | 401 | 403 | 409 | 413 | 415, error: string) => {
+    const refuse = (status: 400 | 401 | 403 | 408 | 409 | 413 | 415, error: string) => {
       monitor.countRejected();
+      if (status === 408) options.refusals?.add("body_timeout");
       return c.json({ error }, status);
     };
     const read = await readSignedJson(c.req.raw, { maxBytes: maxBody, clusterKey, noun: "report" });
@@ -94,7 +98,12 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
 
   app.get("/metrics", (c) => c.text(renderMetrics(monitor), 200, { "content-type": "text/plain; version=0.0.4" }));
 
-  app.get("/events", () => hub.connect() ?? new Response("too many live clients; reload later", { status: 503 }));
+  app.get("/events", () => {
+    const stream = hub.connect();
+    if (stream) return stream;
+    options.refusals?.add("sse_cap");
+    return new Response("too many live clients; reload later", { status: 503 });
+  });
 
   app.get("/healthz", (c) => c.json({ ok: true, round: monitor.rounds.index, nodes: monitor.registry.size }));
 

@@ -6,9 +6,25 @@
 import { utf8Decoder } from "../../base/bytes.ts";
 import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../../wire/signed_request.ts";
 
+/** Time a POST body may take to arrive in full (ms): a client trickling it is cut off with 408. */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/** A request body did not arrive within its time. */
+export class BodyTimeoutError extends Error {
+  /** The time allowed (ms). */
+  readonly timeoutMs: number;
+  /** A body that took longer than `timeoutMs`. */
+  constructor(timeoutMs: number) {
+    super(`the body did not arrive within ${timeoutMs} ms`);
+    this.name = "BodyTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /**
  * Reads at most `limit` bytes of the request body as UTF-8; null if it is longer (by its
- * content-length, or as it streams in, so a chunked body is never buffered past the limit).
+ * content-length, or as it streams in, so a chunked body is never buffered past the limit); throws
+ * {@linkcode BodyTimeoutError} when the whole body takes longer than `timeoutMs`.
  * Kept over hono/body-limit, which measured 1.6× slower on a streamed 2 KB report (20.4 against
  * 12.9 µs) and 6% slower with a content-length; a later `deno task bench:builtins` found the two
  * within noise on the streamed body and this one 5–13% faster with a content-length.
@@ -19,7 +35,11 @@ import { NODE_HEADER, SIGNATURE_HEADER, verifySignedBody } from "../../wire/sign
  * console.log(await readLimited(req, 3)); // null
  * ```
  */
-export async function readLimited(req: Request, limit: number): Promise<string | null> {
+export async function readLimited(
+  req: Request,
+  limit: number,
+  timeoutMs: number = BODY_TIMEOUT_MS,
+): Promise<string | null> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) {
     await req.body?.cancel();
@@ -29,15 +49,25 @@ export async function readLimited(req: Request, limit: number): Promise<string |
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), timeoutMs));
+  try {
+    for (;;) {
+      const read = await Promise.race([reader.read(), late]);
+      if (read === "late") {
+        await reader.cancel().catch(() => {});
+        throw new BodyTimeoutError(timeoutMs);
+      }
+      if (read.done) break;
+      size += read.value.length;
+      if (size > limit) {
+        await reader.cancel();
+        return null;
+      }
+      chunks.push(read.value);
     }
-    chunks.push(value);
+  } finally {
+    clearTimeout(timer);
   }
   const all = new Uint8Array(size);
   let o = 0;
@@ -51,7 +81,7 @@ export async function readLimited(req: Request, limit: number): Promise<string |
 /** A signed JSON body as read by {@linkcode readSignedJson}: the parsed value, or why it is refused. */
 export type SignedJson =
   | { ok: true; value: unknown; node: string | undefined }
-  | { ok: false; status: 400 | 401 | 403 | 413 | 415; error: string };
+  | { ok: false; status: 400 | 401 | 403 | 408 | 413 | 415; error: string };
 
 /** What {@linkcode readSignedJson} checks a body against. */
 export interface SignedJsonOptions {
@@ -61,6 +91,8 @@ export interface SignedJsonOptions {
   clusterKey?: CryptoKey | readonly CryptoKey[];
   /** What the body is, for the messages ("report", "result"). */
   noun: string;
+  /** Time the whole body may take (ms; default {@linkcode BODY_TIMEOUT_MS}). */
+  timeoutMs?: number;
 }
 
 /**
@@ -79,7 +111,13 @@ export async function readSignedJson(req: Request, options: SignedJsonOptions): 
   if (!/^application\/json\b/i.test(req.headers.get("content-type") ?? "")) {
     return { ok: false, status: 415, error: `send the ${noun} as application/json` };
   }
-  const body = await readLimited(req, options.maxBytes);
+  let body: string | null;
+  try {
+    body = await readLimited(req, options.maxBytes, options.timeoutMs);
+  } catch (e) {
+    if (!(e instanceof BodyTimeoutError)) throw e;
+    return { ok: false, status: 408, error: `send the ${noun} within ${e.timeoutMs} ms` };
+  }
   if (body === null) return { ok: false, status: 413, error: `the body is larger than ${options.maxBytes} bytes` };
   const node = req.headers.get(NODE_HEADER) ?? undefined;
   const signature = req.headers.get(SIGNATURE_HEADER) ?? undefined;

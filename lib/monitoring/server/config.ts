@@ -50,6 +50,8 @@ export interface MonitorConfig {
   sseKeepAliveMs: number;
   /** Open live-page streams, at most. */
   maxSseClients: number;
+  /** Bytes queued for one live-page stream, at most: a client that does not read is dropped past it. */
+  sseMaxQueuedBytes: number;
   /** With a data dir, the history is saved this often (ms). */
   persistIntervalMs: number;
 }
@@ -77,6 +79,7 @@ export const DEFAULT_MONITOR_CONFIG: MonitorConfig = {
   reprobeRounds: 6,
   sseFlushMs: 500,
   sseKeepAliveMs: 15_000,
-  maxSseClients: 64,
+  maxSseClients: 256,
+  sseMaxQueuedBytes: 64 * 1024,
   persistIntervalMs: 60_000,
 };

@@ -7,6 +7,7 @@
  */
 import type { Monitor } from "./monitor.ts";
 import { nodeViews } from "./view.ts";
+import { serverMetrics } from "./server_status.ts";
 
 const UNIT_SUFFIX: Record<string, string> = { bytes: "_bytes", s: "_seconds", ms: "_milliseconds", "%": "_percent" };
 
@@ -86,5 +87,6 @@ export function renderMetrics(monitor: Monitor): string {
     ],
   ];
   for (const [name, type, help, v] of own) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${v}`);
+  if (monitor.server) out.push(...serverMetrics(monitor.server));
   return out.join("\n") + "\n";
 }

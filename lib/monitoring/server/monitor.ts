@@ -19,6 +19,7 @@ import { denoTcpProbe, Prober, type TcpProbe } from "./probe.ts";
 import { type Assessment, NodeRegistry, type NodeSnapshot } from "./registry.ts";
 import type { NodeReport } from "../report.ts";
 import { RoundBook, type RoundSummary } from "./rounds.ts";
+import type { ServerStatus } from "./server_status.ts";
 
 /** What the monitor needs. */
 export interface MonitorOptions {
@@ -94,6 +95,8 @@ export class Monitor {
   readonly name: string;
   readonly reportUrl: string;
   readonly transport: Transport;
+  /** The HTTP server's health, once the role has started it (page and /metrics). */
+  server: ServerStatus | undefined;
   /** Counters for /metrics. */
   readonly stats = { reportsAccepted: 0, reportsRejected: 0, roundMessages: 0, probes: 0 };
   #clock: Clock;

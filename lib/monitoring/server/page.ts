@@ -11,6 +11,7 @@ import { DETAIL_JS, INDEX_JS, PAGE_CSS } from "./page_assets.ts";
 import type { NodeRecord } from "./registry.ts";
 import type { StatMap } from "../report.ts";
 import { coverageBars, sparkline } from "./sparkline.ts";
+import { renderServerLine } from "./server_status.ts";
 import {
   clusterSummary,
   compareAddresses,
@@ -297,7 +298,7 @@ ${rows}
   return layout(
     monitor,
     "Nodes",
-    body,
+    body + (monitor.server ? renderServerLine(monitor.server, esc) : ""),
     INDEX_JS,
     `<noscript><meta http-equiv="refresh" content="${refresh}"></noscript>`,
   );

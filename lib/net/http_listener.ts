@@ -1,0 +1,292 @@
+/**
+ * A hardened HTTP/1.1 listener for the project's status servers: never exits on an accept error,
+ * caps open connections, times out slow request heads and idle keep-alive connections, and counts
+ * every refusal by reason. `Deno.serve` (2.9) gives none of these below the handler: its accept
+ * loop ends with an uncaught `Too many open files` on EMFILE, and it has no header timeout or
+ * connection cap (measured, see docs/monitoring.md), so the accept loop and the HTTP/1.1 framing
+ * (`./http1.ts`) are here, kept small.
+ *
+ * @module
+ */
+import { serveConnection, type Slot } from "./http_connection.ts";
+import { type DescriptorLimit, descriptorLimit } from "./descriptor_limit.ts";
+import { type RefusalReason, Refusals } from "./refusals.ts";
+import { TimedQueue } from "./timed_queue.ts";
+
+/** Time a new connection has to deliver its first complete request head (ms). */
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+/** Time a kept-alive connection may wait for (and deliver) its next request head (ms). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
+/** Time one write of a response may wait for the client to take bytes (ms). */
+export const DEFAULT_WRITE_TIMEOUT_MS = 15_000;
+/** Largest request head accepted (bytes); larger gets 431. */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
+/** Descriptors left to the process's own files (logs, data, probes, sockets) at most. */
+export const MAX_RESERVED_DESCRIPTORS = 256;
+/** Connection cap when the descriptor limit cannot be read. */
+export const FALLBACK_MAX_CONNECTIONS = 4_096;
+/** Longest pause of the accept loop after a failed accept (ms); pauses double from 5 ms. */
+const MAX_ACCEPT_BACKOFF_MS = 1_000;
+/** Out of descriptors, the cap is lowered to the connections open less this many (left to the process's files). */
+const EMFILE_SPARE = 64;
+/** A cap learned from running out of descriptors is never lowered below this. */
+const MIN_LEARNED_CAP = 64;
+/** Out of descriptors, a connection that has waited this long for a head is closed to free one (ms). */
+const EMFILE_EVICT_MIN_WAIT_MS = 1_000;
+/** A burst of failed accepts ends after this long without one (one log line per burst). */
+const BURST_QUIET_MS = 5_000;
+/** Timeouts are checked this often (ms). */
+const SWEEP_MS = 200;
+
+/** Options of {@linkcode listenHttp}. */
+export interface HttpListenerOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  hostname?: string;
+  /** TCP port (0 = any free one). */
+  port: number;
+  /** Answers one request (a Hono app's `fetch`, say). */
+  handler: (req: Request, info: { remoteAddr: Deno.NetAddr }) => Response | Promise<Response>;
+  /** Open connections at most (default: the descriptor limit less a reserve for the process's own files). */
+  maxConnections?: number;
+  /** See {@linkcode DEFAULT_HEADER_TIMEOUT_MS}. */
+  headerTimeoutMs?: number;
+  /** See {@linkcode DEFAULT_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number;
+  /** See {@linkcode DEFAULT_WRITE_TIMEOUT_MS}. */
+  writeTimeoutMs?: number;
+  /** See {@linkcode DEFAULT_MAX_HEADER_BYTES}. */
+  maxHeaderBytes?: number;
+  /** Where refusals are counted (pass one to share it with the routes). */
+  refusals?: Refusals;
+  /** Logs a line (default console.error); used once per burst of failed accepts. */
+  log?: (line: string) => void;
+  /** Name used in log lines (default "http"). */
+  name?: string;
+}
+
+/** The limits a listener runs with, for display. */
+export interface HttpListenerLimits {
+  /** Open connections at most. */
+  maxConnections: number;
+  /** Header, idle and write timeouts (ms). */
+  headerTimeoutMs: number;
+  /** See {@linkcode DEFAULT_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs: number;
+  /** See {@linkcode DEFAULT_WRITE_TIMEOUT_MS}. */
+  writeTimeoutMs: number;
+  /** The process's open-file limit as read at start (null = unknown). */
+  descriptors: DescriptorLimit | null;
+}
+
+/** A running listener. */
+export interface HttpListener {
+  /** The address bound. */
+  addr: Deno.NetAddr;
+  /** The limits in force. */
+  limits: HttpListenerLimits;
+  /** Refusals by reason. */
+  refusals: Refusals;
+  /** Connections open now. */
+  readonly connections: number;
+  /** Stops accepting, closes every connection; resolves when all are done. */
+  close(): Promise<void>;
+}
+
+/**
+ * The default connection cap for a descriptor limit: the limit less a reserve of a quarter of it,
+ * at most {@linkcode MAX_RESERVED_DESCRIPTORS} (as redis fits maxclients to its limit).
+ *
+ * @example
+ * ```ts
+ * console.log(fittedMaxConnections({ soft: 1024, hard: 1024 })); // 768
+ * console.log(fittedMaxConnections({ soft: 20000, hard: 20000 })); // 19744
+ * ```
+ */
+export function fittedMaxConnections(limit: DescriptorLimit | null): number {
+  const soft = limit?.soft;
+  if (soft === undefined) return FALLBACK_MAX_CONNECTIONS;
+  if (soft === null) return 1_000_000;
+  return Math.max(1, soft - Math.min(MAX_RESERVED_DESCRIPTORS, Math.floor(soft / 4)));
+}
+
+/**
+ * Listens for HTTP/1.1 on `hostname:port` and answers with `handler`. Accept errors (EMFILE
+ * included) never end it: the loop backs off and accepts again, logging once per burst. When the
+ * connection cap is reached the connection idle the longest (no request head yet, or between
+ * requests) is closed for room, else the new one is refused. Throws `Deno.errors.AddrInUse` like
+ * `Deno.listen`.
+ *
+ * @example
+ * ```ts
+ * const l = listenHttp({ port: 0, handler: () => new Response("ok") });
+ * const res = await fetch(`http://127.0.0.1:${l.addr.port}/`);
+ * console.log(await res.text(), l.limits.headerTimeoutMs); // ok 10000
+ * await l.close();
+ * ```
+ */
+export function listenHttp(options: HttpListenerOptions): HttpListener {
+  const descriptors = descriptorLimit();
+  const limits: HttpListenerLimits = {
+    maxConnections: options.maxConnections ?? fittedMaxConnections(descriptors),
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+    descriptors,
+  };
+  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  const refusals = options.refusals ?? new Refusals();
+  const log = options.log ?? ((line: string) => console.error(line));
+  const name = options.name ?? "http";
+  const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port });
+  const addr = listener.addr as Deno.NetAddr;
+  /** Connections waiting for a first head (since accept) and for a next one (since the last response). */
+  const awaitingFirst = new TimedQueue<Slot>();
+  const awaitingNext = new TimedQueue<Slot>();
+  /** Connections with a write in progress, since it started. */
+  const writing = new TimedQueue<Slot>();
+  const slots = new Set<Slot>();
+  const tasks = new Set<Promise<void>>();
+  let closing = false;
+
+  const shut = (slot: Slot, reason?: RefusalReason) => {
+    if (slot.closed) return;
+    slot.closed = true;
+    if (reason) refusals.add(reason);
+    awaitingFirst.delete(slot);
+    awaitingNext.delete(slot);
+    writing.delete(slot);
+    try {
+      slot.conn.close();
+    } catch { /* already closed */ }
+  };
+  /** Closes the connection waiting longest (kept-alive ones first) if it has waited `minWaitMs`. */
+  const evictOne = (minWaitMs = 0): boolean => {
+    const now = Date.now();
+    for (const waiting of [awaitingNext, awaitingFirst]) {
+      for (const [slot, since] of waiting) {
+        if (now - since < minWaitMs) break;
+        shut(slot, "evicted");
+        return true;
+      }
+    }
+    return false;
+  };
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (
+      const [waiting, ms, reason] of [
+        [awaitingFirst, limits.headerTimeoutMs, "header_timeout"],
+        [awaitingNext, limits.idleTimeoutMs, "idle_timeout"],
+        [writing, limits.writeTimeoutMs, "write_timeout"],
+      ] as const
+    ) {
+      for (const [slot, since] of waiting) {
+        if (now - since < ms) break; // in order of arrival: the rest are younger
+        shut(slot, reason);
+      }
+    }
+  }, SWEEP_MS);
+
+  const serve = async (slot: Slot) => {
+    try {
+      await serveConnection(slot, {
+        handler: options.handler,
+        remoteAddr: slot.conn.remoteAddr as Deno.NetAddr,
+        localAddr: addr,
+        maxHeaderBytes,
+        writing: (on) => on ? writing.set(slot, Date.now()) : writing.delete(slot),
+        waiting: (first) => (first ? awaitingFirst : awaitingNext).set(slot, Date.now()),
+        active: () => {
+          awaitingFirst.delete(slot);
+          awaitingNext.delete(slot);
+        },
+        shut: (reason) => shut(slot, reason),
+      });
+    } finally {
+      shut(slot);
+      slots.delete(slot);
+    }
+  };
+
+  const acceptLoop = async () => {
+    let backoff = 0;
+    let failedInBurst = 0;
+    let lastFailAt = -Infinity;
+    while (!closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (closing || e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) break;
+        const code = (e as { code?: string }).code;
+        const outOfFiles = code === "EMFILE" || code === "ENFILE";
+        refusals.add(outOfFiles ? "descriptors" : "accept_error");
+        const burstStarts = Date.now() - lastFailAt >= BURST_QUIET_MS;
+        lastFailAt = Date.now();
+        const learned = outOfFiles && burstStarts && slots.size - EMFILE_SPARE >= MIN_LEARNED_CAP &&
+          slots.size - EMFILE_SPARE < limits.maxConnections;
+        // The limit was unknown or the reserve too small: the cap becomes what fitted, less a spare.
+        if (learned) limits.maxConnections = slots.size - EMFILE_SPARE;
+        if (burstStarts) {
+          log(
+            `${name}: cannot accept connections (${(e as Error).message}); ${slots.size} open, ` +
+              `limit ${limits.descriptors?.soft ?? "unknown"} descriptors; ${
+                learned ? `connection cap lowered to ${limits.maxConnections}; ` : ""
+              }retrying with back-off`,
+          );
+        }
+        failedInBurst++;
+        if (outOfFiles) evictOne(EMFILE_EVICT_MIN_WAIT_MS); // frees a descriptor for the next accept
+        backoff = Math.min(Math.max(backoff * 2, 5), MAX_ACCEPT_BACKOFF_MS);
+        await pause(backoff);
+        continue;
+      }
+      backoff = 0;
+      if (failedInBurst > 0 && Date.now() - lastFailAt >= BURST_QUIET_MS) {
+        log(`${name}: accepting connections again; ${failedInBurst} accepts failed in the burst`);
+        failedInBurst = 0;
+      }
+      const slot: Slot = { conn, closed: false };
+      if (slots.size >= limits.maxConnections && !evictOne()) {
+        shut(slot, "connection_cap");
+        continue;
+      }
+      slots.add(slot);
+      const task = serve(slot);
+      tasks.add(task);
+      task.finally(() => tasks.delete(task));
+    }
+  };
+  let wake = () => {};
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  const accepting = acceptLoop();
+
+  let closed: Promise<void> | undefined;
+  return {
+    addr,
+    limits,
+    refusals,
+    get connections() {
+      return slots.size;
+    },
+    close: () =>
+      closed ??= (async () => {
+        closing = true;
+        clearInterval(sweep);
+        wake();
+        try {
+          listener.close();
+        } catch { /* already closed */ }
+        await accepting;
+        for (const slot of slots) shut(slot);
+        await Promise.allSettled([...tasks]);
+      })(),
+  };
+}

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { assertionsFailed } from "../base/assert.ts";
 import type { StatsSources } from "../monitoring/agent/stats.ts";
 import type { ServiceContext } from "../node/context.ts";
 import { type Executor, LocalExecutor } from "../node/executor.ts";
@@ -104,6 +105,8 @@ export function attachCluster(
   const removeStats = stats.add(() => {
     const s = catchUp.stats();
     if (joinGate) putStat(s, "join_held", joinGate.stats.held);
+    // Invariants broken in this process (base/assert.ts): 0 unless KVStore has a bug.
+    putStat(s, "assertions_failed", assertionsFailed());
     return s;
   });
   ctx.onClose(() => {

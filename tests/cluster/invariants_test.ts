@@ -1,0 +1,61 @@
+/**
+ * Invariants stay on in production (issue 25): `assert` counts and throws; a request whose
+ * invariant breaks fails with 0x04 and the node goes on; the count is the `assertions_failed` stat.
+ */
+import assert from "node:assert/strict";
+import { assert as invariant, assertionsFailed, InvariantError, lastAssertionFailure } from "../../lib/base/assert.ts";
+import { KVError } from "../../lib/client/errors.ts";
+import type { RunningNode } from "../../lib/roles/start_node.ts";
+import { ErrorCode } from "../../lib/wire/client_protocol.ts";
+import { SimCluster } from "../support/sim_cluster.ts";
+
+/** The node's stats as its reports carry them (every stats source merged). */
+function statsOf(node: RunningNode): Record<string, { value: number | string }> {
+  return Object.assign({}, ...node.stats.list().map((source) => source()));
+}
+
+Deno.test("assert: a holding invariant costs nothing; a broken one is counted, kept and thrown as InvariantError", () => {
+  const before = assertionsFailed();
+  invariant(1 < 2, "one below two");
+  assert.equal(assertionsFailed(), before);
+  assert.throws(
+    () => invariant(2 < 1, "two below one"),
+    (e) => e instanceof InvariantError && /two below one/.test(e.message),
+  );
+  assert.equal(assertionsFailed(), before + 1);
+  assert.equal(lastAssertionFailure(), "two below one");
+});
+
+Deno.test("a write or read whose W or R bound breaks fails with 0x04, counted in assertions_failed; the node goes on", async () => {
+  const c = await SimCluster.start(3, { seed: 25, converge: { limitMs: 30_000 } });
+  try {
+    const [a] = c.addresses();
+    const node = c.node(a);
+    const config = node.cluster.replication!.config as { w: number; r: number };
+    const client = c.client(a);
+    await c.run(client.put("k", "v1"));
+    const before = Number(statsOf(node).assertions_failed.value);
+    assert.equal(before, assertionsFailed());
+    // A bug that made W zero: the write must not "succeed" with no ack; the request fails instead.
+    const w = config.w;
+    config.w = 0;
+    await assert.rejects(
+      c.run(client.put("k", "v2")),
+      (e) => e instanceof KVError && e.code === ErrorCode.InternalFailure,
+    );
+    config.w = w;
+    assert.equal(lastAssertionFailure(), "1 <= W <= owners of the key");
+    const r = config.r;
+    config.r = 0;
+    await assert.rejects(c.run(client.get("k")), (e) => e instanceof KVError && e.code === ErrorCode.InternalFailure);
+    config.r = r;
+    assert.equal(lastAssertionFailure(), "1 <= R <= owners of the key");
+    assert.equal(Number(statsOf(node).assertions_failed.value), before + 2, "both counted in the node's stats");
+    // The node still serves, and the failed write changed nothing.
+    assert.equal(new TextDecoder().decode(await c.run(client.get("k")) ?? undefined), "v1");
+    await c.run(client.put("k", "v3"));
+    assert.equal(new TextDecoder().decode(await c.run(client.get("k")) ?? undefined), "v3");
+  } finally {
+    c.close();
+  }
+});

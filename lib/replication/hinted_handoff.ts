@@ -25,13 +25,12 @@ import {
   encodeEntries,
   encodeVersions,
   entrySize,
-  headerOf,
-  indexList,
   type KeyedEntry,
   type KeyedVersion,
   ReplicaCommand,
   versionSize,
 } from "./replica_protocol.ts";
+import { offerReplyHeader, parseOfferReply, parsePushReply } from "./replica_messages.ts";
 import { keyPosition, keyPositionHex } from "./ring.ts";
 import type { StoreKey } from "../storage/store.ts";
 
@@ -159,7 +158,7 @@ export class HintedHandoff {
       try {
         for (const batch of batches(list, versionSize, budget)) {
           const reply = await rpc.call(owner, ReplicaCommand.Offer, {}, encodeVersions(batch), options);
-          const want = new Set(indexList(headerOf(reply.header).want, batch.length));
+          const want = new Set(parseOfferReply(reply.header, batch.length).want);
           const toPush: KeyedEntry[] = [];
           batch.forEach((v, i) => {
             if (!want.has(i)) pendingOwners.get(v.key)?.left.delete(owner);
@@ -170,8 +169,8 @@ export class HintedHandoff {
           });
           for (const push of batches(toPush, entrySize, budget)) {
             const r = await rpc.call(owner, ReplicaCommand.Push, {}, encodeEntries(push), options);
-            const s = headerOf(r.header).s;
-            if (typeof s !== "string") continue;
+            const s = parsePushReply(r.header)?.statuses;
+            if (s === undefined) continue;
             push.forEach((p, i) => {
               if (s[i] !== "o" && s[i] !== "s") return;
               result.pushed++;
@@ -208,6 +207,6 @@ export class HintedHandoff {
       const cur = store.getEntry(v.key);
       if (!cur || compareVersions(cur.version, v.version) < 0) want.push(i);
     });
-    return { header: { want } };
+    return { header: offerReplyHeader({ want }) };
   }
 }

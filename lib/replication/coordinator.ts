@@ -32,6 +32,8 @@ export const FAIL: ExecResult = { code: ErrorCode.InternalFailure };
 export interface Coordinator {
   /** The replication parts (rpc, store, replica, placement, config, stats…). */
   readonly deps: ReplicaDeps;
+  /** Options of every replica call (`replicaCallOptions` of the config, made once). */
+  readonly callOptions: { timeoutMs: number; retries: number };
   /** Hinted handoff: a stand-in keeps the write as a hint for the owner it replaces. */
   readonly handoff: HintedHandoff;
   /** Whether replication is closed (no replica is asked any more). */

@@ -19,7 +19,7 @@ import { AntiEntropy } from "./anti_entropy.ts";
 import { serveReplicaRequests } from "./replica_server.ts";
 import { registerDebugHandlers } from "./debug_queries.ts";
 import { HintedHandoff } from "./hinted_handoff.ts";
-import { LocalReplica, newReplicationStats, type ReplicaDeps } from "./local_replica.ts";
+import { LocalReplica, newReplicationStats, replicaCallOptions, type ReplicaDeps } from "./local_replica.ts";
 import type { ReplicationStats } from "./local_replica.ts";
 import { Placement } from "./placement.ts";
 import { type Coordinator, FULL, MISSING, OK } from "./coordinator.ts";
@@ -85,6 +85,7 @@ export class ReplicatedExecutor implements Executor {
     this.handoff = new HintedHandoff(this.#deps);
     this.#coordinator = {
       deps: this.#deps,
+      callOptions: replicaCallOptions(config),
       handoff: this.handoff,
       closed: () => this.#closed,
       standInsAt: (position, owners) => this.#standInsAt(position, owners),

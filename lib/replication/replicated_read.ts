@@ -18,7 +18,6 @@ import type { Entry } from "../storage/store.ts";
 import { ErrorCode } from "../wire/client_protocol.ts";
 import type { PayloadWriter } from "../wire/frame.ts";
 import { type Coordinator, FAIL, MISSING } from "./coordinator.ts";
-import { replicaCallOptions } from "./local_replica.ts";
 import { decodeReplicaGetReply, replicaPutWriter } from "./replica_codec.ts";
 import { ReplicaCommand } from "./replica_protocol.ts";
 
@@ -69,13 +68,13 @@ export class ReadRequest {
 
   #ask(to: Address): void {
     this.#asked++;
-    const { self, rpc, replica, config } = this.#c.deps;
+    const { self, rpc, replica } = this.#c.deps;
     if (to === self) {
       this.#replies.set(self, replica.read(this.#key));
       return;
     }
     this.#pending++;
-    rpc.request(to, ReplicaCommand.Get, this.#key, replicaCallOptions(config), (reply) => {
+    rpc.request(to, ReplicaCommand.Get, this.#key, this.#c.callOptions, (reply) => {
       try {
         this.#onReply(to, reply);
       } catch (e) {

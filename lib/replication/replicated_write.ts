@@ -18,7 +18,6 @@ import { compareVersions, type Version } from "../storage/hlc.ts";
 import type { Entry } from "../storage/store.ts";
 import type { PayloadWriter } from "../wire/frame.ts";
 import { type Coordinator, FAIL, FULL, MISSING, OK } from "./coordinator.ts";
-import { replicaCallOptions } from "./local_replica.ts";
 import { decodeReplicaPutReply, replicaPutWriter } from "./replica_codec.ts";
 import { type PutStatus, ReplicaCommand } from "./replica_protocol.ts";
 
@@ -84,14 +83,14 @@ export class WriteRequest {
   #send(to: Address, hintFor?: Address): void {
     this.#asked++;
     if (to === this.#c.deps.self) return this.#applyHere(hintFor);
-    const { rpc, stats, config } = this.#c.deps;
+    const { rpc, stats } = this.#c.deps;
     this.#pending++;
     stats.pendingReplicaWrites++;
     // One writer per destination kind: the value is copied into each datagram, nowhere else.
     const payload = hintFor
       ? replicaPutWriter(this.#key, this.#entry, false, hintFor)
       : (this.#plain ??= replicaPutWriter(this.#key, this.#entry, this.#remove));
-    rpc.request(to, ReplicaCommand.Put, payload, replicaCallOptions(config), (reply) => {
+    rpc.request(to, ReplicaCommand.Put, payload, this.#c.callOptions, (reply) => {
       try {
         this.#onReply(to, hintFor, reply);
       } catch (e) {

@@ -8,6 +8,10 @@ import { KVError } from "../../lib/client/errors.ts";
 import type { RunningNode } from "../../lib/roles/start_node.ts";
 import { ErrorCode } from "../../lib/wire/client_protocol.ts";
 import { SimCluster } from "../support/sim_cluster.ts";
+import type { Coordinator } from "../../lib/replication/coordinator.ts";
+import { newReplicationStats } from "../../lib/replication/local_replica.ts";
+import { encodeReplicaPutReply } from "../../lib/replication/replica_codec.ts";
+import { WriteRequest } from "../../lib/replication/replicated_write.ts";
 
 /** The node's stats as its reports carry them (every stats source merged). */
 function statsOf(node: RunningNode): Record<string, { value: number | string }> {
@@ -58,4 +62,41 @@ Deno.test("a write or read whose W or R bound breaks fails with 0x04, counted in
   } finally {
     c.close();
   }
+});
+
+Deno.test("a write whose step throws inside a replica's reply resolves once, with 0x04; later replies change nothing", async () => {
+  const callbacks = new Map<string, (reply: Uint8Array | undefined) => void>();
+  const stats = newReplicationStats();
+  const coordinator = {
+    deps: {
+      self: "a:1",
+      rpc: {
+        request: (to: string, _c: number, _p: unknown, _o: unknown, cb: (r?: Uint8Array) => void) =>
+          callbacks.set(to, cb),
+      },
+      store: { getEntry: () => undefined },
+      replica: {
+        apply: () => invariant(false, "planted: the local apply breaks an invariant"),
+        remove: () => invariant(false, "planted"),
+      },
+      config: { w: 2 },
+      stats,
+    },
+    callOptions: { timeoutMs: 100, retries: 0 },
+    handoff: { record: () => {} },
+    closed: () => false,
+    standInsAt: () => ["a:1"], // this node stands in: its apply throws
+    write: () => Promise.reject(new Error("no reissue here")),
+  } as unknown as Coordinator;
+  const entry = { value: Uint8Array.of(1), version: { t: 1, n: "a" }, tombstone: false };
+  const result = new WriteRequest(coordinator, new Uint8Array(32), entry, false, true, 0, ["b:1", "c:1"]).run();
+  assert.ok(result instanceof Promise);
+  const before = assertionsFailed();
+  callbacks.get("b:1")!(undefined); // b times out; the stand-in's apply throws inside the callback
+  assert.equal(assertionsFailed(), before + 1);
+  callbacks.get("c:1")!(encodeReplicaPutReply("ok", false)); // a late ack: no second resolution, no throw
+  assert.deepEqual(await result, { code: ErrorCode.InternalFailure });
+  assert.equal(stats.writesFailed, 1);
+  assert.equal(stats.writesOk, 0);
+  assert.equal(stats.pendingReplicaWrites, 0);
 });

@@ -4,8 +4,10 @@
  * Every `.ts` file under `lib/` belongs to a folder: the first directory level under `lib/`
  * (`lib/wire`, `lib/node`, …), or `lib` itself for the files directly in it. The check reads
  * every relative import and re-export, builds the graph of folders, and fails when folders import
- * each other in a cycle (any strongly connected component, not only pairs), or when anything under
- * `lib/` imports `scripts/`. Each problem is one line naming a file on each side of the import.
+ * each other in a cycle (any strongly connected component, not only pairs), when a folder imports
+ * one that is not below it in the layer table of `docs/architecture.md` (the table is the check's
+ * input, `scripts/layer_order.ts`), or when anything under `lib/` imports `scripts/`. Each problem
+ * is one line naming a file on each side of the import.
  *
  * Today's known cycles are listed, one folder edge per line with its reason, in
  * `scripts/layer_cycles_allowed.txt`; the check ignores those edges, so a new cycle fails, and so
@@ -14,6 +16,7 @@
  * @module
  */
 import { parseFlags, runCli, UsageError } from "../lib/base/cli_args.ts";
+import { againstOrder, orderProblems, parseLayerTable } from "./layer_order.ts";
 
 /**
  * Help text of the check.
@@ -26,10 +29,14 @@ import { parseFlags, runCli, UsageError } from "../lib/base/cli_args.ts";
 export const CHECK_LAYERS_HELP = `Usage: deno run --allow-read scripts/check_layers.ts [--root DIR] [--allow FILE]
 
 Fails (exit 1, one line per problem) when folders under lib/ import each other in a
-cycle, or when a file under lib/ imports scripts/.
+cycle, when a folder imports one that is not below it in the layer table of
+docs/architecture.md ("The layers, top to bottom"), or when a file under lib/
+imports scripts/.
 
 Options:
   --root DIR     repository to check (default: the one this script is in)
+  --order FILE   the markdown file whose layer table is the order
+                 (default ROOT/docs/architecture.md)
   --allow FILE   known cycles, one "FROM -> TO: reason" per line
                  (default ROOT/scripts/layer_cycles_allowed.txt; missing = none allowed)
   -h, --help     show this help
@@ -227,10 +234,19 @@ function pathBetween(a: string, b: string, within: Set<string>, next: (n: string
   return path;
 }
 
+/** The layer order a check holds the imports to: folders top to bottom, and the file it came from. */
+export interface LayerOrder {
+  /** Folders as `lib/X`, top to bottom. */
+  folders: string[];
+  /** The file the table was read from (named in problems). */
+  file: string;
+}
+
 /**
  * The problems of a set of imports, one line each: folder cycles (edges in `allowed` ignored),
+ * imports against `order` when given (an edge inside a reported cycle is reported as the cycle),
  * imports of `scripts/` from `lib/` (unless allowed), and allow-list entries that no longer match
- * a cycle. Empty when the folders depend one way.
+ * a cycle or an edge against the order. Empty when the folders depend one way, down the table.
  *
  * @example
  * ```ts
@@ -241,7 +257,7 @@ function pathBetween(a: string, b: string, within: Set<string>, next: (n: string
  * console.log(problems); // ["lib/a <-> lib/b: lib/a/x.ts imports lib/b/y.ts, and lib/b/y.ts imports lib/a/x.ts"]
  * ```
  */
-export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = []): string[] {
+export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = [], order?: LayerOrder): string[] {
   // Folder edge "A\0B" → one example file import (the first in path order).
   const example = new Map<string, FileImport>();
   for (const i of [...imports].sort((x, y) => x.from < y.from ? -1 : x.from > y.from ? 1 : x.to < y.to ? -1 : 1)) {
@@ -270,10 +286,10 @@ export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = []
   }
   const checked = graph(true);
   const next = (n: string) => checked.get(n) ?? [];
+  const reported = new Set<string>();
   for (const c of components([...checked.keys()].sort(), next)) {
     if (c.length < 2) continue;
     const inside = new Set(c);
-    const reported = new Set<string>();
     for (const a of c) {
       for (const b of next(a)) {
         if (!inside.has(b) || reported.has(`${a}\0${b}`)) continue;
@@ -288,18 +304,20 @@ export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = []
       }
     }
   }
-  // An entry is needed only while its edge exists and closes a cycle (or reaches scripts/).
+  if (order) problems.push(...orderProblems(example, order.folders, new Set([...reported, ...isAllowed]), order.file));
+  // An entry is needed only while its edge exists and closes a cycle, goes against the order, or reaches scripts/.
   const full = graph(false);
   const fullNext = (n: string) => full.get(n) ?? [];
   const sameComponent = new Map<string, number>();
   components([...full.keys()].sort(), fullNext).forEach((c, n) => c.forEach((f) => sameComponent.set(f, n)));
   for (const e of allowed) {
     const exists = example.has(`${e.from}\0${e.to}`);
-    const needed = exists && (e.to === "scripts" || sameComponent.get(e.from) === sameComponent.get(e.to));
+    const needed = exists && (e.to === "scripts" || sameComponent.get(e.from) === sameComponent.get(e.to) ||
+      (order !== undefined && againstOrder(e.from, e.to, order.folders)));
     if (!needed) {
       problems.push(
         `${e.at}: "${e.from} -> ${e.to}" is allowed but ${
-          exists ? "no longer part of a cycle" : "no file imports that way any more"
+          exists ? "no longer part of a cycle nor against the order" : "no file imports that way any more"
         }; remove the entry`,
       );
     }
@@ -308,7 +326,8 @@ export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = []
 }
 
 /**
- * Runs the check on the repository at `root` with the allow-list `allowFile` (missing file: nothing allowed).
+ * Runs the check on the repository at `root` with the allow-list `allowFile` (missing file: nothing
+ * allowed) and the layer table of `orderFile` (missing file: an error, the order is required).
  *
  * @example
  * ```ts ignore
@@ -319,7 +338,8 @@ export function layerProblems(imports: FileImport[], allowed: AllowedEdge[] = []
 export async function checkLayers(
   root: string,
   allowFile = `${root}/scripts/layer_cycles_allowed.txt`,
-): Promise<{ problems: string[]; allowed: AllowedEdge[]; imports: number }> {
+  orderFile = `${root}/docs/architecture.md`,
+): Promise<{ problems: string[]; allowed: AllowedEdge[]; imports: number; order: string[] }> {
   let text = "";
   try {
     text = await Deno.readTextFile(allowFile);
@@ -327,8 +347,17 @@ export async function checkLayers(
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const allowed = parseAllowList(text, allowFile);
+  let markdown: string;
+  try {
+    markdown = await Deno.readTextFile(orderFile);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new Error(`${orderFile} does not exist: the layer order is its table; pass --order FILE`);
+  }
+  const folders = parseLayerTable(markdown, orderFile);
   const imports = await scanImports(root);
-  return { problems: layerProblems(imports, allowed), allowed, imports: imports.length };
+  const problems = layerProblems(imports, allowed, { folders, file: orderFile });
+  return { problems, allowed, imports: imports.length, order: folders };
 }
 
 if (import.meta.main) {
@@ -336,6 +365,7 @@ if (import.meta.main) {
     const { values, positionals } = parseFlags("check_layers", Deno.args, {
       root: { type: "string" },
       allow: { type: "string" },
+      order: { type: "string" },
     });
     if (values.help) {
       console.log(CHECK_LAYERS_HELP);
@@ -348,10 +378,19 @@ if (import.meta.main) {
     } catch {
       throw new UsageError(`check_layers: ${root}/lib does not exist; pass --root DIR of the repository`);
     }
-    const { problems, allowed, imports } = await checkLayers(root, values.allow);
+    let result;
+    try {
+      result = await checkLayers(root, values.allow, values.order);
+    } catch (e) {
+      console.error(`layers: ${(e as Error).message}`);
+      return 1;
+    }
+    const { problems, allowed, imports, order } = result;
     for (const p of problems) console.error(`layers: ${p}`);
     if (problems.length > 0) return 1;
-    console.log(`layers: one-way (${imports} imports under lib/; ${allowed.length} known back edges allowed)`);
+    console.log(
+      `layers: one-way, down the ${order.length}-row table (${imports} imports under lib/; ${allowed.length} known back edges allowed)`,
+    );
     return 0;
   });
 }

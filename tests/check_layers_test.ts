@@ -1,8 +1,27 @@
 import assert from "node:assert/strict";
-import { checkLayers, importsOf, layerProblems } from "../scripts/check_layers.ts";
+import { checkLayers, importsOf, layerProblems, parseAllowList, scanImports } from "../scripts/check_layers.ts";
+import { parseLayerTable } from "../scripts/layer_order.ts";
 
 const SCRIPT = new URL("../scripts/check_layers.ts", import.meta.url).pathname;
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A docs/architecture.md whose layer table lists `folders` top to bottom. */
+function layerDoc(...folders: string[]): string {
+  return [
+    "# Architecture",
+    "",
+    "## The layers, top to bottom",
+    "",
+    "| folder | what it holds |",
+    "| ------ | ------------- |",
+    ...folders.map((f) => `| \`${f}/\` | the ${f} layer |`),
+    "",
+    "## Next section",
+    "",
+    "| `stray/` | not a layer row: another section |",
+    "",
+  ].join("\n");
+}
 
 /** Writes `files` (path → source) under a new temporary directory; returns it. */
 async function tree(files: Record<string, string>): Promise<string> {
@@ -30,6 +49,7 @@ Deno.test("check_layers: a planted back import between two folders fails naming 
     "lib/time/clock.ts":
       'import { table } from "../store/table.ts"; // the planted back import\nexport const Clock = 1;\n',
     "lib/top.ts": 'import { table } from "./store/table.ts";\n',
+    "docs/architecture.md": layerDoc("store", "time"),
   });
   try {
     const bad = await runCheck(root);
@@ -42,7 +62,10 @@ Deno.test("check_layers: a planted back import between two folders fails naming 
     await Deno.writeTextFile(`${root}/lib/time/clock.ts`, "export const Clock = 1;\n");
     const good = await runCheck(root);
     assert.equal(good.code, 0, good.stderr);
-    assert.match(good.stdout, /layers: one-way \(2 imports under lib\/; 0 known back edges allowed\)/);
+    assert.match(
+      good.stdout,
+      /layers: one-way, down the 2-row table \(2 imports under lib\/; 0 known back edges allowed\)/,
+    );
     assert.equal(good.stderr, "");
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -69,6 +92,7 @@ Deno.test("check_layers: an allow-listed edge is ignored, a new cycle still fail
     "lib/a/x.ts": 'import "../b/y.ts";\n',
     "lib/b/y.ts": 'import "../a/x.ts";\n',
     "allow.txt": "# known\nlib/b -> lib/a: planted for the test\n",
+    "docs/architecture.md": layerDoc("a", "b", "c"),
   });
   try {
     assert.equal((await runCheck(root, ["--allow", `${root}/allow.txt`])).code, 0);
@@ -124,6 +148,71 @@ Deno.test("check_layers: imports are read from statements, not from JSDoc exampl
     "./g.ts",
     "./h.ts",
     "./i.ts",
+  ]);
+});
+
+Deno.test("check_layers: an import against the documented order that makes no cycle fails (client -> node, monitoring -> membership)", async () => {
+  // The real table of docs/architecture.md is the input; the planted imports close no cycle.
+  const root = await tree({
+    "docs/architecture.md": await Deno.readTextFile(`${REPO}/docs/architecture.md`),
+    "lib/node/n.ts": 'import "../wire/w.ts";\nexport const n = 1;\n',
+    "lib/wire/w.ts": "export const w = 1;\n",
+    "lib/client/c.ts": 'import { n } from "../node/n.ts";\nexport const c = n;\n',
+    "lib/membership/s.ts": "export const s = 1;\n",
+    "lib/monitoring/m.ts": 'import { s } from "../membership/s.ts";\nexport const m = s;\n',
+  });
+  try {
+    const bad = await runCheck(root);
+    assert.equal(bad.code, 1);
+    const doc = `${root}/docs/architecture.md`;
+    assert.deepEqual(bad.stderr.trim().split("\n"), [
+      `layers: lib/client -> lib/node: lib/client/c.ts imports lib/node/n.ts, but lib/node is above lib/client in ${doc}`,
+      `layers: lib/monitoring -> lib/membership: lib/monitoring/m.ts imports lib/membership/s.ts, but lib/membership is above lib/monitoring in ${doc}`,
+    ]);
+    // The same imports the other way round follow the table.
+    await Deno.writeTextFile(`${root}/lib/client/c.ts`, "export const c = 1;\n");
+    await Deno.writeTextFile(`${root}/lib/node/n.ts`, 'import { c } from "../client/c.ts";\nexport const n = c;\n');
+    await Deno.writeTextFile(`${root}/lib/monitoring/m.ts`, "export const m = 1;\n");
+    await Deno.writeTextFile(
+      `${root}/lib/membership/s.ts`,
+      'import { m } from "../monitoring/m.ts";\nexport const s = m;\n',
+    );
+    const good = await runCheck(root);
+    assert.equal(good.code, 0, good.stderr);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("check_layers: a folder missing from the table, a missing table, and the real tree plus one planted edge", async () => {
+  const order = { folders: ["lib/node", "lib/wire"], file: "arch.md" };
+  assert.deepEqual(layerProblems([{ from: "lib/node/n.ts", to: "lib/extra/e.ts" }], [], order), [
+    "lib/extra: not in the layer table of arch.md; add a row where it belongs",
+  ]);
+  // An allowed back edge is needed while it goes against the order, even with no cycle.
+  const allowed = parseAllowList("lib/wire -> lib/node: planted", "allow.txt");
+  assert.deepEqual(layerProblems([{ from: "lib/wire/w.ts", to: "lib/node/n.ts" }], allowed, order), []);
+  const root = await tree({ "lib/a/x.ts": "export {};\n" });
+  try {
+    const missing = await runCheck(root);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      /docs\/architecture\.md does not exist: the layer order is its table; pass --order FILE/,
+    );
+    await Deno.mkdir(`${root}/docs`);
+    await Deno.writeTextFile(`${root}/docs/architecture.md`, "# Architecture\n");
+    assert.match((await runCheck(root)).stderr, /no "## The layers, top to bottom" section/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+  // Today's imports with one planted edge against the table (client -> node: node never reaches client, no cycle).
+  const imports = await scanImports(REPO);
+  const folders = parseLayerTable(await Deno.readTextFile(`${REPO}/docs/architecture.md`), "architecture.md");
+  assert.deepEqual(layerProblems(imports, [], { folders, file: "architecture.md" }), []);
+  const planted = [...imports, { from: "lib/client/client.ts", to: "lib/node/kv_node.ts" }];
+  assert.deepEqual(layerProblems(planted, [], { folders, file: "architecture.md" }), [
+    "lib/client -> lib/node: lib/client/client.ts imports lib/node/kv_node.ts, but lib/node is above lib/client in architecture.md",
   ]);
 });
 

@@ -4,9 +4,8 @@ import { HybridLogicalClock } from "../lib/storage/hlc.ts";
 import { LocalExecutor } from "../lib/node/executor.ts";
 import { MemoryNetwork } from "../lib/net/memory_network.ts";
 import { KVNode } from "../lib/node/kv_node.ts";
-import { Command, ErrorCode } from "../lib/wire/client_protocol.ts";
+import { Command, decodeRequest, ErrorCode } from "../lib/wire/client_protocol.ts";
 import { ReplyCache } from "../lib/node/reply_cache.ts";
-import { digestRequest, requestDigest } from "../lib/node/request_digest.ts";
 import { MemoryStore } from "../lib/storage/store.ts";
 import type { ExecResult, Executor } from "../lib/node/executor.ts";
 
@@ -27,8 +26,8 @@ function request(id: number, command: number, key = "", value?: string, trailing
 }
 
 function digest(p: Uint8Array): string {
-  digestRequest(p);
-  return `${requestDigest.lo}:${requestDigest.hi}`;
+  const { lo, hi } = decodeRequest(p).digest;
+  return `${lo}:${hi}`;
 }
 
 Deno.test("request digest: covers command, key, value length and value; not the id, trailing bytes or a keyless command's key", () => {
@@ -44,6 +43,21 @@ Deno.test("request digest: covers command, key, value length and value; not the 
   aliveWithKey[16] = Command.IsAlive;
   aliveWithKey.fill(3, 17);
   assert.equal(digest(aliveWithKey), digest(alive), "keyless commands may carry key bytes or not");
+  // Malformed requests have a digest too (the cache is looked up before the error is known), and
+  // each call returns its own value: an earlier result is not overwritten by a later call.
+  const first = decodeRequest(request(1, 0x1f, "", undefined, 3)).digest;
+  assert.equal(digest(request(2, 0x1f, "", undefined, 3)), `${first.lo}:${first.hi}`);
+  assert.notEqual(
+    digest(request(1, 0x1f, "", undefined, 4)),
+    `${first.lo}:${first.hi}`,
+    "an unknown command: all bytes",
+  );
+  const truncated = request(1, Command.Put, "k", "v1").subarray(0, 51);
+  assert.notEqual(
+    digest(truncated),
+    digest(request(1, Command.Put, "k", "")),
+    "a value cut short is not the empty value",
+  );
   // Many distinct requests, no collision among them.
   const seen = new Set<string>();
   for (let i = 0; i < 20_000; i++) seen.add(digest(request(0, Command.Put, `key-${i}`, `value-${i % 7}`)));

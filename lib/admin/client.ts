@@ -12,7 +12,7 @@ import { InternalAddressBook } from "../net/internal_address.ts";
 import type { Address, Transport } from "../net/transport.ts";
 import { toHex } from "../base/bytes.ts";
 import { encodeJsonPayload } from "../wire/envelope.ts";
-import { frameSize } from "../wire/frame.ts";
+import { frameSize, MAX_FRAME_BYTES } from "../wire/frame.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
 import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
@@ -37,12 +37,6 @@ export class SubmitError extends Error {
   }
 }
 
-/**
- * Largest UDP payload over IPv4 (65,535 − 20 bytes of IP header − 8 of UDP header): a submitted
- * command must fit in one datagram.
- */
-export const MAX_DATAGRAM_BYTES = 65_507;
-
 /** Submit attempts per node: the first try and its retries (timeouts 300, 600, 1200, 2400 ms). */
 const SUBMIT_TIMEOUT_MS = 300;
 const SUBMIT_RETRIES = 3;
@@ -63,9 +57,9 @@ export function submitSizeError(signed: SignedCommand): string | undefined {
   } catch (e) {
     return `the command cannot be encoded: ${(e as Error).message}`;
   }
-  if (bytes <= MAX_DATAGRAM_BYTES) return undefined;
+  if (bytes <= MAX_FRAME_BYTES) return undefined;
   return `the signed command is ${bytes.toLocaleString("en-US")} bytes, more than one UDP datagram holds ` +
-    `(${MAX_DATAGRAM_BYTES.toLocaleString("en-US")} bytes)`;
+    `(${MAX_FRAME_BYTES.toLocaleString("en-US")} bytes)`;
 }
 
 /** Fields of a new command besides its kind-specific part. */

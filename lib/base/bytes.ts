@@ -41,20 +41,20 @@ export const utf8Encoder: TextEncoder = new TextEncoder();
 /** Shared UTF-8 decoder. */
 export const utf8Decoder: TextDecoder = new TextDecoder();
 
-/** Whether two byte arrays are equal. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Concatenates byte arrays. */
+/**
+ * The parts one after another in a new array.
+ *
+ * @example
+ * ```ts
+ * console.log(concatBytes(new Uint8Array([1]), new Uint8Array([2, 3]))); // Uint8Array(3) [ 1, 2, 3 ]
+ * ```
+ */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
   }
   return out;
 }

@@ -7,6 +7,7 @@
  */
 import { bodyStream, headEnd, parseHead, plainResponse, type RequestHead, writeResponse } from "./http1.ts";
 import type { RefusalReason } from "./refusals.ts";
+import { concatBytes } from "../base/bytes.ts";
 
 /** Bytes read from a connection at a time. */
 const READ_BYTES = 2_048;
@@ -156,11 +157,4 @@ function requestUrl(head: RequestHead, local: Deno.NetAddr): string | null {
   } catch {
     return null;
   }
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

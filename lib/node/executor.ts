@@ -8,6 +8,7 @@ import { toHex } from "../base/bytes.ts";
 import { ErrorCode } from "../wire/client_protocol.ts";
 import type { HybridLogicalClock } from "../storage/hlc.ts";
 import type { MemoryStore } from "../storage/store.ts";
+import type { MemberView } from "./members.ts";
 
 /** Result of a data command: an error code and, for get, the value. */
 export interface ExecResult {
@@ -34,7 +35,8 @@ const MISSING: ExecResult = { code: ErrorCode.NonExistentKey };
 const FULL: ExecResult = { code: ErrorCode.OutOfSpace };
 
 /**
- * Executes commands against the local store only (a single node).
+ * Executes commands against the local store only (a single node, or a cluster without
+ * replication), and counts `members` when given (1 otherwise).
  *
  * @example
  * ```ts
@@ -51,11 +53,14 @@ export class LocalExecutor implements Executor {
   readonly store: MemoryStore;
   /** Issues write versions. */
   readonly hlc: HybridLogicalClock;
+  /** The member view get-membership-count answers from, if any. */
+  readonly members?: MemberView;
 
-  /** Creates an executor over `store`, versioning writes with `hlc`. */
-  constructor(store: MemoryStore, hlc: HybridLogicalClock) {
+  /** Creates an executor over `store`, versioning writes with `hlc`, counting `members` if given. */
+  constructor(store: MemoryStore, hlc: HybridLogicalClock, members?: MemberView) {
     this.store = store;
     this.hlc = hlc;
+    this.members = members;
   }
 
   put(key: Uint8Array, value: Uint8Array): ExecResult {
@@ -75,7 +80,8 @@ export class LocalExecutor implements Executor {
     return OK;
   }
 
+  /** Live members of `members` (self included), or 1 without a view. */
   membershipCount(): number {
-    return 1;
+    return this.members?.alive().length ?? 1;
   }
 }

@@ -25,7 +25,6 @@ import {
 } from "../wire/client_protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
 import type { ReplyBudget } from "./reply_budget.ts";
-import { digestRequest, requestDigest } from "./request_digest.ts";
 import { type Durability, durabilityFailure } from "../storage/durability.ts";
 import { SlabAllocator } from "../base/slab.ts";
 import type { MemoryStore } from "../storage/store.ts";
@@ -220,8 +219,8 @@ export class KVNode {
     if (this.replyBudget && !this.replyBudget.allowsRequest(from)) return;
     const now = this.clock.now();
     // A retry is the same request again; another request under a cached id is executed anew.
-    digestRequest(packet);
-    const lo = this.#digestLo = requestDigest.lo, hi = this.#digestHi = requestDigest.hi;
+    const decoded = decodeRequest(packet);
+    const lo = this.#digestLo = decoded.digest.lo, hi = this.#digestHi = decoded.digest.hi;
     const cache = this.replyCache, reusesBefore = cache.idReuses;
     const cached = cache.get(packet.subarray(0, ID_LENGTH), now, lo, hi);
     if (cached) {
@@ -246,7 +245,6 @@ export class KVNode {
         return;
       }
     }
-    const decoded = decodeRequest(packet);
     if (!decoded.ok) {
       if (decoded.id) this.#reply(decoded.id, decoded.code, undefined, from, false);
       return;

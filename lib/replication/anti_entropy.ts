@@ -26,14 +26,26 @@ import {
   encodeEntries,
   encodeVersions,
   entrySize,
-  headerOf,
-  indexList,
-  isHexKey,
   type KeyedEntry,
   type KeyedVersion,
   ReplicaCommand,
   versionSize,
 } from "./replica_protocol.ts";
+import {
+  digestReplyHeader,
+  digestRequestHeader,
+  fetchReplyHeader,
+  fetchRequestHeader,
+  keysReplyHeader,
+  keysRequestHeader,
+  MAX_FETCH_KEYS,
+  parseDigestReply,
+  parseDigestRequest,
+  parseFetchReply,
+  parseFetchRequest,
+  parseKeysReply,
+  parseKeysRequest,
+} from "./replica_messages.ts";
 import { bucketOf, keyPositionHex, type Ring } from "./ring.ts";
 import { digestTotal, entryDigest } from "./digest.ts";
 
@@ -207,12 +219,18 @@ export class AntiEntropy {
     const options = replicaCallOptions(config);
     const mine = this.digests().get(peer) ?? new Uint32Array(2 * config.digestBuckets);
     // First the 16-byte total of the pair; the 8 B-per-bucket table only when the totals differ.
-    const b = config.digestBuckets;
-    let reply = await rpc.call(peer, ReplicaCommand.Digest, { b, t: digestTotal(mine) }, undefined, options);
-    if (headerOf(reply.header).more === 1) {
-      reply = await rpc.call(peer, ReplicaCommand.Digest, { b }, new Uint8Array(mine.buffer.slice(0)), options);
+    const bucketCount = config.digestBuckets;
+    const totals = digestRequestHeader({ bucketCount, totals: digestTotal(mine) });
+    let reply = parseDigestReply(
+      (await rpc.call(peer, ReplicaCommand.Digest, totals, undefined, options)).header,
+      bucketCount,
+    );
+    if (reply.more) {
+      const table = new Uint8Array(mine.buffer.slice(0));
+      const r = await rpc.call(peer, ReplicaCommand.Digest, digestRequestHeader({ bucketCount }), table, options);
+      reply = parseDigestReply(r.header, bucketCount);
     }
-    const diff = indexList(headerOf(reply.header).d, config.digestBuckets);
+    const diff = reply.differing;
     if (diff.length === 0) return;
     result.differingBuckets += diff.length;
     const budget = config.maxMessageBytes - 200;
@@ -230,21 +248,13 @@ export class AntiEntropy {
       // An oversized bucket is truncated: the peer's answer still names what it holds beyond the
       // list, and the peer's own rounds (listing its keys to us) cover the other direction.
       const list = batches(group.flatMap(([, l]) => l), versionSize, budget)[0] ?? [];
-      const r = await rpc.call(
-        peer,
-        ReplicaCommand.Keys,
-        { b: group.map(([b]) => b), nb: config.digestBuckets },
-        encodeVersions(list),
-        options,
-      );
-      const want = indexList(headerOf(r.header).want, list.length);
+      const header = keysRequestHeader({ buckets: group.map(([b]) => b), bucketCount: config.digestBuckets });
+      const r = await rpc.call(peer, ReplicaCommand.Keys, header, encodeVersions(list), options);
+      const { want, lack } = parseKeysReply(r.header, list.length);
       const newer = decodeVersions(r.body) ?? [];
       // How many the peer holds that this node lacks (all of them, listed or not; peers of older
       // versions do not say: then what they listed).
-      const lack = headerOf(r.header).lack;
-      const lacking = typeof lack === "number" && Number.isSafeInteger(lack) && lack >= newer.length
-        ? lack
-        : newer.length;
+      const lacking = lack !== undefined && lack >= newer.length ? lack : newer.length;
       result.pushed += await this.#push(peer, want.map((i) => list[i]));
       const fetched = await this.#fetch(peer, newer);
       result.fetched += fetched;
@@ -274,11 +284,13 @@ export class AntiEntropy {
     let keys = versions.map((v) => v.key);
     let count = 0;
     while (keys.length > 0) {
-      const ask = keys.slice(0, 500);
-      const r = await rpc.call(peer, ReplicaCommand.Fetch, { k: ask }, undefined, replicaCallOptions(config));
-      const done = headerOf(r.header).done;
+      const ask = keys.slice(0, MAX_FETCH_KEYS);
+      const header = fetchRequestHeader({ keys: ask });
+      const r = await rpc.call(peer, ReplicaCommand.Fetch, header, undefined, replicaCallOptions(config));
+      const reply = parseFetchReply(r.header);
       const entries = decodeEntries(r.body);
-      if (!entries || typeof done !== "number" || done < 1) break;
+      if (!entries || !reply) break;
+      const done = reply.done;
       for (const { key, entry } of entries) {
         if (replica.apply(key, entry) === "ok") {
           count++;
@@ -293,29 +305,31 @@ export class AntiEntropy {
 
   #onDigest(m: InternalMessage, from: Address): RpcAnswer {
     const B = this.#deps.config.digestBuckets;
-    const h = headerOf(m.header);
-    if (h.b !== B) return { header: { d: [], error: "bucket count" } };
+    const request = parseDigestRequest(m.header);
+    const wrongCount = digestReplyHeader({ differing: [], more: false, error: "bucket count" });
+    if (request?.bucketCount !== B) return { header: wrongCount };
     const mine = this.digests().get(from);
     if (m.body.length === 0) {
       const [x, y] = digestTotal(mine);
-      return { header: Array.isArray(h.t) && h.t[0] === x && h.t[1] === y ? { d: [] } : { more: 1 } };
+      const same = request.totals !== undefined && request.totals[0] === x && request.totals[1] === y;
+      return { header: digestReplyHeader({ differing: [], more: !same }) };
     }
-    if (m.body.length !== 8 * B) return { header: { d: [], error: "bucket count" } };
+    if (m.body.length !== 8 * B) return { header: wrongCount };
     const theirs = new Uint32Array(m.body.slice().buffer);
     const d: number[] = [];
     for (let b = 0; b < B; b++) {
       const a1 = mine ? mine[2 * b] : 0, a2 = mine ? mine[2 * b + 1] : 0;
       if (a1 !== theirs[2 * b] || a2 !== theirs[2 * b + 1]) d.push(b);
     }
-    return { header: { d } };
+    return { header: digestReplyHeader({ differing: d, more: false }) };
   }
 
   #onKeys(m: InternalMessage, from: Address): RpcAnswer {
     const B = this.#deps.config.digestBuckets;
-    const h = headerOf(m.header);
+    const request = parseKeysRequest(m.header, B);
     const theirs = decodeVersions(m.body);
-    if (!theirs || h.nb !== B) return undefined;
-    const buckets = new Set(indexList(h.b, B));
+    if (!theirs || !request) return undefined;
+    const buckets = new Set(request.buckets);
     const mine = new Map<string, KeyedVersion>();
     for (const v of this.#pairVersions(from, buckets)) mine.set(v.key, v);
     const store = this.#deps.store;
@@ -344,17 +358,17 @@ export class AntiEntropy {
     }
     for (const [k, v] of mine) if (!seen.has(k)) consider(v);
     // `lack`: how many entries the asker lacks here in all (those listed and those left out for room).
-    return { header: { want, lack }, body: encodeVersions(newer) };
+    return { header: keysReplyHeader({ want, lack }), body: encodeVersions(newer) };
   }
 
   #onFetch(m: InternalMessage): RpcAnswer {
-    const keys = headerOf(m.header).k;
-    if (!Array.isArray(keys)) return undefined;
+    const request = parseFetchRequest(m.header);
+    if (!request) return undefined;
     const { replica, config } = this.#deps;
     const items: KeyedEntry[] = [];
     let size = 0, done = 0;
-    for (const k of keys) {
-      if (!isHexKey(k)) {
+    for (const k of request.keys) {
+      if (k === null) {
         done++;
         continue;
       }
@@ -368,6 +382,6 @@ export class AntiEntropy {
       }
       done++;
     }
-    return { header: { done }, body: encodeEntries(items) };
+    return { header: fetchReplyHeader({ done }), body: encodeEntries(items) };
   }
 }

@@ -15,35 +15,24 @@ import { Rpc, type RpcAnswer } from "../wire/rpc.ts";
 import type { MemoryStore } from "../storage/store.ts";
 import type { Address } from "../net/transport.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
-import { DebugCommand, headerOf } from "./replica_protocol.ts";
+import { DebugCommand } from "./replica_protocol.ts";
+import {
+  type HeldKey,
+  keysPageHeader,
+  type MemberRow,
+  membersPageHeader,
+  parseKeysPage,
+  parseKeysPageRequest,
+  parseMembersPage,
+  parseReplicationDebugStats,
+  type ReplicationDebugStats,
+} from "./debug_messages.ts";
 import type { MemberView } from "../node/members.ts";
 import type { Placement } from "./placement.ts";
 import type { ReplicationConfig } from "./replication_config.ts";
 import type { ReplicationStats } from "./local_replica.ts";
 
-/** A key a node holds, as the debug query reports it. */
-export interface HeldKey {
-  /** Key, 64 hex digits. */
-  key: string;
-  /** HLC time of the version. */
-  t: number;
-  /** Node id of the version. */
-  n: string;
-  /** Whether the entry is a tombstone. */
-  tombstone: boolean;
-}
-
-/** One member as the members query reports it. */
-export interface MemberRow {
-  /** Its address. */
-  address: Address;
-  /** alive, suspect, dead or left. */
-  state: string;
-  /** Its incarnation. */
-  incarnation: number;
-  /** How long it has been in this state, ms. */
-  forMs: number;
-}
+export type { HeldKey, MemberRow, ReplicationDebugStats } from "./debug_messages.ts";
 
 /**
  * The members query: every member the node knows with its state (the command after
@@ -77,8 +66,8 @@ export const DEBUG_MEMBERS_MAX = 1000;
 export function registerMembersHandler(rpc: Rpc, members: () => MemberRow[]): void {
   rpc.handle(DEBUG_MEMBERS, () => {
     const all = members().sort((a, b) => a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
-    const rows = all.slice(0, DEBUG_MEMBERS_MAX).map((m) => [m.address, m.state, m.incarnation, Math.round(m.forMs)]);
-    return { header: { members: rows, more: all.length - rows.length } };
+    const listed = all.slice(0, DEBUG_MEMBERS_MAX);
+    return { header: membersPageHeader({ members: listed, more: all.length - listed.length }) };
   });
 }
 
@@ -109,7 +98,7 @@ export interface DebugSource {
  * console.log(replicationDebugStats(executor).owned);
  * ```
  */
-export function replicationDebugStats(source: DebugSource): Record<string, unknown> {
+export function replicationDebugStats(source: DebugSource): ReplicationDebugStats {
   let tombstones = 0, owned = 0, notOwned = 0;
   const store = source.replica.store, self = source.self;
   for (const [k, e] of store.entries()) {
@@ -159,17 +148,16 @@ export function registerDebugHandlers(rpc: Rpc, source: DebugSource): void {
 }
 
 function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {
-  const h = headerOf(m.header);
-  const after = typeof h.after === "string" ? h.after : "";
-  const limit = typeof h.limit === "number" && h.limit >= 1 ? Math.min(h.limit, DEBUG_PAGE_KEYS) : DEBUG_PAGE_KEYS;
+  const request = parseKeysPageRequest(m.header);
+  const after = request.after, limit = Math.min(request.limit ?? DEBUG_PAGE_KEYS, DEBUG_PAGE_KEYS);
   const keys: string[] = [];
   for (const k of store.entries()) if (k[0] > after) keys.push(k[0]);
   keys.sort();
-  const page = keys.slice(0, limit).map((k) => {
-    const e = store.getEntry(k)!;
-    return [k, e.version.t, e.version.n, e.tombstone ? 1 : 0];
+  const page = keys.slice(0, limit).map((key): HeldKey => {
+    const e = store.getEntry(key)!;
+    return { key, t: e.version.t, n: e.version.n, tombstone: e.tombstone };
   });
-  return { header: { keys: page, next: keys.length > limit ? keys[limit - 1] : null } };
+  return { header: keysPageHeader({ keys: page, next: keys.length > limit ? keys[limit - 1] : null }) };
 }
 
 /**
@@ -214,24 +202,23 @@ export class ClusterDebugClient {
         timeoutMs: options.timeoutMs ?? 500,
         retries: options.retries ?? 3,
       });
-      const h = headerOf(r.header);
-      if (!Array.isArray(h.keys)) throw new TypeError(`Malformed debug reply from ${node}`);
-      for (const row of h.keys as unknown[]) {
-        if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed debug row from ${node}`);
-        out.push({ key: String(row[0]), t: Number(row[1]), n: String(row[2]), tombstone: row[3] === 1 });
-      }
-      if (typeof h.next !== "string") return out;
-      after = h.next;
+      const page = parseKeysPage(r.header);
+      if (!page) throw new TypeError(`Malformed debug reply from ${node}`);
+      out.push(...page.keys);
+      if (page.next === null) return out;
+      after = page.next;
     }
   }
 
   /** Replication counters and sizes of `node`. */
-  async stats(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<Record<string, unknown>> {
+  async stats(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<ReplicationDebugStats> {
     const r = await this.#rpc.call(node, DebugCommand.Stats, {}, undefined, {
       timeoutMs: options.timeoutMs ?? 500,
       retries: options.retries ?? 3,
     });
-    return headerOf(r.header);
+    const stats = parseReplicationDebugStats(r.header);
+    if (!stats) throw new TypeError(`Malformed debug stats from ${node}`);
+    return stats;
   }
 
   /** The members `node` knows with their states, sorted by address; `more` counts members left out. */
@@ -243,13 +230,9 @@ export class ClusterDebugClient {
       timeoutMs: options.timeoutMs ?? 500,
       retries: options.retries ?? 3,
     });
-    const h = headerOf(r.header);
-    if (!Array.isArray(h.members)) throw new TypeError(`Malformed members reply from ${node}`);
-    const members = (h.members as unknown[]).map((row) => {
-      if (!Array.isArray(row) || row.length !== 4) throw new TypeError(`Malformed member row from ${node}`);
-      return { address: String(row[0]), state: String(row[1]), incarnation: Number(row[2]), forMs: Number(row[3]) };
-    });
-    return { members, more: typeof h.more === "number" ? h.more : 0 };
+    const page = parseMembersPage(r.header);
+    if (!page) throw new TypeError(`Malformed members reply from ${node}`);
+    return page;
   }
 
   /** Closes the socket. */

@@ -25,15 +25,20 @@ import {
   encodeEntries,
   encodeVersions,
   entrySize,
-  headerOf,
-  indexList,
   type KeyedEntry,
   type KeyedVersion,
   ReplicaCommand,
   versionSize,
 } from "./replica_protocol.ts";
+import { offerReplyHeader, parseOfferReply, parsePushReply } from "./replica_messages.ts";
 import { keyPosition, keyPositionHex } from "./ring.ts";
 import type { StoreKey } from "../storage/store.ts";
+
+/** A key held for other owners: the version offered, and the owners yet to confirm it. */
+interface PendingKey {
+  version: Version;
+  left: Set<Address>;
+}
 
 /** Outcome of one handoff run. */
 export interface HandoffResult {
@@ -123,12 +128,33 @@ export class HintedHandoff {
   }
 
   async #run(): Promise<HandoffResult> {
-    const { self, store, placement, replica, rpc, config, stats } = this.#deps;
     this.#dirty = false;
+    const { byOwner, pending } = this.#notOwnedByOwner();
+    this.#notOwned = pending.size;
+    const result: HandoffResult = { notOwned: pending.size, pushed: 0, dropped: 0 };
+    for (const [owner, list] of byOwner) {
+      try {
+        result.pushed += await this.#handOffTo(owner, list, pending);
+      } catch {
+        // Owner unreachable: keep its keys; the next run tries again.
+      }
+    }
+    result.dropped = this.#dropConfirmed(pending);
+    this.#deps.stats.handedOff += result.dropped;
+    this.#notOwned -= result.dropped;
+    return result;
+  }
+
+  /**
+   * The entries held here that this node does not own, listed per owner, and for each key the
+   * owners yet to confirm its version. Expired tombstones are deleted on the way.
+   */
+  #notOwnedByOwner(): { byOwner: Map<Address, KeyedVersion[]>; pending: Map<string, PendingKey> } {
+    const { self, store, placement, replica } = this.#deps;
     const ring = placement.ring();
     const n = placement.n();
     const byOwner = new Map<Address, KeyedVersion[]>();
-    const pendingOwners = new Map<string, { version: Version; left: Set<Address> }>();
+    const pending = new Map<string, PendingKey>();
     const expired: string[] = [];
     for (const [key, e] of store.entries()) {
       const owners = ring.preferenceListAt(keyPositionHex(key), n);
@@ -140,7 +166,7 @@ export class HintedHandoff {
         expired.push(key);
         continue;
       }
-      pendingOwners.set(key, { version: e.version, left: new Set(owners) });
+      pending.set(key, { version: e.version, left: new Set(owners) });
       for (const o of owners) {
         let list = byOwner.get(o);
         if (!list) byOwner.set(o, list = []);
@@ -151,52 +177,59 @@ export class HintedHandoff {
       store.delete(k);
       this.#hints.delete(k);
     }
-    this.#notOwned = pendingOwners.size;
-    const result: HandoffResult = { notOwned: pendingOwners.size, pushed: 0, dropped: 0 };
+    return { byOwner, pending };
+  }
+
+  /**
+   * Offers `list` to `owner` in batches and pushes what it wants; marks each key the owner holds
+   * (now or already) as confirmed by it in `pending`. Returns how many entries it accepted.
+   */
+  async #handOffTo(owner: Address, list: KeyedVersion[], pending: Map<string, PendingKey>): Promise<number> {
+    const { store, rpc, config } = this.#deps;
     const options = replicaCallOptions(config);
     const budget = config.maxMessageBytes - 200;
-    for (const [owner, list] of byOwner) {
-      try {
-        for (const batch of batches(list, versionSize, budget)) {
-          const reply = await rpc.call(owner, ReplicaCommand.Offer, {}, encodeVersions(batch), options);
-          const want = new Set(indexList(headerOf(reply.header).want, batch.length));
-          const toPush: KeyedEntry[] = [];
-          batch.forEach((v, i) => {
-            if (!want.has(i)) pendingOwners.get(v.key)?.left.delete(owner);
-            else {
-              const e = store.getEntry(v.key);
-              if (e) toPush.push({ key: v.key, entry: e });
-            }
-          });
-          for (const push of batches(toPush, entrySize, budget)) {
-            const r = await rpc.call(owner, ReplicaCommand.Push, {}, encodeEntries(push), options);
-            const s = headerOf(r.header).s;
-            if (typeof s !== "string") continue;
-            push.forEach((p, i) => {
-              if (s[i] !== "o" && s[i] !== "s") return;
-              result.pushed++;
-              const st = pendingOwners.get(p.key);
-              if (st && compareVersions(p.entry.version, st.version) >= 0) st.left.delete(owner);
-            });
-          }
+    let pushed = 0;
+    for (const batch of batches(list, versionSize, budget)) {
+      const reply = await rpc.call(owner, ReplicaCommand.Offer, {}, encodeVersions(batch), options);
+      const want = new Set(parseOfferReply(reply.header, batch.length).want);
+      const toPush: KeyedEntry[] = [];
+      batch.forEach((v, i) => {
+        if (!want.has(i)) pending.get(v.key)?.left.delete(owner);
+        else {
+          const e = store.getEntry(v.key);
+          if (e) toPush.push({ key: v.key, entry: e });
         }
-      } catch {
-        // Owner unreachable: keep its keys; the next run tries again.
+      });
+      for (const push of batches(toPush, entrySize, budget)) {
+        const r = await rpc.call(owner, ReplicaCommand.Push, {}, encodeEntries(push), options);
+        const s = parsePushReply(r.header)?.statuses;
+        if (s === undefined) continue;
+        push.forEach((p, i) => {
+          if (s[i] !== "o" && s[i] !== "s") return;
+          pushed++;
+          const st = pending.get(p.key);
+          if (st && compareVersions(p.entry.version, st.version) >= 0) st.left.delete(owner);
+        });
       }
     }
-    for (const [key, st] of pendingOwners) {
+    return pushed;
+  }
+
+  /** Deletes the keys every owner confirmed at the version offered; returns how many. */
+  #dropConfirmed(pending: Map<string, PendingKey>): number {
+    const { self, store, placement } = this.#deps;
+    let dropped = 0;
+    for (const [key, st] of pending) {
       if (st.left.size > 0) continue;
       const cur = store.getEntry(key);
       // Drop only the version every owner confirmed (a newer local write stays and is offered next run).
       if (cur && compareVersions(cur.version, st.version) === 0 && !placement.ownersHex(key).includes(self)) {
         store.delete(key);
         this.#hints.delete(key);
-        result.dropped++;
+        dropped++;
       }
     }
-    stats.handedOff += result.dropped;
-    this.#notOwned -= result.dropped;
-    return result;
+    return dropped;
   }
 
   #onOffer(m: InternalMessage): RpcAnswer {
@@ -208,6 +241,6 @@ export class HintedHandoff {
       const cur = store.getEntry(v.key);
       if (!cur || compareVersions(cur.version, v.version) < 0) want.push(i);
     });
-    return { header: { want } };
+    return { header: offerReplyHeader({ want }) };
   }
 }

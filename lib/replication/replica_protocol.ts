@@ -2,8 +2,9 @@
  * Internal replication messages (commands 0x30–0x3F) and their binary bodies.
  *
  * The request path (`Put`, `Get` and their replies) is binary (`replica_codec.ts`); the
- * background messages here (digests, key lists, pushes, offers, fetches) carry a small JSON
- * header plus a binary body (`envelope.ts`). Bodies carry either entries (key, version, value) or
+ * background messages (digests, key lists, pushes, offers, fetches) carry a small JSON header,
+ * typed and validated in `replica_messages.ts` (where each message's layout is), plus a binary
+ * body (`envelope.ts`) defined here. Bodies carry either entries (key, version, value) or
  * versions only (key, version), packed so a batch always fits in one datagram:
  *
  * - entry:   key(32) | t(f64 LE) | flags(1: bit0 tombstone) | nodeLen(1) | node | valueLen(2 LE) | value
@@ -31,15 +32,15 @@ export const ReplicaCommand = {
   Put: InternalCommand.ReplicationBase,
   /** Coordinator → replica: read one key (binary, `replica_codec.ts`); reply: the entry or none. */
   Get: InternalCommand.ReplicationBase + 1,
-  /** Anti-entropy: per-bucket digests of a replica pair. Reply `{d: [differing buckets]}`. */
+  /** Anti-entropy: per-bucket digests of a replica pair (`DigestRequest`, `DigestReply`). */
   Digest: InternalCommand.ReplicationBase + 2,
-  /** Anti-entropy: versions held in some buckets. Reply `{want: [indices]}` + body: versions newer on the peer. */
+  /** Anti-entropy: versions held in some buckets (`KeysRequest`, `KeysReply` + versions newer on the peer). */
   Keys: InternalCommand.ReplicationBase + 3,
-  /** Fetch entries by key. Header `{k: [hex]}`; reply body: entries (as many as fit). */
+  /** Fetch entries by key (`FetchRequest`, `FetchReply` + entries, as many as fit). */
   Fetch: InternalCommand.ReplicationBase + 4,
-  /** Push a batch of entries. Reply `{s: [status per entry]}`. */
+  /** Push a batch of entries (body); reply `PushReply`: a status per entry. */
   Push: InternalCommand.ReplicationBase + 5,
-  /** Handoff: offer versions to an owner. Reply `{want: [indices]}` (entries it lacks or holds older). */
+  /** Handoff: offer versions to an owner (body); reply `OfferReply`: the entries it lacks or holds older. */
   Offer: InternalCommand.ReplicationBase + 6,
 } as const;
 
@@ -263,43 +264,6 @@ export function batches<T>(items: readonly T[], size: (item: T) => number, budge
   }
   if (cur.length > 0) out.push(cur);
   return out;
-}
-
-/**
- * Whether `x` is a 64-digit lower-case hex key.
- *
- * @example
- * ```ts
- * console.log(isHexKey("ab".repeat(32)), isHexKey("xyz")); // true false
- * ```
- */
-export function isHexKey(x: unknown): x is string {
-  return typeof x === "string" && x.length === 64 && /^[0-9a-f]{64}$/.test(x);
-}
-
-/**
- * A JSON header as a record, or an empty one if it is not an object.
- *
- * @example
- * ```ts
- * console.log(headerOf([1, 2])); // {}
- * ```
- */
-export function headerOf(h: unknown): Record<string, unknown> {
-  return h !== null && typeof h === "object" && !Array.isArray(h) ? h as Record<string, unknown> : {};
-}
-
-/**
- * Non-negative integers from `x` below `limit` (others dropped); `[]` if `x` is not an array.
- *
- * @example
- * ```ts
- * console.log(indexList([0, 5, -1, 2.5, "x", 2], 3)); // [0, 2]
- * ```
- */
-export function indexList(x: unknown, limit: number): number[] {
-  if (!Array.isArray(x)) return [];
-  return x.filter((i): i is number => Number.isInteger(i) && i >= 0 && i < limit);
 }
 
 const EMPTY = new Uint8Array(0);

@@ -12,6 +12,7 @@ import type { Address } from "../net/transport.ts";
 import type { HintedHandoff } from "./hinted_handoff.ts";
 import type { LocalReplica, ReplicationStats } from "./local_replica.ts";
 import { decodeEntries, ReplicaCommand } from "./replica_protocol.ts";
+import { pushReplyHeader } from "./replica_messages.ts";
 import { decodeReplicaGet, decodeReplicaPut, encodeReplicaPutReply, replicaGetReplyWriter } from "./replica_codec.ts";
 
 /**
@@ -69,6 +70,6 @@ export function serveReplicaRequests(
       }
       s += status[0];
     }
-    return { header: { s } };
+    return { header: pushReplyHeader({ statuses: s }) };
   });
 }

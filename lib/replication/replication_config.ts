@@ -101,7 +101,7 @@ export function replicationConfig(...overrides: (Partial<ReplicationConfig> | un
           `Unknown replication setting "${k}"; known: ${Object.keys(DEFAULT_REPLICATION_CONFIG).join(", ")}`,
         );
       }
-      (c as unknown as Record<string, unknown>)[k] = v;
+      Object.assign(c, { [k]: v }); // a known field; every value is checked below
     }
   }
   for (const [k, v] of Object.entries(c)) {

@@ -5,15 +5,15 @@
  *
  * @module
  */
+import { assertionsFailed } from "../base/assert.ts";
 import type { StatsSources } from "../monitoring/agent/stats.ts";
 import type { ServiceContext } from "../node/context.ts";
-import type { Executor } from "../node/executor.ts";
+import { type Executor, LocalExecutor } from "../node/executor.ts";
 import { type MemberView, StaticMembers } from "../node/members.ts";
 import { registerMembersHandler } from "../replication/debug_queries.ts";
 import { putStat } from "../monitoring/report.ts";
 import { CatchUp, type CatchUpConfig, DEFAULT_CATCH_UP_CONFIG } from "../replication/catch_up.ts";
 import { JoinGate } from "../replication/join_gate.ts";
-import { MemberCountingExecutor } from "../membership/membership_count.ts";
 import { ReplicatedExecutor } from "../replication/replicated_executor.ts";
 import { Swim } from "../membership/swim.ts";
 import { resolveSwimConfig, type SwimConfig } from "../membership/swim_config.ts";
@@ -35,7 +35,10 @@ export interface ClusterOptions {
 export interface ClusterParts {
   /** Membership (a Swim, or a static view). */
   members: MemberView;
-  /** What executes the node's put/get/remove: replication behind the join gate, counting members. */
+  /**
+   * What executes the node's put/get/remove and answers get-membership-count from `members`:
+   * replication (behind the join gate), or a local executor counting `members` when replication is off.
+   */
   executor: Executor;
   /** Replication, unless turned off. */
   replication?: ReplicatedExecutor;
@@ -48,7 +51,7 @@ export interface ClusterParts {
 /**
  * Starts membership, replication (unless `options.replication` is `false`), the join gate and
  * the catch-up tracker for a node that does not exist yet, and returns them with the executor the
- * node is to be made with (`local` executes when replication is off); they close with the node.
+ * node is to be made with (over `local`'s store and clock when replication is off); they close with the node.
  *
  * @example
  * ```ts ignore
@@ -59,7 +62,7 @@ export interface ClusterParts {
 export function attachCluster(
   ctx: ServiceContext,
   options: ClusterOptions,
-  local: Executor,
+  local: LocalExecutor,
   stats: StatsSources,
 ): ClusterParts {
   const members = options.staticMembers === true
@@ -79,7 +82,8 @@ export function attachCluster(
   };
   let replication: ReplicatedExecutor | undefined;
   let joinGate: JoinGate | undefined;
-  let executor = local;
+  // Each executor answers get-membership-count from `members` itself (no wrapper).
+  let executor: Executor = new LocalExecutor(local.store, local.hlc, members);
   // Replication (docs/cluster.md); `options.replication` tunes it, `false` keeps local execution.
   if (options.replication !== false) {
     replication = executor = new ReplicatedExecutor(ctx, members, replicationConfigFor(ctx, options.replication));
@@ -90,8 +94,6 @@ export function attachCluster(
       ctx.onClose(() => gate.close());
     }
   }
-  // get-membership-count answers the live member count, whatever executes the data commands.
-  executor = new MemberCountingExecutor(executor, members);
   const catchUp = new CatchUp({
     rpc: ctx.rpc,
     self: ctx.address,
@@ -103,6 +105,8 @@ export function attachCluster(
   const removeStats = stats.add(() => {
     const s = catchUp.stats();
     if (joinGate) putStat(s, "join_held", joinGate.stats.held);
+    // Invariants broken in this process (base/assert.ts): 0 unless KVStore has a bug.
+    putStat(s, "assertions_failed", assertionsFailed());
     return s;
   });
   ctx.onClose(() => {

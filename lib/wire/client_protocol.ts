@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { digestRange, type RequestDigest } from "./request_digest.ts";
 
 /** Length of the opaque request id that starts every packet. */
 export const ID_LENGTH = 16;
@@ -87,13 +88,23 @@ export interface Request {
   value: Uint8Array;
 }
 
-/** Result of decoding a packet: a request, or the error code to answer with. */
+/**
+ * Result of decoding a packet: a request, or the error code to answer with; and the request's
+ * digest (`request_digest.ts`) for the reply cache. The digest covers the bytes the command reads
+ * (command byte, key, value-length field, value; a keyless command's byte only; all bytes after the
+ * id when the command is unknown, the key is short or the value length is wrong), never the id nor
+ * trailing bytes. It is zero when there is no id.
+ */
 export type DecodeResult =
-  | { ok: true; request: Request }
-  | { ok: false; id: Uint8Array; code: ErrorCode }
-  | { ok: false; id: null; code: null };
+  & ({ ok: true; request: Request } | { ok: false; id: Uint8Array; code: ErrorCode } | {
+    ok: false;
+    id: null;
+    code: null;
+  })
+  & { digest: RequestDigest };
 
 const EMPTY = new Uint8Array(0);
+const NO_DIGEST: RequestDigest = { lo: 0, hi: 0 };
 
 /**
  * Returns a fresh zero-filled byte array of `length` bytes. Encoders take one so the
@@ -107,7 +118,8 @@ const allocate: Allocate = (length) => new Uint8Array(length);
  * Decodes a client request packet.
  *
  * Returns `{ ok: false, id: null }` when the packet is too short to carry an
- * id and command (nothing can be answered), or the error code to reply with.
+ * id and command (nothing can be answered), or the error code to reply with. This is the one parser
+ * of the request layout: it also digests the bytes it read ({@linkcode DecodeResult}).
  *
  * @example
  * ```ts
@@ -117,27 +129,35 @@ const allocate: Allocate = (length) => new Uint8Array(length);
  * ```
  */
 export function decodeRequest(packet: Uint8Array): DecodeResult {
-  if (packet.length < HEADER_LENGTH) return { ok: false, id: null, code: null };
+  if (packet.length < HEADER_LENGTH) return { ok: false, id: null, code: null, digest: NO_DIGEST };
   const id = packet.subarray(0, ID_LENGTH);
   const command = packet[COMMAND_OFFSET];
   if (KEYLESS.has(command)) {
-    return { ok: true, request: { id, command: command as Command, key: EMPTY, value: EMPTY } };
+    const request = { id, command: command as Command, key: EMPTY, value: EMPTY };
+    return { ok: true, request, digest: digestRange(packet, ID_LENGTH, HEADER_LENGTH) };
   }
+  const end = packet.length;
   if (command !== Command.Put && command !== Command.Get && command !== Command.Remove) {
-    return { ok: false, id, code: ErrorCode.UnrecognizedCommand };
+    return { ok: false, id, code: ErrorCode.UnrecognizedCommand, digest: digestRange(packet, ID_LENGTH, end) };
   }
-  if (packet.length < KEY_OFFSET + KEY_LENGTH) return { ok: false, id, code: ErrorCode.InvalidKey };
-  const key = packet.subarray(KEY_OFFSET, KEY_OFFSET + KEY_LENGTH);
+  const keyEnd = KEY_OFFSET + KEY_LENGTH;
+  if (end < keyEnd) return { ok: false, id, code: ErrorCode.InvalidKey, digest: digestRange(packet, ID_LENGTH, end) };
+  const key = packet.subarray(KEY_OFFSET, keyEnd);
   if (command !== Command.Put) {
-    return { ok: true, request: { id, command: command as Command, key, value: EMPTY } };
+    const request = { id, command: command as Command, key, value: EMPTY };
+    return { ok: true, request, digest: digestRange(packet, ID_LENGTH, keyEnd) };
   }
-  if (packet.length < VALUE_OFFSET) return { ok: false, id, code: ErrorCode.InvalidValueLength };
+  if (end < VALUE_OFFSET) {
+    return { ok: false, id, code: ErrorCode.InvalidValueLength, digest: digestRange(packet, ID_LENGTH, end) };
+  }
   const length = packet[VALUE_LENGTH_OFFSET] | (packet[VALUE_LENGTH_OFFSET + 1] << 8);
-  if (length > MAX_VALUE_LENGTH || packet.length < VALUE_OFFSET + length) {
-    return { ok: false, id, code: ErrorCode.InvalidValueLength };
+  const valueEnd = VALUE_OFFSET + length;
+  if (length > MAX_VALUE_LENGTH || end < valueEnd) {
+    const digest = digestRange(packet, ID_LENGTH, Math.min(end, valueEnd));
+    return { ok: false, id, code: ErrorCode.InvalidValueLength, digest };
   }
-  const value = packet.subarray(VALUE_OFFSET, VALUE_OFFSET + length);
-  return { ok: true, request: { id, command: Command.Put, key, value } };
+  const request = { id, command: Command.Put, key, value: packet.subarray(VALUE_OFFSET, valueEnd) };
+  return { ok: true, request, digest: digestRange(packet, ID_LENGTH, valueEnd) };
 }
 
 /**

@@ -37,9 +37,6 @@ export interface InternalMessage {
   body: Uint8Array;
 }
 
-/** Largest datagram payload the JSON families plan for (batches of entries, chunks). */
-export const MAX_DATAGRAM = 65_000;
-
 /**
  * Encodes a JSON header and an optional body as a message payload.
  *

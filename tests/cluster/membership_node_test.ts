@@ -4,6 +4,7 @@
  */
 import { FRAME_HEADER_BYTES } from "../../lib/wire/frame.ts";
 import assert from "node:assert/strict";
+import { LocalExecutor } from "../../lib/node/executor.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { encodeJsonFrame } from "../../lib/wire/envelope.ts";
 import { MemoryNetwork } from "../../lib/net/memory_network.ts";
@@ -60,6 +61,8 @@ Deno.test("attach: staticMembers option gives a fixed view; membership count fol
   try {
     assert.ok(running.members instanceof StaticMembers);
     assert.equal(running.node.executor.membershipCount(), 3);
+    // The node's executor is the local one, made with the view: no wrapper answers the count.
+    assert.ok(running.node.executor instanceof LocalExecutor);
   } finally {
     running.close();
   }

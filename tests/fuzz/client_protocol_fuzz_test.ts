@@ -19,6 +19,7 @@ import {
 import { SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
 import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
+import { digestRange } from "../../lib/wire/request_digest.ts";
 
 /** What PROTOCOL.md says a packet means: no answer, an error code, or a request. */
 type Expected =
@@ -38,6 +39,15 @@ function oracle(p: Uint8Array): Expected {
   const n = p[49] + 256 * p[50];
   if (n > 15_000 || p.length < 51 + n) return { kind: "error", code: ErrorCode.InvalidValueLength };
   return { kind: "ok", command: c, key, value: p.slice(51, 51 + n) };
+}
+
+/** The end of the bytes PROTOCOL.md says the request is made of (what the digest covers, from byte 16). */
+function requestEnd(p: Uint8Array): number {
+  const c = p[16];
+  if (c >= 4 && c <= 8) return 17;
+  if (c === Command.Get || c === Command.Remove) return Math.min(p.length, 49);
+  if (c !== Command.Put || p.length < 51) return p.length;
+  return Math.min(p.length, 51 + p[49] + 256 * p[50]);
 }
 
 /** Valid and near-valid packets to mutate. */
@@ -81,8 +91,17 @@ Deno.test("fuzz: decodeRequest agrees with the PROTOCOL.md oracle and never thro
     assert.deepEqual(p, before, `${where}: decoding must not modify the packet`);
     const outcome = want.kind === "error" ? `error ${want.code}` : want.kind;
     seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+    if (want.kind !== "silent") {
+      // The digest covers exactly the request's bytes: the same with another id and trailing bytes
+      // (unless those bytes are part of the request: an unknown command, a short key or value).
+      assert.deepEqual(got.digest, digestRange(p, 16, requestEnd(p)), `${where}: digest`);
+      const other = new Uint8Array(p.length + 3);
+      other.set(p);
+      other.fill(0xa5, 0, 16).fill(0x5a, p.length);
+      if (requestEnd(other) === requestEnd(p)) assert.deepEqual(decodeRequest(other).digest, got.digest, where);
+    }
     if (want.kind === "silent") {
-      assert.deepEqual(got, { ok: false, id: null, code: null }, where);
+      assert.deepEqual(got, { ok: false, id: null, code: null, digest: { lo: 0, hi: 0 } }, where);
     } else if (want.kind === "error") {
       assert.equal(got.ok, false, where);
       if (!got.ok) {

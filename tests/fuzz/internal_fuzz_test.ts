@@ -27,7 +27,9 @@ import {
   decodeReplicaPutReply,
 } from "../../lib/replication/replica_codec.ts";
 import { decodeMembership, decodeUpdate } from "../../lib/membership/membership_codec.ts";
-import { decodeEntries, decodeVersions, encodeEntries, headerOf } from "../../lib/replication/replica_protocol.ts";
+import { decodeEntries, decodeVersions, encodeEntries } from "../../lib/replication/replica_protocol.ts";
+import * as rm from "../../lib/replication/replica_messages.ts";
+import * as dm from "../../lib/replication/debug_messages.ts";
 import { parseRoundHeader } from "../../lib/monitoring/round_message.ts";
 import { headerId, headerIndex } from "../../lib/admin/protocol.ts";
 import { hintList } from "../../lib/admin/gossip.ts";
@@ -88,6 +90,136 @@ function structured(f: Fuzzer, packet: Uint8Array, corpus: readonly Uint8Array[]
   const command = f.chance(0.1) ? 0x20 + f.int(0x50) : m.command;
   return encodeJsonFrame(command, header, body);
 }
+
+/**
+ * Every validator of the replication and debug headers on `header`: none throws, and what one
+ * accepts holds its invariants (indices below their limit, counts non-negative, keys hex) and
+ * survives its encoder unchanged.
+ */
+function parseReplicationHeaders(header: unknown, limit: number): void {
+  const same = <T>(parsed: T, encode: (x: T) => unknown, parse: (h: unknown) => T | null) =>
+    assert.deepEqual(parse(JSON.parse(JSON.stringify(encode(parsed)))), parsed);
+  const below = (xs: number[]) => assert.ok(xs.every((x) => Number.isInteger(x) && x >= 0 && x < limit));
+  const digestRequest = rm.parseDigestRequest(header);
+  if (digestRequest) {
+    assert.ok(Number.isSafeInteger(digestRequest.bucketCount) && digestRequest.bucketCount >= 1);
+    same(digestRequest, rm.digestRequestHeader, rm.parseDigestRequest);
+  }
+  const digestReply = rm.parseDigestReply(header, limit);
+  below(digestReply.differing);
+  if (!digestReply.more) same(digestReply, rm.digestReplyHeader, (h) => rm.parseDigestReply(h, limit));
+  const keysRequest = rm.parseKeysRequest(header, limit);
+  if (keysRequest) {
+    below(keysRequest.buckets);
+    same(keysRequest, rm.keysRequestHeader, (h) => rm.parseKeysRequest(h, limit));
+  }
+  const keysReply = rm.parseKeysReply(header, limit);
+  below(keysReply.want);
+  assert.ok(keysReply.lack === undefined || (Number.isSafeInteger(keysReply.lack) && keysReply.lack >= 0));
+  same(keysReply, rm.keysReplyHeader, (h) => rm.parseKeysReply(h, limit));
+  const fetchRequest = rm.parseFetchRequest(header);
+  if (fetchRequest) {
+    assert.ok(fetchRequest.keys.length <= rm.MAX_FETCH_KEYS);
+    assert.ok(fetchRequest.keys.every((k) => k === null || rm.isHexKey(k)));
+    same(fetchRequest, rm.fetchRequestHeader, rm.parseFetchRequest);
+  }
+  const fetchReply = rm.parseFetchReply(header);
+  if (fetchReply) same(fetchReply, rm.fetchReplyHeader, rm.parseFetchReply);
+  const pushReply = rm.parsePushReply(header);
+  if (pushReply) same(pushReply, rm.pushReplyHeader, rm.parsePushReply);
+  const offerReply = rm.parseOfferReply(header, limit);
+  below(offerReply.want);
+  same(offerReply, rm.offerReplyHeader, (h) => rm.parseOfferReply(h, limit));
+  const keysPageRequest = dm.parseKeysPageRequest(header);
+  same(keysPageRequest, dm.keysPageRequestHeader, dm.parseKeysPageRequest);
+  const keysPage = dm.parseKeysPage(header);
+  if (keysPage) same(keysPage, dm.keysPageHeader, dm.parseKeysPage);
+  const membersPage = dm.parseMembersPage(header);
+  if (membersPage) {
+    assert.ok(membersPage.more >= 0);
+    const rounded = { ...membersPage, members: membersPage.members.map((m) => ({ ...m, forMs: Math.round(m.forMs) })) };
+    same(rounded, dm.membersPageHeader, dm.parseMembersPage);
+  }
+  dm.parseReplicationDebugStats(header);
+}
+
+/** Random typed replication and debug headers, encoded: what the validators must accept as they are. */
+function typedHeaders(f: Fuzzer, limit: number): { header: unknown; parse: (h: unknown) => unknown; value: unknown }[] {
+  const idx = () => Array.from({ length: f.int(5) }, () => f.int(limit));
+  const hex = () => Array.from(f.bytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
+  const word = () => f.int(0x1_0000_0000);
+  const digestRequest = f.chance(0.5)
+    ? { bucketCount: 1 + f.int(4096), totals: [word(), word()] as const }
+    : { bucketCount: 1 + f.int(4096) };
+  const keysPage = {
+    keys: Array.from(
+      { length: f.int(4) },
+      () => ({ key: hex(), t: f.int(1e9), n: `n${f.int(9)}`, tombstone: f.chance(0.5) }),
+    ),
+    next: f.chance(0.5) ? hex() : null,
+  };
+  const members = {
+    members: Array.from(
+      { length: f.int(4) },
+      () => ({ address: `10.0.0.${f.int(255)}:4000`, state: "alive", incarnation: f.int(9), forMs: f.int(1e6) }),
+    ),
+    more: f.int(3),
+  };
+  return [
+    { header: rm.digestRequestHeader(digestRequest), parse: rm.parseDigestRequest, value: digestRequest },
+    ...[{ differing: idx(), more: false }].map((v) => ({
+      header: rm.digestReplyHeader(v),
+      parse: (h: unknown) => rm.parseDigestReply(h, limit),
+      value: v,
+    })),
+    ...[{ buckets: idx(), bucketCount: limit }].map((v) => ({
+      header: rm.keysRequestHeader(v),
+      parse: (h: unknown) => rm.parseKeysRequest(h, limit),
+      value: v,
+    })),
+    ...[{ want: idx(), lack: f.int(1000) }].map((v) => ({
+      header: rm.keysReplyHeader(v),
+      parse: (h: unknown) => rm.parseKeysReply(h, limit),
+      value: v,
+    })),
+    ...[{ keys: Array.from({ length: f.int(5) }, hex) }].map((v) => ({
+      header: rm.fetchRequestHeader(v),
+      parse: rm.parseFetchRequest,
+      value: v,
+    })),
+    ...[{ done: 1 + f.int(500) }].map((v) => ({ header: rm.fetchReplyHeader(v), parse: rm.parseFetchReply, value: v })),
+    ...[{ statuses: Array.from({ length: f.int(6) }, () => f.pick(["o", "s", "f"])).join("") }].map((v) => ({
+      header: rm.pushReplyHeader(v),
+      parse: rm.parsePushReply,
+      value: v,
+    })),
+    ...[{ want: idx() }].map((v) => ({
+      header: rm.offerReplyHeader(v),
+      parse: (h: unknown) => rm.parseOfferReply(h, limit),
+      value: v,
+    })),
+    { header: dm.keysPageHeader(keysPage), parse: dm.parseKeysPage, value: keysPage },
+    { header: dm.membersPageHeader(members), parse: dm.parseMembersPage, value: members },
+  ];
+}
+
+Deno.test("fuzz: replication and debug header codecs: typed values round-trip, mutated headers never throw and what passes holds", () => {
+  const cases = fuzzCases(4_000);
+  const f = new Fuzzer(fuzzSeed() + 5);
+  let accepted = 0;
+  for (let i = 0; i < cases; i++) {
+    const limit = 1 + f.int(300);
+    const typed = typedHeaders(f, limit);
+    for (const { header, parse, value } of typed) {
+      assert.deepEqual(parse(JSON.parse(JSON.stringify(header))), value, `case ${i}: ${JSON.stringify(header)}`);
+    }
+    const { header } = f.pick(typed);
+    const mutated = f.chance(0.8) ? mutateJson(f, header) : f.json();
+    parseReplicationHeaders(mutated, limit);
+    if (rm.parseKeysRequest(mutated, limit) || rm.parseFetchRequest(mutated) || dm.parseKeysPage(mutated)) accepted++;
+  }
+  assert.ok(accepted > 0, "some mutated headers still pass (the invariants were checked on them)");
+});
 
 class NoScripts implements ScriptExecutor {
   runs = 0;
@@ -210,7 +342,7 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
       const command = f.chance(0.8) ? f.pick(commands) : 0x20 + f.int(0xe0);
       decodeMembership(command, header);
       decodeUpdate(f.chance(0.5) ? header : mutateJson(f, [0, "10.0.0.1:4000", 1]));
-      headerOf(header);
+      parseReplicationHeaders(header, f.int(300));
       parseRoundHeader(header);
       headerId(header);
       headerIndex(header);

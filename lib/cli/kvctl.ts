@@ -14,6 +14,7 @@ import type { KvctlVerb } from "./kvctl_verb.ts";
 import { ADMIN_VERBS } from "./admin_verbs.ts";
 import { UPGRADE_VERB } from "./upgrade_verb.ts";
 import { BENCH_VERB } from "./bench_verb.ts";
+import { STATUS_VERB } from "./kvctl_status.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
@@ -55,6 +56,7 @@ const extraVerbs = new Map<string, KvctlVerb>([
   ...Object.entries(ADMIN_VERBS),
   ["upgrade", UPGRADE_VERB],
   ["bench", BENCH_VERB],
+  ["status", STATUS_VERB],
 ]);
 
 const NEWLINE = 0x0a;

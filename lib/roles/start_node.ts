@@ -24,6 +24,8 @@ import { StatsSources } from "../monitoring/agent/stats.ts";
 import { type AdminAttachOptions, attachAdmin } from "../admin/attach.ts";
 import type { AdminService } from "../admin/service.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
+import { attachFleet, type FleetOptions, type FleetService } from "../monitoring/fleet/attach.ts";
+import { Swim } from "../membership/swim.ts";
 import type { FrameAuth } from "../wire/frame.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 
@@ -76,6 +78,8 @@ export interface SubsystemOptions extends ClusterOptions {
   monitoring?: AgentOptions;
   /** Epidemic admin. */
   admin?: AdminAttachOptions;
+  /** The gossiped fleet table (`false`: none). */
+  fleet?: FleetOptions | false;
 }
 
 /** A started node and what it is made of. */
@@ -96,6 +100,8 @@ export interface RunningNode {
   agent: MonitoringAgent;
   /** The admin service (absent when its state could not be read). */
   admin?: AdminService;
+  /** The gossiped fleet table (absent when turned off). */
+  fleet?: FleetService;
   /** Extra stats every report includes (subsystems and embedders add theirs). */
   stats: StatsSources;
   /** The context the subsystems were attached with. */
@@ -174,7 +180,24 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   const members = cluster.members;
   const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
   const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
-  return { node, store, hlc, loadedKeys, members, cluster, agent, admin, stats, context, close: () => node.close() };
+  const fleet = sub.fleet === false ? undefined : attachFleet(context, members, {
+    ...sub.fleet,
+    verdict: sub.fleet?.verdict ?? (members instanceof Swim ? (a) => members.member(a) : undefined),
+  }, stats);
+  return {
+    node,
+    store,
+    hlc,
+    loadedKeys,
+    members,
+    cluster,
+    agent,
+    admin,
+    fleet,
+    stats,
+    context,
+    close: () => node.close(),
+  };
 }
 
 /** Opens the log in `dir` and loads it into `store` (first importing a database of the SQLite backend). */

@@ -152,7 +152,16 @@ export async function clusterCommand(args: string[]): Promise<number> {
           ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
           : [];
         const status = ["--status-port", String(statusBase > 0 ? statusBase + i : 0)];
-        const args = ["--port", String(port), "--config", fleetFile, ...adminDir, ...durable, ...status, "--supervised"];
+        const args = [
+          "--port",
+          String(port),
+          "--config",
+          fleetFile,
+          ...adminDir,
+          ...durable,
+          ...status,
+          "--supervised",
+        ];
         const proc = await startNodeProcess(port, args.slice(2), { permissionSet });
         started++;
         const stateDir = values.durable ? `${dir}/data-${port}` : `${dir}/admin-${port}`;

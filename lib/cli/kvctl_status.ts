@@ -90,7 +90,9 @@ export async function statusVerb(args: string[]): Promise<number> {
       client.close();
     }
   }
-  const hint = auth ? "is it running, with this fleet file's clusterKey?" : "is it running? a keyed fleet needs --config";
+  const hint = auth
+    ? "is it running, with this fleet file's clusterKey?"
+    : "is it running? a keyed fleet needs --config";
   console.error(`error: no answer from ${tried.join(", ")} (${hint})`);
   return EXIT_NO_ANSWER;
 }

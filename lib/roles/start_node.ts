@@ -182,6 +182,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
   const fleet = sub.fleet === false ? undefined : attachFleet(context, members, {
     ...sub.fleet,
+    system: sub.fleet?.system ?? sub.monitoring?.system,
     verdict: sub.fleet?.verdict ?? (members instanceof Swim ? (a) => members.member(a) : undefined),
   }, stats);
   return {

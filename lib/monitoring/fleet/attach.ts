@@ -12,8 +12,10 @@
 import type { NodeContext } from "../../node/context.ts";
 import type { MemberView } from "../../node/members.ts";
 import type { Address } from "../../net/transport.ts";
-import type { StatMap } from "../report.ts";
-import { StatsCollector, type StatsSources } from "../agent/stats.ts";
+import { statfs } from "node:fs/promises";
+import { KVSTORE_VERSION, programInfo } from "../../base/program.ts";
+import type { StatsSources } from "../agent/stats.ts";
+import { putStat } from "../report.ts";
 import { type FleetConfig, FleetGossip } from "./gossip.ts";
 import { FleetCommand } from "./protocol.ts";
 import { registerFleetDump } from "./dump.ts";
@@ -66,23 +68,14 @@ export function attachFleet(
   sources?: StatsSources,
 ): FleetService {
   const { node, clock, random } = ctx;
-  const collector = new StatsCollector(ctx, members, { system: options.system, sources });
-  let lastErrors: { at: number; errors: number } | undefined;
-  const summary = async () => {
-    const s = await collector.collect();
-    const now = clock.now();
-    const errors = num(s, "errors");
-    const perSec = lastErrors && now > lastErrors.at ? (errors - lastErrors.errors) / ((now - lastErrors.at) / 1000) : 0;
-    lastErrors = { at: now, errors };
-    return summaryOf(s, Math.max(0, perSec));
-  };
+  const summary = new SummaryReader(ctx, members, options.system ?? true);
   const gossip = new FleetGossip(options, {
     self: node.address,
     clock,
     random,
     send: (to, command, payload) => ctx.rpc.castRaw(to, command, payload),
     peers: () => members.alive(),
-    summary,
+    summary: () => summary.read(),
     verdict: options.verdict,
   });
   for (const command of Object.values(FleetCommand)) {
@@ -104,31 +97,84 @@ export function attachFleet(
     nodes: gossip.view(members.alive()).sort((a, b) => a.node.localeCompare(b.node, "en", { numeric: true })),
   });
   registerFleetDump(ctx.rpc, snapshot);
+  sources?.add(() => {
+    const c = gossip.counters;
+    const s = putStat({}, "fleet_rows", gossip.table.size);
+    putStat(s, "fleet_row_interval", gossip.rowIntervalMs, "ms");
+    putStat(s, "fleet_messages_sent", c.messagesSent);
+    putStat(s, "fleet_bytes_sent", c.bytesSent, "bytes");
+    putStat(s, "fleet_rows_accepted", c.rowsAccepted);
+    putStat(s, "fleet_rows_redundant", c.rowsRedundant);
+    return putStat(s, "fleet_malformed", c.malformed);
+  });
   return { gossip, snapshot };
 }
 
-/** A row's summary fields from a node's stats map. */
-export function summaryOf(s: StatMap, errorsPerSec: number): Omit<FleetRow, "node" | "version" | "updatedAt" | "state"> {
-  const version = s.version?.value, build = s.build?.value;
-  const program = version === undefined ? "" : build === undefined ? String(version) : `${version} (${build})`;
-  return {
-    program: program.slice(0, ROW_LIMITS.maxProgramBytes / 2),
-    uptimeS: num(s, "uptime"),
-    keys: num(s, "keys"),
-    bytesStored: num(s, "bytes_stored"),
-    capacityUsed: num(s, "capacity_used"),
-    rps: num(s, "rps"),
-    errorsPerSec,
-    load: num(s, "load_1m"),
-    rss: num(s, "rss"),
-    diskFree: num(s, "disk_free"),
-    alive: num(s, "members_alive"),
-    suspect: num(s, "members_suspect"),
-    dead: num(s, "members_dead"),
-  };
-}
+/** Reply codes counted as errors (out of space, overload, internal failure, unknown command, bad key, bad length). */
+const ERROR_CODES = ["02", "03", "04", "05", "06", "07"];
+/** The disk-free reading is refreshed at most this often (ms). */
+const DISK_REFRESH_MS = 10_000;
 
-function num(s: StatMap, name: string): number {
-  const v = s[name]?.value;
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : NaN;
+/**
+ * A node's summary, read synchronously (simulations run timers without microtasks); the
+ * disk-free figure is refreshed in the background. Rates are per second since the previous read.
+ */
+class SummaryReader {
+  #ctx: NodeContext;
+  #members: MemberView;
+  #system: boolean;
+  #last: { at: number; requests: number; errors: number };
+  #disk = NaN;
+  #diskAt = -Infinity;
+
+  constructor(ctx: NodeContext, members: MemberView, system: boolean) {
+    this.#ctx = ctx;
+    this.#members = members;
+    this.#system = system;
+    this.#last = { at: ctx.node.startedAt, requests: 0, errors: 0 };
+  }
+
+  read(): Omit<FleetRow, "node" | "version" | "updatedAt" | "state"> {
+    const { node, store, clock } = this.#ctx;
+    const now = clock.now();
+    const requests = Object.values(node.counters.requests).reduce((a, b) => a + b, 0);
+    const errors = ERROR_CODES.reduce((a, c) => a + (node.counters.replies[c] ?? 0), 0);
+    const seconds = Math.max(0.001, (now - this.#last.at) / 1000);
+    const rps = Math.max(0, (requests - this.#last.requests) / seconds);
+    const errorsPerSec = Math.max(0, (errors - this.#last.errors) / seconds);
+    this.#last = { at: now, requests, errors };
+    const counts = this.#members.counts();
+    const build = programInfo().build;
+    return {
+      program: `${KVSTORE_VERSION}${build ? ` (${build})` : ""}`.slice(0, ROW_LIMITS.maxProgramBytes / 2),
+      uptimeS: Math.round((now - node.startedAt) / 1000),
+      keys: store.liveKeys,
+      bytesStored: store.bytes,
+      capacityUsed: (100 * store.bytes) / Math.max(1, store.capacity),
+      rps,
+      errorsPerSec,
+      load: this.#system ? this.#load() : NaN,
+      rss: this.#system ? Deno.memoryUsage().rss : NaN,
+      diskFree: this.#system ? this.#diskFree(now) : NaN,
+      alive: counts.alive,
+      suspect: counts.suspect,
+      dead: counts.dead,
+    };
+  }
+
+  #load(): number {
+    try {
+      return Deno.loadavg()[0];
+    } catch {
+      return NaN; // no --allow-sys
+    }
+  }
+
+  #diskFree(now: number): number {
+    if (now - this.#diskAt >= DISK_REFRESH_MS) {
+      this.#diskAt = now;
+      statfs(this.#ctx.dataDir ?? ".").then((fs) => this.#disk = fs.bavail * fs.bsize, () => this.#disk = NaN);
+    }
+    return this.#disk;
+  }
 }

@@ -76,9 +76,11 @@ export interface FleetGossipDeps {
   /** Peers to gossip with (members believed alive; self is skipped). */
   peers(): readonly Address[];
   /** The node's summary now (everything but key, version, time and state). */
-  summary(): Omit<FleetRow, "node" | "version" | "updatedAt" | "state"> | Promise<
-    Omit<FleetRow, "node" | "version" | "updatedAt" | "state">
-  >;
+  summary():
+    | Omit<FleetRow, "node" | "version" | "updatedAt" | "state">
+    | Promise<
+      Omit<FleetRow, "node" | "version" | "updatedAt" | "state">
+    >;
   /** SWIM's verdict about a member, if any. */
   verdict?(address: Address): Verdict | undefined;
 }
@@ -243,7 +245,14 @@ export class FleetGossip {
     const e = this.table.get(node);
     if (!e) return undefined;
     const now = this.#deps.clock.now();
-    return assessEntry(e, this.#deps.self, now, this.rowIntervalMs, this.config.notRespondingIntervals, this.#verdict(node));
+    return assessEntry(
+      e,
+      this.#deps.self,
+      now,
+      this.rowIntervalMs,
+      this.config.notRespondingIntervals,
+      this.#verdict(node),
+    );
   }
 
   #verdict(a: Address): Verdict | undefined {

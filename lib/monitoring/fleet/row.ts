@@ -208,10 +208,10 @@ export function readRow(r: ByteReader): FleetRow {
     uptimeS: r.u32(),
     keys: r.f64(),
     bytesStored: r.f64(),
-    capacityUsed: r.f32(),
-    rps: r.f32(),
-    errorsPerSec: r.f32(),
-    load: r.f32(),
+    capacityUsed: f32(r.f32()),
+    rps: f32(r.f32()),
+    errorsPerSec: f32(r.f32()),
+    load: f32(r.f32()),
     rss: r.f64(),
     diskFree: r.f64(),
     alive: r.u16(),
@@ -238,6 +238,11 @@ export function rowProblem(row: FleetRow): string | undefined {
     if (!Number.isNaN(v) && (!Number.isFinite(v) || v < 0)) return `row field ${k} must be a number ≥ 0 or NaN`;
   }
   return undefined;
+}
+
+/** A 32-bit float read back with the digits it had (0.61 rather than 0.6100000143051147). */
+function f32(v: number): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(7)) : v;
 }
 
 function clampU32(v: number): number {

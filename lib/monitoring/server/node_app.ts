@@ -68,7 +68,10 @@ export function createNodeStatusApp(read: () => FleetSnapshot, clock: Clock, nam
       "content-type": "text/plain; version=0.0.4",
     });
   });
-  app.get("/healthz", (c) => c.json({ ok: true, answeredBy: adapter.last.answeredBy, nodes: adapter.last.nodes.length }));
+  app.get(
+    "/healthz",
+    (c) => c.json({ ok: true, answeredBy: adapter.last.answeredBy, nodes: adapter.last.nodes.length }),
+  );
   app.route("/", inner);
 
   // Live updates while someone watches: the changed rows every second.

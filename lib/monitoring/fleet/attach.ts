@@ -77,6 +77,7 @@ export function attachFleet(
     peers: () => members.alive(),
     summary: () => summary.read(),
     verdict: options.verdict,
+    known: (a) => options.verdict ? options.verdict(a) !== undefined : members.alive().includes(a),
   });
   for (const command of Object.values(FleetCommand)) {
     ctx.rpc.handleRaw(command, (payload, from) => {
@@ -105,6 +106,7 @@ export function attachFleet(
     putStat(s, "fleet_bytes_sent", c.bytesSent, "bytes");
     putStat(s, "fleet_rows_accepted", c.rowsAccepted);
     putStat(s, "fleet_rows_redundant", c.rowsRedundant);
+    putStat(s, "fleet_rows_refused", c.rowsRefused);
     return putStat(s, "fleet_malformed", c.malformed);
   });
   return { gossip, snapshot };

@@ -83,7 +83,15 @@ export interface FleetGossipDeps {
     >;
   /** SWIM's verdict about a member, if any. */
   verdict?(address: Address): Verdict | undefined;
+  /**
+   * Whether `address` is a member this node knows (alive, suspect, dead or left): rows of others
+   * are ignored, and forgotten once silent. Default: every address is known.
+   */
+  known?(address: Address): boolean;
 }
+
+/** A row version more than this far ahead of the receiver's clock (s) is refused: a version is its origin's clock. */
+export const MAX_VERSION_AHEAD_S = 86_400;
 
 /** Counters (for stats and the benchmark). */
 export interface FleetCounters {
@@ -97,6 +105,8 @@ export interface FleetCounters {
   rowsRedundant: number;
   /** Messages dropped as malformed. */
   malformed: number;
+  /** Rows refused: from an unknown member, or a version from the far future. */
+  rowsRefused: number;
 }
 
 /**
@@ -115,7 +125,14 @@ export class FleetGossip {
   /** The table. */
   readonly table: FleetTable;
   /** Counters. */
-  readonly counters: FleetCounters = { messagesSent: 0, bytesSent: 0, rowsAccepted: 0, rowsRedundant: 0, malformed: 0 };
+  readonly counters: FleetCounters = {
+    messagesSent: 0,
+    bytesSent: 0,
+    rowsAccepted: 0,
+    rowsRedundant: 0,
+    malformed: 0,
+    rowsRefused: 0,
+  };
   #deps: FleetGossipDeps;
   #timers: TimerId[] = [];
   #stopped = false;
@@ -201,7 +218,7 @@ export class FleetGossip {
   gossipOnce(): void {
     const peers = sample(this.#deps.random, this.#otherPeers(), this.config.fanout);
     if (peers.length === 0) return;
-    this.table.forgetStale(this.#deps.clock.now());
+    this.#forget();
     const chunks = chunkDigest(this.table.versions()).map(encodeDigest);
     for (const to of peers) for (const c of chunks) this.#send(to, FleetCommand.Digest, c);
   }
@@ -255,6 +272,16 @@ export class FleetGossip {
     );
   }
 
+  /** Forgets rows silent for long, and rows of origins the membership no longer knows once silent K intervals. */
+  #forget(): void {
+    const now = this.#deps.clock.now();
+    this.table.forgetStale(now);
+    const known = this.#deps.known;
+    if (!known) return;
+    const silentFor = this.config.notRespondingIntervals * this.rowIntervalMs;
+    this.table.forgetWhere((e) => e.row.node !== this.#deps.self && now - e.seenAt >= silentFor && !known(e.row.node));
+  }
+
   #verdict(a: Address): Verdict | undefined {
     return this.#deps.verdict?.(a);
   }
@@ -293,13 +320,15 @@ export class FleetGossip {
     for (const row of rows) {
       if (row.node === this.#deps.self) {
         // Our own row, newer than ours: left from an earlier run. Continue above its version.
-        if (this.#own && row.version >= this.#own.version) {
+        if (this.#own && row.version >= this.#own.version && row.version <= now / 1000 + MAX_VERSION_AHEAD_S) {
           this.table.merge({ ...this.#own, version: row.version }, now);
           this.setOwn(this.#own);
         }
         continue;
       }
-      if (this.table.merge(row, now)) this.counters.rowsAccepted++;
+      if (row.version > now / 1000 + MAX_VERSION_AHEAD_S || !(this.#deps.known?.(row.node) ?? true)) {
+        this.counters.rowsRefused++;
+      } else if (this.table.merge(row, now)) this.counters.rowsAccepted++;
       else this.counters.rowsRedundant++;
     }
   }

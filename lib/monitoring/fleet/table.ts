@@ -149,6 +149,13 @@ export class FleetTable {
     return gone;
   }
 
+  /** Forgets the rows `test` picks; returns their addresses. */
+  forgetWhere(test: (e: TableEntry) => boolean): string[] {
+    const gone = [...this.#rows.values()].filter(test).map((e) => e.row.node);
+    for (const a of gone) this.#remove(a);
+    return gone;
+  }
+
   #remove(address: string): void {
     const e = this.#rows.get(address);
     if (!e) return;

@@ -206,9 +206,9 @@ Deno.test({
       const freshMs = await allFresh(c, 30_000);
       console.log(`  no monitor: all 5 nodes list 5 rows younger than 2 intervals (${freshMs} ms after start)`);
       const res = await fetch(`${c.pages[0]}/api/nodes`);
-      const api = await res.json() as StatusJson;
-      assert.equal(api.answeredBy, c.addresses[0]);
-      assert.deepEqual(api.nodes.map((v) => v.node).sort(), [...c.addresses].sort());
+      const table = await res.json() as StatusJson;
+      assert.equal(table.answeredBy, c.addresses[0]);
+      assert.deepEqual(table.nodes.map((v) => v.node).sort(), [...c.addresses].sort());
       const page = await (await fetch(`${c.pages[0]}/`)).text();
       for (const a of c.addresses) assert.ok(page.includes(`data-node="${a}"`), `the page has a row for ${a}`);
       assert.ok(page.includes(`answered by ${c.addresses[0]}`), "the page says which node answered");

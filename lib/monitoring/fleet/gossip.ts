@@ -90,6 +90,9 @@ export interface FleetGossipDeps {
   known?(address: Address): boolean;
 }
 
+/** How often the table looks for rows to forget (ms). */
+const FORGET_EVERY_MS = 10_000;
+
 /** A row version more than this far ahead of the receiver's clock (s) is refused: a version is its origin's clock. */
 export const MAX_VERSION_AHEAD_S = 86_400;
 
@@ -137,6 +140,7 @@ export class FleetGossip {
   #timers: TimerId[] = [];
   #stopped = false;
   #own: FleetRow | undefined;
+  #forgotAt = -Infinity;
 
   /** Creates the gossip (call {@linkcode FleetGossip.start}). */
   constructor(config: Partial<FleetConfig>, deps: FleetGossipDeps) {
@@ -275,6 +279,8 @@ export class FleetGossip {
   /** Forgets rows silent for long, and rows of origins the membership no longer knows once silent K intervals. */
   #forget(): void {
     const now = this.#deps.clock.now();
+    if (now - this.#forgotAt < FORGET_EVERY_MS) return;
+    this.#forgotAt = now;
     this.table.forgetStale(now);
     const known = this.#deps.known;
     if (!known) return;

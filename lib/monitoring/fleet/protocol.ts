@@ -65,8 +65,11 @@ export interface Digest {
  */
 export function addressHash(address: string): number {
   let h = 0x811c9dc5;
-  for (const b of utf8Encoder.encode(address)) {
-    h ^= b;
+  const ascii = /^[\x00-\x7f]*$/.test(address);
+  const bytes = ascii ? undefined : utf8Encoder.encode(address);
+  const n = bytes ? bytes.length : address.length;
+  for (let i = 0; i < n; i++) {
+    h ^= bytes ? bytes[i] : address.charCodeAt(i);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h >>> 0;

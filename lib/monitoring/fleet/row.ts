@@ -69,7 +69,29 @@ const STATES: readonly RowState[] = ["ok", "left"];
 
 /** Bytes `row` takes encoded. */
 export function rowBytes(row: FleetRow): number {
-  return FIXED_BYTES + utf8Encoder.encode(row.node).length + utf8Encoder.encode(row.program).length;
+  return FIXED_BYTES + utf8Length(row.node) + utf8Length(row.program);
+}
+
+/**
+ * Bytes of `s` in UTF-8, without encoding it.
+ *
+ * @example
+ * ```ts
+ * console.log(utf8Length("é1")); // 3
+ * ```
+ */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      n += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** A byte writer over a growing-free buffer sized by the caller. */
@@ -112,11 +134,11 @@ export class ByteWriter {
   }
   /** Writes a short string (u8 length, UTF-8, at most `max` bytes). */
   str(s: string, max: number): void {
-    const b = utf8Encoder.encode(s);
-    if (b.length > max) throw new RangeError(`A string of ${b.length} bytes is over its limit of ${max}`);
-    this.u8(b.length);
-    this.bytes.set(b, this.offset);
-    this.offset += b.length;
+    const n = utf8Length(s);
+    if (n > max) throw new RangeError(`A string of ${n} bytes is over its limit of ${max}`);
+    this.u8(n);
+    utf8Encoder.encodeInto(s, this.bytes.subarray(this.offset, this.offset + n));
+    this.offset += n;
   }
   /** The bytes written so far. */
   done(): Uint8Array {
@@ -240,9 +262,9 @@ export function rowProblem(row: FleetRow): string | undefined {
   return undefined;
 }
 
-/** A 32-bit float read back with the digits it had (0.61 rather than 0.6100000143051147). */
+/** A 32-bit float read back with three decimals (0.61 rather than 0.6100000143051147). */
 function f32(v: number): number {
-  return Number.isFinite(v) ? Number(v.toPrecision(7)) : v;
+  return Number.isFinite(v) ? Math.round(v * 1000) / 1000 : v;
 }
 
 function clampU32(v: number): number {

@@ -76,6 +76,7 @@ export async function monitorCommand(args: string[]): Promise<number> {
     fleet,
     publicUrl: values.url,
     dataDir: values["data-dir"],
+    fillFromFleet: true,
     config: {
       intervalMs,
       historyWindowMs,

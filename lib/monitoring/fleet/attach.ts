@@ -4,7 +4,7 @@
  * traffic), and a snapshot for the status server and `kvctl status`.
  *
  * Options (`startNode({ subsystemOptions: { fleet: {...} } })`): the tunables of
- * {@linkcode FleetConfig}, `system` (collect host stats, default true), `verdict` (SWIM's, given by
+ * {@linkcode FleetTableConfig}, `system` (collect host stats, default true), `verdict` (SWIM's, given by
  * the roles layer), or `false` to run without a fleet table.
  *
  * @module
@@ -16,14 +16,14 @@ import { statfs } from "node:fs/promises";
 import { KVSTORE_VERSION, programInfo } from "../../base/program.ts";
 import type { StatsSources } from "../agent/stats.ts";
 import { putStat } from "../report.ts";
-import { type FleetConfig, FleetGossip } from "./gossip.ts";
+import { FleetGossip, type FleetTableConfig } from "./gossip.ts";
 import { FleetCommand } from "./protocol.ts";
 import { registerFleetDump } from "./dump.ts";
 import { type FleetRow, ROW_LIMITS } from "./row.ts";
 import type { FleetNodeView, Verdict } from "./table.ts";
 
 /** Options of the fleet table of a node. */
-export interface FleetOptions extends Partial<FleetConfig> {
+export interface FleetOptions extends Partial<FleetTableConfig> {
   /** Collect host stats (load, RSS, disk). Default true. */
   system?: boolean;
   /** SWIM's verdict about a member (the roles layer passes the membership's). */

@@ -29,7 +29,7 @@ import type { FleetRow } from "./row.ts";
 import { assessEntry, type FleetNodeView, FleetTable, type Verdict } from "./table.ts";
 
 /** Tunables of the fleet table (all have defaults). */
-export interface FleetConfig {
+export interface FleetTableConfig {
   /** How often a node sends its digest (ms). */
   gossipIntervalMs: number;
   /** Peers per gossip interval. */
@@ -51,7 +51,7 @@ export interface FleetConfig {
 }
 
 /** Defaults: digest every second to one peer; rows every 2 s up to 200 nodes, then 12 ms per node (12 s at 1,000). */
-export const DEFAULT_FLEET_CONFIG: FleetConfig = {
+export const DEFAULT_FLEET_TABLE_CONFIG: FleetTableConfig = {
   gossipIntervalMs: 1_000,
   fanout: 1,
   minRowIntervalMs: 2_000,
@@ -117,14 +117,14 @@ export interface FleetCounters {
  *
  * @example
  * ```ts ignore
- * const g = new FleetGossip(DEFAULT_FLEET_CONFIG, { self, clock, random, send, peers, summary });
+ * const g = new FleetGossip(DEFAULT_FLEET_TABLE_CONFIG, { self, clock, random, send, peers, summary });
  * g.start();
  * console.log(g.view().length);
  * ```
  */
 export class FleetGossip {
   /** Tunables in force. */
-  readonly config: FleetConfig;
+  readonly config: FleetTableConfig;
   /** The table. */
   readonly table: FleetTable;
   /** Counters. */
@@ -143,8 +143,8 @@ export class FleetGossip {
   #forgotAt = -Infinity;
 
   /** Creates the gossip (call {@linkcode FleetGossip.start}). */
-  constructor(config: Partial<FleetConfig>, deps: FleetGossipDeps) {
-    this.config = { ...DEFAULT_FLEET_CONFIG, ...config };
+  constructor(config: Partial<FleetTableConfig>, deps: FleetGossipDeps) {
+    this.config = { ...DEFAULT_FLEET_TABLE_CONFIG, ...config };
     if (this.config.gossipIntervalMs < 10 || this.config.minRowIntervalMs < 100 || this.config.fanout < 1) {
       throw new RangeError("fleet: gossip interval ≥ 10 ms, row interval ≥ 100 ms and fanout ≥ 1 are required");
     }

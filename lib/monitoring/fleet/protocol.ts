@@ -18,7 +18,7 @@
  */
 import { utf8Encoder } from "../../base/bytes.ts";
 import { InternalCommand } from "../../wire/envelope.ts";
-import { ByteReader, ByteWriter, type FleetRow, readRow, rowBytes, writeRow } from "./row.ts";
+import { ByteReader, ByteWriter, type FleetRow, readRow, rowBytes, utf8Length, writeRow } from "./row.ts";
 
 /** Command codes of the fleet table (in the monitoring range 0x40–0x4F; 0x40 is the round). */
 export const FleetCommand = {
@@ -65,7 +65,7 @@ export interface Digest {
  */
 export function addressHash(address: string): number {
   let h = 0x811c9dc5;
-  const ascii = /^[\x00-\x7f]*$/.test(address);
+  const ascii = utf8Length(address) === address.length;
   const bytes = ascii ? undefined : utf8Encoder.encode(address);
   const n = bytes ? bytes.length : address.length;
   for (let i = 0; i < n; i++) {

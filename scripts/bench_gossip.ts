@@ -15,6 +15,7 @@
 import { parseFlags, parseInteger, runCli, UsageError } from "../lib/base/cli_args.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG as ROUND } from "../lib/monitoring/agent/round_gossip.ts";
 import { type GossipFigures, measureGossip } from "./bench_gossip_measure.ts";
+import { type FleetFigures, measureFleet } from "./bench_fleet_measure.ts";
 
 export { type GossipFigures, measureGossip, type MeasureOptions } from "./bench_gossip_measure.ts";
 
@@ -39,6 +40,13 @@ Options:
   --sizes A,B,…   cluster sizes, each 3-5000 (default ${DEFAULT_SIZES.join(",")});
                   1000 nodes take about 1.5 min, dominated by the O(n²) join storm
   --seed N        seed of the simulation (default 1)
+  --fleet-sizes A,B,…
+                  sizes of the fleet-table simulation (default: --sizes); it runs only the
+                  fleet-table gossip on the in-memory network with 1 % loss, 10 seeds each:
+                  change → 99 % / all of the tables (median, p99), bytes/node/s, 10 killed →
+                  "not responding" everywhere, table memory
+  --fleet-runs N  seeds per fleet size (default 10)
+  --no-nodes      skip the whole-node table (only the fleet-table one)
   -h, --help      show this help
 `;
 
@@ -48,6 +56,12 @@ export interface BenchGossipArgs {
   sizes: number[];
   /** Simulation seed. */
   seed: number;
+  /** Sizes of the fleet-table simulation. */
+  fleetSizes: number[];
+  /** Seeds per fleet size. */
+  fleetRuns: number;
+  /** Skip the whole-node simulation. */
+  noNodes: boolean;
   /** Whether --help was given. */
   help: boolean;
 }
@@ -57,6 +71,9 @@ export function parseBenchGossipArgs(args: string[]): BenchGossipArgs {
   const { values, positionals } = parseFlags("bench:gossip", args, {
     sizes: { type: "string" },
     seed: { type: "string" },
+    "fleet-sizes": { type: "string" },
+    "fleet-runs": { type: "string" },
+    "no-nodes": { type: "boolean" },
   });
   if (positionals.length > 0) {
     throw new UsageError(`bench:gossip: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
@@ -65,7 +82,13 @@ export function parseBenchGossipArgs(args: string[]): BenchGossipArgs {
     ? [...DEFAULT_SIZES]
     : values.sizes.split(",").map((s) => parseInteger(s, "--sizes", 3, 5_000));
   const seed = values.seed === undefined ? 1 : parseInteger(values.seed, "--seed", 0, 2 ** 31 - 1);
-  return { sizes, seed, help: values.help ?? false };
+  const fleetSizes = values["fleet-sizes"] === undefined
+    ? sizes
+    : values["fleet-sizes"].split(",").map((s) => parseInteger(s, "--fleet-sizes", 3, 5_000));
+  const fleetRuns = values["fleet-runs"] === undefined
+    ? 10
+    : parseInteger(values["fleet-runs"], "--fleet-runs", 1, 100);
+  return { sizes, seed, fleetSizes, fleetRuns, noNodes: values["no-nodes"] ?? false, help: values.help ?? false };
 }
 
 const ms = (x: number) => x >= 10_000 ? `${(x / 1_000).toFixed(1)} s` : `${Math.round(x)} ms`;
@@ -79,6 +102,7 @@ export function formatGossipTable(rows: readonly GossipFigures[], seed: number):
     "join → all: periods (time)",
     "detect first",
     "detect all",
+    "fleet: down",
     "round hops",
     "msgs/node",
     "bytes/node/s",
@@ -89,6 +113,7 @@ export function formatGossipTable(rows: readonly GossipFigures[], seed: number):
     `${per(f.join.periods)} (${ms(f.join.ms)})`,
     `${ms(f.detection.firstMs)} (${per(f.detection.firstPeriods)} p)`,
     `${ms(f.detection.allMs)} (${per(f.detection.allPeriods)} p)`,
+    ms(f.detection.fleetDownMs),
     f.round.coverage === 1 ? String(f.round.hops) : `${f.round.hops} (${(f.round.coverage * 100).toFixed(1)} %)`,
     f.round.msgsPerNode.toFixed(1),
     Math.round(f.steady.bytesPerNodePerSec).toLocaleString("en-US"),
@@ -100,6 +125,7 @@ export function formatGossipTable(rows: readonly GossipFigures[], seed: number):
     `seed ${seed}; LAN preset: probe period ${c?.probeIntervalMs} ms, gossip every ${c?.gossipIntervalMs} ms to ` +
     `${c?.gossipNodes} members; 1-5 ms links, no loss. A period is one probe interval.`,
     "join → all: n − 1 pre-seeded nodes converge, then node n joins through one seed (SWIM membership, not static).",
+    "fleet: down = every live node's fleet table reads the killed node \"not responding\" (SWIM's verdict).",
     "A graceful leave is sent directly to every member (one message delay), so a join is what measures gossip.",
     `round: one monitoring round (fan-out ${ROUND.fanout}, stop probability ${ROUND.stopProbability}, so ` +
     `${ROUND.fanout / ROUND.stopProbability} msgs/node expected) sent to one node, spread over the SWIM view;`,
@@ -115,9 +141,39 @@ export function formatGossipTable(rows: readonly GossipFigures[], seed: number):
   return [line(head), ...body.map(line), "", ...notes].join("\n");
 }
 
+/** The fleet-table figures as a text table with notes. */
+export function formatFleetTable(rows: readonly FleetFigures[]): string {
+  const head = ["n", "row every", "change → 99 %", "change → all", "bytes/node/s", "10 killed → down", "table"];
+  const mp = (x: { median: number; p99: number }) => `${ms(x.median)} (p99 ${ms(x.p99)})`;
+  const body = rows.map((f) => [
+    String(f.n),
+    ms(f.rowIntervalMs),
+    mp(f.spread99),
+    mp(f.spreadAll),
+    Math.round(f.bytesPerNodePerSec).toLocaleString("en-US"),
+    `${f.killed.count}: ${mp(f.killed)}`,
+    `${(f.tableBytes / 1024).toFixed(0)} KiB`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
+  const r0 = rows[0];
+  const notes = [
+    `Fleet table (pure-table simulation: only lib/monitoring/fleet/gossip.ts on the in-memory network, virtual time, ` +
+    `${((r0?.loss ?? 0) * 100).toFixed(0)} % loss, ${
+      r0?.runs ?? 0
+    } seeds per size; median over seeds, p99 in brackets).`,
+    "change: one node rewrites its row; time until 99 % / all other tables hold that version.",
+    "bytes/node/s: fleet frames sent (payload + frame header + tag) per node per second in steady state.",
+    "killed → down: no SWIM here, so by the K-interval rule alone (K = 3 row intervals + spreading); a node " +
+    "uses SWIM's verdict as soon as it has one (the 'fleet: down' column above).",
+    "table: estimated memory of one node's table (rows as objects).",
+  ];
+  return [line(head), ...body.map(line), "", ...notes].join("\n");
+}
+
 /** Runs the command; returns the exit code. */
 export async function benchGossipMain(args: string[]): Promise<number> {
-  const { sizes, seed, help } = parseBenchGossipArgs(args);
+  const { sizes, seed, help, fleetSizes, fleetRuns, noNodes } = parseBenchGossipArgs(args);
   if (help) {
     console.log(BENCH_GOSSIP_HELP);
     return 0;
@@ -126,7 +182,7 @@ export async function benchGossipMain(args: string[]): Promise<number> {
   const enc = new TextEncoder();
   const began = performance.now();
   const rows: GossipFigures[] = [];
-  for (const n of sizes) {
+  for (const n of noNodes ? [] : sizes) {
     let last = 0;
     let lastPhase = "";
     rows.push(
@@ -145,7 +201,17 @@ export async function benchGossipMain(args: string[]): Promise<number> {
     );
   }
   if (tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
-  console.log(formatGossipTable(rows, seed));
+  if (rows.length > 0) console.log(formatGossipTable(rows, seed));
+  const fleetRows: FleetFigures[] = [];
+  for (const n of fleetSizes) {
+    fleetRows.push(measureFleet(n, {
+      seed,
+      runs: fleetRuns,
+      onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
+    }));
+  }
+  if (tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
+  if (fleetRows.length > 0) console.log("\n" + formatFleetTable(fleetRows));
   console.error(`bench:gossip: done in ${((performance.now() - began) / 1_000).toFixed(1)} s of wall time`);
   return 0;
 }

@@ -45,6 +45,8 @@ export interface GossipFigures {
     of: number;
     suspicionMinMs: number;
     suspicionMaxMs: number;
+    /** Every live node's fleet table reads the killed node "not responding" (ms after the kill). */
+    fleetDownMs: number;
   };
   /** One monitoring round sent to one node: node-to-node hops until the last node had it, messages pushed per node. */
   round: { coverage: number; hops: number; msgsPerNode: number; ms: number };
@@ -239,6 +241,11 @@ export async function measureGossip(n: number, options: MeasureOptions = {}): Pr
     sim.kill(victim);
     run("failure detection", () => deadAt.size === n - 1);
     const allMs = Math.max(...deadAt.values()) - killAt;
+    // The fleet table of every live node reads the victim "not responding" (SWIM's verdict or K intervals).
+    const fleetDown = () =>
+      [...sim.nodes.values()].every((r) => !r.fleet || r.fleet.gossip.assess(victim)?.state === "not responding");
+    run("fleet table: not responding", fleetDown);
+    const fleetDownMs = sim.clock.now() - killAt;
     const [suspicionMinMs, suspicionMaxMs] = suspicionBounds(config, n);
     lap("detection");
 
@@ -256,6 +263,7 @@ export async function measureGossip(n: number, options: MeasureOptions = {}): Pr
         of: n - 1,
         suspicionMinMs,
         suspicionMaxMs,
+        fleetDownMs,
       },
       round: roundFigures,
       steady,

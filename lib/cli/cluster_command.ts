@@ -48,6 +48,9 @@ Options:
   --dir DIR         where the fleet file and node data go (default .kvstore-cluster)
   --allow-run       let nodes execute signed admin scripts
   --monitor-port P  HTTP port of the status page (default 8080; 0 = no monitor)
+  --status-base-port S
+                    each node serves its own status page (its fleet table) on TCP port
+                    S+i (default 0: each node takes a free port); the ports are printed
   --durable         keep each node's keys under DIR/data-PORT (--data-dir), so a restarted
                     node serves its keys at once and fetches only what it missed, and the
                     monitor's history under DIR/monitor (saved every 10 s)
@@ -63,6 +66,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
     dir: { type: "string" },
     "allow-run": { type: "boolean" },
     "monitor-port": { type: "string" },
+    "status-base-port": { type: "string" },
     durable: { type: "boolean" },
     fsync: { type: "string" },
   });
@@ -92,6 +96,9 @@ export async function clusterCommand(args: string[]): Promise<number> {
   const fleetFile = `${dir}/nodes.yaml`;
   const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
   const monitorUrl = `http://127.0.0.1:${monitorPort}`;
+  const statusBase = values["status-base-port"]
+    ? parseInteger(values["status-base-port"], "--status-base-port", 0, 65535 - n)
+    : 0;
   const clusterKey = toHex(crypto.getRandomValues(new Uint8Array(32)));
   // The admin key: DIR/admin.key (from 'kvctl keygen --out DIR/admin.key', docs/admin.md), made here if
   // missing, so kvctl run/push/upgrade work at once from the directory (they find the key beside the fleet file).
@@ -176,12 +183,23 @@ export async function clusterCommand(args: string[]): Promise<number> {
         const durable = values.durable
           ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
           : [];
-        const args = ["--port", String(port), "--config", fleetFile, ...adminDir, ...durable, "--supervised"];
+        const status = ["--status-port", String(statusBase > 0 ? statusBase + i : 0)];
+        const args = [
+          "--port",
+          String(port),
+          "--config",
+          fleetFile,
+          ...adminDir,
+          ...durable,
+          ...status,
+          "--supervised",
+        ];
         const proc = await startNodeProcess(port, args.slice(2), { permissionSet });
         started++;
         const stateDir = values.durable ? `${dir}/data-${port}` : `${dir}/admin-${port}`;
         supervise({ address: addresses[i], port, args, stateDir, procs: new Set() }, proc, true);
-        console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}`);
+        const page = proc.output.map((l) => l.match(/status page on (\S+)/)?.[1]).find((u) => u !== undefined);
+        console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}${page ? `, status page ${page}/` : ""}`);
       }
       if (monitorPort > 0 && !stopping) {
         // With --durable the monitor keeps its history too, saved every round, so a restart loses little.

@@ -20,6 +20,7 @@ import { CONFIG_VERB, versionVerb } from "./config_verb.ts";
 import { DATA_VERB_HELP } from "./kvctl_help.ts";
 import { EXIT, EXIT_CODE_HELP, withExitCode } from "./exit_codes.ts";
 import { JSON_FLAG, jsonValue, printJson } from "./json_output.ts";
+import { STATUS_VERB } from "./kvctl_status.ts";
 
 /** Help text of kvctl. */
 export const KVCTL_HELP = `Usage: kvctl <verb> [arguments] [options]
@@ -72,6 +73,7 @@ const extraVerbs = new Map<string, KvctlVerb>([
   ["upgrade", UPGRADE_VERB],
   ["bench", BENCH_VERB],
   ["config", CONFIG_VERB],
+  ["status", STATUS_VERB],
 ]);
 
 const NEWLINE = 0x0a;

@@ -81,6 +81,7 @@ export async function monitorCommand(args: string[]): Promise<number> {
     publicUrl: values.url,
     dataDir: values["data-dir"],
     restarts: values.restarts ? parseInteger(values.restarts, "--restarts", 0, 1_000_000) : 0,
+    fillFromFleet: true,
     config: {
       persistIntervalMs: values["save-interval"]
         ? parseDuration(values["save-interval"], "--save-interval")

@@ -19,6 +19,7 @@ import { Swim } from "../membership/swim.ts";
 import { realClock } from "../base/clock.ts";
 import { loadProgramInfo } from "../base/program.ts";
 import type { RunningNode } from "../roles/start_node.ts";
+import { startStatusServer } from "../roles/status_server.ts";
 
 /** Help text of `node`. */
 export const NODE_HELP = `Usage: kvstore node [options]
@@ -49,6 +50,10 @@ ${CLIENT_GUARD_HELP}
   --supervised          a supervisor restarts this node: to restart in place (kvctl run --restart)
                         it prints a KVSTORE-RESTART line and the supervisor starts the new process
                         (deno task cluster does); without it the node starts the new process itself
+  --status-port N       serve the fleet's status page, /api/nodes and /metrics from this node's
+                        fleet table on TCP port N (0 = any free port; off by default)
+  --status-host ADDR    interface of the status server (default 127.0.0.1: loopback only;
+                        0.0.0.0 to expose it)
   --takeover TOKEN      (set when a node restarts in place) take the port over from the old
                         process that holds it; the old one hands it over and exits
   -h, --help            show this help
@@ -120,6 +125,8 @@ const NODE_FLAGS = {
   "reply-budget": { type: "string" },
   supervised: { type: "boolean" },
   takeover: { type: "string" },
+  "status-port": { type: "string" },
+  "status-host": { type: "string" },
 } as const;
 
 type NodeValues = ReturnType<typeof parseFlags<typeof NODE_FLAGS>>["values"];
@@ -242,6 +249,7 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
     stateDir: values["data-dir"] ?? values["admin-dir"],
     handover: () => handOver(running, DEFAULT_ADMIN_CONFIG.restartDrainMs),
   });
+  await serveStatus(values, running, fleet?.name);
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
   console.log(
     `kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded}; ` +
@@ -257,4 +265,30 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   Deno.addSignalListener("SIGTERM", stop);
   await new Promise(() => {}); // serve until a signal or shutdown command
   return 0;
+}
+
+/** Tries to bind the status port this long after a restart in place (the old process holds it until it exits). */
+const STATUS_TAKEOVER_WAIT_MS = 10_000;
+
+/** Starts the status server when `--status-port` is given; prints its URL. */
+async function serveStatus(values: NodeValues, running: RunningNode, name: string | undefined): Promise<void> {
+  if (values["status-port"] === undefined) return;
+  const port = parseInteger(values["status-port"], "--status-port", 0, 65535);
+  const fleet = running.fleet;
+  if (!fleet) throw new UsageError("node: --status-port needs the fleet table, which is off");
+  const start = () => startStatusServer({ host: values["status-host"], port, read: () => fleet.snapshot(), name });
+  const announce = (url: string) => console.log(`kvstore node ${running.node.address} status page on ${url}`);
+  try {
+    announce((await start()).url);
+  } catch (e) {
+    if (values.takeover === undefined) throw e;
+    // A restart in place: the old process frees the port when it exits; keep trying for a while.
+    const until = Date.now() + STATUS_TAKEOVER_WAIT_MS;
+    const retry = () =>
+      start().then((s) => announce(s.url), (err) => {
+        if (Date.now() < until) setTimeout(retry, 250);
+        else console.error(`kvstore node: no status page: ${(err as Error).message}`);
+      });
+    setTimeout(retry, 250);
+  }
 }

@@ -194,6 +194,11 @@ export class Swim implements MemberView {
     return this.#table.all();
   }
 
+  /** The member at `address` with its state, if known. */
+  member(address: Address): MemberInfo | undefined {
+    return this.#table.get(address);
+  }
+
   /** This node's incarnation. */
   get incarnation(): number {
     return this.#table.incarnation;

@@ -31,6 +31,18 @@ export type { Entry } from "../storage/store.ts";
 export type { ExecResult } from "../node/executor.ts";
 export type { Executor } from "../node/executor.ts";
 export type { FleetConfig } from "../config/fleet_file.ts";
+export type { FleetOptions, FleetService, FleetSnapshot } from "../monitoring/fleet/attach.ts";
+export type { FleetCounters, FleetGossip, FleetGossipDeps, FleetTableConfig } from "../monitoring/fleet/gossip.ts";
+export type {
+  FleetNodeView,
+  FleetState,
+  FleetTable,
+  FleetTableLimits,
+  TableEntry,
+  Verdict,
+} from "../monitoring/fleet/table.ts";
+export type { FleetRow, RowState } from "../monitoring/fleet/row.ts";
+export type { VersionEntry } from "../monitoring/fleet/protocol.ts";
 export type { FrameAuth } from "../wire/frame.ts";
 export type { FsyncPolicy } from "../storage/durability.ts";
 export type { GossipStats } from "../admin/gossip.ts";

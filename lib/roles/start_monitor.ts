@@ -30,6 +30,13 @@ import type { TcpProbe } from "../monitoring/server/probe.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { type HttpListener, type HttpListenerOptions, listenHttp } from "../net/http_listener.ts";
 import { Refusals } from "../net/refusals.ts";
+import { FleetQueryClient } from "../monitoring/fleet/dump.ts";
+import { fillFromFleet } from "../monitoring/server/fleet_fill.ts";
+
+/** Fleet nodes asked for their table at start, at most (each gets one short try). */
+const FILL_TRIES = 3;
+/** Per-attempt timeout of that query (ms). */
+const FILL_TIMEOUT_MS = 300;
 
 /** How to start a monitor. */
 export interface StartMonitorOptions {
@@ -66,6 +73,8 @@ export interface StartMonitorOptions {
   http?: Partial<Pick<HttpListenerOptions, "maxConnections" | "headerTimeoutMs" | "idleTimeoutMs" | "writeTimeoutMs">>;
   /** Times this monitor was restarted by its supervisor (shown on the page). */
   restarts?: number;
+  /** Before the first round, fill the view from a fleet node's table (default false; the monitor command does). */
+  fillFromFleet?: boolean;
 }
 
 /** A running monitor. */
@@ -223,6 +232,7 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     };
     persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
   }
+  if (options.fillFromFleet) await fillFromAnyNode(monitor, fleet);
   if (options.autoStart ?? true) monitor.start();
 
   let closed: Promise<void> | undefined;
@@ -246,4 +256,29 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
         await (transport as UdpTransport).closed;
       })(),
   };
+}
+
+/** Fills the monitor's view from the table of the first fleet node that answers (quietly gives up). */
+async function fillFromAnyNode(monitor: Monitor, fleet: FleetConfig | undefined): Promise<void> {
+  const nodes = [...(fleet?.nodes ?? [])].sort(() => Math.random() - 0.5).slice(0, FILL_TRIES);
+  if (nodes.length === 0) return;
+  let client: FleetQueryClient;
+  try {
+    const remote = nodes.some((a) => !/^(127\.|localhost$)/.test(parseAddress(a).hostname));
+    client = await FleetQueryClient.open(remote ? "0.0.0.0" : "127.0.0.1", fleetKeyring(fleet));
+  } catch {
+    return;
+  }
+  try {
+    for (const node of nodes) {
+      try {
+        const snap = await client.fetch(node, { timeoutMs: FILL_TIMEOUT_MS, retries: 1 });
+        const n = fillFromFleet(monitor, snap);
+        console.log(`monitor: filled ${n} nodes from the fleet table of ${snap.answeredBy}`);
+        return;
+      } catch { /* next node */ }
+    }
+  } finally {
+    client.close();
+  }
 }

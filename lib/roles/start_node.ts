@@ -27,6 +27,8 @@ import { StatsSources } from "../monitoring/agent/stats.ts";
 import { type AdminAttachOptions, attachAdmin } from "../admin/attach.ts";
 import type { AdminService } from "../admin/service.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
+import { attachFleet, type FleetOptions, type FleetService } from "../monitoring/fleet/attach.ts";
+import { Swim } from "../membership/swim.ts";
 import type { FrameAuth } from "../wire/frame.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 
@@ -100,6 +102,8 @@ export interface SubsystemOptions extends ClusterOptions {
   monitoring?: AgentOptions;
   /** Epidemic admin. */
   admin?: AdminAttachOptions;
+  /** The gossiped fleet table (`false`: none). */
+  fleet?: FleetOptions | false;
 }
 
 /** A started node and what it is made of. */
@@ -122,6 +126,8 @@ export interface RunningNode {
   admin?: AdminService;
   /** Who may shut down and wipe out (its keys follow a key rotation); absent: anyone. */
   destructiveGuard?: DestructiveGuard;
+  /** The gossiped fleet table (absent when turned off). */
+  fleet?: FleetService;
   /** Extra stats every report includes (subsystems and embedders add theirs). */
   stats: StatsSources;
   /** The context the subsystems were attached with. */
@@ -213,6 +219,11 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
   const members = cluster.members;
   const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
   const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
+  const fleet = sub.fleet === false ? undefined : attachFleet(context, members, {
+    ...sub.fleet,
+    system: sub.fleet?.system ?? sub.monitoring?.system,
+    verdict: sub.fleet?.verdict ?? (members instanceof Swim ? (a) => members.member(a) : undefined),
+  }, stats);
   return {
     node,
     store,
@@ -225,6 +236,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     stats,
     context,
     destructiveGuard: guard,
+    fleet,
     close: () => node.close(),
   };
 }

@@ -114,6 +114,7 @@ export class AdminSim extends SimCluster {
           subsystemOptions: {
             staticMembers: true,
             replication: false,
+            fleet: false, // admin is measured here; the fleet table's gossip would only add traffic
             monitoring: { system: false },
             admin: {
               executor: new CountingExecutor(a, c.executions),

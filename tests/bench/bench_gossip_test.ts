@@ -3,7 +3,13 @@
  * 10-node simulation gives sane figures, deterministic for a seed; its flags and table.
  */
 import assert from "node:assert/strict";
-import { formatGossipTable, measureGossip, parseBenchGossipArgs } from "../../scripts/bench_gossip.ts";
+import {
+  formatFleetTable,
+  formatGossipTable,
+  measureGossip,
+  parseBenchGossipArgs,
+} from "../../scripts/bench_gossip.ts";
+import { measureFleet } from "../../scripts/bench_fleet_measure.ts";
 import { UsageError } from "../../lib/base/cli_args.ts";
 
 Deno.test("bench:gossip measures sane figures for 10 nodes, the same for the same seed", async () => {
@@ -13,6 +19,7 @@ Deno.test("bench:gossip measures sane figures for 10 nodes, the same for the sam
   assert.equal(f.join.of, 9);
   assert.ok(f.join.ms > 0 && f.join.periods > 0);
   assert.equal(f.detection.dead, f.detection.of, "every live node declared the killed node dead");
+  assert.ok(f.detection.fleetDownMs >= f.detection.allMs, "the fleet tables read it down once SWIM declared it dead");
   assert.ok(f.detection.firstMs > 0, "first suspicion after the kill");
   assert.ok(f.detection.allMs >= f.detection.firstMs);
   assert.ok(f.detection.allMs >= f.detection.suspicionMinMs, "nobody declares death before the suspicion timeout");
@@ -28,14 +35,49 @@ Deno.test("bench:gossip measures sane figures for 10 nodes, the same for the sam
 });
 
 Deno.test("bench:gossip flags: sizes, seed, help; bad flags are usage errors", () => {
-  assert.deepEqual(parseBenchGossipArgs([]), { sizes: [10, 100, 1_000], seed: 1, help: false });
+  const defaults = { fleetRuns: 10, noNodes: false, help: false };
+  assert.deepEqual(parseBenchGossipArgs([]), {
+    sizes: [10, 100, 1_000],
+    fleetSizes: [10, 100, 1_000],
+    seed: 1,
+    ...defaults,
+  });
   assert.deepEqual(parseBenchGossipArgs(["--sizes", "10,50", "--seed", "7"]), {
     sizes: [10, 50],
+    fleetSizes: [10, 50],
     seed: 7,
-    help: false,
+    ...defaults,
   });
+  assert.deepEqual(
+    parseBenchGossipArgs(["--fleet-sizes", "30", "--fleet-runs", "2", "--no-nodes"]).fleetSizes,
+    [30],
+  );
   assert.equal(parseBenchGossipArgs(["--help"]).help, true);
-  for (const bad of [["--sizes", "10,x"], ["--sizes", "2"], ["--seed", "-1"], ["--bogus"], ["extra"]]) {
+  for (
+    const bad of [
+      ["--fleet-runs", "0"],
+      ["--fleet-sizes", "1"],
+      ["--sizes", "10,x"],
+      ["--sizes", "2"],
+      ["--seed", "-1"],
+      ["--bogus"],
+      ["extra"],
+    ]
+  ) {
     assert.throws(() => parseBenchGossipArgs(bad), UsageError, bad.join(" "));
   }
+});
+
+Deno.test("bench:gossip fleet table: 30 nodes, 1 % loss: a change reaches every table, killed nodes read not responding", () => {
+  const f = measureFleet(30, { runs: 2, seed: 5 });
+  console.log(`  measured:\n${formatFleetTable([f])}`);
+  assert.equal(f.runs, 2);
+  assert.ok(f.spread99.median > 0 && f.spreadAll.median >= f.spread99.median, "all after 99 %");
+  assert.ok(f.spreadAll.p99 < 20_000, `a change reached every table within 20 s (${f.spreadAll.p99} ms)`);
+  assert.equal(f.killed.count, 10);
+  const k = 3 * f.rowIntervalMs;
+  assert.ok(f.killed.median >= k, `not before K intervals without an update (${f.killed.median} ms ≥ ${k})`);
+  assert.ok(f.killed.p99 < k + 20_000, `and soon after (${f.killed.p99} ms)`);
+  assert.ok(f.bytesPerNodePerSec > 0 && f.tableBytes > 0);
+  assert.deepEqual(measureFleet(30, { runs: 2, seed: 5 }), f, "deterministic for a seed");
 });

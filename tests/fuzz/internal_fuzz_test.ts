@@ -42,6 +42,10 @@ import { internalAddressOf } from "../../lib/net/internal_address.ts";
 import { addr, SimCluster } from "../support/sim_cluster.ts";
 import type { StoreListener } from "../../lib/storage/store.ts";
 import { fuzzCases, Fuzzer, fuzzSeed } from "./fuzzer.ts";
+import { decodeDigest, decodeRequest, decodeRows, FleetCommand } from "../../lib/monitoring/fleet/protocol.ts";
+import { rowProblem } from "../../lib/monitoring/fleet/row.ts";
+import { parseDumpPage } from "../../lib/monitoring/fleet/dump.ts";
+import type { Swim } from "../../lib/membership/swim.ts";
 
 /** Mutates a JSON value: replace, drop or add a field somewhere inside. */
 function mutateJson(f: Fuzzer, v: unknown, depth = 0): unknown {
@@ -292,7 +296,7 @@ async function recordedCluster() {
   return { cluster, addresses, corpus, client };
 }
 
-Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin) never throw", async () => {
+Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin, fleet table) never throw", async () => {
   const cases = fuzzCases(4_000);
   const f = new Fuzzer(fuzzSeed() + 2);
   const c = await recordedCluster();
@@ -306,6 +310,12 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
     const binary = messages.filter((m) => m.command === 0x30 || m.command === 0x31 || m.command === 0x20)
       .map((m) => m.payload);
     assert.ok(binary.length > 40, `recorded ${binary.length} binary replica payloads`);
+    // The fleet table's binary messages (digest, request, rows), recorded from the nodes' gossip.
+    const fleet = messages.filter((m) => m.command >= FleetCommand.Digest && m.command <= FleetCommand.Rows);
+    for (const command of Object.values(FleetCommand)) {
+      assert.ok(fleet.some((m) => m.command === command), `recorded fleet command 0x${command.toString(16)}`);
+    }
+    const fleetPayloads = fleet.map((m) => m.payload);
     const headers = decoded.map((m) => m.header);
     const commands = [...new Set(decoded.map((m) => m.command))];
     // Recorded traffic covers membership, replication, monitoring and admin commands.
@@ -351,6 +361,17 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
       const entries = decodeEntries(body);
       if (entries) { for (const e of entries) assert.ok(e.key.length === 64 && e.entry.value instanceof Uint8Array); }
       decodeVersions(body);
+      const fp = f.chance(0.2) ? f.bytes(f.length(1_500)) : f.mutate(f.pick(fleetPayloads), fleetPayloads);
+      const d = decodeDigest(fp);
+      if (d) {
+        for (const e of d.entries) assert.ok(e.hash >= d.lo && e.hash <= d.hi, `case ${i}: digest entry in range`);
+      }
+      decodeRequest(fp);
+      for (const row of decodeRows(fp) ?? []) {
+        assert.equal(rowProblem(row), undefined, `case ${i}: a decoded row is valid`);
+      }
+      const page = parseDumpPage(f.chance(0.5) ? header : mutateJson(f, { answeredBy: "a:1", at: 1, nodes: [] }));
+      if (page) assert.ok(Array.isArray(page.snapshot.nodes), `case ${i}`);
     }
   } finally {
     c.cluster.close();
@@ -401,11 +422,20 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
     );
     assert.ok(rejected > 0 && accepted > 0, `rejected ${rejected}, accepted ${accepted}`);
     assert.equal(node.rpc.stats.handlerErrors, 0, "no handler threw or rejected on bad input");
+    console.log(`  fleet table: ${target.fleet!.gossip.counters.malformed} malformed fleet messages dropped`);
     // Let gossip sort out any rumors the mutations planted, then use the cluster.
     await c.cluster.advance(30_000);
     for (const a of c.addresses) {
       const alive = c.cluster.node(a).members.alive();
       for (const b of c.addresses) assert.ok(alive.includes(b), `${a} sees ${b} alive after the fuzzing`);
+    }
+    for (const a of c.addresses) {
+      // Every real node's row reads ok (an unkeyed fleet's SWIM may still list a planted member as "waiting").
+      const rows = c.cluster.node(a).fleet!.snapshot().nodes;
+      const states = c.addresses.map((b) => rows.find((v) => v.node === b)?.state);
+      assert.deepEqual(states, ["ok", "ok", "ok"], `${a}'s fleet table after the fuzzing`);
+      const swim = c.cluster.node(a).members as Swim;
+      for (const v of rows) assert.ok(swim.member(v.node), `${a} holds a row of ${v.node}, unknown to its SWIM`);
     }
     await c.cluster.run(c.client.put("after-fuzz", "still works"));
     const reader = c.cluster.client(c.addresses[2], {}, "10.9.1.9:5000");

@@ -31,6 +31,7 @@ Deno.test(`simulation of ${N} nodes: every round reaches at least 99.9 %`, async
       subsystemOptions: {
         staticMembers: true,
         replication: false, // only the round gossip is measured here
+        fleet: false,
         monitoring: { observer, system: false, sink: new FunctionReportSink((_u, r) => void reports.push(r)) },
       },
     },

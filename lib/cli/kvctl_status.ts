@@ -11,6 +11,7 @@ import { parseAddress } from "../net/transport.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 import { RpcTimeoutError } from "../wire/rpc.ts";
 import type { FleetSnapshot } from "../monitoring/fleet/attach.ts";
+import { InternalAddressBook } from "../net/internal_address.ts";
 import { FleetQueryClient } from "../monitoring/fleet/dump.ts";
 import { formatAge } from "./kvctl_members.ts";
 import { resolveTargets } from "./kvctl_target.ts";
@@ -74,7 +75,11 @@ export async function statusVerb(args: string[]): Promise<number> {
   for (const node of targets.nodes) {
     const host = parseAddress(node).hostname;
     const loopback = host === "localhost" || host.startsWith("127.");
-    const client = await FleetQueryClient.open(loopback ? "127.0.0.1" : host === "::1" ? "::1" : "0.0.0.0", auth);
+    const client = await FleetQueryClient.open(
+      loopback ? "127.0.0.1" : host === "::1" ? "::1" : "0.0.0.0",
+      auth,
+      new InternalAddressBook(targets.fleet?.internalAddresses),
+    );
     try {
       const snap = await client.fetch(node, { timeoutMs, retries });
       console.log(values.json ? JSON.stringify(snap) : formatStatus(snap));

@@ -265,7 +265,11 @@ async function fillFromAnyNode(monitor: Monitor, fleet: FleetConfig | undefined)
   let client: FleetQueryClient;
   try {
     const remote = nodes.some((a) => !/^(127\.|localhost$)/.test(parseAddress(a).hostname));
-    client = await FleetQueryClient.open(remote ? "0.0.0.0" : "127.0.0.1", fleetKeyring(fleet));
+    client = await FleetQueryClient.open(
+      remote ? "0.0.0.0" : "127.0.0.1",
+      fleetKeyring(fleet),
+      new InternalAddressBook(fleet?.internalAddresses),
+    );
   } catch {
     return;
   }

@@ -1,13 +1,15 @@
 /**
  * A node's status server (`kvstore node --status-port N`): the page, `/api/nodes` and `/metrics`
- * from the node's own fleet table, on loopback unless an address is given. One function starts
- * the HTTP listener, so a hardened listener can replace `Deno.serve` in one place.
+ * from the node's own fleet table, on loopback unless an address is given. It serves through
+ * the hardened listener of the monitor (`net/http_listener.ts`: connection cap, header and idle
+ * timeouts, accept errors survived).
  *
  * @module
  */
 import { type Clock, realClock } from "../base/clock.ts";
 import { formatAddress } from "../net/transport.ts";
 import type { FleetSnapshot } from "../monitoring/fleet/attach.ts";
+import { type HttpListener, listenHttp } from "../net/http_listener.ts";
 import { createNodeStatusApp } from "../monitoring/server/node_app.ts";
 
 /** How to start a node's status server. */
@@ -45,10 +47,9 @@ export interface StatusServer {
 export function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const host = options.host ?? "127.0.0.1";
   const { app, close } = createNodeStatusApp(options.read, options.clock ?? realClock, options.name);
-  const ac = new AbortController();
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: HttpListener;
   try {
-    server = Deno.serve({ hostname: host, port: options.port, signal: ac.signal, onListen: () => {} }, app.fetch);
+    server = listenHttp({ hostname: host, port: options.port, name: "status", handler: app.fetch });
   } catch (e) {
     close();
     if (e instanceof Deno.errors.AddrInUse) {
@@ -63,8 +64,7 @@ export function startStatusServer(options: StatusServerOptions): Promise<StatusS
     url,
     close: async () => {
       close();
-      ac.abort();
-      await server.finished;
+      await server.close();
     },
   });
 }

@@ -11,6 +11,8 @@ import type { Address } from "../../net/transport.ts";
 import { UdpTransport } from "../../net/udp_transport.ts";
 import type { FrameAuth } from "../../wire/frame.ts";
 import { Rpc } from "../../wire/rpc.ts";
+import type { AddressMap } from "../../wire/rpc_types.ts";
+import { InternalAddressBook } from "../../net/internal_address.ts";
 import type { FleetSnapshot } from "./attach.ts";
 import { FleetCommand } from "./protocol.ts";
 import type { FleetNodeView } from "./table.ts";
@@ -130,15 +132,22 @@ export class FleetQueryClient {
   #transport: UdpTransport;
   #rpc: Rpc;
 
-  private constructor(transport: UdpTransport, auth: FrameAuth | undefined) {
+  private constructor(transport: UdpTransport, auth: FrameAuth | undefined, addresses: AddressMap) {
     this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock, { auth });
+    this.#rpc = new Rpc(transport, realClock, { auth, addresses });
     transport.onReceive((d, from) => this.#rpc.receive(d, from));
   }
 
-  /** Opens a socket on an ephemeral port of `host`. */
-  static async open(host = "127.0.0.1", auth?: FrameAuth): Promise<FleetQueryClient> {
-    return new FleetQueryClient(await UdpTransport.listen(host, 0), auth);
+  /**
+   * Opens a socket on an ephemeral port of `host`. Queries go to each node's internal address
+   * (`addresses`: by default the client port + 10000, as `net/internal_address.ts` derives it).
+   */
+  static async open(
+    host = "127.0.0.1",
+    auth?: FrameAuth,
+    addresses: AddressMap = new InternalAddressBook(),
+  ): Promise<FleetQueryClient> {
+    return new FleetQueryClient(await UdpTransport.listen(host, 0), auth, addresses);
   }
 
   /** The table of `node`. */

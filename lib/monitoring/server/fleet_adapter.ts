@@ -91,7 +91,12 @@ export class FleetMonitorAdapter {
     const problems = base.problems.filter((p) => !p.startsWith("no report yet") && !p.startsWith("late"));
     let state = base.state === "waiting" && v.version > 0 ? "ok" : base.state;
     let severity = base.severity;
-    if (v.state === "not responding" || v.state === "left") {
+    if (v.state === "left") {
+      // The same words as the monitor's page: "left" with its time, not a problem of its own.
+      const at = this.#clock.now() - v.silentMs;
+      return { state: "left", missedRounds: 0, problems: [], severity: 0, departure: { state: "left", at, by: n.id } };
+    }
+    if (v.state === "not responding") {
       state = "not_responding";
       problems.unshift(v.reason ?? v.state);
       severity = 4;

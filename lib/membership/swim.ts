@@ -115,6 +115,10 @@ export class Swim implements MemberView {
         this.#adjustAwareness(1);
       },
     });
+    this.#table.onEvent((e) => {
+      if (e.state === "suspect" && e.previous === "alive") this.stats.suspicions++;
+      else if (e.state === "dead") this.stats.deaths++;
+    });
     this.#sync = new StateSync({
       table: this.#table,
       config: this.config,

@@ -116,6 +116,7 @@ export function replicationDebugStats(source: DebugSource): Record<string, unkno
     else notOwned++;
   }
   const c = source.config;
+  const membership = (source.members as { stats?: unknown }).stats;
   return {
     self,
     keys: store.liveKeys,
@@ -128,6 +129,7 @@ export function replicationDebugStats(source: DebugSource): Record<string, unkno
     members: source.members.alive(),
     n: source.placement.n(),
     config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
+    ...(membership ? { membership } : {}),
     ...source.stats,
   };
 }

@@ -103,6 +103,11 @@ export function attachCluster(
   const removeStats = stats.add(() => {
     const s = catchUp.stats();
     if (joinGate) putStat(s, "join_held", joinGate.stats.held);
+    if (members instanceof Swim) {
+      putStat(s, "swim_suspicions", members.stats.suspicions);
+      putStat(s, "swim_deaths", members.stats.deaths);
+      putStat(s, "swim_refutes", members.stats.refutes);
+    }
     return s;
   });
   ctx.onClose(() => {

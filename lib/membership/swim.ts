@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Clock } from "../base/clock.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
 import type { MemberCounts, MemberView } from "../node/members.ts";
 import { type Random, randomInt, sample } from "../base/random.ts";
@@ -84,13 +84,14 @@ export class Swim implements MemberView {
   #clock: Clock;
   #random: Random;
   #seeds: Address[];
-  #broadcasts = new BroadcastQueue();
+  #broadcasts = new BroadcastQueue(() => this.#armGossip());
   #table: MemberTable;
   #timers: TimerGroup;
   #acks = new Map<number, { ack: () => void; nack: () => void }>();
   #sync: StateSync;
   #seq: number;
   #awareness = 0;
+  #gossipArmed = false;
   #started = false;
   #stopped = false;
 
@@ -139,7 +140,7 @@ export class Swim implements MemberView {
       this.#rpc.handle(c, (m, from) => this.#receive(m, from));
     }
     this.#every(() => this.#scaled(this.config.probeIntervalMs), () => this.#probe());
-    if (this.config.gossipIntervalMs > 0) this.#every(() => this.config.gossipIntervalMs, () => this.#gossip());
+    this.#armGossip();
     this.#sync.start((interval, fn) => this.#every(interval, fn));
   }
 
@@ -217,14 +218,26 @@ export class Swim implements MemberView {
     let acked = false;
     let nacks = 0;
     let asked = 0;
-    this.#acks.set(seq, { ack: () => acked = true, nack: () => nacks++ });
+    let indirect: TimerId | undefined, end: TimerId | undefined;
+    // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
+    this.#acks.set(seq, {
+      ack: () => {
+        if (acked) return;
+        acked = true;
+        this.#acks.delete(seq);
+        this.#timers.cancel(indirect);
+        this.#timers.cancel(end);
+        this.#adjustAwareness(-1);
+      },
+      nack: () => nacks++,
+    });
     // Lifeguard buddy system: tell a suspect that it is suspected, so it refutes at once.
     const m = this.#table.get(target);
     const buddy = m?.state === "suspect"
       ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.self })
       : undefined;
     this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }, buddy));
-    this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
+    indirect = this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
       if (acked) return;
       const peers = sample(
         this.#random,
@@ -237,17 +250,37 @@ export class Swim implements MemberView {
         this.#send(p, MembershipCommand.PingReq, this.#withRumors({ s: seq, t: target }));
       }
     });
-    this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
+    end = this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
       this.#acks.delete(seq);
-      if (acked) {
-        this.#adjustAwareness(-1);
-        return;
-      }
+      if (acked) return;
       // Lifeguard: missing nacks mean the problem may be here, not at the target.
       this.#adjustAwareness(asked > 0 ? asked - nacks : 1);
       this.stats.probeFailures++;
       this.#table.suspectFromProbe(target);
     });
+  }
+
+  /**
+   * Starts gossip rounds when rumors are queued (at a random point of the first interval, as a free-running
+   * ticker would); they go on every `gossipIntervalMs` while rumors remain, so an idle node has no gossip timer.
+   */
+  #armGossip(): void {
+    if (this.#gossipArmed || !this.#started || this.#stopped || this.config.gossipIntervalMs <= 0) return;
+    if (this.#broadcasts.size === 0) return;
+    this.#gossipArmed = true;
+    this.#timers.after(Math.floor(this.#random() * this.config.gossipIntervalMs) + 1, () => this.#gossipRound());
+  }
+
+  #gossipRound(): void {
+    this.#gossipArmed = false;
+    try {
+      this.#gossip();
+    } catch {
+      this.stats.errors++;
+    }
+    if (this.#broadcasts.size === 0 || this.#stopped) return;
+    this.#gossipArmed = true;
+    this.#timers.after(this.config.gossipIntervalMs, () => this.#gossipRound());
   }
 
   #gossip(): void {

@@ -39,14 +39,21 @@ export class TimerGroup {
     return this.#stopped;
   }
 
-  /** Calls `fn` once after `ms` (never after stop). */
-  after(ms: number, fn: () => void): void {
-    if (this.#stopped) return;
+  /** Calls `fn` once after `ms` (never after stop); returns the timer, for {@linkcode TimerGroup.cancel}. */
+  after(ms: number, fn: () => void): TimerId | undefined {
+    if (this.#stopped) return undefined;
     const id = this.#clock.setTimeout(() => {
       this.#ids.delete(id);
       if (!this.#stopped) fn();
     }, ms);
     this.#ids.add(id);
+    return id;
+  }
+
+  /** Cancels a timer of {@linkcode TimerGroup.after} that has not fired (an idle node wakes only when needed). */
+  cancel(id: TimerId | undefined): void {
+    if (id === undefined || !this.#ids.delete(id)) return;
+    this.#clock.clearTimeout(id);
   }
 
   /**

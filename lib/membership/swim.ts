@@ -218,15 +218,15 @@ export class Swim implements MemberView {
     let acked = false;
     let nacks = 0;
     let asked = 0;
-    let indirect: TimerId | undefined, end: TimerId | undefined;
+    const timers: { indirect?: TimerId; end?: TimerId } = {};
     // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
     this.#acks.set(seq, {
       ack: () => {
         if (acked) return;
         acked = true;
         this.#acks.delete(seq);
-        this.#timers.cancel(indirect);
-        this.#timers.cancel(end);
+        this.#timers.cancel(timers.indirect);
+        this.#timers.cancel(timers.end);
         this.#adjustAwareness(-1);
       },
       nack: () => nacks++,
@@ -237,7 +237,7 @@ export class Swim implements MemberView {
       ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.self })
       : undefined;
     this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }, buddy));
-    indirect = this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
+    timers.indirect = this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
       if (acked) return;
       const peers = sample(
         this.#random,
@@ -250,7 +250,7 @@ export class Swim implements MemberView {
         this.#send(p, MembershipCommand.PingReq, this.#withRumors({ s: seq, t: target }));
       }
     });
-    end = this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
+    timers.end = this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
       this.#acks.delete(seq);
       if (acked) return;
       // Lifeguard: missing nacks mean the problem may be here, not at the target.

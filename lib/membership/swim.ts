@@ -59,6 +59,9 @@ export interface SwimOptions {
   seeds?: readonly Address[];
 }
 
+/** Fraction of the probe timeout after which a member probing for another sends its nack. */
+const NACK_AT = 0.5;
+
 /** JSON bytes kept aside for the fields around piggybacked rumors. */
 const PROBE_OVERHEAD = 120;
 
@@ -210,9 +213,19 @@ export class Swim implements MemberView {
 
   // ---- periodic work ----
 
+  /**
+   * One probe tick: the next member of the round-robin, and, besides it, a member suspected since the
+   * last tick (buddy probe). The buddy probe does not take the round-robin's turn: when many members
+   * fail at once, those nobody suspects yet are still probed at the full rate.
+   */
   #probe(): void {
+    const buddy = this.#table.nextSuspectToProbe();
+    if (buddy) this.#probeOne(buddy);
     const target = this.#table.nextProbeTarget();
-    if (!target) return;
+    if (target && target !== buddy) this.#probeOne(target);
+  }
+
+  #probeOne(target: Address): void {
     this.stats.probes++;
     const seq = this.#nextSeq();
     let acked = false;
@@ -241,7 +254,8 @@ export class Swim implements MemberView {
       if (acked) return;
       const peers = sample(
         this.#random,
-        this.#table.liveOthers().filter((a) => a !== target),
+        // memberlist: only members in state alive help (a suspect may be dead and send no nack).
+        this.#table.aliveOthers().filter((a) => a !== target),
         this.config.indirectChecks,
       );
       asked = peers.length;
@@ -364,9 +378,14 @@ export class Swim implements MemberView {
       nack: () => {},
     });
     this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }));
+    // The nack goes at half the probe timeout, so it reaches the prober before its probe ends (a nack
+    // arriving after that counts as missing, and raises the prober's awareness for nothing); an ack
+    // still forwards until the full timeout.
+    this.#timers.after(Math.floor(this.config.probeTimeoutMs * NACK_AT), () => {
+      if (!done) this.#send(from, MembershipCommand.Nack, { s: p.seq });
+    });
     this.#timers.after(this.config.probeTimeoutMs, () => {
       this.#acks.delete(seq);
-      if (!done) this.#send(from, MembershipCommand.Nack, { s: p.seq });
       done = true;
     });
   }

@@ -129,7 +129,11 @@ async function main(args: string[]): Promise<number> {
       deathsUnderLoad += s.deaths - (before.get(a)?.deaths ?? 0);
       suspicionsUnderLoad += s.suspicions - (before.get(a)?.suspicions ?? 0);
     }
-    row("workload: writes acknowledged", `${written.acked.size} of ${keys} (${written.opsPerSec.toFixed(0)} puts/s)`);
+    const refused = [...written.errors].map(([k, n]) => `${n} ${k}`).join(", ");
+    row(
+      "workload: writes acknowledged",
+      `${written.acked.size} of ${keys} (${written.opsPerSec.toFixed(0)} puts/s)${refused ? `; not: ${refused}` : ""}`,
+    );
     row(
       "false suspicions / deaths under the workload",
       `${suspicionsUnderLoad} / ${deathsUnderLoad}`,
@@ -207,6 +211,9 @@ async function main(args: string[]): Promise<number> {
         Deno.loadavg().map((x) => x.toFixed(2)).join(" ")
       }`,
     );
+    return report(rows, checks);
+  } catch (e) {
+    row("run stopped by an error", (e as Error).message.split("\n")[0], "", false);
     return report(rows, checks);
   } finally {
     Deno.removeSignalListener("SIGINT", stop);

@@ -20,6 +20,10 @@ import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
 /** Node processes started at the same time (each start costs about half a core-second). */
 export const START_CONCURRENCY = 6;
+/** How long one node may take to listen (a hundred starting on two busy cores take minutes in all). */
+const NODE_START_TIMEOUT_MS = 180_000;
+/** The monitor's round interval: its default (each round makes every node post a report). */
+const MONITOR_INTERVAL_MS = 10_000;
 /** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). */
 const COUNT_TIMEOUT_MS = 300;
 /** Timeout and retries of a debug or view query. */
@@ -92,6 +96,8 @@ export class ScaleFleet {
       fleetSize: Math.min(seeds, nodes),
       monitor: "in-process",
       dirPrefix: "kvstore-scale-",
+      startTimeoutMs: NODE_START_TIMEOUT_MS,
+      monitorIntervalMs: MONITOR_INTERVAL_MS,
       clientOptions: { timeoutMs: 200, retries: 4 },
     });
     try {

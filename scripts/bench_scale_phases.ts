@@ -100,8 +100,9 @@ function valueOf(key: string): string {
 export async function writeKeys(
   fleet: ScaleFleet,
   count: number,
-): Promise<{ acked: Map<string, string>; opsPerSec: number }> {
+): Promise<{ acked: Map<string, string>; opsPerSec: number; errors: Map<string, number> }> {
   const acked = new Map<string, string>();
+  const errors = new Map<string, number>();
   const nodes = fleet.running;
   const keys = Array.from({ length: count }, (_, i) => `scale:${i}`);
   const t0 = performance.now();
@@ -110,9 +111,13 @@ export async function writeKeys(
     try {
       await (await fleet.client(nodes[i % nodes.length])).put(key, value);
       acked.set(key, value);
-    } catch { /* not acknowledged: not counted */ }
+    } catch (e) {
+      // Not acknowledged: not checked later; counted by kind for the table.
+      const kind = (e as Error).name === "Error" ? (e as Error).message.slice(0, 40) : (e as Error).name;
+      errors.set(kind, (errors.get(kind) ?? 0) + 1);
+    }
   });
-  return { acked, opsPerSec: count / ((performance.now() - t0) / 1000) };
+  return { acked, opsPerSec: count / ((performance.now() - t0) / 1000), errors };
 }
 
 /** What the key check found. */

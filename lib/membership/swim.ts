@@ -94,7 +94,8 @@ export class Swim implements MemberView {
   #sync: StateSync;
   #seq: number;
   #awareness = 0;
-  #gossipArmed = false;
+  /** Starts gossip rounds when rumors are queued (they run only while some are: an idle node has no gossip timer). */
+  #armGossip: () => void = () => {};
   #started = false;
   #stopped = false;
 
@@ -143,6 +144,12 @@ export class Swim implements MemberView {
       this.#rpc.handle(c, (m, from) => this.#receive(m, from));
     }
     this.#every(() => this.#scaled(this.config.probeIntervalMs), () => this.#probe());
+    this.#armGossip = this.#timers.whilePending(
+      this.config.gossipIntervalMs,
+      () => this.#broadcasts.size > 0,
+      () => this.#gossip(),
+      () => this.stats.errors++,
+    );
     this.#armGossip();
     this.#sync.start((interval, fn) => this.#every(interval, fn));
   }
@@ -272,29 +279,6 @@ export class Swim implements MemberView {
       this.stats.probeFailures++;
       this.#table.suspectFromProbe(target);
     });
-  }
-
-  /**
-   * Starts gossip rounds when rumors are queued (at a random point of the first interval, as a free-running
-   * ticker would); they go on every `gossipIntervalMs` while rumors remain, so an idle node has no gossip timer.
-   */
-  #armGossip(): void {
-    if (this.#gossipArmed || !this.#started || this.#stopped || this.config.gossipIntervalMs <= 0) return;
-    if (this.#broadcasts.size === 0) return;
-    this.#gossipArmed = true;
-    this.#timers.after(Math.floor(this.#random() * this.config.gossipIntervalMs) + 1, () => this.#gossipRound());
-  }
-
-  #gossipRound(): void {
-    this.#gossipArmed = false;
-    try {
-      this.#gossip();
-    } catch {
-      this.stats.errors++;
-    }
-    if (this.#broadcasts.size === 0 || this.#stopped) return;
-    this.#gossipArmed = true;
-    this.#timers.after(this.config.gossipIntervalMs, () => this.#gossipRound());
   }
 
   #gossip(): void {

@@ -73,6 +73,37 @@ export class TimerGroup {
     this.after(Math.floor(this.#random() * interval()) + 1, tick);
   }
 
+  /**
+   * Rounds that run only while there is work: the returned `arm()` starts them when `pending()` holds and they
+   * do not run yet (the first at a random point of the first interval, as a free-running ticker would); they
+   * repeat every `interval` ms while `pending()` holds, so an idle owner keeps no timer. A throwing `fn` is
+   * reported to `onError`.
+   */
+  whilePending(
+    interval: number,
+    pending: () => boolean,
+    fn: () => void,
+    onError: (e: unknown) => void = () => {},
+  ): () => void {
+    let armed = false;
+    const round = () => {
+      armed = false;
+      try {
+        fn();
+      } catch (e) {
+        onError(e);
+      }
+      if (!pending()) return;
+      armed = true;
+      this.after(interval, round);
+    };
+    return () => {
+      if (armed || this.#stopped || interval <= 0 || !pending()) return;
+      armed = true;
+      this.after(Math.floor(this.#random() * interval) + 1, round);
+    };
+  }
+
   /** Cancels every timer; later calls to after/every do nothing. */
   stop(): void {
     this.#stopped = true;

@@ -32,6 +32,8 @@ Idle targets (0.3% of a core, 60 MiB median) are reported, and enforced with --i
 const IDLE_TARGET = { cpuPercent: 0.3, rssMiB: 60 };
 /** How long a restarted node may take to be caught up again. */
 const RESTART_BUDGET_MS = 120_000;
+/** Signals that stop the run early (every node process is killed first). */
+const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
 /** Pause after the join before the quiet window (the monitor's first rounds, the join's push-pulls). */
 const SETTLE_MS = 10_000;
 
@@ -71,7 +73,7 @@ async function main(args: string[]): Promise<number> {
   const stop = () => {
     fleet.close().finally(() => Deno.exit(130));
   };
-  Deno.addSignalListener("SIGINT", stop);
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
   const t0 = performance.now();
   try {
     console.log(`bench:scale: ${nodes} nodes (${seeds} seeds) in ${fleet.cluster.dir}; load ${Deno.loadavg()}`);
@@ -216,7 +218,7 @@ async function main(args: string[]): Promise<number> {
     row("run stopped by an error", (e as Error).message.split("\n")[0], "", false);
     return report(rows, checks);
   } finally {
-    Deno.removeSignalListener("SIGINT", stop);
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, stop);
     await fleet.close();
   }
 }

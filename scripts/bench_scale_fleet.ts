@@ -24,8 +24,8 @@ export const START_CONCURRENCY = 6;
 const NODE_START_TIMEOUT_MS = 180_000;
 /** The monitor's round interval: its default (each round makes every node post a report). */
 const MONITOR_INTERVAL_MS = 10_000;
-/** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). */
-const COUNT_TIMEOUT_MS = 300;
+/** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). 300 ms was too short for a hundred nodes at load 100+: most polls went unanswered. */
+const COUNT_TIMEOUT_MS = 1_000;
 /** Timeout and retries of a debug or view query. */
 const QUERY = { timeoutMs: 1_000, retries: 3 };
 

@@ -185,16 +185,29 @@ export class MemberTable {
     return out;
   }
 
+  /** Members in state alive (not suspect) other than self: the ones asked to probe indirectly. */
+  aliveOthers(): Address[] {
+    const out: Address[] = [];
+    for (const m of this.#members.values()) if (m.address !== this.self && m.state === "alive") out.push(m.address);
+    return out;
+  }
+
   /**
-   * Next member to probe: a member suspected since the last probe (probed once more, so the
-   * suspect hears of it and refutes, or this node confirms), else a shuffled
-   * round-robin over live members (memberlist order).
+   * A member suspected since the last probe that this node should probe once more (buddy probe:
+   * the suspect hears of it and refutes, or this node confirms), unless its suspicion is already
+   * confirmed by as many members as it expects.
    */
-  nextProbeTarget(): Address | undefined {
+  nextSuspectToProbe(): Address | undefined {
     while (this.#suspectsToProbe.length > 0) {
       const a = this.#suspectsToProbe.shift()!;
-      if (this.#members.get(a)?.state === "suspect") return a;
+      const m = this.#members.get(a);
+      if (m?.state === "suspect" && !(m.suspicion && m.suspicion.confirmations >= m.suspicion.expected)) return a;
     }
+    return undefined;
+  }
+
+  /** Next member to probe in a shuffled round-robin over live members (memberlist order). */
+  nextProbeTarget(): Address | undefined {
     for (let pass = 0; pass < 2; pass++) {
       while (this.#probeIndex < this.#probeOrder.length) {
         const a = this.#probeOrder[this.#probeIndex++];

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Clock } from "../base/clock.ts";
+import type { Clock, TimerId } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
 import type { Departure, MemberCounts, MemberView } from "../node/members.ts";
 import { type Random, randomInt, sample } from "../base/random.ts";
@@ -59,6 +59,9 @@ export interface SwimOptions {
   seeds?: readonly Address[];
 }
 
+/** Fraction of the probe timeout after which a member probing for another sends its nack. */
+const NACK_AT = 0.5;
+
 /** JSON bytes kept aside for the fields around piggybacked rumors. */
 const PROBE_OVERHEAD = 120;
 
@@ -84,13 +87,15 @@ export class Swim implements MemberView {
   #clock: Clock;
   #random: Random;
   #seeds: Address[];
-  #broadcasts = new BroadcastQueue();
+  #broadcasts = new BroadcastQueue(() => this.#armGossip());
   #table: MemberTable;
   #timers: TimerGroup;
   #acks = new Map<number, { ack: () => void; nack: () => void }>();
   #sync: StateSync;
   #seq: number;
   #awareness = 0;
+  /** Starts gossip rounds when rumors are queued (they run only while some are: an idle node has no gossip timer). */
+  #armGossip: () => void = () => {};
   #started = false;
   #stopped = false;
 
@@ -115,6 +120,10 @@ export class Swim implements MemberView {
         this.#adjustAwareness(1);
       },
     });
+    this.#table.onEvent((e) => {
+      if (e.state === "suspect" && e.previous === "alive") this.stats.suspicions++;
+      else if (e.state === "dead") this.stats.deaths++;
+    });
     this.#sync = new StateSync({
       table: this.#table,
       config: this.config,
@@ -135,7 +144,13 @@ export class Swim implements MemberView {
       this.#rpc.handle(c, (m, from) => this.#receive(m, from));
     }
     this.#every(() => this.#scaled(this.config.probeIntervalMs), () => this.#probe());
-    if (this.config.gossipIntervalMs > 0) this.#every(() => this.config.gossipIntervalMs, () => this.#gossip());
+    this.#armGossip = this.#timers.whilePending(
+      this.config.gossipIntervalMs,
+      () => this.#broadcasts.size > 0,
+      () => this.#gossip(),
+      () => this.stats.errors++,
+    );
+    this.#armGossip();
     this.#sync.start((interval, fn) => this.#every(interval, fn));
   }
 
@@ -219,26 +234,49 @@ export class Swim implements MemberView {
 
   // ---- periodic work ----
 
+  /**
+   * One probe tick: the next member of the round-robin, and, besides it, a member suspected since the
+   * last tick (buddy probe). The buddy probe does not take the round-robin's turn: when many members
+   * fail at once, those nobody suspects yet are still probed at the full rate.
+   */
   #probe(): void {
+    const buddy = this.#table.nextSuspectToProbe();
+    if (buddy) this.#probeOne(buddy);
     const target = this.#table.nextProbeTarget();
-    if (!target) return;
+    if (target && target !== buddy) this.#probeOne(target);
+  }
+
+  #probeOne(target: Address): void {
     this.stats.probes++;
     const seq = this.#nextSeq();
     let acked = false;
     let nacks = 0;
     let asked = 0;
-    this.#acks.set(seq, { ack: () => acked = true, nack: () => nacks++ });
+    const timers: { indirect?: TimerId; end?: TimerId } = {};
+    // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
+    this.#acks.set(seq, {
+      ack: () => {
+        if (acked) return;
+        acked = true;
+        this.#acks.delete(seq);
+        this.#timers.cancel(timers.indirect);
+        this.#timers.cancel(timers.end);
+        this.#adjustAwareness(-1);
+      },
+      nack: () => nacks++,
+    });
     // Lifeguard buddy system: tell a suspect that it is suspected, so it refutes at once.
     const m = this.#table.get(target);
     const buddy = m?.state === "suspect"
       ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.self })
       : undefined;
     this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }, buddy));
-    this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
+    timers.indirect = this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
       if (acked) return;
       const peers = sample(
         this.#random,
-        this.#table.liveOthers().filter((a) => a !== target),
+        // memberlist: only members in state alive help (a suspect may be dead and send no nack).
+        this.#table.aliveOthers().filter((a) => a !== target),
         this.config.indirectChecks,
       );
       asked = peers.length;
@@ -247,12 +285,9 @@ export class Swim implements MemberView {
         this.#send(p, MembershipCommand.PingReq, this.#withRumors({ s: seq, t: target }));
       }
     });
-    this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
+    timers.end = this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
       this.#acks.delete(seq);
-      if (acked) {
-        this.#adjustAwareness(-1);
-        return;
-      }
+      if (acked) return;
       // Lifeguard: missing nacks mean the problem may be here, not at the target.
       this.#adjustAwareness(asked > 0 ? asked - nacks : 1);
       this.stats.probeFailures++;
@@ -341,9 +376,14 @@ export class Swim implements MemberView {
       nack: () => {},
     });
     this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }));
+    // The nack goes at half the probe timeout, so it reaches the prober before its probe ends (a nack
+    // arriving after that counts as missing, and raises the prober's awareness for nothing); an ack
+    // still forwards until the full timeout.
+    this.#timers.after(Math.floor(this.config.probeTimeoutMs * NACK_AT), () => {
+      if (!done) this.#send(from, MembershipCommand.Nack, { s: p.seq });
+    });
     this.#timers.after(this.config.probeTimeoutMs, () => {
       this.#acks.delete(seq);
-      if (!done) this.#send(from, MembershipCommand.Nack, { s: p.seq });
       done = true;
     });
   }

@@ -29,6 +29,12 @@ interface Entry {
 export class BroadcastQueue {
   #items = new Map<Address, Entry>();
   #next = 0;
+  #onEnqueue: () => void;
+
+  /** Creates an empty queue; `onEnqueue` is called after every rumor queued (to start gossip rounds). */
+  constructor(onEnqueue: () => void = () => {}) {
+    this.#onEnqueue = onEnqueue;
+  }
 
   /** Rumors still queued. */
   get size(): number {
@@ -46,6 +52,7 @@ export class BroadcastQueue {
       transmits: 0,
       id: this.#next++,
     });
+    this.#onEnqueue();
   }
 
   /**

@@ -30,6 +30,10 @@ export interface SwimStats {
   pushPulls: number;
   /** Push-pulls answered. */
   pushPullReplies: number;
+  /** Members this node moved to suspect (from its own probe or a rumor). */
+  suspicions: number;
+  /** Members this node moved to dead (its suspicion timed out, or a rumor); a graceful leave is not counted. */
+  deaths: number;
 }
 
 /**
@@ -54,5 +58,7 @@ export function newSwimStats(): SwimStats {
     refutes: 0,
     pushPulls: 0,
     pushPullReplies: 0,
+    suspicions: 0,
+    deaths: 0,
   };
 }

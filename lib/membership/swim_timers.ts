@@ -39,14 +39,21 @@ export class TimerGroup {
     return this.#stopped;
   }
 
-  /** Calls `fn` once after `ms` (never after stop). */
-  after(ms: number, fn: () => void): void {
-    if (this.#stopped) return;
+  /** Calls `fn` once after `ms` (never after stop); returns the timer, for {@linkcode TimerGroup.cancel}. */
+  after(ms: number, fn: () => void): TimerId | undefined {
+    if (this.#stopped) return undefined;
     const id = this.#clock.setTimeout(() => {
       this.#ids.delete(id);
       if (!this.#stopped) fn();
     }, ms);
     this.#ids.add(id);
+    return id;
+  }
+
+  /** Cancels a timer of {@linkcode TimerGroup.after} that has not fired (an idle node wakes only when needed). */
+  cancel(id: TimerId | undefined): void {
+    if (id === undefined || !this.#ids.delete(id)) return;
+    this.#clock.clearTimeout(id);
   }
 
   /**
@@ -64,6 +71,37 @@ export class TimerGroup {
       this.after(interval(), tick);
     };
     this.after(Math.floor(this.#random() * interval()) + 1, tick);
+  }
+
+  /**
+   * Rounds that run only while there is work: the returned `arm()` starts them when `pending()` holds and they
+   * do not run yet (the first at a random point of the first interval, as a free-running ticker would); they
+   * repeat every `interval` ms while `pending()` holds, so an idle owner keeps no timer. A throwing `fn` is
+   * reported to `onError`.
+   */
+  whilePending(
+    interval: number,
+    pending: () => boolean,
+    fn: () => void,
+    onError: (e: unknown) => void = () => {},
+  ): () => void {
+    let armed = false;
+    const round = () => {
+      armed = false;
+      try {
+        fn();
+      } catch (e) {
+        onError(e);
+      }
+      if (!pending()) return;
+      armed = true;
+      this.after(interval, round);
+    };
+    return () => {
+      if (armed || this.#stopped || interval <= 0 || !pending()) return;
+      armed = true;
+      this.after(Math.floor(this.#random() * interval) + 1, round);
+    };
   }
 
   /** Cancels every timer; later calls to after/every do nothing. */

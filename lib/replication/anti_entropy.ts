@@ -71,6 +71,9 @@ export interface AntiEntropyResult {
   truncated: number;
 }
 
+/** Longest reuse of digest tables while the store is unchanged (ms). */
+const DIGEST_REUSE_MS = 60_000;
+
 /** Options of one anti-entropy round. */
 export interface AntiEntropyRunOptions {
   /**
@@ -95,7 +98,7 @@ export interface AntiEntropyRunOptions {
  */
 export class AntiEntropy {
   #deps: ReplicaDeps;
-  #cache: { at: number; ring: Ring; table: Map<Address, Uint32Array> } | undefined;
+  #cache: { at: number; ring: Ring; changes: number; table: Map<Address, Uint32Array> } | undefined;
   #neighbours: { ring: Ring; n: number; peers: Address[] } | undefined;
   #running: Promise<AntiEntropyResult> | undefined;
 
@@ -133,9 +136,16 @@ export class AntiEntropy {
     const { self, store, placement, replica, config, clock } = this.#deps;
     const ring = placement.ring();
     const now = clock.now();
-    if (this.#cache && this.#cache.ring === ring && now - this.#cache.at < config.digestCacheMs) {
-      return this.#cache.table;
+    const c = this.#cache;
+    // Reused within digestCacheMs, and while the store has not changed (an idle node scans nothing), but not
+    // longer than DIGEST_REUSE_MS: entries past the tombstone grace leave the digests without a store change.
+    if (
+      c && c.ring === ring &&
+      (now - c.at < config.digestCacheMs || (c.changes === store.changes && now - c.at < DIGEST_REUSE_MS))
+    ) {
+      return c.table;
     }
+    const changes = store.changes;
     const n = placement.n(), B = config.digestBuckets;
     const table = new Map<Address, Uint32Array>();
     for (const [key, e] of store.entries()) {
@@ -153,7 +163,7 @@ export class AntiEntropy {
         d[b + 1] = (d[b + 1] + h2) >>> 0;
       }
     }
-    this.#cache = { at: now, ring, table };
+    this.#cache = { at: now, ring, changes, table };
     return table;
   }
 
@@ -191,7 +201,6 @@ export class AntiEntropy {
 
   async #run(): Promise<AntiEntropyResult> {
     const { stats, clock } = this.#deps;
-    this.#cache = undefined;
     const result: AntiEntropyResult = {
       peers: 0,
       differingBuckets: 0,

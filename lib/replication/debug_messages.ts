@@ -88,6 +88,18 @@ export interface ReplicationDebugStats extends ReplicationStats {
   n: number;
   /** The replication settings that shape placement and quorums. */
   config: { n: number; w: number; r: number; virtualNodes: number };
+  /** The membership's own counters, when the node runs SWIM. */
+  membership?: MembershipCounters;
+}
+
+/** Failure-detection counters of a node's membership (cumulative), as the stats query reports them. */
+export interface MembershipCounters {
+  /** Members this node began to suspect. */
+  suspicions: number;
+  /** Members this node declared dead. */
+  deaths: number;
+  /** Suspicions of itself this node refuted. */
+  refutes: number;
 }
 
 /**
@@ -200,6 +212,10 @@ export function parseReplicationDebugStats(header: unknown): ReplicationDebugSta
   if (!h || typeof h.self !== "string" || !Array.isArray(h.members) || fieldsOf(h.config) === null) return null;
   for (const k of ["keys", "entries", "tombstones", "owned", "notOwned", "hints", "bytes", "n"]) {
     if (typeof h[k] !== "number") return null;
+  }
+  if (h.membership !== undefined) {
+    const m = fieldsOf(h.membership);
+    if (!m || ["suspicions", "deaths", "refutes"].some((k) => typeof m[k] !== "number")) return null;
   }
   return h as unknown as ReplicationDebugStats;
 }

@@ -20,6 +20,7 @@ import {
   type HeldKey,
   keysPageHeader,
   type MemberRow,
+  type MembershipCounters,
   membersPageHeader,
   parseKeysPage,
   parseKeysPageRequest,
@@ -107,6 +108,7 @@ export function replicationDebugStats(source: DebugSource): ReplicationDebugStat
     else notOwned++;
   }
   const c = source.config;
+  const membership = (source.members as { stats?: MembershipCounters }).stats;
   return {
     self,
     keys: store.liveKeys,
@@ -119,6 +121,7 @@ export function replicationDebugStats(source: DebugSource): ReplicationDebugStat
     members: source.members.alive(),
     n: source.placement.n(),
     config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
+    ...(membership ? { membership } : {}),
     ...source.stats,
   };
 }

@@ -107,6 +107,11 @@ export function attachCluster(
     if (joinGate) putStat(s, "join_held", joinGate.stats.held);
     // Invariants broken in this process (base/assert.ts): 0 unless KVStore has a bug.
     putStat(s, "assertions_failed", assertionsFailed());
+    if (members instanceof Swim) {
+      putStat(s, "swim_suspicions", members.stats.suspicions);
+      putStat(s, "swim_deaths", members.stats.deaths);
+      putStat(s, "swim_refutes", members.stats.refutes);
+    }
     return s;
   });
   ctx.onClose(() => {

@@ -156,7 +156,8 @@ export class RoleProcess extends WatchedProcess {
 }
 
 /**
- * Starts a node process on `port` and waits until it listens.
+ * Starts a node process on `port` and waits until it listens (at most `options.startTimeoutMs`,
+ * default 30 s).
  *
  * @example
  * ```ts ignore
@@ -167,11 +168,11 @@ export class RoleProcess extends WatchedProcess {
 export async function startNodeProcess(
   port: number,
   args: string[] = [],
-  options: RoleCommandOptions & { echo?: boolean; name?: string } = {},
+  options: RoleCommandOptions & { echo?: boolean; name?: string; startTimeoutMs?: number } = {},
 ): Promise<RoleProcess> {
   const p = new RoleProcess(options.name ?? `node:${port}`, "node", ["--port", String(port), ...args], options);
   try {
-    await p.waitFor(/listening on udp/);
+    await p.waitFor(/listening on udp/, options.startTimeoutMs);
   } catch (e) {
     await p.stop("SIGKILL");
     throw e;

@@ -32,6 +32,11 @@ import { Swim } from "../membership/swim.ts";
 import type { FrameAuth } from "../wire/frame.ts";
 import { fleetKeyring } from "../wire/fleet_auth.ts";
 
+/** Time between two expiries of the at-most-once reply cache while it holds replies (ms). */
+const REPLY_EXPIRY_MS = 1_000;
+/** The same while it is empty (an idle node): a request expires old replies itself. */
+const REPLY_EXPIRY_IDLE_MS = 10_000;
+
 /** Default store capacity: 64 MiB. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
@@ -209,7 +214,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     durability: persistence,
     internalTransport: internal,
   });
-  const expiry = setIntervalOn(clock, () => node.replyCache.expire(clock.now()), 1_000);
+  // Expiry every second while replies are cached; an empty cache is looked at rarely (requests expire too).
+  const expiry = setIntervalOn(
+    clock,
+    () => node.replyCache.expire(clock.now()),
+    () => node.replyCache.size > 0 ? REPLY_EXPIRY_MS : REPLY_EXPIRY_IDLE_MS,
+  );
   node.onClose(() => {
     for (const fn of closers.splice(0)) fn();
     expiry();
@@ -283,8 +293,9 @@ function openDataDir(dir: string, fsync: FsyncPolicy | undefined, store: MemoryS
   }
 }
 
-/** Repeats `fn` every `ms` on `clock`; returns a function that stops it. */
-export function setIntervalOn(clock: Clock, fn: () => void, ms: number): () => void {
+/** Repeats `fn` every `ms` on `clock` (a function: read again after each run); returns a function that stops it. */
+export function setIntervalOn(clock: Clock, fn: () => void, ms: number | (() => number)): () => void {
+  const interval = typeof ms === "number" ? () => ms : ms;
   let stopped = false;
   let timer: TimerId = 0;
   const tick = () => {
@@ -292,10 +303,10 @@ export function setIntervalOn(clock: Clock, fn: () => void, ms: number): () => v
     try {
       fn();
     } finally {
-      if (!stopped) timer = clock.setTimeout(tick, ms);
+      if (!stopped) timer = clock.setTimeout(tick, interval());
     }
   };
-  timer = clock.setTimeout(tick, ms);
+  timer = clock.setTimeout(tick, interval());
   return () => {
     stopped = true;
     clock.clearTimeout(timer);

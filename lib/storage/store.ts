@@ -68,6 +68,7 @@ export class MemoryStore {
   #nodeIndex = new Map<string, number>();
   #bytes = 0;
   #live = 0;
+  #changes = 0;
   /** Receives every change (persistence). */
   listener?: StoreListener;
 
@@ -90,6 +91,11 @@ export class MemoryStore {
   /** Number of live (non-tombstone) keys. */
   get liveKeys(): number {
     return this.#live;
+  }
+
+  /** Counts every change (a set, a delete, a clear): an unchanged count means unchanged contents. */
+  get changes(): number {
+    return this.#changes;
   }
 
   /** Number of entries including tombstones. */
@@ -148,6 +154,7 @@ export class MemoryStore {
     table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
+    this.#changes++;
     this.listener?.set(key, {
       value: this.#valueAt(record),
       version: entry.version,
@@ -175,6 +182,7 @@ export class MemoryStore {
     if (!tombstone) this.#live--;
     this.#arena.release(table.segment(record), table.length(record));
     table.remove(record);
+    this.#changes++;
   }
 
   /** Deletes every entry. */
@@ -183,6 +191,7 @@ export class MemoryStore {
     this.#arena = this.#newArena(this.#arena.segmentBytes);
     this.#bytes = 0;
     this.#live = 0;
+    this.#changes++;
     this.listener?.clear();
   }
 
@@ -212,6 +221,7 @@ export class MemoryStore {
 
   /** Deletes tombstones whose version time is older than `beforeT` (HLC units); returns how many. */
   collectTombstones(beforeT: number): number {
+    if (this.#table.size === this.#live) return 0; // no tombstone: no scan (an idle node calls this every round)
     const old: string[] = [];
     const table = this.#table;
     for (let record = 0; record < table.capacity; record++) {

@@ -109,6 +109,38 @@ async function convergeThenDetect(seed: number): Promise<void> {
   }
 }
 
+/** At 100 nodes, every survivor declares 10 nodes killed at once dead within this (issue 24). */
+const DETECT_100_MS = 15_000;
+
+Deno.test("100 LAN nodes: 10 killed at once are declared dead by every survivor", async () => {
+  for (const seed of seedsFrom(13)) await killTenOfHundred(seed);
+  printRanges();
+});
+
+async function killTenOfHundred(seed: number): Promise<void> {
+  const s = sim({ seed });
+  try {
+    await s.addNodes(100);
+    await s.until(() => agreed(s), { limitMs: 60_000 });
+    const events = recordEvents(s);
+    s.clock.advance(60_000);
+    const quiet = events.filter((x) => x.e.state !== "alive").length;
+    assert.equal(quiet, 0, "no suspicion in a quiet minute without loss");
+    const victims = Array.from({ length: 10 }, (_, i) => Simulation.address(7 + 9 * i));
+    for (const v of victims) s.kill(v);
+    const others = s.addresses();
+    const detect = await s.until(
+      () => others.every((a) => victims.every((v) => stateOf(s, a, v) === "dead")),
+      { limitMs: 120_000 },
+    );
+    within("all 90 survivors declare the 10 killed dead", detect, DETECT_100_MS);
+    const wrong = events.filter((x) => x.e.state === "dead" && !victims.includes(x.e.address));
+    assert.deepEqual(wrong.map((x) => `${x.observer} declared ${x.e.address} dead`), []);
+  } finally {
+    s.close();
+  }
+}
+
 Deno.test("50 LAN nodes with 10% message loss: no live node is declared dead in 10 minutes", async () => {
   for (const seed of seedsFrom(12)) await noFalseDeathsUnderLoss(seed);
   printRanges();

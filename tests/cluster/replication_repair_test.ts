@@ -74,6 +74,30 @@ Deno.test("anti-entropy: digests of replicas in sync are equal, and a round in s
   }
 });
 
+Deno.test("anti-entropy: an idle node reuses its digests (no store scan) until its store changes", async () => {
+  const c = new SimCluster({ seed: 23 });
+  try {
+    c.startReplicas([0, 1, 2, 3].map(addr));
+    await writeKeys(c, 100);
+    const node = c.replica(addr(0));
+    await c.run(node.executor.antiEntropy.run());
+    let scans = 0;
+    const entries = node.store.entries.bind(node.store);
+    node.store.entries = () => (scans++, entries());
+    await c.advance(2 * c.replicaConfig.digestCacheMs);
+    const idle = await c.run(node.executor.antiEntropy.run());
+    assert.equal(idle.differingBuckets, 0);
+    assert.equal(scans, 0, "an unchanged store is not scanned again");
+    assert.equal(node.store.collectTombstones(Number.MAX_SAFE_INTEGER), 0, "no tombstone: nothing collected");
+    await writeKeys(c, 1, "late", [addr(0)]);
+    await c.advance(2 * c.replicaConfig.digestCacheMs);
+    await c.run(node.executor.antiEntropy.run());
+    assert.ok(scans >= 1, "a changed store is scanned for new digests");
+  } finally {
+    c.close();
+  }
+});
+
 Deno.test("membership change: 2 nodes join; keys move to their new owners and leave the old ones", async () => {
   const c = new SimCluster({
     seed: 23,

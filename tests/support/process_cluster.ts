@@ -71,6 +71,10 @@ export interface ProcessClusterOptions {
   stopSignal?: Deno.Signal;
   /** Prefix of the temporary directory (default `kvstore-cluster-`). */
   dirPrefix?: string;
+  /** How long a node may take to listen (default 30 s; a hundred nodes on two busy cores take longer). */
+  startTimeoutMs?: number;
+  /** Round interval of the in-process monitor (default 5 s). */
+  monitorIntervalMs?: number;
 }
 
 /** How {@linkcode ProcessCluster.startNode} starts one node, where it differs from the cluster's options. */
@@ -173,7 +177,7 @@ export class ProcessCluster {
       this.#monitor = await startMonitor({
         port: 0,
         fleet: parseFleet(this.fleetText(), "test"),
-        config: { intervalMs: 5_000 },
+        config: { intervalMs: this.#options.monitorIntervalMs ?? 5_000 },
         tcpProbe: null,
       });
       this.#monitorUrl = this.#monitor.url;
@@ -252,6 +256,7 @@ export class ProcessCluster {
     this.#started.set(address, { args, options });
     const p = await startNodeProcess(this.ports[i], ["--config", config, ...argv], {
       permissionSet: options.permissionSet ?? this.#options.permissionSet,
+      startTimeoutMs: this.#options.startTimeoutMs,
     });
     this.procs.set(address, p);
     return p;

@@ -1,0 +1,264 @@
+/**
+ * The fleet of `deno task bench:scale`: a {@linkcode ProcessCluster} of node processes on loopback joined
+ * from a few seeds, with what the benchmark asks of it: membership counts of every node (one kept client
+ * each), CPU time and RSS of every process (from `/proc`), each node's membership counters (debug stats
+ * query), its catch-up state (view query), and the monitor's round coverage.
+ *
+ * @module
+ */
+import { realClock } from "../lib/base/clock.ts";
+import { KVClient } from "../lib/client/client.ts";
+import type { SwimStats } from "../lib/membership/swim_stats.ts";
+import { UdpTransport } from "../lib/net/udp_transport.ts";
+import { askView, type ViewAnswer } from "../lib/replication/catch_up.ts";
+import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
+import { Ring } from "../lib/replication/ring.ts";
+import { ClusterKeyring } from "../lib/wire/keyring.ts";
+import { Rpc } from "../lib/wire/rpc.ts";
+import { ProcessCluster } from "../tests/support/process_cluster.ts";
+import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+
+/** Node processes started at the same time (each start costs about half a core-second). */
+export const START_CONCURRENCY = 6;
+/** How long one node may take to listen (a hundred starting on two busy cores take minutes in all). */
+const NODE_START_TIMEOUT_MS = 180_000;
+/** The monitor's round interval: its default (each round makes every node post a report). */
+const MONITOR_INTERVAL_MS = 10_000;
+/** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). 300 ms was too short for a hundred nodes at load 100+: most polls went unanswered. */
+const COUNT_TIMEOUT_MS = 1_000;
+/** Timeout and retries of a debug or view query. */
+const QUERY = { timeoutMs: 1_000, retries: 3 };
+
+/** A snapshot of one node process. */
+export interface ProcSample {
+  /** CPU time used so far (ms). */
+  cpuMs: number;
+  /** Resident memory (bytes). */
+  rssBytes: number;
+}
+
+/** Membership counters that matter for false alarms. */
+export type SwimCounters = Pick<SwimStats, "suspicions" | "deaths" | "refutes">;
+
+/** What the benchmark reads of one closed monitor round. */
+export interface RoundFigures {
+  /** Sequence number. */
+  index: number;
+  /** When the monitor started it (ms since epoch). */
+  startedAt: number;
+  /** Known nodes when it started. */
+  expected: number;
+  /** Nodes that reported for it. */
+  reported: number;
+  /** Time until 90 % of the reports arrived (ms), if reached. */
+  t90?: number;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (x: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** The benchmark's fleet: see the module documentation. */
+export class ScaleFleet {
+  /** The underlying cluster (directory, fleet file, processes). */
+  readonly cluster: ProcessCluster;
+  #clients = new Map<string, KVClient>();
+  #debug: ClusterDebugClient;
+  #transport: UdpTransport;
+  #rpc: Rpc;
+
+  private constructor(cluster: ProcessCluster, debug: ClusterDebugClient, transport: UdpTransport) {
+    this.cluster = cluster;
+    this.#debug = debug;
+    this.#transport = transport;
+    this.#rpc = new Rpc(transport, realClock, { auth: ClusterKeyring.fromHex(cluster.clusterKeys) });
+    transport.onReceive((d, from) => this.#rpc.receive(d, from));
+  }
+
+  /** Makes the directory, fleet file (listing the first `seeds` addresses) and monitor; starts no node. */
+  static async create(nodes: number, seeds: number): Promise<ScaleFleet> {
+    const cluster = await ProcessCluster.create({
+      size: nodes,
+      fleetSize: Math.min(seeds, nodes),
+      monitor: "in-process",
+      dirPrefix: "kvstore-scale-",
+      startTimeoutMs: NODE_START_TIMEOUT_MS,
+      monitorIntervalMs: MONITOR_INTERVAL_MS,
+      clientOptions: { timeoutMs: 200, retries: 4 },
+    });
+    try {
+      const debug = await ClusterDebugClient.open("127.0.0.1", ClusterKeyring.fromHex(cluster.clusterKeys));
+      return new ScaleFleet(cluster, debug, await UdpTransport.listen("127.0.0.1", 0));
+    } catch (e) {
+      await cluster.close();
+      throw e;
+    }
+  }
+
+  /** Every address of the fleet. */
+  get addresses(): string[] {
+    return this.cluster.addresses;
+  }
+
+  /** Addresses of the running nodes. */
+  get running(): string[] {
+    return [...this.cluster.procs.keys()];
+  }
+
+  /** Starts the nodes at `addresses`, {@linkcode START_CONCURRENCY} at a time; resolves when all listen. */
+  async start(addresses: readonly string[]): Promise<void> {
+    await pool(addresses, START_CONCURRENCY, (a) => this.cluster.startNode(a));
+  }
+
+  /** A kept client of `address`. */
+  async client(address: string): Promise<KVClient> {
+    let c = this.#clients.get(address);
+    if (!c) this.#clients.set(address, c = await KVClient.connect(address, { timeoutMs: 200, retries: 4 }));
+    return c;
+  }
+
+  /** The membership count of each of `of` (-1 when it does not answer in time). */
+  async counts(of: readonly string[]): Promise<number[]> {
+    return await Promise.all(of.map(async (a) => {
+      let c = this.#clients.get(a);
+      if (!c) this.#clients.set(a, c = await KVClient.connect(a, { timeoutMs: COUNT_TIMEOUT_MS, retries: 0 }));
+      try {
+        return await c.membershipCount();
+      } catch {
+        return -1;
+      }
+    }));
+  }
+
+  /**
+   * Polls `of` every `intervalMs` until each counts `count`; resolves with the time (ms after `since`,
+   * a `performance.now()`) each node first did, or rejects after `timeoutMs` naming the nodes that never did.
+   */
+  async waitForCount(
+    of: readonly string[],
+    count: number,
+    since: number,
+    timeoutMs: number,
+    intervalMs = 250,
+  ): Promise<number[]> {
+    const first = new Array<number>(of.length).fill(NaN);
+    const deadline = since + timeoutMs;
+    for (;;) {
+      const counts = await this.counts(of);
+      const now = performance.now();
+      counts.forEach((n, i) => {
+        if (n === count && Number.isNaN(first[i])) first[i] = now - since;
+      });
+      if (first.every((t) => !Number.isNaN(t))) return first;
+      if (now > deadline) {
+        const late = of.filter((_, i) => Number.isNaN(first[i]));
+        throw new Error(
+          `${late.length} of ${of.length} nodes did not count ${count} members within ${timeoutMs} ms ` +
+            `(${late.slice(0, 5).join(", ")}${late.length > 5 ? ", …" : ""}; last counts: ${
+              [...new Set(counts)].sort((a, b) => a - b).join(", ")
+            })`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** CPU time and RSS of every running node process, by address. */
+  sample(): Map<string, ProcSample> {
+    const out = new Map<string, ProcSample>();
+    for (const [a, p] of this.cluster.procs) {
+      out.set(a, { cpuMs: processCpuMs(p.child.pid), rssBytes: processRssBytes(p.child.pid) });
+    }
+    return out;
+  }
+
+  /** The membership counters of each of `of` (nodes that do not answer are left out). */
+  async swimCounters(of: readonly string[]): Promise<Map<string, SwimCounters>> {
+    const out = new Map<string, SwimCounters>();
+    await pool(of, 16, async (a) => {
+      try {
+        const s = (await this.#debug.stats(a, QUERY)).membership;
+        if (s) out.set(a, { suspicions: s.suspicions, deaths: s.deaths, refutes: s.refutes });
+      } catch { /* counted as missing by the caller */ }
+    });
+    return out;
+  }
+
+  /** For each of `of`: the members it does not see alive or suspect among `expectedAlive`. */
+  async notAlive(of: readonly string[], expectedAlive: ReadonlySet<string>): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    await pool(of, 16, async (a) => {
+      try {
+        const { members } = await this.#debug.members(a, QUERY);
+        const bad = members.filter((m) => expectedAlive.has(m.address) && m.state !== "alive" && m.state !== "suspect");
+        if (bad.length > 0) out.set(a, bad.map((m) => `${m.address} ${m.state}`));
+      } catch {
+        out.set(a, ["(no answer)"]);
+      }
+    });
+    return out;
+  }
+
+  /** How `peer` is doing (its catch-up state); undefined without an answer. */
+  view(peer: string): Promise<ViewAnswer | undefined> {
+    return askView(this.#rpc, peer, peer, { viewTimeoutMs: QUERY.timeoutMs, viewRetries: QUERY.retries });
+  }
+
+  /** The monitor's closed rounds, newest first. */
+  async rounds(limit = 200): Promise<RoundFigures[]> {
+    const res = await fetch(`${this.cluster.monitorUrl}/api/rounds?limit=${limit}`);
+    return ((await res.json()) as { rounds: RoundFigures[] }).rounds;
+  }
+
+  /** Forgets the kept client of `address` (its node stopped). */
+  forget(address: string): void {
+    this.#clients.get(address)?.close();
+    this.#clients.delete(address);
+  }
+
+  /** Closes clients and sockets, kills every node process, closes the monitor, removes the directory. */
+  async close(): Promise<void> {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+    this.#debug.close();
+    this.#rpc.close();
+    this.#transport.close();
+    await this.cluster.close();
+  }
+}
+
+/**
+ * Waves of a rolling restart: groups of `members` in which no two share a key range on the ring
+ * (`Ring.neighbours`), greedily, in address order.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(restartWaves(["a:1", "b:1", "c:1", "d:1"], 3, 256).length); // 4: every pair shares a range
+ * ```
+ */
+export function restartWaves(members: readonly string[], n: number, virtualNodes: number): string[][] {
+  const ring = new Ring(members, virtualNodes);
+  const waves: { nodes: string[]; blocked: Set<string> }[] = [];
+  for (const m of ring.members) {
+    const near = ring.neighbours(m, n);
+    let wave = waves.find((w) => !w.blocked.has(m) && !w.nodes.some((x) => near.has(x)));
+    if (!wave) waves.push(wave = { nodes: [], blocked: new Set() });
+    wave.nodes.push(m);
+    for (const x of near) wave.blocked.add(x);
+  }
+  return waves.map((w) => w.nodes);
+}

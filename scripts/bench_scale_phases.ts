@@ -1,0 +1,183 @@
+/**
+ * Phases of `deno task bench:scale`: the quiet window (idle CPU and RSS per node, false alarms), the
+ * workload (every acknowledged write recorded) and the key check (what was lost, and whether by design:
+ * every owner of the key killed, from the ring the writes were placed on).
+ *
+ * @module
+ */
+import { KeyNotFoundError } from "../lib/client/errors.ts";
+import { toKey } from "../lib/client/keys.ts";
+import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
+import { Ring } from "../lib/replication/ring.ts";
+import { pool, type ScaleFleet } from "./bench_scale_fleet.ts";
+
+/** One row of the table. */
+export interface Row {
+  /** What was measured. */
+  measure: string;
+  /** The figure. */
+  value: string;
+  /** The bound or target, if any. */
+  target: string;
+  /** Whether the invariant held (undefined: a figure, not an invariant). */
+  ok?: boolean;
+}
+
+/** A failed invariant. */
+export interface Check {
+  /** Which. */
+  what: string;
+  /** The figure that failed it. */
+  detail: string;
+}
+
+/** What the quiet window measured. */
+export interface IdleFigures {
+  /** Median and max CPU per node, percent of one core. */
+  cpuMedian: number;
+  /** See cpuMedian. */
+  cpuMax: number;
+  /** Median and max RSS per node at the end of the window (MiB). */
+  rssMedianMiB: number;
+  /** See rssMedianMiB. */
+  rssMaxMiB: number;
+  /** Suspicions, deaths and refutations counted by all nodes together during the window. */
+  alarms: { suspicions: number; deaths: number; refutes: number };
+}
+
+/** Puts in flight at once during the workload. */
+const WORKLOAD_CONCURRENCY = 16;
+/** Value bytes of a workload key (≈ 100 B). */
+const VALUE_BYTES = 100;
+/** Reads of one key tried (each through another survivor) before it counts as unanswered. */
+const READ_ATTEMPTS = 6;
+
+function quantile(xs: number[], q: number): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+/** Measures every node over `windowMs` of doing nothing. */
+export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<IdleFigures> {
+  const of = fleet.running;
+  const counters0 = await fleet.swimCounters(of);
+  const s0 = fleet.sample();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, windowMs));
+  const s1 = fleet.sample();
+  const elapsed = performance.now() - t0;
+  const counters1 = await fleet.swimCounters(of);
+  const cpu: number[] = [], rss: number[] = [];
+  for (const [a, end] of s1) {
+    const start = s0.get(a);
+    if (!start) continue;
+    cpu.push((100 * (end.cpuMs - start.cpuMs)) / elapsed);
+    rss.push(end.rssBytes / 2 ** 20);
+  }
+  const alarms = { suspicions: 0, deaths: 0, refutes: 0 };
+  for (const [a, c] of counters1) {
+    const b = counters0.get(a);
+    if (!b) continue;
+    alarms.suspicions += c.suspicions - b.suspicions;
+    alarms.deaths += c.deaths - b.deaths;
+    alarms.refutes += c.refutes - b.refutes;
+  }
+  return {
+    cpuMedian: quantile(cpu, 0.5),
+    cpuMax: Math.max(...cpu),
+    rssMedianMiB: quantile(rss, 0.5),
+    rssMaxMiB: Math.max(...rss),
+    alarms,
+  };
+}
+
+/** The value written for key `i` (recognisable, so a wrong value is told from a lost one). */
+function valueOf(key: string): string {
+  return `${key}=`.padEnd(VALUE_BYTES, "v");
+}
+
+/** Writes `count` keys through every running node in turn; returns the acknowledged ones. */
+export async function writeKeys(
+  fleet: ScaleFleet,
+  count: number,
+): Promise<{ acked: Map<string, string>; opsPerSec: number; errors: Map<string, number> }> {
+  const acked = new Map<string, string>();
+  const errors = new Map<string, number>();
+  const nodes = fleet.running;
+  const keys = Array.from({ length: count }, (_, i) => `scale:${i}`);
+  const t0 = performance.now();
+  await pool(keys, WORKLOAD_CONCURRENCY, async (key, i) => {
+    const value = valueOf(key);
+    try {
+      await (await fleet.client(nodes[i % nodes.length])).put(key, value);
+      acked.set(key, value);
+    } catch (e) {
+      // Not acknowledged: not checked later; counted by kind for the table.
+      const kind = (e as Error).name === "Error" ? (e as Error).message.slice(0, 40) : (e as Error).name;
+      errors.set(kind, (errors.get(kind) ?? 0) + 1);
+    }
+  });
+  return { acked, opsPerSec: count / ((performance.now() - t0) / 1000), errors };
+}
+
+/** What the key check found. */
+export interface KeyCheck {
+  /** Acknowledged keys read back. */
+  checked: number;
+  /** Acknowledged keys whose every owner was killed. */
+  allOwnersKilled: number;
+  /** Of those, how many are gone. */
+  lostByDesign: number;
+  /** Other keys not found. */
+  lost: number;
+  /** Keys no survivor answered for in {@linkcode READ_ATTEMPTS} tries (not counted as lost). */
+  unanswered: number;
+  /** Keys that read back another value. */
+  wrong: number;
+}
+
+/**
+ * Reads every acknowledged key back through the survivors; a key missing is lost by design when every
+ * owner it had on the ring of all `fleet.addresses` (where it was written) is among `killed`.
+ */
+export async function checkKeys(
+  fleet: ScaleFleet,
+  acked: ReadonlyMap<string, string>,
+  killed: readonly string[],
+  survivors: readonly string[],
+): Promise<KeyCheck> {
+  const c = DEFAULT_REPLICATION_CONFIG;
+  const ring = new Ring(fleet.addresses, c.virtualNodes);
+  const dead = new Set(killed);
+  const out: KeyCheck = { checked: 0, allOwnersKilled: 0, lostByDesign: 0, lost: 0, unanswered: 0, wrong: 0 };
+  const examples: string[] = [];
+  await pool([...acked], WORKLOAD_CONCURRENCY, async ([key, value], i) => {
+    const byDesign = ring.preferenceList(toKey(key), c.n).every((o) => dead.has(o));
+    if (byDesign) out.allOwnersKilled++;
+    out.checked++;
+    let got: string | undefined;
+    let notFound = false;
+    for (let attempt = 0; attempt < READ_ATTEMPTS && got === undefined && !notFound; attempt++) {
+      try {
+        got = new TextDecoder().decode(
+          await (await fleet.client(survivors[(i + attempt) % survivors.length])).get(key),
+        );
+      } catch (e) {
+        notFound = e instanceof KeyNotFoundError;
+      }
+    }
+    if (got === undefined) {
+      if (byDesign) out.lostByDesign++;
+      else if (!notFound) out.unanswered++;
+      else {
+        out.lost++;
+        if (examples.length < 5) examples.push(`${key} lost`);
+      }
+    } else if (got !== value) {
+      out.wrong++;
+      if (examples.length < 5) examples.push(`${key} reads ${got.slice(0, 20)}…`);
+    }
+  });
+  for (const e of examples) console.log(`    ${e}`);
+  return out;
+}

@@ -10,6 +10,7 @@ import { realClock } from "../lib/base/clock.ts";
 import { KVClient } from "../lib/client/client.ts";
 import type { SwimStats } from "../lib/membership/swim_stats.ts";
 import { UdpTransport } from "../lib/net/udp_transport.ts";
+import { InternalAddressBook } from "../lib/net/internal_address.ts";
 import { askView, type ViewAnswer } from "../lib/replication/catch_up.ts";
 import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
 import { Ring } from "../lib/replication/ring.ts";
@@ -85,7 +86,11 @@ export class ScaleFleet {
     this.cluster = cluster;
     this.#debug = debug;
     this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock, { auth: ClusterKeyring.fromHex(cluster.clusterKeys) });
+    // Nodes take internal queries (askView) at their internal port, the client port + 10000.
+    this.#rpc = new Rpc(transport, realClock, {
+      auth: ClusterKeyring.fromHex(cluster.clusterKeys),
+      addresses: new InternalAddressBook(),
+    });
     transport.onReceive((d, from) => this.#rpc.receive(d, from));
   }
 

@@ -12,6 +12,8 @@ import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { formatTable, ResultWatcher } from "../../lib/admin/watch.ts";
 import { VirtualClock } from "../../lib/base/clock.ts";
 import { UdpTransport } from "../../lib/net/udp_transport.ts";
+import { defaultInternalPort } from "../../lib/net/internal_address.ts";
+import { freeUdpPorts } from "../../lib/roles/process_launcher.ts";
 import { makeKeys } from "./admin_keys.ts";
 import { kvctl as runKvctl, type KvctlRun } from "../support/child_processes.ts";
 import { poll, sleep } from "../support/real_time.ts";
@@ -22,12 +24,14 @@ function kvctl(args: string[], cwd: string): Promise<KvctlRun> {
 }
 
 /** A UDP socket in place of a node: it never answers and keeps every datagram that reaches it. */
+/** A node that never answers: its address, and what reached its internal port (client port + 10000). */
 async function fakeNode(): Promise<{ address: string; received: Uint8Array[]; close(): Promise<void> }> {
-  const t = await UdpTransport.listen("127.0.0.1", 0);
+  const [port] = freeUdpPorts(1);
+  const t = await UdpTransport.listen("127.0.0.1", defaultInternalPort(port));
   const received: Uint8Array[] = [];
   t.onReceive((d) => received.push(d));
   return {
-    address: t.address,
+    address: `127.0.0.1:${port}`,
     received,
     async close() {
       t.close();

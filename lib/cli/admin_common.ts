@@ -322,15 +322,11 @@ export async function sendAndFollow(
   return code;
 }
 
-/**
- * The --json document of run and push: the command's outcome (see docs/kvctl.md).
- *
- * @example
- * ```ts ignore
- * printJson(followJson("run", c));
- * ```
- */
-export function followJson(verb: string, c: Common): Record<string, unknown> {
+/** The --json document of run and push: the verb, what following saw (if it got that far), the exit code. */
+export type FollowJson = { verb: string; code: number } & Partial<FollowOutcome>;
+
+/** The --json document of run and push (see docs/kvctl.md), e.g. `printJson(followJson("run", c))`. */
+export function followJson(verb: string, c: Common): FollowJson {
   return { verb, ...(c.last ?? {}), code: c.last?.code ?? 1 };
 }
 

@@ -8,7 +8,7 @@ import { KeyNotFoundError } from "../client/errors.ts";
 import { hexKey, toKey } from "../client/keys.ts";
 import { utf8Encoder } from "../base/bytes.ts";
 import { parseDuration, parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
-import { firstAnswering, resolveTargets } from "./kvctl_target.ts";
+import { firstAnswering, resolveTargets, type Targets } from "./kvctl_target.ts";
 import { membersVerb } from "./kvctl_members.ts";
 import type { KvctlVerb } from "./kvctl_verb.ts";
 import { ADMIN_VERBS } from "./admin_verbs.ts";
@@ -126,28 +126,71 @@ async function kvctlVerb(args: string[]): Promise<number> {
       `kvctl: unknown verb "${verb}". Verbs: ${[...VERBS, ...extraVerbs.keys()].join(", ")}. Run kvctl --help.`,
     );
   }
-  const { values, positionals } = parseFlags(`kvctl ${verb}`, args.slice(1), {
-    node: { type: "string" },
-    config: { type: "string" },
-    hex: { type: "boolean" },
-    file: { type: "string" },
-    count: { type: "boolean" },
-    timeout: { type: "string" },
-    retries: { type: "string" },
-    empty: { type: "boolean" },
-    yes: { type: "boolean" },
-    ...JSON_FLAG,
-  });
-  if (values.help) {
+  return await dataVerb(verb, args.slice(1));
+}
+
+/** The options of the data verbs (put, get, …, shutdown). */
+const DATA_FLAGS = {
+  node: { type: "string" },
+  config: { type: "string" },
+  hex: { type: "boolean" },
+  file: { type: "string" },
+  count: { type: "boolean" },
+  timeout: { type: "string" },
+  retries: { type: "string" },
+  empty: { type: "boolean" },
+  yes: { type: "boolean" },
+  ...JSON_FLAG,
+} as const;
+
+/** The parsed options of a data verb. */
+type DataFlags = ReturnType<typeof parseFlags<typeof DATA_FLAGS>>["values"];
+
+/** One data verb, checked and resolved: what it acts on and how it reaches the nodes. */
+interface DataRun {
+  verb: string;
+  flags: DataFlags;
+  /** KEY as typed (for --json). */
+  keyText: string | undefined;
+  key: Uint8Array | undefined;
+  value: Uint8Array | undefined;
+  targets: Targets;
+  clientOptions: { timeoutMs?: number; retries?: number };
+  json: boolean;
+}
+
+/** A data verb: its flags and arguments checked, then the request sent. */
+async function dataVerb(verb: string, args: string[]): Promise<number> {
+  const { values: flags, positionals } = parseFlags(`kvctl ${verb}`, args, DATA_FLAGS);
+  if (flags.help) {
     console.log(DATA_VERB_HELP[verb] ?? KVCTL_HELP);
     return 0;
   }
-  if (values.empty && verb !== "put") throw new UsageError(`kvctl ${verb}: --empty is an option of put`);
-  if (values.yes && !SINGLE_NODE_VERBS.has(verb)) {
+  checkDataArgs(verb, flags, positionals);
+  const key = keyVerb(verb) ? parseKeyArg(verb, positionals[0], flags.hex === true) : undefined;
+  const value = verb === "put" ? await readValue(positionals[1], flags.file, flags.empty === true) : undefined;
+  const targets = await dataTargets(verb, flags);
+  const clientOptions = {
+    timeoutMs: flags.timeout ? parseDuration(flags.timeout, "--timeout") : undefined,
+    retries: flags.retries ? parseInteger(flags.retries, "--retries", 0, 20) : undefined,
+  };
+  const run = { verb, flags, keyText: positionals[0], key, value, targets, clientOptions, json: flags.json === true };
+  return await runDataVerb(run);
+}
+
+/** Verbs that take a KEY. */
+function keyVerb(verb: string): boolean {
+  return verb === "put" || verb === "get" || verb === "remove";
+}
+
+/** Usage errors: options of another verb, a missing KEY, extra arguments. */
+function checkDataArgs(verb: string, flags: DataFlags, positionals: string[]): void {
+  if (flags.empty && verb !== "put") throw new UsageError(`kvctl ${verb}: --empty is an option of put`);
+  if (flags.yes && !SINGLE_NODE_VERBS.has(verb)) {
     throw new UsageError(`kvctl ${verb}: --yes is an option of wipeout and shutdown`);
   }
-  if (values.count && verb !== "members") throw new UsageError(`kvctl ${verb}: --count is an option of members`);
-  const needsKey = verb === "put" || verb === "get" || verb === "remove";
+  if (flags.count && verb !== "members") throw new UsageError(`kvctl ${verb}: --count is an option of members`);
+  const needsKey = keyVerb(verb);
   const maxArgs = verb === "put" ? 2 : needsKey ? 1 : 0;
   if (needsKey && positionals.length === 0) {
     throw new UsageError(`kvctl ${verb}: missing KEY. Example: kvctl ${verb} user:1${verb === "put" ? " hello" : ""}`);
@@ -155,92 +198,114 @@ async function kvctlVerb(args: string[]): Promise<number> {
   if (positionals.length > maxArgs) {
     throw new UsageError(`kvctl ${verb}: unexpected argument "${positionals[maxArgs]}"`);
   }
-  let key: Uint8Array | undefined;
-  if (needsKey) {
-    try {
-      key = values.hex ? hexKey(positionals[0]) : toKey(positionals[0]);
-    } catch (e) {
-      throw new UsageError(`kvctl ${verb}: bad key: ${(e as Error).message}`);
-    }
+}
+
+/** KEY as bytes (UTF-8 text, or hex with --hex); a bad one is a usage error. */
+function parseKeyArg(verb: string, text: string, hex: boolean): Uint8Array {
+  try {
+    return hex ? hexKey(text) : toKey(text);
+  } catch (e) {
+    throw new UsageError(`kvctl ${verb}: bad key: ${(e as Error).message}`);
   }
-  const value = verb === "put" ? await readValue(positionals[1], values.file, values.empty === true) : undefined;
+}
+
+/** The nodes a data verb talks to: --node, $KVSTORE_NODE, or the fleet file. */
+async function dataTargets(verb: string, flags: DataFlags): Promise<Targets> {
   let envNode: string | undefined;
   try {
     envNode = Deno.env.get("KVSTORE_NODE");
   } catch { /* no env permission */ }
-  const targets = await resolveTargets(verb, {
-    node: values.node,
-    config: values.config,
+  return await resolveTargets(verb, {
+    node: flags.node,
+    config: flags.config,
     env: envNode || undefined,
     single: SINGLE_NODE_VERBS.has(verb),
-    wantFleet: (verb === "members" && !values.count) || verb === "wipeout" || verb === "shutdown",
+    wantFleet: (verb === "members" && !flags.count) || verb === "wipeout" || verb === "shutdown",
   });
-  const clientOptions = {
-    timeoutMs: values.timeout ? parseDuration(values.timeout, "--timeout") : undefined,
-    retries: values.retries ? parseInteger(values.retries, "--retries", 0, 20) : undefined,
-  };
-  const on = (f: (c: KVClient) => Promise<unknown>) =>
-    firstAnswering(targets, async (address) => {
-      const client = await KVClient.connect(address, clientOptions);
-      try {
-        return await f(client);
-      } catch (e) {
-        if (e instanceof KeyNotFoundError) throw new Error(`key not found on ${address}`);
-        throw e;
-      } finally {
-        client.close();
-      }
-    });
-  const via = (node: string) => targets.nodes.length > 1 ? ` (via ${node})` : "";
-  const json = values.json === true;
-  const keyText = positionals[0];
-  switch (verb) {
-    case "put": {
-      const { node } = await on((c) => c.put(key!, value!));
-      if (json) return printJson({ key: keyText, bytes: value!.length, node });
-      console.error(`stored ${value!.length} bytes${via(node)}`);
-      return 0;
+}
+
+/** Runs `f` with a client of the first target that answers; a missing key names the node. */
+function onFirst<T>(run: DataRun, f: (c: KVClient) => Promise<T>): Promise<{ value: T; node: string }> {
+  return firstAnswering(run.targets, async (address) => {
+    const client = await KVClient.connect(address, run.clientOptions);
+    try {
+      return await f(client);
+    } catch (e) {
+      if (e instanceof KeyNotFoundError) throw new Error(`key not found on ${address}`);
+      throw e;
+    } finally {
+      client.close();
     }
-    case "get": {
-      const { value: v, node } = await on((c) => c.get(key!));
-      if (json) return printJson({ key: keyText, ...jsonValue(v as Uint8Array), node });
-      await writeAll(getOutput(v as Uint8Array, Deno.stdout.isTerminal()));
-      return 0;
-    }
-    case "remove": {
-      const { node } = await on((c) => c.remove(key!));
-      if (json) return printJson({ key: keyText, removed: true, node });
-      console.error(`removed${via(node)}`);
-      return 0;
-    }
+  });
+}
+
+/** Sends the data verb and prints its outcome; resolves with the exit code. */
+async function runDataVerb(run: DataRun): Promise<number> {
+  switch (run.verb) {
+    case "put":
+    case "get":
+    case "remove":
+      return await runKeyVerb(run);
     case "members":
-      return await membersVerb(targets, clientOptions, values.count === true, json);
-    case "is-alive": {
-      const target = targets.nodes[0];
-      const { value: alive } = await on((c) => c.isAlive());
-      if (json) printJson({ node: target, alive });
-      else console.log(alive ? `${target} is alive` : `${target} does not answer`);
-      return alive ? EXIT.ok : EXIT.noAnswer;
-    }
-    case "pid": {
-      const { value: pid, node } = await on((c) => c.pid());
-      return json ? printJson({ node, pid }) : (console.log(pid), 0);
-    }
+      return await membersVerb(run.targets, run.clientOptions, run.flags.count === true, run.json);
+    case "is-alive":
+    case "pid":
+      return await runNodeQuery(run);
     case "wipeout":
-    case "shutdown": {
-      const target = targets.nodes[0];
-      if (!values.yes && !confirm(verb, target)) {
-        console.error(`kvctl ${verb}: not confirmed; nothing was sent`);
-        return EXIT.usage;
-      }
-      const command = verb === "wipeout" ? Command.Wipeout : Command.Shutdown;
-      await on((c) => sendDestructive(c, command, targets.fleet));
-      if (json) return printJson({ node: target, done: true });
-      console.error(verb === "wipeout" ? `${target} wiped out` : `${target} is shutting down`);
-      return 0;
-    }
+    case "shutdown":
+      return await runDestructive(run);
   }
   return 2;
+}
+
+/** put, get, remove. */
+async function runKeyVerb(run: DataRun): Promise<number> {
+  const { json, keyText, key, value } = run;
+  const via = (node: string) => run.targets.nodes.length > 1 ? ` (via ${node})` : "";
+  if (run.verb === "put") {
+    const { node } = await onFirst(run, (c) => c.put(key!, value!));
+    if (json) return printJson({ key: keyText, bytes: value!.length, node });
+    console.error(`stored ${value!.length} bytes${via(node)}`);
+    return 0;
+  }
+  if (run.verb === "get") {
+    const { value: v, node } = await onFirst(run, (c) => c.get(key!));
+    if (json) return printJson({ key: keyText, ...jsonValue(v as Uint8Array), node });
+    await writeAll(getOutput(v as Uint8Array, Deno.stdout.isTerminal()));
+    return 0;
+  }
+  const { node } = await onFirst(run, (c) => c.remove(key!));
+  if (json) return printJson({ key: keyText, removed: true, node });
+  console.error(`removed${via(node)}`);
+  return 0;
+}
+
+/** is-alive, pid: questions to one node. */
+async function runNodeQuery(run: DataRun): Promise<number> {
+  if (run.verb === "is-alive") {
+    const target = run.targets.nodes[0];
+    const { value: alive } = await onFirst(run, (c) => c.isAlive());
+    if (run.json) printJson({ node: target, alive });
+    else console.log(alive ? `${target} is alive` : `${target} does not answer`);
+    return alive ? EXIT.ok : EXIT.noAnswer;
+  }
+  const { value: pid, node } = await onFirst(run, (c) => c.pid());
+  return run.json ? printJson({ node, pid }) : (console.log(pid), 0);
+}
+
+/** wipeout, shutdown: confirmed (unless --yes), then sent with the fleet's proof. */
+async function runDestructive(run: DataRun): Promise<number> {
+  const { verb, targets } = run;
+  const target = targets.nodes[0];
+  if (!run.flags.yes && !confirm(verb, target)) {
+    console.error(`kvctl ${verb}: not confirmed; nothing was sent`);
+    return EXIT.usage;
+  }
+  const command = verb === "wipeout" ? Command.Wipeout : Command.Shutdown;
+  await onFirst(run, (c) => sendDestructive(c, command, targets.fleet));
+  if (run.json) return printJson({ node: target, done: true });
+  console.error(verb === "wipeout" ? `${target} wiped out` : `${target} is shutting down`);
+  return 0;
 }
 
 /** On a terminal, asks before a destructive verb; elsewhere (scripts) it goes ahead. */

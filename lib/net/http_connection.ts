@@ -44,7 +44,29 @@ const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 /** Serves requests on one connection, one after another, until it closes or is not kept alive. */
 export async function serveConnection(slot: Slot, h: ConnectionHooks): Promise<void> {
-  const { conn } = slot;
+  const io = connectionIo(slot.conn, h);
+  let pending: Uint8Array | null = new Uint8Array(0);
+  for (let first = true; !slot.closed && pending !== null; first = false) {
+    h.waiting(first);
+    const read = await readHead(io, pending);
+    if (read === null) return;
+    pending = await serveRequest(io, read.bytes, read.end);
+  }
+}
+
+/** Reading, writing and refusing on one connection. */
+interface ConnectionIo {
+  hooks: ConnectionHooks;
+  /** The next bytes from the client, or null at its end (or on an error). */
+  readMore(): Promise<Uint8Array | null>;
+  /** Writes all of `bytes`, under the listener's write timeout. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Answers with a plain error and closes the connection, counting `reason`; resolves with null. */
+  refuse(status: number, text: string, body: string, reason: RefusalReason): Promise<null>;
+}
+
+/** The reader, writer and refusal of one connection. */
+function connectionIo(conn: Deno.Conn, h: ConnectionHooks): ConnectionIo {
   const buf = new Uint8Array(READ_BYTES);
   const readMore = async () => {
     try {
@@ -66,60 +88,73 @@ export async function serveConnection(slot: Slot, h: ConnectionHooks): Promise<v
     h.active();
     await write(plainResponse(status, text, body)).catch(() => {});
     h.shut(reason);
+    return null;
   };
-  let pending: Uint8Array = new Uint8Array(0);
-  for (let first = true; !slot.closed; first = false) {
-    h.waiting(first);
-    let end: number;
-    while ((end = headEnd(pending, pending.length)) < 0) {
-      if (pending.length > h.maxHeaderBytes) {
-        return await refuse(431, "Request Header Fields Too Large", "request head too large", "header_too_large");
-      }
-      const more = await readMore();
-      if (more === null) return;
-      pending = pending.length === 0 ? more : concatBytes(pending, more);
+  return { hooks: h, readMore, write, refuse };
+}
+
+/**
+ * Reads until `pending` holds a complete request head; resolves with the bytes and where the head
+ * ends, or null when the client left or the head grew past the limit (refused with 431).
+ */
+async function readHead(io: ConnectionIo, pending: Uint8Array): Promise<{ bytes: Uint8Array; end: number } | null> {
+  let end: number;
+  while ((end = headEnd(pending, pending.length)) < 0) {
+    if (pending.length > io.hooks.maxHeaderBytes) {
+      return await io.refuse(431, "Request Header Fields Too Large", "request head too large", "header_too_large");
     }
-    h.active();
-    const head = parseHead(pending.subarray(0, end));
-    if (typeof head === "string") return await refuse(400, "Bad Request", head, "bad_request");
-    const framing = bodyFraming(head);
-    const url = requestUrl(head, h.localAddr);
-    if (typeof framing === "object" || url === null) {
-      const why = typeof framing === "object" ? framing.error : "bad request target";
-      return await refuse(400, "Bad Request", why, "bad_request");
-    }
-    let next: Uint8Array | null | undefined = framing === 0 ? pending.subarray(end) : undefined;
-    let body: ReadableStream<Uint8Array> | null = null;
-    if (framing !== 0) {
-      if (
-        header(head, "expect")?.toLowerCase() === "100-continue" &&
-        !(await write(CONTINUE).then(() => true, () => false))
-      ) return;
-      body = bodyStream(framing, pending.subarray(end), readMore, (rest) => next = rest);
-    }
-    let req: Request;
-    try {
-      req = new Request(url, { method: head.method, headers: head.headers, body, duplex: "half" } as RequestInit);
-    } catch (e) {
-      return await refuse(400, "Bad Request", (e as Error).message, "bad_request");
-    }
-    let res: Response;
-    try {
-      res = await h.handler(req, { remoteAddr: h.remoteAddr });
-    } catch {
-      res = new Response("internal error\n", { status: 500 });
-    }
-    const connection = header(head, "connection")?.toLowerCase();
-    const wanted = head.version === "HTTP/1.1" ? connection !== "close" : connection === "keep-alive";
-    const keepAlive = wanted && next instanceof Uint8Array; // a body not read to its end ends the connection
-    try {
-      await writeResponse(res, { method: head.method, version: head.version, keepAlive }, write);
-    } catch {
-      return;
-    }
-    if (!keepAlive) return;
-    pending = next as Uint8Array;
+    const more = await io.readMore();
+    if (more === null) return null;
+    pending = pending.length === 0 ? more : concatBytes(pending, more);
   }
+  return { bytes: pending, end };
+}
+
+/**
+ * Answers the request whose head is `pending[0, end)`; resolves with the bytes after it when the
+ * connection stays open for another, or null when it ends.
+ */
+async function serveRequest(io: ConnectionIo, pending: Uint8Array, end: number): Promise<Uint8Array | null> {
+  const h = io.hooks;
+  h.active();
+  const head = parseHead(pending.subarray(0, end));
+  if (typeof head === "string") return await io.refuse(400, "Bad Request", head, "bad_request");
+  const framing = bodyFraming(head);
+  const url = requestUrl(head, h.localAddr);
+  if (typeof framing === "object" || url === null) {
+    const why = typeof framing === "object" ? framing.error : "bad request target";
+    return await io.refuse(400, "Bad Request", why, "bad_request");
+  }
+  let next: Uint8Array | null | undefined = framing === 0 ? pending.subarray(end) : undefined;
+  let body: ReadableStream<Uint8Array> | null = null;
+  if (framing !== 0) {
+    if (
+      header(head, "expect")?.toLowerCase() === "100-continue" &&
+      !(await io.write(CONTINUE).then(() => true, () => false))
+    ) return null;
+    body = bodyStream(framing, pending.subarray(end), io.readMore, (rest) => next = rest);
+  }
+  let req: Request;
+  try {
+    req = new Request(url, { method: head.method, headers: head.headers, body, duplex: "half" } as RequestInit);
+  } catch (e) {
+    return await io.refuse(400, "Bad Request", (e as Error).message, "bad_request");
+  }
+  let res: Response;
+  try {
+    res = await h.handler(req, { remoteAddr: h.remoteAddr });
+  } catch {
+    res = new Response("internal error\n", { status: 500 });
+  }
+  const connection = header(head, "connection")?.toLowerCase();
+  const wanted = head.version === "HTTP/1.1" ? connection !== "close" : connection === "keep-alive";
+  const keepAlive = wanted && next instanceof Uint8Array; // a body not read to its end ends the connection
+  try {
+    await writeResponse(res, { method: head.method, version: head.version, keepAlive }, io.write);
+  } catch {
+    return null;
+  }
+  return keepAlive ? next as Uint8Array : null;
 }
 
 /** The first value of header `name`. */

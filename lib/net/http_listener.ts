@@ -133,160 +133,233 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
     writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     descriptors,
   };
-  const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const refusals = options.refusals ?? new Refusals();
-  const log = options.log ?? ((line: string) => console.error(line));
-  const name = options.name ?? "http";
   const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: options.port });
-  const addr = listener.addr as Deno.NetAddr;
-  /** Connections waiting for a first head (since accept) and for a next one (since the last response). */
-  const awaitingFirst = new TimedQueue<Slot>();
-  const awaitingNext = new TimedQueue<Slot>();
-  /** Connections with a write in progress, since it started. */
-  const writing = new TimedQueue<Slot>();
-  const slots = new Set<Slot>();
-  const tasks = new Set<Promise<void>>();
-  let closing = false;
+  const run: ListenerRun = {
+    listener,
+    addr: listener.addr as Deno.NetAddr,
+    limits,
+    refusals,
+    handler: options.handler,
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    log: options.log ?? ((line: string) => console.error(line)),
+    name: options.name ?? "http",
+    table: new ConnectionTable(refusals),
+    closing: false,
+    wake: () => {},
+  };
+  const sweep = setInterval(() => run.table.sweep(limits, Date.now()), SWEEP_MS);
+  const accepting = acceptLoop(run);
+  let closed: Promise<void> | undefined;
+  return {
+    addr: run.addr,
+    limits,
+    refusals,
+    get connections() {
+      return run.table.slots.size;
+    },
+    close: () => closed ??= closeListener(run, sweep, accepting),
+  };
+}
 
-  const shut = (slot: Slot, reason?: RefusalReason) => {
+/** One listener's state, shared by its accept loop, its connections and its close. */
+interface ListenerRun {
+  listener: Deno.Listener;
+  addr: Deno.NetAddr;
+  /** The limits in force (the cap may be lowered when descriptors run out). */
+  limits: HttpListenerLimits;
+  refusals: Refusals;
+  handler: HttpListenerOptions["handler"];
+  maxHeaderBytes: number;
+  log: (line: string) => void;
+  name: string;
+  table: ConnectionTable;
+  /** Set by close: the accept loop ends. */
+  closing: boolean;
+  /** Ends the accept loop's back-off pause at once. */
+  wake: () => void;
+}
+
+/** The open connections of one listener, with the time each has waited in its current state. */
+class ConnectionTable {
+  /** Connections waiting for a first head (since accept). */
+  readonly awaitingFirst = new TimedQueue<Slot>();
+  /** Connections waiting for a next head (since the last response). */
+  readonly awaitingNext = new TimedQueue<Slot>();
+  /** Connections with a write in progress, since it started. */
+  readonly writing = new TimedQueue<Slot>();
+  /** Every open connection. */
+  readonly slots = new Set<Slot>();
+  /** The serving task of each. */
+  readonly tasks = new Set<Promise<void>>();
+
+  constructor(private readonly refusals: Refusals) {}
+
+  /** Closes `slot` (once), counting `reason` if given. */
+  shut(slot: Slot, reason?: RefusalReason): void {
     if (slot.closed) return;
     slot.closed = true;
-    if (reason) refusals.add(reason);
-    awaitingFirst.delete(slot);
-    awaitingNext.delete(slot);
-    writing.delete(slot);
+    if (reason) this.refusals.add(reason);
+    this.awaitingFirst.delete(slot);
+    this.awaitingNext.delete(slot);
+    this.writing.delete(slot);
     try {
       slot.conn.close();
     } catch { /* already closed */ }
-  };
+  }
+
   /** Closes the connection waiting longest (kept-alive ones first) if it has waited `minWaitMs`. */
-  const evictOne = (minWaitMs = 0): boolean => {
+  evictOne(minWaitMs = 0): boolean {
     const now = Date.now();
-    for (const waiting of [awaitingNext, awaitingFirst]) {
+    for (const waiting of [this.awaitingNext, this.awaitingFirst]) {
       for (const [slot, since] of waiting) {
         if (now - since < minWaitMs) break;
-        shut(slot, "evicted");
+        this.shut(slot, "evicted");
         return true;
       }
     }
     return false;
-  };
-  const sweep = setInterval(() => {
-    const now = Date.now();
+  }
+
+  /** Closes the connections past their header, idle or write timeout. */
+  sweep(limits: HttpListenerLimits, now: number): void {
     for (
       const [waiting, ms, reason] of [
-        [awaitingFirst, limits.headerTimeoutMs, "header_timeout"],
-        [awaitingNext, limits.idleTimeoutMs, "idle_timeout"],
-        [writing, limits.writeTimeoutMs, "write_timeout"],
+        [this.awaitingFirst, limits.headerTimeoutMs, "header_timeout"],
+        [this.awaitingNext, limits.idleTimeoutMs, "idle_timeout"],
+        [this.writing, limits.writeTimeoutMs, "write_timeout"],
       ] as const
     ) {
       for (const [slot, since] of waiting) {
         if (now - since < ms) break; // in order of arrival: the rest are younger
-        shut(slot, reason);
+        this.shut(slot, reason);
       }
     }
-  }, SWEEP_MS);
+  }
+}
 
-  const serve = async (slot: Slot) => {
+/** A burst of failed accepts: the back-off and what is logged. */
+interface AcceptBurst {
+  /** The next pause (ms); 0 after an accept. */
+  backoff: number;
+  /** Accepts failed since the burst began. */
+  failedInBurst: number;
+  /** When the last accept failed. */
+  lastFailAt: number;
+}
+
+/** Accepts connections until the listener closes; a failed accept backs off and tries again. */
+async function acceptLoop(run: ListenerRun): Promise<void> {
+  const burst: AcceptBurst = { backoff: 0, failedInBurst: 0, lastFailAt: -Infinity };
+  while (!run.closing) {
+    let conn: Deno.Conn;
     try {
-      await serveConnection(slot, {
-        handler: options.handler,
-        remoteAddr: slot.conn.remoteAddr as Deno.NetAddr,
-        localAddr: addr,
-        maxHeaderBytes,
-        writing: (on) => on ? writing.set(slot, Date.now()) : writing.delete(slot),
-        waiting: (first) => (first ? awaitingFirst : awaitingNext).set(slot, Date.now()),
-        active: () => {
-          awaitingFirst.delete(slot);
-          awaitingNext.delete(slot);
-        },
-        shut: (reason) => shut(slot, reason),
-      });
-    } finally {
-      shut(slot);
-      slots.delete(slot);
+      conn = await run.listener.accept();
+    } catch (e) {
+      if (run.closing || e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) break;
+      acceptFailed(run, burst, e);
+      await pause(run, burst.backoff);
+      continue;
     }
-  };
+    burst.backoff = 0;
+    if (burst.failedInBurst > 0 && Date.now() - burst.lastFailAt >= BURST_QUIET_MS) {
+      run.log(`${run.name}: accepting connections again; ${burst.failedInBurst} accepts failed in the burst`);
+      burst.failedInBurst = 0;
+    }
+    admit(run, conn);
+  }
+}
 
-  const acceptLoop = async () => {
-    let backoff = 0;
-    let failedInBurst = 0;
-    let lastFailAt = -Infinity;
-    while (!closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (closing || e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) break;
-        const code = (e as { code?: string }).code;
-        const outOfFiles = code === "EMFILE" || code === "ENFILE";
-        refusals.add(outOfFiles ? "descriptors" : "accept_error");
-        const burstStarts = Date.now() - lastFailAt >= BURST_QUIET_MS;
-        lastFailAt = Date.now();
-        const learned = outOfFiles && burstStarts && slots.size - EMFILE_SPARE >= MIN_LEARNED_CAP &&
-          slots.size - EMFILE_SPARE < limits.maxConnections;
-        // The limit was unknown or the reserve too small: the cap becomes what fitted, less a spare.
-        if (learned) limits.maxConnections = slots.size - EMFILE_SPARE;
-        if (burstStarts) {
-          log(
-            `${name}: cannot accept connections (${(e as Error).message}); ${slots.size} open, ` +
-              `limit ${limits.descriptors?.soft ?? "unknown"} descriptors; ${
-                learned ? `connection cap lowered to ${limits.maxConnections}; ` : ""
-              }retrying with back-off`,
-          );
-        }
-        failedInBurst++;
-        if (outOfFiles) evictOne(EMFILE_EVICT_MIN_WAIT_MS); // frees a descriptor for the next accept
-        backoff = Math.min(Math.max(backoff * 2, 5), MAX_ACCEPT_BACKOFF_MS);
-        await pause(backoff);
-        continue;
-      }
-      backoff = 0;
-      if (failedInBurst > 0 && Date.now() - lastFailAt >= BURST_QUIET_MS) {
-        log(`${name}: accepting connections again; ${failedInBurst} accepts failed in the burst`);
-        failedInBurst = 0;
-      }
-      const slot: Slot = { conn, closed: false };
-      if (slots.size >= limits.maxConnections && !evictOne()) {
-        shut(slot, "connection_cap");
-        continue;
-      }
-      slots.add(slot);
-      const task = serve(slot);
-      tasks.add(task);
-      task.finally(() => tasks.delete(task));
-    }
-  };
-  let wake = () => {};
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
+/**
+ * Counts a failed accept, logs the first of a burst, and (out of descriptors) learns a lower cap
+ * and frees a descriptor; doubles the back-off.
+ */
+function acceptFailed(run: ListenerRun, burst: AcceptBurst, e: unknown): void {
+  const { limits, table } = run;
+  const code = (e as { code?: string }).code;
+  const outOfFiles = code === "EMFILE" || code === "ENFILE";
+  run.refusals.add(outOfFiles ? "descriptors" : "accept_error");
+  const burstStarts = Date.now() - burst.lastFailAt >= BURST_QUIET_MS;
+  burst.lastFailAt = Date.now();
+  const open = table.slots.size;
+  const learned = outOfFiles && burstStarts && open - EMFILE_SPARE >= MIN_LEARNED_CAP &&
+    open - EMFILE_SPARE < limits.maxConnections;
+  // The limit was unknown or the reserve too small: the cap becomes what fitted, less a spare.
+  if (learned) limits.maxConnections = open - EMFILE_SPARE;
+  if (burstStarts) {
+    run.log(
+      `${run.name}: cannot accept connections (${(e as Error).message}); ${open} open, ` +
+        `limit ${limits.descriptors?.soft ?? "unknown"} descriptors; ${
+          learned ? `connection cap lowered to ${limits.maxConnections}; ` : ""
+        }retrying with back-off`,
+    );
+  }
+  burst.failedInBurst++;
+  if (outOfFiles) table.evictOne(EMFILE_EVICT_MIN_WAIT_MS); // frees a descriptor for the next accept
+  burst.backoff = Math.min(Math.max(burst.backoff * 2, 5), MAX_ACCEPT_BACKOFF_MS);
+}
+
+/** Waits `ms`, or until the listener closes. */
+function pause(run: ListenerRun, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    run.wake = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+}
+
+/** Serves a new connection, or (at the cap, with none idle to evict) refuses it. */
+function admit(run: ListenerRun, conn: Deno.Conn): void {
+  const { table } = run;
+  const slot: Slot = { conn, closed: false };
+  if (table.slots.size >= run.limits.maxConnections && !table.evictOne()) {
+    table.shut(slot, "connection_cap");
+    return;
+  }
+  table.slots.add(slot);
+  const task = serve(run, slot);
+  table.tasks.add(task);
+  task.finally(() => table.tasks.delete(task));
+}
+
+/** Serves one connection to its end, its timers kept in the table. */
+async function serve(run: ListenerRun, slot: Slot): Promise<void> {
+  const { table } = run;
+  try {
+    await serveConnection(slot, {
+      handler: run.handler,
+      remoteAddr: slot.conn.remoteAddr as Deno.NetAddr,
+      localAddr: run.addr,
+      maxHeaderBytes: run.maxHeaderBytes,
+      writing: (on) => on ? table.writing.set(slot, Date.now()) : table.writing.delete(slot),
+      waiting: (first) => (first ? table.awaitingFirst : table.awaitingNext).set(slot, Date.now()),
+      active: () => {
+        table.awaitingFirst.delete(slot);
+        table.awaitingNext.delete(slot);
+      },
+      shut: (reason) => table.shut(slot, reason),
     });
-  const accepting = acceptLoop();
+  } finally {
+    table.shut(slot);
+    table.slots.delete(slot);
+  }
+}
 
-  let closed: Promise<void> | undefined;
-  return {
-    addr,
-    limits,
-    refusals,
-    get connections() {
-      return slots.size;
-    },
-    close: () =>
-      closed ??= (async () => {
-        closing = true;
-        clearInterval(sweep);
-        wake();
-        try {
-          listener.close();
-        } catch { /* already closed */ }
-        await accepting;
-        for (const slot of slots) shut(slot);
-        await Promise.allSettled([...tasks]);
-      })(),
-  };
+/** Stops accepting, closes every connection, and waits for their tasks. */
+async function closeListener(
+  run: ListenerRun,
+  sweep: ReturnType<typeof setInterval>,
+  accepting: Promise<void>,
+): Promise<void> {
+  run.closing = true;
+  clearInterval(sweep);
+  run.wake();
+  try {
+    run.listener.close();
+  } catch { /* already closed */ }
+  await accepting;
+  for (const slot of run.table.slots) run.table.shut(slot);
+  await Promise.allSettled([...run.table.tasks]);
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Clock, deferOn } from "../base/clock.ts";
+import type { Clock } from "../base/clock.ts";
 import type { ExecResult, Executor } from "./executor.ts";
 import { Rpc, type RpcOptions } from "../wire/rpc.ts";
 import { idKey } from "../wire/client_protocol.ts";
@@ -25,7 +25,8 @@ import {
 } from "../wire/client_protocol.ts";
 import { ReplyCache } from "./reply_cache.ts";
 import type { ReplyBudget } from "./reply_budget.ts";
-import { type Durability, durabilityFailure } from "../storage/durability.ts";
+import type { Durability } from "../storage/durability.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { SlabAllocator } from "../base/slab.ts";
 import type { MemoryStore } from "../storage/store.ts";
 import type { Address, Transport } from "../net/transport.ts";
@@ -141,18 +142,8 @@ export class KVNode {
   #onShutdown: () => void;
   #pid: number;
   #allowDestructive: (from: Address, packet: Uint8Array) => boolean;
-  #durability: Durability | undefined;
-  #durabilityErrors = 0;
-  #defer: (fn: () => void) => void;
-  #held: {
-    id: Uint8Array;
-    reply: Uint8Array;
-    code: number;
-    from: Address;
-    mutating: boolean;
-    lo: number;
-    hi: number;
-  }[] = [];
+  /** Replies held for their turn's commit (with durable storage). */
+  #groupCommit: GroupCommit | undefined;
   #closed = false;
   #refusingClients = false;
   #closers: (() => void)[] = [];
@@ -175,8 +166,13 @@ export class KVNode {
     this.#pid = options.pid ?? 0;
     this.#allowDestructive = options.allowDestructive ?? (() => true);
     this.replyBudget = options.replyBudget;
-    this.#durability = options.durability;
-    this.#defer = deferOn(this.clock);
+    this.#groupCommit = options.durability && new GroupCommit({
+      durability: options.durability,
+      clock: this.clock,
+      replyCache: this.replyCache,
+      alloc: this.#alloc,
+      out: (reply, to) => this.#out(reply, to),
+    });
     this.startedAt = this.clock.now();
     this.internalTransport = options.internalTransport;
     this.transport.onReceive((data, from) => this.receive(data, from));
@@ -350,39 +346,15 @@ export class KVNode {
     // overshoot is bounded by maxInFlight small replies); others when room allows. The
     // cache keeps a copy: `reply` is the transport's until sent.
     this.replyCache.put(id, reply, this.clock.now(), mutating, this.#digestLo, this.#digestHi);
-    if (this.#durability?.dirty) this.#hold(id, reply, code, from, mutating);
-    else this.#out(reply, from);
+    if (this.#groupCommit?.pending) {
+      this.#groupCommit.hold({ id, reply, code, from, mutating, lo: this.#digestLo, hi: this.#digestHi });
+    } else this.#out(reply, from);
   }
 
   /** Sends a client reply within the sender's reply budget (over budget: dropped, counted there). */
   #out(reply: Uint8Array, to: Address): void {
     if (!this.replyBudget || this.replyBudget.charge(to, reply.length)) this.transport.send(reply, to);
   }
-
-  // Group commit: a turn's replies wait for the transaction holding its writes.
-  #hold(id: Uint8Array, reply: Uint8Array, code: number, from: Address, mutating: boolean): void {
-    this.#held.push({ id, reply, code, from, mutating, lo: this.#digestLo, hi: this.#digestHi });
-    if (this.#held.length === 1) this.#defer(this.#release);
-  }
-
-  #release = (): void => {
-    const held = this.#held;
-    this.#held = [];
-    let failure: number | undefined;
-    try {
-      this.#durability?.commit();
-    } catch (e) {
-      failure = durabilityFailure(e, this.#durabilityErrors++ === 0);
-    }
-    for (const h of held) {
-      if (failure !== undefined && h.mutating && h.code === ErrorCode.Success) {
-        // Not stored: never acknowledged. The cached answer becomes the failure too.
-        const reply = encodeReply(h.id, failure, undefined, this.#alloc);
-        this.replyCache.put(h.id, reply, this.clock.now(), true, h.lo, h.hi);
-        this.#out(reply, h.from);
-      } else this.#out(h.reply, h.from);
-    }
-  };
 
   /**
    * Leaves client requests unanswered from now on (internal messages still flow): the node is

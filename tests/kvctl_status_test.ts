@@ -1,6 +1,6 @@
 /**
  * `kvctl status` as a process: exit 3 when no node answers, 2 for a usage error, help.
- * (The table itself: tests/monitor/fleet_process_test.ts.)
+ * (The table itself: tests/ops/fleet_process.ts.)
  */
 import assert from "node:assert/strict";
 import { freeUdpPorts } from "../lib/roles/process_launcher.ts";

@@ -53,9 +53,15 @@ Deno.test("replay: a captured members query and replica write, replayed within a
       members: encodeFrame([{ command: DEBUG_MEMBERS, callId: 11, payload: encodeJsonPayload({}) }], auth),
       write: encodeFrame([{ command: 0x30, callId: 12, payload: write }], auth),
     };
-    // The genuine frames are answered and the write applies.
-    for (const frame of Object.values(captured)) await sender.socket.send(frame, internal);
-    await waitUntil(() => sender.answers.length >= 2, { timeoutMs: 5_000, what: "answers to the genuine frames" });
+    // The genuine frames are answered and the write applies. One at a time: answers to frames that
+    // arrive together leave batched in one datagram.
+    for (const [i, frame] of Object.values(captured).entries()) {
+      await sender.socket.send(frame, internal);
+      await waitUntil(() => sender.answers.length > i, {
+        timeoutMs: 5_000,
+        what: () => `an answer to genuine frame ${i + 1}; node: ${node.output.join(" | ")}`,
+      });
+    }
     const held = async () => (await dbg.keys(address)).some((k) => k.key === toHex(key));
     assert.ok(await held(), "the genuine replica write applied");
     // Remove the key (wipeout from loopback), so a replayed write that applied would bring it back.

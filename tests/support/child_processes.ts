@@ -112,3 +112,14 @@ export async function stopPids(pids: number[], graceMs = 5_000): Promise<void> {
   });
   if (!gone.done) signal("SIGKILL");
 }
+
+/**
+ * This process's environment without `INIT_CWD`, for a `deno task` child typed "in another
+ * directory": deno keeps an `INIT_CWD` it inherits (npm's rule), so under `deno task test` the
+ * child would otherwise take the repository for the directory it was typed in.
+ */
+export function userShellEnv(): { clearEnv: true; env: Record<string, string> } {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return { clearEnv: true, env };
+}

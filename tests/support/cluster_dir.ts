@@ -6,17 +6,24 @@
  * @module
  */
 import { roleCommand } from "../../lib/roles/process_launcher.ts";
+import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../../lib/net/internal_address.ts";
 import { kvctl, type KvctlRun, processGone, stopPids } from "./child_processes.ts";
 import { waitUntil, withTimeout } from "./real_time.ts";
 
-/** Free consecutive UDP ports on 127.0.0.1 (bound then released), from a random base. */
+/**
+ * Free consecutive UDP ports on 127.0.0.1 (bound then released), from a random base, whose
+ * internal ports (each + 10000) are free as well.
+ */
 export function freeUdpRange(count: number, tries = 50): number {
   for (let t = 0; t < tries; t++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 20_000 + Math.floor(Math.random() * (MAX_DEFAULT_CLIENT_PORT - 20_000 - count));
     const held: Deno.DatagramConn[] = [];
     try {
       for (let i = 0; i < count; i++) {
         held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: base + i }));
+        held.push(
+          Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: defaultInternalPort(base + i) }),
+        );
       }
       return base;
     } catch {

@@ -6,13 +6,14 @@
  * Scripts and files a line names are created first; `deno task bundle` writes its bundle into the cluster's
  * directory (run from the repository, as the README does, both are the same directory).
  */
+import { userShellEnv } from "../support/child_processes.ts";
 import assert from "node:assert/strict";
-import { ClusterDir } from "./support/cluster_dir.ts";
-import { roleCommand } from "../lib/roles/process_launcher.ts";
-import { bundle } from "../scripts/bundle.ts";
+import { ClusterDir } from "../support/cluster_dir.ts";
+import { roleCommand } from "../../lib/roles/process_launcher.ts";
+import { bundle } from "../../scripts/bundle.ts";
 
 const DOCS = ["README.md", "docs/admin.md", "docs/kvctl.md"];
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 /** The first port `deno task cluster` uses by default, as the docs print it. */
 const DEFAULT_BASE = 4000;
 
@@ -74,6 +75,7 @@ Deno.test("the kvctl lines of README.md, docs/admin.md and docs/kvctl.md run as 
         const out = await new Deno.Command(roleCommand("kvctl", []).cmd, {
           args: ["task", "-q", "--config", `${REPO}/deno.json`, ...args],
           cwd: c.dir,
+          ...userShellEnv(),
           stdin: "null",
           stdout: "piped",
           stderr: "piped",

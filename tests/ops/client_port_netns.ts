@@ -6,19 +6,19 @@
  * the window. Needs root (namespaces, a packet socket); skips with a message otherwise.
  */
 import assert from "node:assert/strict";
-import { permissionFlags, roleCommand } from "../lib/roles/process_launcher.ts";
-import { WatchedProcess } from "../lib/base/watched_process.ts";
-import { formatFleet } from "../lib/config/fleet_file.ts";
-import { newClusterKey } from "../lib/wire/fleet_auth.ts";
-import { fromHex, toHex } from "../lib/base/bytes.ts";
-import { DESTRUCTIVE_PROOF_WINDOW_MS, proofTime } from "../lib/wire/destructive_proof.ts";
-import { ChaosNet, chaosUnavailable } from "./chaos/netns.ts";
-import { sleep, waitUntil, withTimeout } from "./support/real_time.ts";
-import type { StatMap } from "../lib/monitoring/report.ts";
+import { permissionFlags, roleCommand } from "../../lib/roles/process_launcher.ts";
+import { WatchedProcess } from "../../lib/base/watched_process.ts";
+import { formatFleet } from "../../lib/config/fleet_file.ts";
+import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
+import { fromHex, toHex } from "../../lib/base/bytes.ts";
+import { DESTRUCTIVE_PROOF_WINDOW_MS, proofTime } from "../../lib/wire/destructive_proof.ts";
+import { ChaosNet, chaosUnavailable } from "../chaos/netns.ts";
+import { sleep, waitUntil, withTimeout } from "../support/real_time.ts";
+import type { StatMap } from "../../lib/monitoring/report.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DRIVER = new URL("./support/netns_driver.ts", import.meta.url).pathname;
-const CAPTURE = new URL("./support/capture_udp.py", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const DRIVER = new URL("../support/netns_driver.ts", import.meta.url).pathname;
+const CAPTURE = new URL("../support/capture_udp.py", import.meta.url).pathname;
 const PORT = 4000;
 const KEYS = 50;
 /** The fleet's other host: listed in the fleet file, never started; the attacker forges its address. */

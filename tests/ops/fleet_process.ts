@@ -6,6 +6,7 @@
  * of one node: within 40 s every remaining node lists it "not responding"; SIGTERM of another:
  * listed "left". The same fleet without any monitor in its fleet file. Prints the times measured.
  */
+import { freeTcpPort, freeUdpRange } from "../support/cluster_dir.ts";
 import assert from "node:assert/strict";
 import { WatchedProcess } from "../../lib/base/watched_process.ts";
 import { permissionFlags } from "../../lib/roles/process_launcher.ts";
@@ -24,32 +25,6 @@ const hasChromium = (() => {
     return false;
   }
 })();
-
-/** A base port with `count` consecutive free UDP ports below the ephemeral range. */
-function consecutiveFreeUdpPorts(count: number): number {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (32_000 - 20_000));
-    const held: Deno.DatagramConn[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: base + i }));
-      }
-      return base;
-    } catch {
-      // taken: draw again
-    } finally {
-      for (const c of held) c.close();
-    }
-  }
-  throw new Error(`no ${count} consecutive free UDP ports found`);
-}
-
-function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Pids of the live direct children of `parent`. */
 function childPids(parent: number): number[] {
@@ -82,7 +57,7 @@ async function status(node: string, config: string): Promise<StatusJson> {
 /** A running cluster command with its node addresses, status URLs and pids. */
 async function startCluster(withMonitor: boolean) {
   const dir = await Deno.makeTempDir({ prefix: "kvstore-fleet-" });
-  const base = consecutiveFreeUdpPorts(NODES);
+  const base = freeUdpRange(NODES);
   const addresses = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`);
   const monitorPort = withMonitor ? freeTcpPort() : 0;
   const args = ["cluster", "--nodes", String(NODES), "--base-port", String(base), "--dir", dir];

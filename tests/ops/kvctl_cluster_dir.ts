@@ -5,16 +5,17 @@
  * documented codes; --version prints the version; an empty standard input is refused without --empty.
  * And `kvctl upgrade` with one node killed -9 names it within 5 s and finishes on the rest, 0 keys lost.
  */
+import { userShellEnv } from "../support/child_processes.ts";
 import assert from "node:assert/strict";
-import { ClusterDir } from "./support/cluster_dir.ts";
-import type { KvctlRun } from "./support/child_processes.ts";
-import { waitUntil } from "./support/real_time.ts";
-import { EXIT } from "../lib/cli/exit_codes.ts";
-import { KVSTORE_VERSION } from "../lib/base/program.ts";
-import { WIRE_VERSION } from "../lib/wire/frame.ts";
-import { roleCommand } from "../lib/roles/process_launcher.ts";
-import { bundle } from "../scripts/bundle.ts";
-import { lostKeys, writeKeys } from "./admin/rollout_traffic.ts";
+import { ClusterDir } from "../support/cluster_dir.ts";
+import type { KvctlRun } from "../support/child_processes.ts";
+import { waitUntil } from "../support/real_time.ts";
+import { EXIT } from "../../lib/cli/exit_codes.ts";
+import { KVSTORE_VERSION } from "../../lib/base/program.ts";
+import { WIRE_VERSION } from "../../lib/wire/frame.ts";
+import { roleCommand } from "../../lib/roles/process_launcher.ts";
+import { bundle } from "../../scripts/bundle.ts";
+import { lostKeys, writeKeys } from "../admin/rollout_traffic.ts";
 
 type Kind = "string" | "number" | "boolean" | "array" | "object" | "null";
 const kindOf = (v: unknown): Kind =>
@@ -181,10 +182,11 @@ Deno.test("deno task cluster in a directory, then kvctl with no flags: verbs, --
 
     // The task itself, typed in the cluster's directory: deno runs it in the repository and kvctl
     // moves back (INIT_CWD), so it finds .kvstore-cluster/nodes.yaml here.
-    const repoConfig = new URL("../deno.json", import.meta.url).pathname;
+    const repoConfig = new URL("../../deno.json", import.meta.url).pathname;
     const task = await new Deno.Command(roleCommand("kvctl", []).cmd, {
       args: ["task", "-q", "--config", repoConfig, "kvctl", "get", "greeting"],
       cwd: c.dir,
+      ...userShellEnv(),
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -3,6 +3,7 @@
  * serves the page within 5 s, shows the restart, and (with --durable, so with a data dir) keeps
  * its history. Prints the time to the page.
  */
+import { freeTcpPort, freeUdpRange } from "../support/cluster_dir.ts";
 import assert from "node:assert/strict";
 import { WatchedProcess } from "../../lib/base/watched_process.ts";
 import { permissionFlags } from "../../lib/roles/process_launcher.ts";
@@ -13,31 +14,6 @@ import { pidsMentioning } from "../support/child_processes.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** Longest time from kill -9 to a page from the new monitor (the acceptance). */
 const RESTART_WITHIN_MS = 5_000;
-
-function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-function freeUdpBase(count: number): number {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const held: Deno.DatagramConn[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        held.push(Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: base + i }));
-      }
-      return base;
-    } catch {
-      /* taken: draw again */
-    } finally {
-      for (const c of held) c.close();
-    }
-  }
-  throw new Error(`no ${count} consecutive free UDP ports`);
-}
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   try {
@@ -59,7 +35,7 @@ Deno.test("cluster: kill -9 of the monitor: a new one serves the page within 5 s
   const dir = await Deno.makeTempDir({ prefix: "kvstore-supervise-" });
   const port = freeTcpPort();
   const url = `http://127.0.0.1:${port}`;
-  const args = ["cluster", "--nodes", "2", "--base-port", String(freeUdpBase(2)), "--dir", dir, "--durable"];
+  const args = ["cluster", "--nodes", "2", "--base-port", String(freeUdpRange(2)), "--dir", dir, "--durable"];
   const cluster = WatchedProcess.deno("cluster", [
     ...permissionFlags("cluster"),
     MAIN,

@@ -433,7 +433,11 @@ Deno.test("fuzz: nodes fed random and mutated internal packets never fail, rejec
       // Every real node's row reads ok (an unkeyed fleet's SWIM may still list a planted member as "waiting").
       const rows = c.cluster.node(a).fleet!.snapshot().nodes;
       const states = c.addresses.map((b) => rows.find((v) => v.node === b)?.state);
-      assert.deepEqual(states, ["ok", "ok", "ok"], `${a}'s fleet table after the fuzzing`);
+      assert.deepEqual(
+        states,
+        ["ok", "ok", "ok"],
+        `${a}'s fleet table after the fuzzing (${c.cluster.node(a).members.alive().length} members alive)`,
+      );
       const swim = c.cluster.node(a).members as Swim;
       for (const v of rows) assert.ok(swim.member(v.node), `${a} holds a row of ${v.node}, unknown to its SWIM`);
     }

@@ -48,6 +48,12 @@ export interface FleetTableConfig {
   forgetAfterMs: number;
   /** Peers told directly when this node leaves. */
   leaveFanout: number;
+  /**
+   * Share of gossip rounds sent to any alive member; the others go to members whose row advanced
+   * within K row intervals (they run the table and answer), so members that never answer (new to
+   * the table, or planted by forged membership in an unkeyed fleet) cannot crowd out the real ones.
+   */
+  exploreShare: number;
 }
 
 /** Defaults: digest every second to one peer; rows every 2 s up to 200 nodes, then 12 ms per node (12 s at 1,000). */
@@ -61,6 +67,7 @@ export const DEFAULT_FLEET_TABLE_CONFIG: FleetTableConfig = {
   maxRows: 10_000,
   forgetAfterMs: 24 * 3_600_000,
   leaveFanout: 8,
+  exploreShare: 0.25,
 };
 
 /** What the gossip needs from its host. */
@@ -220,11 +227,23 @@ export class FleetGossip {
 
   /** Sends the digest to `fanout` random peers. */
   gossipOnce(): void {
-    const peers = sample(this.#deps.random, this.#otherPeers(), this.config.fanout);
+    const peers = sample(this.#deps.random, this.#gossipCandidates(), this.config.fanout);
     if (peers.length === 0) return;
     this.#forget();
     const chunks = chunkDigest(this.table.versions()).map(encodeDigest);
     for (const to of peers) for (const c of chunks) this.#send(to, FleetCommand.Digest, c);
+  }
+
+  /** This round's candidates: fresh members (see `exploreShare`), or every alive one when exploring or none is fresh. */
+  #gossipCandidates(): Address[] {
+    const others = this.#otherPeers();
+    if (this.#deps.random() < this.config.exploreShare) return others;
+    const now = this.#deps.clock.now(), windowMs = this.config.notRespondingIntervals * this.rowIntervalMs;
+    const fresh = others.filter((a) => {
+      const e = this.table.get(a);
+      return e !== undefined && e.row.version > 0 && now - e.seenAt <= windowMs;
+    });
+    return fresh.length > 0 ? fresh : others;
   }
 
   /** Handles one fleet message from `from` (malformed ones are counted and dropped). */

@@ -49,11 +49,12 @@ export interface FleetTableConfig {
   /** Peers told directly when this node leaves. */
   leaveFanout: number;
   /**
-   * Share of gossip rounds sent to any alive member; the others go to members whose row advanced
-   * within K row intervals (they run the table and answer), so members that never answer (new to
-   * the table, or planted by forged membership in an unkeyed fleet) cannot crowd out the real ones.
+   * Every this many gossip rounds the digest goes to any alive member; the other rounds go to
+   * members whose row advanced within K row intervals (they run the table and answer), so members
+   * that never answer (new to the table, or planted by forged membership in an unkeyed fleet)
+   * cannot crowd out the real ones.
    */
-  exploreShare: number;
+  exploreEvery: number;
 }
 
 /** Defaults: digest every second to one peer; rows every 2 s up to 200 nodes, then 12 ms per node (12 s at 1,000). */
@@ -67,7 +68,7 @@ export const DEFAULT_FLEET_TABLE_CONFIG: FleetTableConfig = {
   maxRows: 10_000,
   forgetAfterMs: 24 * 3_600_000,
   leaveFanout: 8,
-  exploreShare: 0.25,
+  exploreEvery: 4,
 };
 
 /** What the gossip needs from its host. */
@@ -130,6 +131,7 @@ export interface FleetCounters {
  * ```
  */
 export class FleetGossip {
+  #gossipRounds = 0;
   /** Tunables in force. */
   readonly config: FleetTableConfig;
   /** The table. */
@@ -152,8 +154,13 @@ export class FleetGossip {
   /** Creates the gossip (call {@linkcode FleetGossip.start}). */
   constructor(config: Partial<FleetTableConfig>, deps: FleetGossipDeps) {
     this.config = { ...DEFAULT_FLEET_TABLE_CONFIG, ...config };
-    if (this.config.gossipIntervalMs < 10 || this.config.minRowIntervalMs < 100 || this.config.fanout < 1) {
-      throw new RangeError("fleet: gossip interval ≥ 10 ms, row interval ≥ 100 ms and fanout ≥ 1 are required");
+    if (
+      this.config.gossipIntervalMs < 10 || this.config.minRowIntervalMs < 100 || this.config.fanout < 1 ||
+      this.config.exploreEvery < 1
+    ) {
+      throw new RangeError(
+        "fleet: gossip interval ≥ 10 ms, row interval ≥ 100 ms, fanout ≥ 1 and exploreEvery ≥ 1 are required",
+      );
     }
     this.#deps = deps;
     this.table = new FleetTable(deps.self, { maxRows: this.config.maxRows, forgetAfterMs: this.config.forgetAfterMs });
@@ -234,10 +241,10 @@ export class FleetGossip {
     for (const to of peers) for (const c of chunks) this.#send(to, FleetCommand.Digest, c);
   }
 
-  /** This round's candidates: fresh members (see `exploreShare`), or every alive one when exploring or none is fresh. */
+  /** This round's candidates: fresh members (see `exploreEvery`), or every alive one when exploring or none is fresh. */
   #gossipCandidates(): Address[] {
     const others = this.#otherPeers();
-    if (this.#deps.random() < this.config.exploreShare) return others;
+    if (++this.#gossipRounds % this.config.exploreEvery === 0) return others;
     const now = this.#deps.clock.now(), windowMs = this.config.notRespondingIntervals * this.rowIntervalMs;
     const fresh = others.filter((a) => {
       const e = this.table.get(a);

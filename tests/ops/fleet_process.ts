@@ -86,9 +86,12 @@ async function startCluster(withMonitor: boolean) {
   const monitorPid = children.find((p) => !pids.includes(p));
   assert.equal(children.length, withMonitor ? NODES + 1 : NODES, `children: ${children.join(", ")}`);
   const stop = async () => {
+    // Children first (a monitor restarted by the cluster command has a new pid): once the
+    // parent is gone they belong to init and are no longer found by parent.
+    const running = childPids(proc.child.pid);
     proc.kill("SIGKILL");
     await exited;
-    for (const pid of childPids(proc.child.pid).concat(pids, monitorPid ? [monitorPid] : [])) {
+    for (const pid of running.concat(pids, monitorPid ? [monitorPid] : [])) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }

@@ -6,6 +6,7 @@
  * Skipped with a message when /usr/bin/chromium is not installed
  * (.ci/run installs it). Run alone with `deno task test:browser`.
  */
+import { CHROMIUM, hasChromium, launchChromium } from "../support/chromium.ts";
 import assert from "node:assert/strict";
 import { parseFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
@@ -14,14 +15,6 @@ import { KVClient } from "../../lib/client/client.ts";
 import { KEY_HEX } from "./signed_reports.ts";
 import { waitUntil } from "../support/real_time.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 if (!hasChromium) {
   console.log(`SKIPPED browser tests: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run does it).`);
 }
@@ -36,7 +29,6 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const { chromium } = await import("playwright-core");
     // Three nodes in this process on real UDP. With a cluster key they take the report URL
     // from the (signed) round message, so they need no monitor entry in their fleet file.
     const nodeFleet = parseFleet(
@@ -70,17 +62,7 @@ Deno.test({
       },
       tcpProbe: null,
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       for (const [i, n] of nodes.entries()) {
         const client = await KVClient.connect(n.node.address);

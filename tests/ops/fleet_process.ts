@@ -6,6 +6,7 @@
  * of one node: within 40 s every remaining node lists it "not responding"; SIGTERM of another:
  * listed "left". The same fleet without any monitor in its fleet file. Prints the times measured.
  */
+import { CHROMIUM, hasChromium, launchChromium } from "../support/chromium.ts";
 import { freeTcpPort, freeUdpRange } from "../support/cluster_dir.ts";
 import assert from "node:assert/strict";
 import { WatchedProcess } from "../../lib/base/watched_process.ts";
@@ -17,14 +18,6 @@ import { waitUntil, withTimeout } from "../support/real_time.ts";
 const CLUSTER_PERMISSIONS = permissionFlags("cluster");
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const NODES = 5;
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 
 /** Pids of the live direct children of `parent`. */
 function childPids(parent: number): number[] {
@@ -209,18 +202,7 @@ Deno.test({
 
 /** Loads a node's status page in headless Chromium and checks it shows one row per node. */
 async function pageShowsRows(url: string, addresses: string[]): Promise<void> {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 520 } });
     await withTimeout(page.goto(`${url}/`), 30_000, "the node's status page");

@@ -6,20 +6,13 @@
  * a problem of their own (the killed one; not the three that see it dead); the table fits 1,400 px without
  * a horizontal scroll; every page has the same navigation. Skipped when /usr/bin/chromium is missing.
  */
+import { CHROMIUM, hasChromium, launchChromium } from "../support/chromium.ts";
 import assert from "node:assert/strict";
 import { loadFleet } from "../../lib/config/fleet_file.ts";
 import { startMonitor } from "../../lib/roles/start_monitor.ts";
 import { ClusterDir } from "../support/cluster_dir.ts";
 import { waitUntil } from "../support/real_time.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
 if (!hasChromium) console.log(`SKIPPED page states test: ${CHROMIUM} is not installed.`);
 
 /** The monitor's round interval here (the default is 10 s). */
@@ -33,7 +26,6 @@ Deno.test({
   sanitizeOps: false, // playwright-core's pipes and timers; everything started here is closed in finally
   sanitizeResources: false,
   fn: async () => {
-    const { chromium } = await import("playwright-core");
     const c = await ClusterDir.start({ nodes: 5, monitor: false });
     const fleet = await loadFleet(`${c.dir}/.kvstore-cluster/nodes.yaml`);
     const monitor = await startMonitor({
@@ -42,17 +34,7 @@ Deno.test({
       config: { intervalMs: INTERVAL_MS, notRespondingRounds: 3, sseFlushMs: 100 },
       tcpProbe: null,
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       await c.waitForMembers();
       const state = (id: string) => monitor.monitor.assess(id)?.state;

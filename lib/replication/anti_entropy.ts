@@ -4,7 +4,8 @@
  * For every pair of nodes that share preference lists, the keys both own are
  * split into `digestBuckets` contiguous ranges of the ring; a bucket's digest
  * combines a hash of (key, version, tombstone) of each entry (XOR and sum of
- * two 32-bit hashes, so it does not depend on order). Each round a node sends
+ * two 32-bit hashes, so it does not depend on order, and a write updates it
+ * in place: `range_digests.ts`; an idle round reads no key). Each round a node sends
  * its digests to every replica peer; the peer answers with the buckets that
  * differ; the node lists its versions in those buckets; the peer answers which
  * it wants and which it holds newer (and how many in all, when they do not
@@ -47,7 +48,7 @@ import {
   parseKeysRequest,
 } from "./replica_messages.ts";
 import { bucketOf, keyPositionHex, type Ring } from "./ring.ts";
-import { digestTotal, entryDigest } from "./digest.ts";
+import { RangeDigests } from "./range_digests.ts";
 
 /** Outcome of one anti-entropy round. */
 export interface AntiEntropyResult {
@@ -70,9 +71,6 @@ export interface AntiEntropyResult {
   /** Entries the peers could not list in their answers for lack of room (fetched by a later round). */
   truncated: number;
 }
-
-/** Longest reuse of digest tables while the store is unchanged (ms). */
-const DIGEST_REUSE_MS = 60_000;
 
 /** Options of one anti-entropy round. */
 export interface AntiEntropyRunOptions {
@@ -97,14 +95,16 @@ export interface AntiEntropyRunOptions {
  * ```
  */
 export class AntiEntropy {
+  /** The digest tables, kept up to date on every write. */
+  readonly ranges: RangeDigests;
   #deps: ReplicaDeps;
-  #cache: { at: number; ring: Ring; changes: number; table: Map<Address, Uint32Array> } | undefined;
   #neighbours: { ring: Ring; n: number; peers: Address[] } | undefined;
   #running: Promise<AntiEntropyResult> | undefined;
 
   /** Creates anti-entropy for the node described by `deps`. */
   constructor(deps: ReplicaDeps) {
     this.#deps = deps;
+    this.ranges = new RangeDigests(deps);
   }
 
   /** Registers the digest, keys and fetch handlers. */
@@ -131,40 +131,23 @@ export class AntiEntropy {
     return out;
   }
 
-  /** Digest tables of every replica pair this node is part of (cached for `digestCacheMs`). */
+  /**
+   * Digest tables of every replica pair this node is part of, by peer: (XOR, sum) per bucket, then
+   * the pair's total (`range_digests.ts`: kept up to date on each write, rebuilt when the ring
+   * changes). Live: read them, do not keep or modify them.
+   */
   digests(): Map<Address, Uint32Array> {
-    const { self, store, placement, replica, config, clock } = this.#deps;
-    const ring = placement.ring();
-    const now = clock.now();
-    const c = this.#cache;
-    // Reused within digestCacheMs, and while the store has not changed (an idle node scans nothing), but not
-    // longer than DIGEST_REUSE_MS: entries past the tombstone grace leave the digests without a store change.
-    if (
-      c && c.ring === ring &&
-      (now - c.at < config.digestCacheMs || (c.changes === store.changes && now - c.at < DIGEST_REUSE_MS))
-    ) {
-      return c.table;
-    }
-    const changes = store.changes;
-    const n = placement.n(), B = config.digestBuckets;
-    const table = new Map<Address, Uint32Array>();
-    for (const [key, e] of store.entries()) {
-      if (replica.expired(e)) continue;
-      const pos = keyPositionHex(key);
-      const owners = ring.preferenceListAt(pos, n);
-      if (!owners.includes(self)) continue;
-      const b = 2 * bucketOf(pos, B);
-      const [h1, h2] = entryDigest(pos, e.version.t, e.version.n, e.tombstone);
-      for (const o of owners) {
-        if (o === self) continue;
-        let d = table.get(o);
-        if (!d) table.set(o, d = new Uint32Array(2 * B));
-        d[b] ^= h1;
-        d[b + 1] = (d[b + 1] + h2) >>> 0;
-      }
-    }
-    this.#cache = { at: now, ring, changes, table };
-    return table;
+    return this.ranges.tables();
+  }
+
+  /** Deletes tombstones past their grace period, scanning the store only when some are held; returns how many. */
+  collectExpired(): number {
+    return this.ranges.collectExpired();
+  }
+
+  /** Detaches the digest tables from the store. */
+  close(): void {
+    this.ranges.close();
   }
 
   /** Peers sharing at least one preference list with this node. */
@@ -226,16 +209,16 @@ export class AntiEntropy {
   async #syncWith(peer: Address, result: AntiEntropyResult): Promise<void> {
     const { rpc, config } = this.#deps;
     const options = replicaCallOptions(config);
-    const mine = this.digests().get(peer) ?? new Uint32Array(2 * config.digestBuckets);
-    // First the 16-byte total of the pair; the 8 B-per-bucket table only when the totals differ.
     const bucketCount = config.digestBuckets;
-    const totals = digestRequestHeader({ bucketCount, totals: digestTotal(mine) });
+    const mine = this.digests().get(peer) ?? new Uint32Array(2 * bucketCount + 2);
+    // First the 16-byte total of the pair; the 8 B-per-bucket table only when the totals differ.
+    const totals = digestRequestHeader({ bucketCount, totals: [mine[2 * bucketCount], mine[2 * bucketCount + 1]] });
     let reply = parseDigestReply(
       (await rpc.call(peer, ReplicaCommand.Digest, totals, undefined, options)).header,
       bucketCount,
     );
     if (reply.more) {
-      const table = new Uint8Array(mine.buffer.slice(0));
+      const table = new Uint8Array(mine.buffer.slice(0, 8 * bucketCount));
       const r = await rpc.call(peer, ReplicaCommand.Digest, digestRequestHeader({ bucketCount }), table, options);
       reply = parseDigestReply(r.header, bucketCount);
     }
@@ -319,7 +302,7 @@ export class AntiEntropy {
     if (request?.bucketCount !== B) return { header: wrongCount };
     const mine = this.digests().get(from);
     if (m.body.length === 0) {
-      const [x, y] = digestTotal(mine);
+      const x = mine ? mine[2 * B] : 0, y = mine ? mine[2 * B + 1] : 0;
       const same = request.totals !== undefined && request.totals[0] === x && request.totals[1] === y;
       return { header: digestReplyHeader({ differing: [], more: !same }) };
     }

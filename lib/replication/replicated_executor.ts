@@ -112,7 +112,7 @@ export class ReplicatedExecutor implements Executor {
     };
     every(config.handoffIntervalMs, () => this.#background(this.handoff.run()));
     every(config.antiEntropyIntervalMs, () => {
-      this.stats.tombstonesCollected += this.replica.collect();
+      this.antiEntropy.collectExpired(); // counted in tombstonesCollected; no scan unless some are expired
       this.#background(this.antiEntropy.run());
     });
     this.#closers.push(this.placement.onRingChange(() => {
@@ -120,6 +120,7 @@ export class ReplicatedExecutor implements Executor {
       this.#scheduleRebalance();
     }));
     this.#closers.push(() => this.placement.close());
+    this.#closers.push(() => this.antiEntropy.close());
     ctx.onClose(() => this.close());
   }
 

@@ -32,7 +32,11 @@ export interface ReplicationConfig {
   tombstoneGraceMs: number;
   /** Digest buckets (ranges of the ring) compared per replica pair. */
   digestBuckets: number;
-  /** How long a computed digest table is reused for answering peers. */
+  /**
+   * After a ring change, how long the digest tables of the previous ring (kept up to date on
+   * each write) still serve before one scan of the store rebuilds them: at most one rebuild this
+   * often while the membership churns.
+   */
   digestCacheMs: number;
   /** Upper bound of one replication datagram; batches are split below it. */
   maxMessageBytes: number;

@@ -28,6 +28,20 @@ export interface StoreListener {
 }
 
 /**
+ * Sees every change of a key's version, in order (replication keeps its anti-entropy digests with it;
+ * the store does not know what they are).
+ */
+export interface VersionObserver {
+  /**
+   * `key` held `before` (undefined: absent) and now holds `after` (undefined: deleted outright).
+   * Both are valid only during the call.
+   */
+  versionChanged(key: StoreKey, before: Entry | undefined, after: Entry | undefined): void;
+  /** Every entry was deleted. */
+  cleared(): void;
+}
+
+/**
  * A key: its 32 bytes (the request path keeps keys binary) or 64 hex digits (background
  * work, persistence, debug output).
  */
@@ -71,6 +85,8 @@ export class MemoryStore {
   #changes = 0;
   /** Receives every change (persistence). */
   listener?: StoreListener;
+  /** Receives every version change (anti-entropy's range digests). */
+  observer?: VersionObserver;
 
   /** Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments. */
   constructor(capacity: number, segmentBytes?: number) {
@@ -143,6 +159,7 @@ export class MemoryStore {
     const oldBytes = record < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(record) : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
     const arena = this.#arena;
+    const before = this.observer && record >= 0 ? this.#entryAt(record) : undefined;
     if (record < 0) record = table.insert();
     else arena.release(table.segment(record), table.length(record));
     // Copied into the arena, so the entry never aliases a packet buffer.
@@ -160,6 +177,7 @@ export class MemoryStore {
       version: entry.version,
       tombstone: entry.tombstone,
     });
+    this.observer?.versionChanged(key, before, entry);
     this.#compactStep();
     return "applied";
   }
@@ -170,8 +188,10 @@ export class MemoryStore {
     table.parseKey(key);
     const record = table.find();
     if (record < 0) return false;
+    const before = this.observer ? this.#entryAt(record) : undefined;
     this.#deleteAt(record);
     this.listener?.delete(key);
+    if (before) this.observer?.versionChanged(key, before, undefined);
     return true;
   }
 
@@ -193,6 +213,7 @@ export class MemoryStore {
     this.#live = 0;
     this.#changes++;
     this.listener?.clear();
+    this.observer?.cleared();
   }
 
   /** Iterates over all entries, tombstones included. The store must not change during the iteration. */

@@ -64,7 +64,6 @@ Deno.test("anti-entropy: digests of replicas in sync are equal, and a round in s
       version: { t: e.version.t + 1, n: e.version.n },
     });
     const owners = c.holders(k);
-    await c.advance(c.replicaConfig.digestCacheMs); // peers answer from a digest table cached this long
     const coordinator = owners.find((x) => x !== addr(1))!;
     const r2 = await c.run(c.replica(coordinator).executor.antiEntropy.run());
     assert.ok(r2.differingBuckets >= 1);
@@ -74,7 +73,7 @@ Deno.test("anti-entropy: digests of replicas in sync are equal, and a round in s
   }
 });
 
-Deno.test("anti-entropy: an idle node reuses its digests (no store scan) until its store changes", async () => {
+Deno.test("anti-entropy: an idle round scans no store; writes update the digests; a missing and a stale key are repaired", async () => {
   const c = new SimCluster({ seed: 23 });
   try {
     c.startReplicas([0, 1, 2, 3].map(addr));
@@ -82,17 +81,39 @@ Deno.test("anti-entropy: an idle node reuses its digests (no store scan) until i
     const node = c.replica(addr(0));
     await c.run(node.executor.antiEntropy.run());
     let scans = 0;
-    const entries = node.store.entries.bind(node.store);
-    node.store.entries = () => (scans++, entries());
+    for (const n of c.replicas.values()) {
+      const entries = n.store.entries.bind(n.store);
+      n.store.entries = () => (scans++, entries());
+    }
     await c.advance(2 * c.replicaConfig.digestCacheMs);
     const idle = await c.run(node.executor.antiEntropy.run());
+    assert.equal(idle.peers, 3);
     assert.equal(idle.differingBuckets, 0);
-    assert.equal(scans, 0, "an unchanged store is not scanned again");
+    assert.equal(scans, 0, "an idle round scans no store (neither this node's nor its peers')");
     assert.equal(node.store.collectTombstones(Number.MAX_SAFE_INTEGER), 0, "no tombstone: nothing collected");
     await writeKeys(c, 1, "late", [addr(0)]);
-    await c.advance(2 * c.replicaConfig.digestCacheMs);
     await c.run(node.executor.antiEntropy.run());
-    assert.ok(scans >= 1, "a changed store is scanned for new digests");
+    assert.equal(scans, 0, "a write updates the digests in place: still no scan");
+    // A key deleted outright on one replica (missing) and an older version on another (stale).
+    const ranges = node.executor.antiEntropy.ranges;
+    const owned = [...node.store.entries()].map(([k]) => k).filter((k) => c.holders(k).includes(addr(0)));
+    const [missing, stale] = owned;
+    const peerOf = (k: string) => c.holders(k).find((a) => a !== addr(0))!;
+    const lost = c.replica(peerOf(missing));
+    const held = node.store.getEntry(missing)!;
+    assert.ok(lost.store.delete(missing));
+    const old = c.replica(peerOf(stale));
+    const current = node.store.getEntry(stale)!;
+    old.store.force(stale, { ...current, value: new Uint8Array([9]), version: { ...current.version, t: 1 } });
+    scans = 0;
+    const r = await c.run(node.executor.antiEntropy.run());
+    assert.ok(r.differingBuckets >= 1, "the changed replicas' digests differ");
+    assert.ok(scans >= 1, "differing buckets are walked");
+    assert.deepEqual(lost.store.getEntry(missing)?.version, held.version, "the missing key is back");
+    assert.deepEqual(old.store.getEntry(stale)?.version, current.version, "the stale key is current again");
+    assert.equal(ranges.rebuilds, 1, "one build, no rebuild: the ring did not change");
+    const again = await c.run(node.executor.antiEntropy.run());
+    assert.equal(again.differingBuckets, 0);
   } finally {
     c.close();
   }

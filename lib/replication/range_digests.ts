@@ -38,8 +38,9 @@ export type RangeDigestDeps = Pick<
 const TOMBSTONE_SLOT_MS = 1_000;
 
 /**
- * Adds (`sign` 1) or removes (−1) the hashes of `entry` at ring `position` in the tables of the
- * other `owners`. A table is `2 × buckets + 2` words: (XOR, sum) per bucket, then the total.
+ * Takes the hashes of `before` out of the tables of the other `owners` and puts those of `after`
+ * in (either may be absent), for an entry at ring `position`. A table is `2 × buckets + 2` words:
+ * (XOR, sum) per bucket, then the total.
  */
 function mixInto(
   tables: Map<Address, Uint32Array>,
@@ -47,19 +48,29 @@ function mixInto(
   owners: readonly Address[],
   buckets: number,
   position: number,
-  entry: Entry,
-  sign: number,
+  before: Entry | undefined,
+  after: Entry | undefined,
 ): void {
-  const [h1, h2] = entryDigest(position, entry.version.t, entry.version.n, entry.tombstone);
+  let x = 0, y = 0;
+  if (before) {
+    const [h1, h2] = entryDigest(position, before.version.t, before.version.n, before.tombstone);
+    x = h1;
+    y = -h2;
+  }
+  if (after) {
+    const [h1, h2] = entryDigest(position, after.version.t, after.version.n, after.tombstone);
+    x ^= h1;
+    y += h2;
+  }
   const b = 2 * bucketOf(position, buckets), total = 2 * buckets;
   for (const o of owners) {
     if (o === self) continue;
     let d = tables.get(o);
     if (!d) tables.set(o, d = new Uint32Array(2 * buckets + 2));
-    d[b] ^= h1;
-    d[total] ^= h1;
-    d[b + 1] = (d[b + 1] + sign * h2) >>> 0;
-    d[total + 1] = (d[total + 1] + sign * h2) >>> 0;
+    d[b] ^= x;
+    d[total] ^= x;
+    d[b + 1] = (d[b + 1] + y) >>> 0;
+    d[total + 1] = (d[total + 1] + y) >>> 0;
   }
 }
 
@@ -97,7 +108,7 @@ export function scanDigests(entries: Iterable<[string, Entry]>, scope: DigestSco
     if (expired(e)) continue;
     const position = keyPositionHex(key);
     const owners = ring.preferenceListAt(position, n);
-    if (owners.includes(self)) mixInto(tables, self, owners, buckets, position, e, 1);
+    if (owners.includes(self)) mixInto(tables, self, owners, buckets, position, undefined, e);
   }
   return tables;
 }
@@ -159,8 +170,7 @@ export class RangeDigests implements VersionObserver {
     const owners = ring.preferenceListAt(position, this.#n);
     const { self, config } = this.#deps;
     if (!owners.includes(self)) return;
-    if (before) mixInto(this.#tables, self, owners, config.digestBuckets, position, before, -1);
-    if (after) mixInto(this.#tables, self, owners, config.digestBuckets, position, after, 1);
+    mixInto(this.#tables, self, owners, config.digestBuckets, position, before, after);
   }
 
   /** The store was emptied: so are the tables. */
@@ -210,7 +220,7 @@ export class RangeDigests implements VersionObserver {
       if (e.tombstone) this.#countTombstone(e.version.t, 1);
       const position = keyPositionHex(key);
       const owners = ring.preferenceListAt(position, n);
-      if (owners.includes(self)) mixInto(tables, self, owners, config.digestBuckets, position, e, 1);
+      if (owners.includes(self)) mixInto(tables, self, owners, config.digestBuckets, position, undefined, e);
     }
     this.#ring = ring;
     this.#n = n;

@@ -138,6 +138,9 @@ export class Ring {
   readonly virtualNodes: number;
   #tokens: Uint32Array;
   #owners: Uint16Array;
+  // For each of the SLOTS equal slices of the ring, the index of its first token (and the end):
+  // a lookup searches only its slice's few tokens.
+  #slotStart = new Uint32Array(SLOTS + 1);
   #cache = new Map<number, Address[][]>();
 
   /** Builds the ring of `members` (duplicates ignored) with `virtualNodes` tokens each. */
@@ -162,6 +165,10 @@ export class Ring {
       this.#owners[i] = m;
       this.#tokens[i] = (packed[i] - m) / 65536;
     }
+    for (let slot = 0, i = 0; slot <= SLOTS; slot++) {
+      while (i < this.#tokens.length && slot < SLOTS && this.#tokens[i] < slot * SLOT_WIDTH) i++;
+      this.#slotStart[slot] = slot === SLOTS ? this.#tokens.length : i;
+    }
   }
 
   /** Number of members. */
@@ -172,7 +179,8 @@ export class Ring {
   /** Index of the first token at or after `position` (wrapping to 0). */
   #tokenIndex(position: number): number {
     const t = this.#tokens;
-    let lo = 0, hi = t.length;
+    const slot = Math.floor(position / SLOT_WIDTH);
+    let lo = this.#slotStart[slot], hi = this.#slotStart[slot + 1];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (t[mid] < position) lo = mid + 1;
@@ -246,6 +254,10 @@ export class Ring {
     return out;
   }
 }
+
+/** Slices of the ring indexing its tokens (16 KiB of index a ring). */
+const SLOTS = 4096;
+const SLOT_WIDTH = RING_SIZE / SLOTS;
 
 const tokenCache = new Map<string, Uint32Array>();
 

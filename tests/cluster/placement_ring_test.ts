@@ -160,3 +160,20 @@ Deno.test("replication config from the fleet file: preset wan, then the file's f
     /line 2 \(at "replication.handoffIntervalMs"\)/,
   );
 });
+
+Deno.test("ring lookups through the slice index equal a linear search of the tokens", () => {
+  const rnd = seededRandom(44);
+  for (const [count, vnodes] of [[3, 1], [5, 2], [40, 64]]) {
+    const names = members(count);
+    const ring = new Ring(names, vnodes);
+    const tokens = names.flatMap((m) =>
+      Array.from({ length: vnodes }, (_, i) => ({ t: murmur3(enc.encode(`${m}#${i}`)), m }))
+    ).sort((a, b) => a.t - b.t || (a.m < b.m ? -1 : 1));
+    const first = (p: number) => tokens.find((x) => x.t >= p)?.m ?? tokens[0].m;
+    const probes = [0, 0xffffffff, 2 ** 20, 2 ** 20 - 1, ...tokens.flatMap((x) => [x.t, x.t - 1, x.t + 1])];
+    for (let i = 0; i < 2_000; i++) probes.push(Math.floor(rnd() * 2 ** 32));
+    for (const p of probes.filter((p) => p >= 0 && p <= 0xffffffff)) {
+      assert.equal(ring.preferenceListAt(p, 1)[0], first(p), `${count}×${vnodes}: position ${p}`);
+    }
+  }
+});

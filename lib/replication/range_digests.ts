@@ -74,6 +74,12 @@ function mixInto(
   }
 }
 
+/** Whether two rings place every key alike (the same members and tokens per member). */
+function sameRing(a: Ring, b: Ring): boolean {
+  return a.virtualNodes === b.virtualNodes && a.members.length === b.members.length &&
+    a.members.every((m, i) => m === b.members[i]);
+}
+
 /** What {@linkcode scanDigests} reads. */
 export interface DigestScope {
   /** This node. */
@@ -188,7 +194,9 @@ export class RangeDigests implements VersionObserver {
   tables(): Map<Address, Uint32Array> {
     const { placement, clock, config } = this.#deps;
     const ring = placement.ring();
-    if (ring !== this.#ring && (!this.#ring || clock.now() - this.#builtAt >= config.digestCacheMs)) {
+    if (ring !== this.#ring && this.#ring && sameRing(ring, this.#ring)) {
+      this.#ring = ring; // the members came back to the same set: the same placement, nothing to rebuild
+    } else if (ring !== this.#ring && (!this.#ring || clock.now() - this.#builtAt >= config.digestCacheMs)) {
       this.#rebuild(ring);
     }
     this.collectExpired();

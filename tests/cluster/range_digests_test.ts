@@ -165,6 +165,12 @@ Deno.test("range digests: the tables of an old ring serve until digestCacheMs, t
     assertEqualsScan(ctx, "digestCacheMs later");
     assert.equal(ctx.ranges.rebuilds, 3);
     assert.equal(ctx.ranges.ring, ctx.placement.ring());
+    ctx.clock.advance(1_000);
+    ctx.members.toggle(OTHERS[6]);
+    ctx.members.toggle(OTHERS[6]); // back to the same members: a new ring object, the same placement
+    assert.notEqual(ctx.placement.ring(), ctx.ranges.ring);
+    assertEqualsScan(ctx, "a leave and a rejoin");
+    assert.equal(ctx.ranges.rebuilds, 3, "the same members: no rebuild");
   } finally {
     ctx.ranges.close();
     ctx.placement.close();

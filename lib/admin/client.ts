@@ -15,7 +15,7 @@ import { encodeJsonPayload } from "../wire/envelope.ts";
 import { frameSize, MAX_FRAME_BYTES } from "../wire/frame.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
-import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
+import { AdminCommand, type NodeResult, parseAdminHeader } from "./protocol.ts";
 import { type ChunkStore, MemoryChunkStore } from "./chunk_store.ts";
 import type { BuiltManifest } from "./manifest.ts";
 import { Transfer } from "./transfer.ts";
@@ -138,13 +138,13 @@ export class AdminClient {
     this.rpc = new Rpc(transport, clock, { addresses: new InternalAddressBook(), ...rpc });
     transport.onReceive((data, from) => this.rpc.receive(data, from));
     this.rpc.handle(AdminCommand.Chunk, async (m) => {
-      const id = headerId(m.header), i = headerIndex(m.header);
-      const t = id ? this.#files.get(id) : undefined;
-      const bytes = t && i !== undefined ? await t.serve(i) : undefined;
-      return bytes ? { header: { id, i }, body: bytes } : { header: { missing: true } };
+      const h = parseAdminHeader("chunk", m.header);
+      const t = h && this.#files.get(h.id);
+      const bytes = t ? await t.serve(h.i) : undefined;
+      return h && bytes ? { header: { id: h.id, i: h.i }, body: bytes } : { header: { missing: true } };
     });
     this.rpc.handle(AdminCommand.Have, (m) => {
-      const id = headerId(m.header);
+      const id = parseAdminHeader("id", m.header)?.id;
       const t = id ? this.#files.get(id) : undefined;
       return {
         header: t ? { state: t.state, count: t.count, total: t.total, have: t.bitmap() } : { state: "unknown" },

@@ -64,16 +64,84 @@ export function headerId(header: unknown): string | undefined {
 }
 
 /**
- * A non-negative integer field of a header, or undefined.
+ * The admin headers read field by field, by kind, with their layout (JSON objects; other fields
+ * are ignored). The signed command of submit, rumor and a fetch reply (`{c, s}`) is checked by
+ * `command.ts`, a rollout event by `rollout_state.ts`; the other replies are read where they are
+ * asked for.
+ *
+ * | kind | messages | fields |
+ * |---|---|---|
+ * | `id` | fetch, have, status requests | `id`: a command id ({@linkcode COMMAND_ID}) |
+ * | `chunk` | chunk request | `id`: a command id; `i`: the piece or chunk index, an integer ≥ 0 |
+ * | `digest` | digest request and reply | `ids`: an array; its command ids are kept, other entries dropped |
+ * | `takeover` | takeover request | `token`: a string (8–64 hex digits when sent); `pid`: a number, optional |
+ * | `hints` | rumor request | `src`: where the command's chunks may be had: up to 4 `host:port` strings (others dropped; absent: none) |
+ */
+export interface AdminHeaders {
+  /** Fetch, have and status: which command. */
+  id: { id: string };
+  /** Chunk: which command, which index. */
+  chunk: { id: string; i: number };
+  /** Digest: the command ids a node holds. */
+  digest: { ids: string[] };
+  /** Takeover: the token the old process was given; the new process's pid. */
+  takeover: { token: string; pid?: number };
+  /** Rumor: chunk sources of the command. */
+  hints: { src: string[] };
+}
+
+/** A kind of admin header ({@linkcode AdminHeaders}). */
+export type AdminHeaderKind = keyof AdminHeaders;
+
+/** Reads one field of a header. */
+type FieldOf = (name: string) => unknown;
+
+const isCommandId = (v: unknown): v is string => typeof v === "string" && COMMAND_ID.test(v);
+const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+/** Most chunk-source hints a rumor carries. */
+const MAX_HINTS = 4;
+
+const HEADER_READERS: { [K in AdminHeaderKind]: (field: FieldOf) => AdminHeaders[K] | undefined } = {
+  id: (field) => {
+    const id = field("id");
+    return isCommandId(id) ? { id } : undefined;
+  },
+  chunk: (field) => {
+    const id = field("id"), i = field("i");
+    return isCommandId(id) && isIndex(i) ? { id, i } : undefined;
+  },
+  digest: (field) => {
+    const ids = field("ids");
+    return Array.isArray(ids) ? { ids: ids.filter(isCommandId) } : undefined;
+  },
+  takeover: (field) => {
+    const token = field("token"), pid = field("pid");
+    if (typeof token !== "string") return undefined;
+    return typeof pid === "number" ? { token, pid } : { token };
+  },
+  hints: (field) => {
+    const src = field("src");
+    if (!Array.isArray(src)) return { src: [] };
+    const ok = (v: unknown): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v);
+    return { src: src.filter(ok).slice(0, MAX_HINTS) };
+  },
+};
+
+/**
+ * The one validator of admin headers: the header of `kind` with its fields typed, or undefined when
+ * it is not an object or a required field is missing or malformed (layout: {@linkcode AdminHeaders}).
  *
  * @example
  * ```ts
- * console.log(headerIndex({ i: 3 })); // 3
+ * console.log(parseAdminHeader("chunk", { id: "ab".repeat(16), i: 3 })); // { id: "abab…", i: 3 }
+ * console.log(parseAdminHeader("chunk", { id: "ab".repeat(16), i: -1 })); // undefined
  * ```
  */
-export function headerIndex(header: unknown, field = "i"): number | undefined {
-  const v = (header as Record<string, unknown> | null)?.[field];
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+export function parseAdminHeader<K extends AdminHeaderKind>(kind: K, header: unknown): AdminHeaders[K] | undefined {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
+  const fields = header as Record<string, unknown>;
+  const read = HEADER_READERS[kind] as (field: FieldOf) => AdminHeaders[K] | undefined;
+  return read((name) => Object.hasOwn(fields, name) ? fields[name] : undefined);
 }
 
 /** What a node reports for one command (to the monitor, and to status queries). */

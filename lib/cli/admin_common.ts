@@ -24,7 +24,7 @@ import { FileChunkStore } from "../admin/chunk_store.ts";
 import { buildManifest } from "../admin/manifest.ts";
 import { DEFAULT_ADMIN_CONFIG, DEFAULT_COMMAND_LIFETIME_MS } from "../admin/config.ts";
 import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
-import { parseDuration, UsageError } from "../base/cli_args.ts";
+import { parseDuration, type parseFlags, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { formatDuration } from "./admin_help.ts";
 import {
@@ -66,22 +66,7 @@ export const COMMON_FLAGS = {
 } as const;
 
 /** The values of {@linkcode COMMON_FLAGS} as parsed (a verb's own flags may come along). */
-export interface CommonFlagValues {
-  /** --config: the fleet file. */
-  config?: string;
-  /** --key: the admin private key. */
-  key?: string;
-  /** --node: the node to hand the command to. */
-  node?: string;
-  /** --nodes: the selector. */
-  nodes?: string;
-  /** --monitor: the monitor's URL. */
-  monitor?: string;
-  /** --expires: the command's lifetime. */
-  expires?: string;
-  /** --json: one JSON document on stdout. */
-  json?: boolean;
-}
+export type CommonFlagValues = ReturnType<typeof parseFlags<typeof COMMON_FLAGS>>["values"];
 
 /** What every signing verb reads before it builds a command. */
 export interface Common {

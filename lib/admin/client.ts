@@ -19,6 +19,7 @@ import { AdminCommand, type NodeResult, parseAdminHeader } from "./protocol.ts";
 import { type ChunkStore, MemoryChunkStore } from "./chunk_store.ts";
 import type { BuiltManifest } from "./manifest.ts";
 import { Transfer } from "./transfer.ts";
+import { NodeResultSchema } from "./monitor/results_store.ts";
 
 /**
  * Raised when no node accepted a command; the message says why.
@@ -182,7 +183,7 @@ export class AdminClient {
         (sendErrors() > errorsBefore ? unsent : unreachable).push(node);
         continue;
       }
-      const h = reply.header as { ok?: unknown; reason?: unknown; message?: unknown } | null;
+      const h = parseAdminHeader("ok", reply.header);
       if (h?.ok === true) return node;
       throw new SubmitError(`${node} rejected the command (${String(h?.reason)}): ${String(h?.message)}`);
     }
@@ -229,11 +230,14 @@ export class AdminClient {
     return this.#files.get(id)?.stats.served ?? 0;
   }
 
-  /** A node's result for a command (null: none yet; undefined: no answer). */
+  /** A node's result for a command (null: none yet; undefined: no answer, or not a valid result). */
   async status(node: Address, id: string): Promise<NodeResult | null | undefined> {
     try {
       const reply = await this.rpc.call(node, AdminCommand.Status, { id }, undefined, { timeoutMs: 300, retries: 2 });
-      return ((reply.header as { result?: NodeResult | null } | null)?.result) ?? null;
+      const result = (reply.header as { result?: unknown } | null)?.result ?? null;
+      if (result === null) return null;
+      const parsed = NodeResultSchema.safeParse(result);
+      return parsed.success ? parsed.data : undefined;
     } catch {
       return undefined;
     }

@@ -154,7 +154,7 @@ export class CommandGossip {
         retries: 0,
       }).then((reply) => {
         const state = this.#hot.get(id);
-        if (state && (reply.header as { known?: unknown } | null)?.known === true) {
+        if (state && parseAdminHeader("known", reply.header)?.known === true) {
           if (++state.known >= this.#d.config.rumorStopAfterKnown) this.#hot.delete(id);
         }
       }, () => {});

@@ -76,6 +76,8 @@ export function headerId(header: unknown): string | undefined {
  * | `digest` | digest request and reply | `ids`: an array; its command ids are kept, other entries dropped |
  * | `takeover` | takeover request | `token`: a string (8–64 hex digits when sent); `pid`: a number, optional |
  * | `hints` | rumor request | `src`: where the command's chunks may be had: up to 4 `host:port` strings (others dropped; absent: none) |
+ * | `known` | rumor reply | `known`: a boolean, true when the node had the command already |
+ * | `ok` | submit, rollout and takeover replies | `ok`: a boolean; `reason`, `message`: strings, optional (why not) |
  */
 export interface AdminHeaders {
   /** Fetch, have and status: which command. */
@@ -88,6 +90,10 @@ export interface AdminHeaders {
   takeover: { token: string; pid?: number };
   /** Rumor: chunk sources of the command. */
   hints: { src: string[] };
+  /** Rumor reply: whether the node had the command already. */
+  known: { known: boolean };
+  /** Submit, rollout and takeover replies: done, or why not. */
+  ok: { ok: boolean; reason?: string; message?: string };
 }
 
 /** A kind of admin header ({@linkcode AdminHeaders}). */
@@ -124,6 +130,19 @@ const HEADER_READERS: { [K in AdminHeaderKind]: (field: FieldOf) => AdminHeaders
     if (!Array.isArray(src)) return { src: [] };
     const ok = (v: unknown): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v);
     return { src: src.filter(ok).slice(0, MAX_HINTS) };
+  },
+  known: (field) => {
+    const known = field("known");
+    return typeof known === "boolean" ? { known } : undefined;
+  },
+  ok: (field) => {
+    const ok = field("ok"), reason = field("reason"), message = field("message");
+    if (typeof ok !== "boolean") return undefined;
+    return {
+      ok,
+      ...(typeof reason === "string" ? { reason } : {}),
+      ...(typeof message === "string" ? { message } : {}),
+    };
   },
 };
 

@@ -230,7 +230,7 @@ Deno.test("fuzz: replication and debug header codecs: typed values round-trip, m
   assert.ok(accepted > 0, "some mutated headers still pass (the invariants were checked on them)");
 });
 
-const ADMIN_HEADER_KINDS: readonly AdminHeaderKind[] = ["id", "chunk", "digest", "takeover", "hints"];
+const ADMIN_HEADER_KINDS: readonly AdminHeaderKind[] = ["id", "chunk", "digest", "takeover", "hints", "known", "ok"];
 
 /** What the admin header validator accepts holds its layout, and passes the validator again unchanged. */
 function checkAdminHeader(kind: AdminHeaderKind, header: unknown, where: string): void {
@@ -242,6 +242,11 @@ function checkAdminHeader(kind: AdminHeaderKind, header: unknown, where: string)
   if ("ids" in h) assert.ok(h.ids.every(id), `${where}: digest ids`);
   if ("src" in h) assert.ok(h.src.length <= 4 && h.src.every((a) => /^\S+:\d+$/.test(a)), `${where}: hints`);
   if ("token" in h) assert.equal(typeof h.token, "string", `${where}: token`);
+  if ("known" in h) assert.equal(typeof h.known, "boolean", `${where}: known`);
+  if ("ok" in h) {
+    assert.equal(typeof h.ok, "boolean", `${where}: ok`);
+    assert.ok([h.reason, h.message].every((x) => x === undefined || typeof x === "string"), `${where}: ok reason`);
+  }
   assert.deepEqual(parseAdminHeader(kind, JSON.parse(JSON.stringify(h))), h, `${where}: ${kind} round trip`);
 }
 
@@ -255,6 +260,8 @@ function typedAdminHeaders(f: Fuzzer): { [K in AdminHeaderKind]: AdminHeaders[K]
     digest: { ids: Array.from({ length: f.int(6) }, () => hex(16)) },
     takeover: f.chance(0.5) ? { token: hex(4 + f.int(28)), pid } : { token: hex(4 + f.int(28)) },
     hints: { src: Array.from({ length: f.int(5) }, () => `10.0.${f.int(256)}.${f.int(256)}:${f.int(65536)}`) },
+    known: { known: f.chance(0.5) },
+    ok: f.chance(0.5) ? { ok: true } : { ok: false, reason: `r${f.int(9)}`, message: hex(f.int(8)) },
   };
 }
 

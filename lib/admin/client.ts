@@ -250,10 +250,10 @@ export class AdminClient {
   async stats(node: Address): Promise<Record<string, number> | undefined> {
     try {
       const reply = await this.rpc.call(node, AdminCommand.Stats, {}, undefined, { timeoutMs: 300, retries: 2 });
-      const h = reply.header as { stats?: Record<string, number>; gossip?: Record<string, number> } | null;
-      if (!h?.stats) return undefined;
+      const h = parseAdminHeader("statsReply", reply.header);
+      if (!h) return undefined;
       const out = { ...h.stats };
-      for (const [k, v] of Object.entries(h.gossip ?? {})) out[`gossip_${k}`] = v;
+      for (const [k, v] of Object.entries(h.gossip)) out[`gossip_${k}`] = v;
       return out;
     } catch {
       return undefined;

@@ -203,7 +203,7 @@ export class CommandGossip {
           timeoutMs: this.#d.config.rpcTimeoutMs,
           retries: 1,
         });
-        if ((reply.header as { missing?: unknown } | null)?.missing) continue;
+        if (parseAdminHeader("missing", reply.header)?.missing) continue;
         if ((await this.#d.receive(reply.header, peer, [])) === "new") this.stats.pulled++;
       } catch { /* next exchange retries */ }
     }

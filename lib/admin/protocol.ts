@@ -66,8 +66,8 @@ export function headerId(header: unknown): string | undefined {
 /**
  * The admin headers read field by field, by kind, with their layout (JSON objects; other fields
  * are ignored). The signed command of submit, rumor and a fetch reply (`{c, s}`) is checked by
- * `command.ts`, a rollout event by `rollout_state.ts`; the other replies are read where they are
- * asked for.
+ * `command.ts`, a rollout event by `rollout_state.ts`, a status reply's result by the result
+ * schema (`monitor/results_store.ts`).
  *
  * | kind | messages | fields |
  * |---|---|---|
@@ -78,6 +78,10 @@ export function headerId(header: unknown): string | undefined {
  * | `hints` | rumor request | `src`: where the command's chunks may be had: up to 4 `host:port` strings (others dropped; absent: none) |
  * | `known` | rumor reply | `known`: a boolean, true when the node had the command already |
  * | `ok` | submit, rollout and takeover replies | `ok`: a boolean; `reason`, `message`: strings, optional (why not) |
+ * | `missing` | fetch reply | `missing`: true when the node does not hold the command (any other value: false) |
+ * | `chunkReply` | chunk reply (the bytes are the body) | `i`: the index served, an integer ≥ 0, optional; `missing` as above |
+ * | `haveReply` | have reply | `state`: the transfer's state, optional; `have`: base64 bitmap of the chunks held, optional |
+ * | `statsReply` | stats reply | `stats` (required), `gossip`: counters by name (the numeric fields of each object) |
  */
 export interface AdminHeaders {
   /** Fetch, have and status: which command. */
@@ -94,6 +98,14 @@ export interface AdminHeaders {
   known: { known: boolean };
   /** Submit, rollout and takeover replies: done, or why not. */
   ok: { ok: boolean; reason?: string; message?: string };
+  /** Fetch reply without the command. */
+  missing: { missing: boolean };
+  /** Chunk reply: the index served, or missing. */
+  chunkReply: { i?: number; missing: boolean };
+  /** Have reply: the transfer's state and the chunks held. */
+  haveReply: { state?: string; have?: string };
+  /** Stats reply: the admin counters and the gossip's. */
+  statsReply: { stats: Record<string, number>; gossip: Record<string, number> };
 }
 
 /** A kind of admin header ({@linkcode AdminHeaders}). */
@@ -104,6 +116,11 @@ type FieldOf = (name: string) => unknown;
 
 const isCommandId = (v: unknown): v is string => typeof v === "string" && COMMAND_ID.test(v);
 const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+/** The numeric fields of `v` (an object), by name; none for anything else. */
+function counters(v: unknown): Record<string, number> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "number"));
+}
 /** Most chunk-source hints a rumor carries. */
 const MAX_HINTS = 4;
 
@@ -130,6 +147,20 @@ const HEADER_READERS: { [K in AdminHeaderKind]: (field: FieldOf) => AdminHeaders
     if (!Array.isArray(src)) return { src: [] };
     const ok = (v: unknown): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v);
     return { src: src.filter(ok).slice(0, MAX_HINTS) };
+  },
+  missing: (field) => ({ missing: Boolean(field("missing")) }),
+  chunkReply: (field) => {
+    const i = field("i");
+    return isIndex(i) ? { i, missing: Boolean(field("missing")) } : { missing: Boolean(field("missing")) };
+  },
+  haveReply: (field) => {
+    const state = field("state"), have = field("have");
+    return { ...(typeof state === "string" ? { state } : {}), ...(typeof have === "string" ? { have } : {}) };
+  },
+  statsReply: (field) => {
+    const stats = field("stats");
+    if (typeof stats !== "object" || stats === null) return undefined;
+    return { stats: counters(stats), gossip: counters(field("gossip")) };
   },
   known: (field) => {
     const known = field("known");

@@ -230,7 +230,19 @@ Deno.test("fuzz: replication and debug header codecs: typed values round-trip, m
   assert.ok(accepted > 0, "some mutated headers still pass (the invariants were checked on them)");
 });
 
-const ADMIN_HEADER_KINDS: readonly AdminHeaderKind[] = ["id", "chunk", "digest", "takeover", "hints", "known", "ok"];
+const ADMIN_HEADER_KINDS: readonly AdminHeaderKind[] = [
+  "id",
+  "chunk",
+  "digest",
+  "takeover",
+  "hints",
+  "known",
+  "ok",
+  "missing",
+  "chunkReply",
+  "haveReply",
+  "statsReply",
+];
 
 /** What the admin header validator accepts holds its layout, and passes the validator again unchanged. */
 function checkAdminHeader(kind: AdminHeaderKind, header: unknown, where: string): void {
@@ -238,7 +250,15 @@ function checkAdminHeader(kind: AdminHeaderKind, header: unknown, where: string)
   if (h === undefined) return;
   const id = (x: unknown) => typeof x === "string" && /^[0-9a-f]{32}$/.test(x);
   if ("id" in h) assert.ok(id(h.id), `${where}: ${kind} id`);
-  if ("i" in h) assert.ok(Number.isInteger(h.i) && h.i >= 0, `${where}: chunk index`);
+  if ("i" in h) assert.ok(h.i !== undefined && Number.isInteger(h.i) && h.i >= 0, `${where}: chunk index`);
+  if ("missing" in h) assert.equal(typeof h.missing, "boolean", `${where}: missing`);
+  if ("have" in h) assert.equal(typeof h.have, "string", `${where}: have bitmap`);
+  if ("stats" in h) {
+    assert.ok(
+      [h.stats, h.gossip].every((c) => Object.values(c).every((x) => typeof x === "number")),
+      `${where}: counters`,
+    );
+  }
   if ("ids" in h) assert.ok(h.ids.every(id), `${where}: digest ids`);
   if ("src" in h) assert.ok(h.src.length <= 4 && h.src.every((a) => /^\S+:\d+$/.test(a)), `${where}: hints`);
   if ("token" in h) assert.equal(typeof h.token, "string", `${where}: token`);
@@ -262,6 +282,13 @@ function typedAdminHeaders(f: Fuzzer): { [K in AdminHeaderKind]: AdminHeaders[K]
     hints: { src: Array.from({ length: f.int(5) }, () => `10.0.${f.int(256)}.${f.int(256)}:${f.int(65536)}`) },
     known: { known: f.chance(0.5) },
     ok: f.chance(0.5) ? { ok: true } : { ok: false, reason: `r${f.int(9)}`, message: hex(f.int(8)) },
+    missing: { missing: f.chance(0.5) },
+    chunkReply: f.chance(0.5) ? { i: f.int(1 << 20), missing: false } : { missing: true },
+    haveReply: f.chance(0.5) ? { state: "fetching", have: hex(f.int(8)) } : { state: "unknown" },
+    statsReply: {
+      stats: { received: f.int(100), chunks_served: f.int(9) },
+      gossip: f.chance(0.5) ? { hot: f.int(3) } : {},
+    },
   };
 }
 

@@ -15,10 +15,11 @@ import { encodeJsonPayload } from "../wire/envelope.ts";
 import { frameSize, MAX_FRAME_BYTES } from "../wire/frame.ts";
 import { type CommandBody, type PushSpec, type RunSpec, signCommand, type SignedCommand } from "./command.ts";
 import { type AdminConfig, DEFAULT_ADMIN_CONFIG } from "./config.ts";
-import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
+import { AdminCommand, type NodeResult, parseAdminHeader } from "./protocol.ts";
 import { type ChunkStore, MemoryChunkStore } from "./chunk_store.ts";
 import type { BuiltManifest } from "./manifest.ts";
 import { Transfer } from "./transfer.ts";
+import { NodeResultSchema } from "./monitor/results_store.ts";
 
 /**
  * Raised when no node accepted a command; the message says why.
@@ -138,13 +139,13 @@ export class AdminClient {
     this.rpc = new Rpc(transport, clock, { addresses: new InternalAddressBook(), ...rpc });
     transport.onReceive((data, from) => this.rpc.receive(data, from));
     this.rpc.handle(AdminCommand.Chunk, async (m) => {
-      const id = headerId(m.header), i = headerIndex(m.header);
-      const t = id ? this.#files.get(id) : undefined;
-      const bytes = t && i !== undefined ? await t.serve(i) : undefined;
-      return bytes ? { header: { id, i }, body: bytes } : { header: { missing: true } };
+      const h = parseAdminHeader("chunk", m.header);
+      const t = h && this.#files.get(h.id);
+      const bytes = t ? await t.serve(h.i) : undefined;
+      return h && bytes ? { header: { id: h.id, i: h.i }, body: bytes } : { header: { missing: true } };
     });
     this.rpc.handle(AdminCommand.Have, (m) => {
-      const id = headerId(m.header);
+      const id = parseAdminHeader("id", m.header)?.id;
       const t = id ? this.#files.get(id) : undefined;
       return {
         header: t ? { state: t.state, count: t.count, total: t.total, have: t.bitmap() } : { state: "unknown" },
@@ -182,7 +183,7 @@ export class AdminClient {
         (sendErrors() > errorsBefore ? unsent : unreachable).push(node);
         continue;
       }
-      const h = reply.header as { ok?: unknown; reason?: unknown; message?: unknown } | null;
+      const h = parseAdminHeader("ok", reply.header);
       if (h?.ok === true) return node;
       throw new SubmitError(`${node} rejected the command (${String(h?.reason)}): ${String(h?.message)}`);
     }
@@ -229,11 +230,14 @@ export class AdminClient {
     return this.#files.get(id)?.stats.served ?? 0;
   }
 
-  /** A node's result for a command (null: none yet; undefined: no answer). */
+  /** A node's result for a command (null: none yet; undefined: no answer, or not a valid result). */
   async status(node: Address, id: string): Promise<NodeResult | null | undefined> {
     try {
       const reply = await this.rpc.call(node, AdminCommand.Status, { id }, undefined, { timeoutMs: 300, retries: 2 });
-      return ((reply.header as { result?: NodeResult | null } | null)?.result) ?? null;
+      const result = (reply.header as { result?: unknown } | null)?.result ?? null;
+      if (result === null) return null;
+      const parsed = NodeResultSchema.safeParse(result);
+      return parsed.success ? parsed.data : undefined;
     } catch {
       return undefined;
     }
@@ -246,10 +250,10 @@ export class AdminClient {
   async stats(node: Address): Promise<Record<string, number> | undefined> {
     try {
       const reply = await this.rpc.call(node, AdminCommand.Stats, {}, undefined, { timeoutMs: 300, retries: 2 });
-      const h = reply.header as { stats?: Record<string, number>; gossip?: Record<string, number> } | null;
-      if (!h?.stats) return undefined;
+      const h = parseAdminHeader("statsReply", reply.header);
+      if (!h) return undefined;
       const out = { ...h.stats };
-      for (const [k, v] of Object.entries(h.gossip ?? {})) out[`gossip_${k}`] = v;
+      for (const [k, v] of Object.entries(h.gossip)) out[`gossip_${k}`] = v;
       return out;
     } catch {
       return undefined;

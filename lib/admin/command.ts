@@ -148,7 +148,9 @@ export type CheckResult =
   | { ok: false; reason: Rejection; message: string };
 
 /**
- * Deterministic JSON: object keys sorted, no whitespace, undefined fields left out.
+ * Deterministic JSON: object keys sorted, no whitespace, undefined fields left out. It takes what
+ * `JSON.stringify` takes (a command body is an interface, which no JSON index type admits), and
+ * reads an object through its own enumerable fields.
  *
  * @example
  * ```ts
@@ -158,9 +160,8 @@ export type CheckResult =
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+  const fields = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a < b ? -1 : 1);
+  return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
 /**

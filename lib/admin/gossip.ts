@@ -15,7 +15,7 @@ import type { Rpc } from "../wire/rpc.ts";
 import type { Address } from "../net/transport.ts";
 import type { SignedCommand } from "./command.ts";
 import type { AdminConfig } from "./config.ts";
-import { AdminCommand, COMMAND_ID, headerId } from "./protocol.ts";
+import { AdminCommand, parseAdminHeader } from "./protocol.ts";
 
 /** Outcome of offering a command to the node. */
 export type Receipt = "new" | "known" | "rejected";
@@ -76,17 +76,16 @@ export class CommandGossip {
     this.#d = deps;
     const { rpc } = deps;
     rpc.handle(AdminCommand.Rumor, async (m, from) => {
-      const hints = hintList((m.header as { src?: unknown } | null)?.src);
+      const hints = parseAdminHeader("hints", m.header)?.src ?? [];
       const r = await this.#d.receive(m.header, from, hints);
       return { header: { known: r !== "new" } };
     });
     rpc.handle(AdminCommand.Digest, (m) => {
-      const theirs = (m.header as { ids?: unknown } | null)?.ids;
-      if (!Array.isArray(theirs)) return undefined;
+      if (!parseAdminHeader("digest", m.header)) return undefined;
       return { header: { ids: this.#d.ids() } };
     });
     rpc.handle(AdminCommand.Fetch, (m) => {
-      const id = headerId(m.header);
+      const id = parseAdminHeader("id", m.header)?.id;
       const c = id ? this.#d.get(id) : undefined;
       return { header: c ?? { missing: true } };
     });
@@ -155,7 +154,7 @@ export class CommandGossip {
         retries: 0,
       }).then((reply) => {
         const state = this.#hot.get(id);
-        if (state && (reply.header as { known?: unknown } | null)?.known === true) {
+        if (state && parseAdminHeader("known", reply.header)?.known === true) {
           if (++state.known >= this.#d.config.rumorStopAfterKnown) this.#hot.delete(id);
         }
       }, () => {});
@@ -183,9 +182,9 @@ export class CommandGossip {
         timeoutMs: this.#d.config.rpcTimeoutMs,
         retries: 1,
       });
-      const ids = (reply.header as { ids?: unknown } | null)?.ids;
-      if (!Array.isArray(ids)) return;
-      theirs = ids.filter((x): x is string => typeof x === "string" && COMMAND_ID.test(x));
+      const digest = parseAdminHeader("digest", reply.header);
+      if (!digest) return;
+      theirs = digest.ids;
     } catch {
       return;
     }
@@ -204,23 +203,9 @@ export class CommandGossip {
           timeoutMs: this.#d.config.rpcTimeoutMs,
           retries: 1,
         });
-        if ((reply.header as { missing?: unknown } | null)?.missing) continue;
+        if (parseAdminHeader("missing", reply.header)?.missing) continue;
         if ((await this.#d.receive(reply.header, peer, [])) === "new") this.stats.pulled++;
       } catch { /* next exchange retries */ }
     }
   }
-}
-
-/**
- * Valid chunk-source hints from a header field (at most 4).
- *
- * @example
- * ```ts
- * console.log(hintList(["127.0.0.1:5000", 7])); // ["127.0.0.1:5000"]
- * ```
- */
-export function hintList(value: unknown): Address[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter((v): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v))
-    .slice(0, 4);
 }

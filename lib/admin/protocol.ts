@@ -64,16 +64,134 @@ export function headerId(header: unknown): string | undefined {
 }
 
 /**
- * A non-negative integer field of a header, or undefined.
+ * The admin headers read field by field, by kind, with their layout (JSON objects; other fields
+ * are ignored). The signed command of submit, rumor and a fetch reply (`{c, s}`) is checked by
+ * `command.ts`, a rollout event by `rollout_state.ts`, a status reply's result by the result
+ * schema (`monitor/results_store.ts`).
+ *
+ * | kind | messages | fields |
+ * |---|---|---|
+ * | `id` | fetch, have, status requests | `id`: a command id ({@linkcode COMMAND_ID}) |
+ * | `chunk` | chunk request | `id`: a command id; `i`: the piece or chunk index, an integer ≥ 0 |
+ * | `digest` | digest request and reply | `ids`: an array; its command ids are kept, other entries dropped |
+ * | `takeover` | takeover request | `token`: a string (8–64 hex digits when sent); `pid`: a number, optional |
+ * | `hints` | rumor request | `src`: where the command's chunks may be had: up to 4 `host:port` strings (others dropped; absent: none) |
+ * | `known` | rumor reply | `known`: a boolean, true when the node had the command already |
+ * | `ok` | submit, rollout and takeover replies | `ok`: a boolean; `reason`, `message`: strings, optional (why not) |
+ * | `missing` | fetch reply | `missing`: true when the node does not hold the command (any other value: false) |
+ * | `chunkReply` | chunk reply (the bytes are the body) | `i`: the index served, an integer ≥ 0, optional; `missing` as above |
+ * | `haveReply` | have reply | `state`: the transfer's state, optional; `have`: base64 bitmap of the chunks held, optional |
+ * | `statsReply` | stats reply | `stats` (required), `gossip`: counters by name (the numeric fields of each object) |
+ */
+export interface AdminHeaders {
+  /** Fetch, have and status: which command. */
+  id: { id: string };
+  /** Chunk: which command, which index. */
+  chunk: { id: string; i: number };
+  /** Digest: the command ids a node holds. */
+  digest: { ids: string[] };
+  /** Takeover: the token the old process was given; the new process's pid. */
+  takeover: { token: string; pid?: number };
+  /** Rumor: chunk sources of the command. */
+  hints: { src: string[] };
+  /** Rumor reply: whether the node had the command already. */
+  known: { known: boolean };
+  /** Submit, rollout and takeover replies: done, or why not. */
+  ok: { ok: boolean; reason?: string; message?: string };
+  /** Fetch reply without the command. */
+  missing: { missing: boolean };
+  /** Chunk reply: the index served, or missing. */
+  chunkReply: { i?: number; missing: boolean };
+  /** Have reply: the transfer's state and the chunks held. */
+  haveReply: { state?: string; have?: string };
+  /** Stats reply: the admin counters and the gossip's. */
+  statsReply: { stats: Record<string, number>; gossip: Record<string, number> };
+}
+
+/** A kind of admin header ({@linkcode AdminHeaders}). */
+export type AdminHeaderKind = keyof AdminHeaders;
+
+/** Reads one field of a header. */
+type FieldOf = (name: string) => unknown;
+
+const isCommandId = (v: unknown): v is string => typeof v === "string" && COMMAND_ID.test(v);
+const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+/** The numeric fields of `v` (an object), by name; none for anything else. */
+function counters(v: unknown): Record<string, number> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "number"));
+}
+/** Most chunk-source hints a rumor carries. */
+const MAX_HINTS = 4;
+
+const HEADER_READERS: { [K in AdminHeaderKind]: (field: FieldOf) => AdminHeaders[K] | undefined } = {
+  id: (field) => {
+    const id = field("id");
+    return isCommandId(id) ? { id } : undefined;
+  },
+  chunk: (field) => {
+    const id = field("id"), i = field("i");
+    return isCommandId(id) && isIndex(i) ? { id, i } : undefined;
+  },
+  digest: (field) => {
+    const ids = field("ids");
+    return Array.isArray(ids) ? { ids: ids.filter(isCommandId) } : undefined;
+  },
+  takeover: (field) => {
+    const token = field("token"), pid = field("pid");
+    if (typeof token !== "string") return undefined;
+    return typeof pid === "number" ? { token, pid } : { token };
+  },
+  hints: (field) => {
+    const src = field("src");
+    if (!Array.isArray(src)) return { src: [] };
+    const ok = (v: unknown): v is string => typeof v === "string" && v.length < 64 && /^[^\s]+:\d+$/.test(v);
+    return { src: src.filter(ok).slice(0, MAX_HINTS) };
+  },
+  missing: (field) => ({ missing: Boolean(field("missing")) }),
+  chunkReply: (field) => {
+    const i = field("i");
+    return isIndex(i) ? { i, missing: Boolean(field("missing")) } : { missing: Boolean(field("missing")) };
+  },
+  haveReply: (field) => {
+    const state = field("state"), have = field("have");
+    return { ...(typeof state === "string" ? { state } : {}), ...(typeof have === "string" ? { have } : {}) };
+  },
+  statsReply: (field) => {
+    const stats = field("stats");
+    if (typeof stats !== "object" || stats === null) return undefined;
+    return { stats: counters(stats), gossip: counters(field("gossip")) };
+  },
+  known: (field) => {
+    const known = field("known");
+    return typeof known === "boolean" ? { known } : undefined;
+  },
+  ok: (field) => {
+    const ok = field("ok"), reason = field("reason"), message = field("message");
+    if (typeof ok !== "boolean") return undefined;
+    return {
+      ok,
+      ...(typeof reason === "string" ? { reason } : {}),
+      ...(typeof message === "string" ? { message } : {}),
+    };
+  },
+};
+
+/**
+ * The one validator of admin headers: the header of `kind` with its fields typed, or undefined when
+ * it is not an object or a required field is missing or malformed (layout: {@linkcode AdminHeaders}).
  *
  * @example
  * ```ts
- * console.log(headerIndex({ i: 3 })); // 3
+ * console.log(parseAdminHeader("chunk", { id: "ab".repeat(16), i: 3 })); // { id: "abab…", i: 3 }
+ * console.log(parseAdminHeader("chunk", { id: "ab".repeat(16), i: -1 })); // undefined
  * ```
  */
-export function headerIndex(header: unknown, field = "i"): number | undefined {
-  const v = (header as Record<string, unknown> | null)?.[field];
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+export function parseAdminHeader<K extends AdminHeaderKind>(kind: K, header: unknown): AdminHeaders[K] | undefined {
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return undefined;
+  const fields = header as Record<string, unknown>;
+  const read = HEADER_READERS[kind] as (field: FieldOf) => AdminHeaders[K] | undefined;
+  return read((name) => Object.hasOwn(fields, name) ? fields[name] : undefined);
 }
 
 /** What a node reports for one command (to the monitor, and to status queries). */

@@ -26,7 +26,7 @@ import type { Clock, TimerId } from "../base/clock.ts";
 import type { Rpc } from "../wire/rpc.ts";
 import { filePathOf, isCompiledBinary, programPath } from "../base/program.ts";
 import { toHex } from "../base/bytes.ts";
-import { AdminCommand } from "./protocol.ts";
+import { AdminCommand, parseAdminHeader } from "./protocol.ts";
 import type { RestartOptions } from "./rollout_host.ts";
 
 /**
@@ -233,7 +233,7 @@ export class ProcessRestarter {
   constructor(options: RestarterOptions) {
     this.#o = options;
     options.rpc.handle(AdminCommand.Takeover, (m) => {
-      const token = (m.header as { token?: unknown } | null)?.token;
+      const token = parseAdminHeader("takeover", m.header)?.token;
       if (typeof token === "string" && token === this.#handedTo) return { header: { ok: true } }; // a retry
       const e = this.#expected;
       if (!e || typeof token !== "string" || token !== e.token) {

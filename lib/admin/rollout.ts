@@ -24,7 +24,7 @@ import { describeProgram, fileSha256, programInfo } from "../base/program.ts";
 import type { ProgramSpec, RunSpec, SignedCommand } from "./command.ts";
 import { isReleaseArchive, unpackRelease } from "./release.ts";
 import { resolveTarget } from "./paths.ts";
-import { AdminCommand, type NodeResult, type RolloutInfo, type RolloutPhase } from "./protocol.ts";
+import { AdminCommand, type NodeResult, parseAdminHeader, type RolloutInfo, type RolloutPhase } from "./protocol.ts";
 import { type RolloutRecord, RolloutRecords } from "./rollout_state.ts";
 import { describeCatchUp, describeWait } from "./rollout_view.ts";
 import { isRolloutEvent, type ResultBase, type RolloutEvent, type RolloutHost } from "./rollout_host.ts";
@@ -356,7 +356,7 @@ export class Rollout {
         if (this.#closed || this.#h.clock.now() >= run.command.c.expiresAt) return;
         try {
           const r = await this.#h.rpc.call(to, AdminCommand.Rollout, e, undefined, { timeoutMs: 300, retries: 2 });
-          if ((r.header as { ok?: unknown } | null)?.ok === true) return;
+          if (parseAdminHeader("ok", r.header)?.ok === true) return;
         } catch { /* not reachable now: again later */ }
         this.#after(this.#h.config.rolloutRetryMs, attempt);
       };

@@ -18,7 +18,7 @@ import { matchesSelector } from "./selector.ts";
 import type { AdminConfig } from "./config.ts";
 import { CommandGossip, type Receipt } from "./gossip.ts";
 import { resolveTarget } from "./paths.ts";
-import { AdminCommand, headerId, headerIndex, type NodeResult } from "./protocol.ts";
+import { AdminCommand, headerId, type NodeResult, parseAdminHeader } from "./protocol.ts";
 import { ReplayGuard } from "./replay_guard.ts";
 import type { ResultSink } from "./reporter.ts";
 import type { ScriptExecutor } from "./runner.ts";
@@ -137,22 +137,22 @@ export class AdminService {
         : { header: { ok: true, id: r.id, known: r.receipt === "known" } };
     });
     rpc.handle(AdminCommand.Chunk, async (m) => {
-      const id = headerId(m.header), i = headerIndex(m.header);
-      const t = id ? this.#transfers.get(id) : undefined;
-      const bytes = t && i !== undefined ? await t.serve(i) : undefined;
-      if (!bytes) return { header: { missing: true } };
+      const h = parseAdminHeader("chunk", m.header);
+      const t = h && this.#transfers.get(h.id);
+      const bytes = t ? await t.serve(h.i) : undefined;
+      if (!h || !bytes) return { header: { missing: true } };
       this.stats.chunks_served++;
-      return { header: { id, i }, body: bytes };
+      return { header: { id: h.id, i: h.i }, body: bytes };
     });
     rpc.handle(AdminCommand.Have, (m) => {
-      const id = headerId(m.header);
+      const id = parseAdminHeader("id", m.header)?.id;
       const t = id ? this.#transfers.get(id) : undefined;
       return {
         header: t ? { state: t.state, count: t.count, total: t.total, have: t.bitmap() } : { state: "unknown" },
       };
     });
     rpc.handle(AdminCommand.Status, (m) => {
-      const id = headerId(m.header);
+      const id = parseAdminHeader("id", m.header)?.id;
       return { header: { result: (id && this.#results.get(id)) ?? null } };
     });
     rpc.handle(AdminCommand.Stats, () => ({

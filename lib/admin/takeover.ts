@@ -12,7 +12,7 @@ import { formatAddress } from "../net/transport.ts";
 import { InternalAddressBook } from "../net/internal_address.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import type { FrameAuth } from "../wire/frame.ts";
-import { AdminCommand } from "./protocol.ts";
+import { AdminCommand, parseAdminHeader } from "./protocol.ts";
 import { takeoverErrorFile } from "./restart.ts";
 
 /** Tunables of taking a port over. */
@@ -104,7 +104,7 @@ async function askOldProcess(
       timeoutMs: 300,
       retries: 4,
     }).catch(() => undefined);
-    const h = reply?.header as { ok?: unknown; reason?: unknown } | undefined;
+    const h = reply && (parseAdminHeader("ok", reply.header) ?? { ok: false, reason: "a malformed answer" });
     if (!h) {
       throw new Error(`UDP ${old} is in use and the process there did not answer the takeover (not a KVStore node?)`);
     }

@@ -16,7 +16,7 @@ import type { Address } from "../net/transport.ts";
 import { type ChunkStore, sha256Hex } from "./chunk_store.ts";
 import { chunkCount, fromBase64, type PushSpec, toBase64 } from "./command.ts";
 import type { AdminConfig } from "./config.ts";
-import { AdminCommand } from "./protocol.ts";
+import { AdminCommand, parseAdminHeader } from "./protocol.ts";
 
 /** State of a transfer on this node. */
 export type TransferState = "fetching" | "done" | "failed";
@@ -205,7 +205,7 @@ export class Transfer {
         timeoutMs: this.#o.config.rpcTimeoutMs,
         retries: 0,
       }).then((reply) => {
-        const h = reply.header as { state?: unknown; have?: unknown } | null;
+        const h = parseAdminHeader("haveReply", reply.header);
         s.lastRefresh = this.#o.clock.now();
         if (typeof h?.have === "string") {
           try {
@@ -265,8 +265,8 @@ export class Transfer {
       timeoutMs: cfg.chunkTimeoutMs,
       retries: 0,
     }).then(async (reply) => {
-      const h = reply.header as { i?: unknown; missing?: unknown } | null;
-      if (h?.missing || h?.i !== i) {
+      const h = parseAdminHeader("chunkReply", reply.header);
+      if (!h || h.missing || h.i !== i) {
         if (source.bitmap) source.bitmap[i >> 3] &= ~(1 << (i & 7));
         return;
       }

@@ -8,6 +8,7 @@
 import type { AdminClient } from "./client.ts";
 import { isFinal, type NodeResult } from "./protocol.ts";
 import { describeRollout } from "./rollout_view.ts";
+import { parseCommandRecordJson } from "./monitor/results_store.ts";
 
 /** What to follow. */
 export interface WatchOptions {
@@ -72,8 +73,8 @@ export class ResultWatcher {
     if (monitor) {
       const res = await fetch(`${monitor}/api/admin/commands/${id}`).catch(() => undefined);
       if (res?.ok) {
-        const body = await res.json() as { results?: NodeResult[] };
-        for (const r of body.results ?? []) out.set(r.node, r);
+        const body = parseCommandRecordJson(await res.json().catch(() => undefined));
+        for (const r of body?.results ?? []) out.set(r.node, r);
       } else await res?.body?.cancel();
     } else {
       const answers = await Promise.all(this.#o.targets.map((n) => client.status(n, id)));

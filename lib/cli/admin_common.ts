@@ -24,7 +24,7 @@ import { FileChunkStore } from "../admin/chunk_store.ts";
 import { buildManifest } from "../admin/manifest.ts";
 import { DEFAULT_ADMIN_CONFIG, DEFAULT_COMMAND_LIFETIME_MS } from "../admin/config.ts";
 import { importAdminPrivateKey, publicKeyOf, rawPublicKeyText } from "../admin/keys.ts";
-import { parseDuration, UsageError } from "../base/cli_args.ts";
+import { parseDuration, type parseFlags, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
 import { formatDuration } from "./admin_help.ts";
 import {
@@ -65,6 +65,9 @@ export const COMMON_FLAGS = {
   json: { type: "boolean" },
 } as const;
 
+/** The values of {@linkcode COMMON_FLAGS} as parsed (a verb's own flags may come along). */
+export type CommonFlagValues = ReturnType<typeof parseFlags<typeof COMMON_FLAGS>>["values"];
+
 /** What every signing verb reads before it builds a command. */
 export interface Common {
   fleet?: FleetConfig;
@@ -101,8 +104,8 @@ export interface FollowOutcome {
 }
 
 /** `--expires` in ms, checked against the lifetime nodes accept. */
-function lifetimeOf(verb: string, values: Record<string, unknown>): number {
-  const text = values.expires as string | undefined;
+function lifetimeOf(verb: string, values: CommonFlagValues): number {
+  const text = values.expires;
   if (text === undefined) return DEFAULT_COMMAND_LIFETIME_MS;
   const ms = parseDuration(text, "--expires");
   if (ms < 1) throw new UsageError(`kvctl ${verb}: --expires must be positive, e.g. --expires 1h`);
@@ -124,13 +127,13 @@ function lifetimeOf(verb: string, values: Record<string, unknown>): number {
  * const c = await common("run", values); // c.entry: nodes to hand the command to
  * ```
  */
-export async function common(verb: string, values: Record<string, unknown>): Promise<Common> {
+export async function common(verb: string, values: CommonFlagValues): Promise<Common> {
   // Flags first: a usage mistake is reported before the fleet file and the key are read.
   const lifetimeMs = lifetimeOf(verb, values);
-  const selector = (values.nodes as string | undefined) ?? "all";
+  const selector = values.nodes ?? "all";
   const bad = selectorError(selector);
   if (bad) throw new UsageError(`kvctl ${verb}: --nodes: ${bad}`);
-  const node = values.node as string | undefined;
+  const node = values.node;
   if (node) {
     try {
       parseAddress(node);
@@ -138,8 +141,8 @@ export async function common(verb: string, values: Record<string, unknown>): Pro
       throw new UsageError(`kvctl ${verb}: --node ${(e as Error).message}`);
     }
   }
-  const { fleet, path } = await loadFleetOptional(values.config as string | undefined);
-  const key = findAdminKey(values.key as string | undefined, path);
+  const { fleet, path } = await loadFleetOptional(values.config);
+  const key = findAdminKey(values.key, path);
   const keyPath = key.path!;
   let keyText: string;
   try {
@@ -206,8 +209,8 @@ export async function targetLiveMembers(verb: string, c: Common, client: AdminCl
  * console.log(monitorUrl({ monitor: "http://m:8080/" })); // "http://m:8080"
  * ```
  */
-export function monitorUrl(values: Record<string, unknown>, fleet?: FleetConfig): string | undefined {
-  const url = (values.monitor as string | undefined) ?? fleet?.monitor?.url;
+export function monitorUrl(values: { monitor?: string }, fleet?: FleetConfig): string | undefined {
+  const url = values.monitor ?? fleet?.monitor?.url;
   return url?.replace(/\/+$/, "");
 }
 

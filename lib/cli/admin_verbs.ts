@@ -15,6 +15,7 @@ import type { KvctlVerb } from "./kvctl_verb.ts";
 import { loadFleetOptional } from "./kvctl_target.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
 import { formatTable, ResultWatcher } from "../admin/watch.ts";
+import { parseCommandListJson } from "../admin/monitor/results_store.ts";
 import { utf8Encoder } from "../base/bytes.ts";
 import { printJson } from "./json_output.ts";
 import { ADMIN_HELP, ADMIN_STATUS_HELP, formatDuration, KEYGEN_HELP, PUSH_HELP, RUN_HELP } from "./admin_help.ts";
@@ -245,13 +246,8 @@ async function status(args: string[]): Promise<number> {
       throw new UsageError("kvctl admin-status: listing commands needs a monitor (monitor.url or --monitor)");
     }
     const res = await fetch(`${monitor}/api/admin/commands`);
-    const body = await res.json() as {
-      commands: {
-        id: string;
-        command: { kind: string; selector: string; issuedAt: number };
-        counts: { done: number; reported: number };
-      }[];
-    };
+    const body = parseCommandListJson(await res.json().catch(() => undefined));
+    if (!body) throw new Error(`kvctl admin-status: ${monitor}/api/admin/commands did not answer a command list`);
     if (values.json) return printJson({ commands: body.commands });
     if (body.commands.length === 0) console.log("no admin commands on the monitor yet");
     for (const c of body.commands) {

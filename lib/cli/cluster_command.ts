@@ -3,14 +3,16 @@
  *
  * @module
  */
-import { RoleProcess, startNodeProcess } from "../roles/process_launcher.ts";
-import { parseRestartLine, takeoverErrorFile } from "../admin/restart.ts";
+import { startNodeProcess } from "../roles/process_launcher.ts";
 import { toHex } from "../base/bytes.ts";
 import { formatFleet } from "../config/fleet_file.ts";
 import { parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../net/internal_address.ts";
 import { FSYNC_POLICIES } from "../storage/durability.ts";
 import { generateAdminKeys } from "../admin/keys.ts";
+import { ClusterSupervisor, MONITOR_DATA_ARGS, stopAll, superviseMonitor } from "./cluster_supervisor.ts";
+
+export { MONITOR_RESTART_MAX_MS, MONITOR_RESTART_MIN_MS } from "./cluster_supervisor.ts";
 
 /**
  * The first of `ports` in use on 127.0.0.1 now, if any. Without the net permission (the `cluster`
@@ -60,6 +62,78 @@ Options:
 
 /** Runs the cluster until Ctrl-C / SIGTERM (exit code 0) or until every node has exited. */
 export async function clusterCommand(args: string[]): Promise<number> {
+  const settings = clusterSettings(args);
+  if (!settings) {
+    console.log(CLUSTER_HELP);
+    return 0;
+  }
+  const { n, dir, fleetFile, monitorPort, monitorUrl } = settings;
+  await Deno.mkdir(dir, { recursive: true });
+  checkPortsFree(settings);
+  await writeFleetFile(settings);
+  const sup = new ClusterSupervisor(n, settings.permissionSet);
+  Deno.addSignalListener("SIGINT", sup.onSignal);
+  Deno.addSignalListener("SIGTERM", sup.onSignal);
+  try {
+    try {
+      await startNodes(settings, sup);
+      if (monitorPort > 0 && !sup.stopping) {
+        // With --durable the monitor keeps its history too, saved every round, so a restart loses little.
+        const monitorArgs = ["--config", fleetFile, ...(settings.durable ? MONITOR_DATA_ARGS(dir) : [])];
+        sup.monitor = await superviseMonitor(monitorArgs, {
+          stopping: () => sup.stopping,
+          current: (p) => sup.monitor = p,
+        });
+        console.log(`monitor up: status page at ${monitorUrl}/`);
+      }
+    } catch (e) {
+      if (sup.stopping) return 0; // interrupted while starting: the finally block stops what runs
+      throw new Error(`cannot start the cluster: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (sup.stopping) return 0;
+    console.log(
+      `\n${n} nodes running; fleet file ${fleetFile}, admin key ${dir}/admin.key. Try (from this directory):\n` +
+        `  deno task kvctl put hello world\n  deno task kvctl get hello\n  deno task kvctl members\n${
+          monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
+        }Ctrl-C stops the cluster.`,
+    );
+    if (sup.running === 0) sup.wake(); // every node already exited during start-up
+    await sup.woken; // Ctrl-C / SIGTERM, or the last node exited
+    if (sup.stopping) return 0;
+    sup.stopping = true;
+    console.error(`all ${n} nodes have exited${sup.failed > 0 ? ` (${sup.failed} failed)` : ""}; stopping the cluster`);
+    return sup.failed > 0 ? 1 : 0;
+  } finally {
+    await stopAll(sup.all());
+    Deno.removeSignalListener("SIGINT", sup.onSignal);
+    Deno.removeSignalListener("SIGTERM", sup.onSignal);
+    if (sup.signalled) console.log("all nodes stopped");
+  }
+}
+
+/** The cluster command's flags, checked. */
+interface ClusterSettings {
+  /** Number of nodes. */
+  n: number;
+  /** First client port. */
+  base: number;
+  dir: string;
+  /** The nodes' client addresses. */
+  addresses: string[];
+  fleetFile: string;
+  /** 0: no monitor. */
+  monitorPort: number;
+  monitorUrl: string;
+  /** First status port (0: each node takes a free one). */
+  statusBase: number;
+  durable: boolean;
+  fsync?: string;
+  /** deno.json "permissions" set of the nodes. */
+  permissionSet: "node" | "node-admin";
+}
+
+/** Reads and checks the flags; undefined for --help. */
+function clusterSettings(args: string[]): ClusterSettings | undefined {
   const { values, positionals } = parseFlags("cluster", args, {
     nodes: { type: "string" },
     "base-port": { type: "string" },
@@ -70,10 +144,7 @@ export async function clusterCommand(args: string[]): Promise<number> {
     durable: { type: "boolean" },
     fsync: { type: "string" },
   });
-  if (values.help) {
-    console.log(CLUSTER_HELP);
-    return 0;
-  }
+  if (values.help) return undefined;
   if (positionals.length > 0) throw new UsageError(`cluster: unexpected argument "${positionals[0]}"`);
   const n = values.nodes ? parseInteger(values.nodes, "--nodes", 1, 200) : 5;
   const base = values["base-port"]
@@ -84,8 +155,27 @@ export async function clusterCommand(args: string[]): Promise<number> {
     throw new UsageError(`cluster: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${values.fsync}"`);
   }
   if (values.fsync !== undefined && !values.durable) throw new UsageError("cluster: --fsync needs --durable");
-  await Deno.mkdir(dir, { recursive: true });
-  const addresses = Array.from({ length: n }, (_, i) => `127.0.0.1:${base + i}`);
+  const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
+  const statusBase = values["status-base-port"]
+    ? parseInteger(values["status-base-port"], "--status-base-port", 0, 65535 - n)
+    : 0;
+  return {
+    n,
+    base,
+    dir,
+    addresses: Array.from({ length: n }, (_, i) => `127.0.0.1:${base + i}`),
+    fleetFile: `${dir}/nodes.yaml`,
+    monitorPort,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    statusBase,
+    durable: values.durable === true,
+    fsync: values.fsync,
+    permissionSet: values["allow-run"] ? "node-admin" : "node",
+  };
+}
+
+/** A usage error when a port of a node (client or internal) is in use. */
+function checkPortsFree({ n, base, addresses }: ClusterSettings): void {
   const taken = takenPort(addresses.flatMap((_, i) => [base + i, defaultInternalPort(base + i)]));
   if (taken !== undefined) {
     throw new UsageError(
@@ -93,12 +183,10 @@ export async function clusterCommand(args: string[]): Promise<number> {
         `ports ${defaultInternalPort(base)}-${defaultInternalPort(base + n - 1)}); pick another --base-port`,
     );
   }
-  const fleetFile = `${dir}/nodes.yaml`;
-  const monitorPort = values["monitor-port"] ? parseInteger(values["monitor-port"], "--monitor-port", 0, 65535) : 8080;
-  const monitorUrl = `http://127.0.0.1:${monitorPort}`;
-  const statusBase = values["status-base-port"]
-    ? parseInteger(values["status-base-port"], "--status-base-port", 0, 65535 - n)
-    : 0;
+}
+
+/** Writes DIR/nodes.yaml: the nodes, the monitor, a new cluster key and the admin public key. */
+async function writeFleetFile({ dir, fleetFile, monitorPort, monitorUrl, addresses }: ClusterSettings): Promise<void> {
   const clusterKey = toHex(crypto.getRandomValues(new Uint8Array(32)));
   // The admin key: DIR/admin.key (from 'kvctl keygen --out DIR/admin.key', docs/admin.md), made here if
   // missing, so kvctl run/push/upgrade work at once from the directory (they find the key beside the fleet file).
@@ -113,126 +201,30 @@ export async function clusterCommand(args: string[]): Promise<number> {
       nodes: addresses,
     }, "Written by 'kvstore cluster'"),
   );
-  /** Every node process running (a node restarting in place has two for a moment). */
-  const live = new Set<RoleProcess>();
-  let started = 0;
-  let monitor: RoleProcess | undefined;
-  const all = () => [...live, ...(monitor ? [monitor] : [])];
-  let stopping = false;
-  let signalled = false;
-  let wake = () => {};
-  const woken = new Promise<void>((resolve) => wake = resolve);
-  const onSignal = () => {
-    if (stopping) {
-      for (const p of all()) p.kill("SIGKILL"); // a second Ctrl-C: no more waiting
-      return;
-    }
-    stopping = signalled = true;
-    console.log("\nstopping the cluster…");
-    wake();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  let running = 0;
-  let failed = 0;
-  const permissionSet = values["allow-run"] ? "node-admin" : "node"; // deno.json "permissions"
-  // A node that exits (crash, kill, 'kvctl shutdown') is reported; the others keep running. A node
-  // that asks to be restarted in place gets its new process from here (see lib/admin/restart.ts).
-  const supervise = (slot: NodeSlot, proc: RoleProcess, fresh: boolean) => {
-    if (fresh) running++;
-    slot.procs.add(proc);
-    live.add(proc);
-    proc.onLine((line) => {
-      const request = parseRestartLine(line);
-      if (!request || stopping || !slot.procs.has(proc)) return;
-      const next = new RoleProcess(`node:${slot.port}`, "node", [...slot.args, "--takeover", request.takeover], {
-        permissionSet,
-        program: request.program,
-      });
-      let up = false;
-      next.waitFor(/listening on udp/, 600_000).then(() => up = true, () => {});
-      next.exited().then(async (status) => {
-        if (up || stopping) return;
-        const why = `the new process exited (code ${status.code}) before taking over: ` +
-          next.output.slice(-3).join(" / ");
-        console.log(`node ${slot.address}: ${why}; the old process keeps running`);
-        await Deno.writeTextFile(takeoverErrorFile(slot.stateDir, request.takeover), why).catch(() => {});
-      });
-      supervise(slot, next, false);
-    });
-    proc.exited().then((status) => {
-      slot.procs.delete(proc);
-      live.delete(proc);
-      if (stopping) return;
-      if (slot.procs.size > 0) {
-        if (status.success) console.log(`node ${slot.address} restarted in place (pid ${proc.child.pid} handed over)`);
-        return;
-      }
-      running--;
-      if (!status.success) failed++;
-      const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
-      console.log(`node ${slot.address} exited (${how}); ${running} node${running === 1 ? "" : "s"} still running`);
-      if (running === 0 && started === n) wake();
-    });
-  };
-  try {
-    try {
-      for (let i = 0; i < n && !stopping; i++) {
-        const port = base + i;
-        const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
-        const durable = values.durable
-          ? ["--data-dir", `${dir}/data-${port}`, ...(values.fsync ? ["--fsync", values.fsync] : [])]
-          : [];
-        const status = ["--status-port", String(statusBase > 0 ? statusBase + i : 0)];
-        const args = [
-          "--port",
-          String(port),
-          "--config",
-          fleetFile,
-          ...adminDir,
-          ...durable,
-          ...status,
-          "--supervised",
-        ];
-        const proc = await startNodeProcess(port, args.slice(2), { permissionSet });
-        started++;
-        const stateDir = values.durable ? `${dir}/data-${port}` : `${dir}/admin-${port}`;
-        supervise({ address: addresses[i], port, args, stateDir, procs: new Set() }, proc, true);
-        const page = proc.output.map((l) => l.match(/status page on (\S+)/)?.[1]).find((u) => u !== undefined);
-        console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}${page ? `, status page ${page}/` : ""}`);
-      }
-      if (monitorPort > 0 && !stopping) {
-        // With --durable the monitor keeps its history too, saved every round, so a restart loses little.
-        const monitorArgs = ["--config", fleetFile, ...(values.durable ? MONITOR_DATA_ARGS(dir) : [])];
-        monitor = await superviseMonitor(monitorArgs, {
-          stopping: () => stopping,
-          current: (p) => monitor = p,
-        });
-        console.log(`monitor up: status page at ${monitorUrl}/`);
-      }
-    } catch (e) {
-      if (stopping) return 0; // interrupted while starting: the finally block stops what runs
-      throw new Error(`cannot start the cluster: ${(e as Error).message.split("\n")[0]}`);
-    }
-    if (stopping) return 0;
-    console.log(
-      `\n${n} nodes running; fleet file ${fleetFile}, admin key ${dir}/admin.key. Try (from this directory):\n` +
-        `  deno task kvctl put hello world\n  deno task kvctl get hello\n  deno task kvctl members\n${
-          monitorPort > 0 ? `Status page: ${monitorUrl}/\n` : ""
-        }Ctrl-C stops the cluster.`,
-    );
-    if (running === 0) wake(); // every node already exited during start-up
-    await woken; // Ctrl-C / SIGTERM, or the last node exited
-    if (stopping) return 0;
-    stopping = true;
-    console.error(`all ${n} nodes have exited${failed > 0 ? ` (${failed} failed)` : ""}; stopping the cluster`);
-    return failed > 0 ? 1 : 0;
-  } finally {
-    await stopAll(all());
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-    if (signalled) console.log("all nodes stopped");
+}
+
+/** Starts the nodes one after the other (until a signal), each supervised once it is up. */
+async function startNodes(settings: ClusterSettings, sup: ClusterSupervisor): Promise<void> {
+  const { n, base, dir, durable } = settings;
+  for (let i = 0; i < n && !sup.stopping; i++) {
+    const port = base + i;
+    const args = nodeArgs(settings, i);
+    const proc = await startNodeProcess(port, args.slice(2), { permissionSet: sup.permissionSet });
+    sup.started++;
+    const stateDir = durable ? `${dir}/data-${port}` : `${dir}/admin-${port}`;
+    sup.supervise({ address: settings.addresses[i], port, args, stateDir, procs: new Set() }, proc, true);
+    const page = proc.output.map((l) => l.match(/status page on (\S+)/)?.[1]).find((u) => u !== undefined);
+    console.log(`node ${i + 1}/${n} up on 127.0.0.1:${port}${page ? `, status page ${page}/` : ""}`);
   }
+}
+
+/** The command line of node `i` (its port first). */
+function nodeArgs({ base, dir, durable, fsync, fleetFile, statusBase }: ClusterSettings, i: number): string[] {
+  const port = base + i;
+  const adminDir = ["--admin-dir", `${dir}/admin-${port}`]; // where 'kvctl push' files go
+  const dataDir = durable ? ["--data-dir", `${dir}/data-${port}`, ...(fsync ? ["--fsync", fsync] : [])] : [];
+  const status = ["--status-port", String(statusBase > 0 ? statusBase + i : 0)];
+  return ["--port", String(port), "--config", fleetFile, ...adminDir, ...dataDir, ...status, "--supervised"];
 }
 
 /**
@@ -250,84 +242,4 @@ async function localAdminKey(dir: string): Promise<string> {
   await Deno.writeTextFile(`${dir}/admin.key.pub`, `${keys.publicKey}\n`);
   console.log(`wrote a new admin key pair: ${dir}/admin.key (private, mode 600) and ${dir}/admin.key.pub`);
   return keys.publicKey;
-}
-
-/** One node of the cluster: its command line and its processes (two while it restarts in place). */
-interface NodeSlot {
-  address: string;
-  port: number;
-  /** The node's arguments (the port included). */
-  args: string[];
-  /** Where its new process says why it cannot start (data dir, else admin dir). */
-  stateDir: string;
-  procs: Set<RoleProcess>;
-}
-
-/** Stops `procs` with SIGTERM, then SIGKILL for any still running after `graceMs`; resolves when all have exited. */
-async function stopAll(procs: RoleProcess[], graceMs = 5_000): Promise<void> {
-  await Promise.all(procs.map(async (p) => {
-    p.kill("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), graceMs));
-    try {
-      if (await Promise.race([p.exited(), late]) === "late") {
-        console.error(`${p.name} did not stop within ${graceMs} ms; killing it`);
-        p.kill("SIGKILL");
-        await p.exited();
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
-}
-
-/** The monitor's history directory and save period under the cluster's directory (with --durable). */
-const MONITOR_DATA_ARGS = (dir: string) => ["--data-dir", `${dir}/monitor`, "--save-interval", "10s"];
-/** Pause before the second restart of a monitor that keeps exiting; doubles each time (the first is at once). */
-export const MONITOR_RESTART_MIN_MS = 250;
-/** Longest pause between monitor restarts. */
-export const MONITOR_RESTART_MAX_MS = 30_000;
-/** A monitor that ran this long resets the back-off. */
-const MONITOR_HEALTHY_MS = 60_000;
-
-/**
- * Starts the monitor and restarts it whenever it exits while the cluster is not stopping, with a
- * back-off, counting the restarts and passing the count to the new monitor (`--restarts`) so its
- * page shows it. Resolves with the first process once it listens.
- */
-async function superviseMonitor(
-  args: string[],
-  hooks: { stopping: () => boolean; current: (p: RoleProcess) => void },
-): Promise<RoleProcess> {
-  let restarts = 0;
-  let backoff = 0;
-  const spawn = (): RoleProcess => {
-    const startedAt = Date.now();
-    const p = new RoleProcess("monitor", "monitor", [...args, "--restarts", String(restarts)]);
-    hooks.current(p);
-    let up = false;
-    p.waitFor(/listening on/, 600_000).then(() => up = true, () => {});
-    p.exited().then(async (s) => {
-      if (hooks.stopping() || (!up && restarts === 0)) return; // a first start that failed is reported by the caller
-      const how = s.signal ? `signal ${s.signal}` : `code ${s.code}`;
-      if (Date.now() - startedAt >= MONITOR_HEALTHY_MS) backoff = 0;
-      restarts++;
-      console.log(
-        `monitor exited (${how}): ${p.output.slice(-2).join(" / ") || "no output"}; ` +
-          `restarting it in ${backoff} ms (restart ${restarts}); the nodes keep running`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, backoff));
-      backoff = Math.min(Math.max(backoff * 2, MONITOR_RESTART_MIN_MS), MONITOR_RESTART_MAX_MS);
-      if (hooks.stopping()) return;
-      const next = spawn();
-      next.waitFor(/listening on/).then(
-        () => console.log(`monitor restarted (restart ${restarts}, pid ${next.child.pid})`),
-        () => {},
-      );
-    });
-    return p;
-  };
-  const first = spawn();
-  await first.waitFor(/listening on/);
-  return first;
 }

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { loadFleet } from "../config/fleet_file.ts";
+import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
 import { DEFAULT_MONITOR_CONFIG } from "../monitoring/server/config.ts";
-import { startMonitor } from "../roles/start_monitor.ts";
+import { type RunningMonitor, startMonitor, type StartMonitorOptions } from "../roles/start_monitor.ts";
 import { parseDuration, parseFlags, parseInteger, UsageError } from "../base/cli_args.ts";
 
 /** Help text of `monitor`. */
@@ -33,21 +33,25 @@ Options:
   -h, --help                  show this help
 `;
 
+const MONITOR_FLAGS = {
+  config: { type: "string" },
+  port: { type: "string" },
+  host: { type: "string" },
+  url: { type: "string" },
+  "udp-port": { type: "string" },
+  interval: { type: "string" },
+  "not-responding-rounds": { type: "string" },
+  history: { type: "string" },
+  "data-dir": { type: "string" },
+  "save-interval": { type: "string" },
+  restarts: { type: "string" },
+} as const;
+
+type MonitorValues = ReturnType<typeof parseFlags<typeof MONITOR_FLAGS>>["values"];
+
 /** Runs the monitor until the process is stopped. */
 export async function monitorCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags("monitor", args, {
-    config: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string" },
-    url: { type: "string" },
-    "udp-port": { type: "string" },
-    interval: { type: "string" },
-    "not-responding-rounds": { type: "string" },
-    history: { type: "string" },
-    "data-dir": { type: "string" },
-    "save-interval": { type: "string" },
-    restarts: { type: "string" },
-  });
+  const { values, positionals } = parseFlags("monitor", args, MONITOR_FLAGS);
   if (values.help) {
     console.log(MONITOR_HELP);
     return 0;
@@ -55,14 +59,36 @@ export async function monitorCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`monitor: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
   }
-  let configPath = values.config;
-  if (!configPath) {
-    try {
-      await Deno.stat("nodes.yaml");
-      configPath = "nodes.yaml";
-    } catch { /* run without a fleet file */ }
-  }
+  const configPath = await fleetFilePath(values.config);
   const fleet = configPath ? await loadFleet(configPath) : undefined;
+  const options = monitorOptions(values, fleet);
+  const running = await startMonitor(options);
+  printBanner(running, options.port, configPath, fleet);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    running.close().finally(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await new Promise(() => {});
+  return 0;
+}
+
+/** The fleet file: `--config`, else ./nodes.yaml if it exists, else none. */
+async function fleetFilePath(flag: string | undefined): Promise<string | undefined> {
+  if (flag) return flag;
+  try {
+    await Deno.stat("nodes.yaml");
+    return "nodes.yaml";
+  } catch {
+    return undefined; // run without a fleet file
+  }
+}
+
+/** The options {@linkcode startMonitor} gets from the flags and the fleet file (a usage error for a bad flag). */
+function monitorOptions(values: MonitorValues, fleet: FleetConfig | undefined): StartMonitorOptions & { port: number } {
   if (values.url !== undefined && !/^https?:\/\/[^\s/]+/.test(values.url)) {
     throw new UsageError(`--url: "${values.url}" is not an http(s) URL such as http://10.0.0.5:8080`);
   }
@@ -73,7 +99,7 @@ export async function monitorCommand(args: string[]): Promise<number> {
   const historyWindowMs = values.history
     ? parseDuration(values.history, "--history")
     : DEFAULT_MONITOR_CONFIG.historyWindowMs;
-  const running = await startMonitor({
+  return {
     host: values.host ?? "127.0.0.1",
     port,
     udpPort: values["udp-port"] ? parseInteger(values["udp-port"], "--udp-port", 0, 65535) : undefined,
@@ -92,7 +118,16 @@ export async function monitorCommand(args: string[]): Promise<number> {
         ? parseInteger(values["not-responding-rounds"], "--not-responding-rounds", 1, 1000)
         : DEFAULT_MONITOR_CONFIG.notRespondingRounds,
     },
-  });
+  };
+}
+
+/** The listening line, after a warning when nodes are told to report to an address other hosts cannot reach. */
+function printBanner(
+  running: RunningMonitor,
+  port: number,
+  configPath: string | undefined,
+  fleet: FleetConfig | undefined,
+): void {
   if (/^https?:\/\/(0\.0\.0\.0|\[::\])[:/]/.test(running.reportUrl)) {
     console.error(
       `monitor: warning: nodes are told to report to ${running.reportUrl}, which other hosts cannot reach; ` +
@@ -107,14 +142,4 @@ export async function monitorCommand(args: string[]): Promise<number> {
       fleet?.clusterKey ? ", signed" : ", UNSIGNED: no clusterKey in the fleet file"
     })`,
   );
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    running.close().finally(() => Deno.exit(0));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await new Promise(() => {});
-  return 0;
 }

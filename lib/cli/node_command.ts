@@ -6,8 +6,8 @@
 import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
 import { defaultInternalPort, internalAddressOf } from "../net/internal_address.ts";
 import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
-import { DEFAULT_MAX_BYTES, startNode } from "../roles/start_node.ts";
-import { formatAddress, parseAddress } from "../net/transport.ts";
+import { DEFAULT_MAX_BYTES, startNode, type StartNodeOptions } from "../roles/start_node.ts";
+import { formatAddress, parseAddress, type Transport } from "../net/transport.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../storage/durability.ts";
 import { CLIENT_GUARD_HELP, clientGuardSettings } from "./client_guard_flags.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire/fleet_auth.ts";
@@ -173,6 +173,46 @@ export async function nodeCommand(args: string[]): Promise<number> {
 }
 
 async function serve(values: NodeValues, positionals: string[], token: string | undefined): Promise<number> {
+  const settings = await nodeSettings(values, positionals);
+  if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
+  await loadProgramInfo();
+  const keyring = fleetKeyring(settings.fleet);
+  // A restart in place: the old process still holds the ports until this one asks for them.
+  const internal = internalSocketOf(values["internal-port"], settings.fleet, settings.host, settings.port);
+  const sockets = await bindTakingOver(
+    settings.host,
+    settings.port,
+    internal.host,
+    internal.port,
+    token ? { token, auth: keyring } : undefined,
+  );
+  const late: { restarter?: ProcessRestarter } = {}; // made once the node's endpoint exists
+  const running: RunningNode = await startNode(nodeOptions(values, settings, sockets, late));
+  late.restarter = new ProcessRestarter({
+    rpc: running.node.rpc,
+    clock: realClock,
+    supervised: values.supervised === true,
+    stateDir: values["data-dir"] ?? values["admin-dir"],
+    handover: () => handOver(running, DEFAULT_ADMIN_CONFIG.restartDrainMs),
+  });
+  await serveStatus(values, running, settings.fleet?.name);
+  printBanner(values, running, sockets.internal.address, settings.fleet);
+  wireSignals(values, running);
+  await new Promise(() => {}); // serve until a signal or shutdown command
+  return 0;
+}
+
+/** The node command's flags, checked: what {@linkcode serve} needs before it binds. */
+interface NodeSettings {
+  fleet: FleetConfig | undefined;
+  port: number;
+  host: string;
+  fsync: FsyncPolicy;
+  guards: ReturnType<typeof clientGuardSettings>;
+}
+
+/** Reads the fleet file and checks the flags (a usage error for a bad one; the refusal of an unkeyed cluster). */
+async function nodeSettings(values: NodeValues, positionals: string[]): Promise<NodeSettings> {
   if (positionals.length > 0) {
     throw new UsageError(`node: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
   }
@@ -193,20 +233,18 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   const guards = clientGuardSettings(values, fleet);
   const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
   if (refusal) throw new UsageError(`node: ${refusal}`);
-  if (values["admin-dir"]) await Deno.mkdir(values["admin-dir"], { recursive: true });
-  await loadProgramInfo();
-  const keyring = fleetKeyring(fleet);
-  // A restart in place: the old process still holds the ports until this one asks for them.
-  const internal = internalSocketOf(values["internal-port"], fleet, host, port);
-  const sockets = await bindTakingOver(
-    host,
-    port,
-    internal.host,
-    internal.port,
-    token ? { token, auth: keyring } : undefined,
-  );
-  const late: { restarter?: ProcessRestarter } = {}; // made once the node's endpoint exists
-  const running: RunningNode = await startNode({
+  return { fleet, port, host, fsync: fsync as FsyncPolicy, guards };
+}
+
+/** The options {@linkcode startNode} gets from the flags, on the sockets bound (the restarter is made later). */
+function nodeOptions(
+  values: NodeValues,
+  settings: NodeSettings,
+  sockets: { client: Transport; internal: Transport },
+  late: { restarter?: ProcessRestarter },
+): StartNodeOptions {
+  const { fleet, guards } = settings;
+  return {
     subsystemOptions: {
       admin: {
         adminDir: values["admin-dir"],
@@ -221,16 +259,16 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
     },
     transport: sockets.client,
     internalTransport: sockets.internal,
-    host,
+    host: settings.host,
     destructiveFrom: guards.destructiveFrom,
     trustedClients: guards.trustedClients,
     replyBudget: { bytesPerSecond: guards.replyBudgetBytes, burstBytes: guards.replyBudgetBytes },
-    port,
+    port: settings.port,
     fleet,
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
     maxBytes: values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES,
     dataDir: values["data-dir"],
-    fsync: fsync as FsyncPolicy,
+    fsync: settings.fsync,
     pid: Deno.pid,
     onShutdown: () => Deno.exit(0),
     nodeConfig: {
@@ -241,21 +279,21 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
         ? parseInteger(values["max-in-flight"], "--max-in-flight", 1)
         : DEFAULT_NODE_CONFIG.maxInFlight,
     },
-  });
-  late.restarter = new ProcessRestarter({
-    rpc: running.node.rpc,
-    clock: realClock,
-    supervised: values.supervised === true,
-    stateDir: values["data-dir"] ?? values["admin-dir"],
-    handover: () => handOver(running, DEFAULT_ADMIN_CONFIG.restartDrainMs),
-  });
-  await serveStatus(values, running, fleet?.name);
+  };
+}
+
+/** The listening line, and the warning of a cluster whose node-to-node traffic is not authenticated. */
+function printBanner(values: NodeValues, running: RunningNode, internal: string, fleet: FleetConfig | undefined): void {
   const loaded = values["data-dir"] ? `, ${running.loadedKeys} keys loaded from ${values["data-dir"]}` : "";
   console.log(
     `kvstore node listening on udp ${running.node.address} (pid ${Deno.pid}${loaded}; ` +
-      `internal udp ${sockets.internal.address})`,
+      `internal udp ${internal})`,
   );
   if (!running.node.rpc.authenticated && (values.insecure || fleet)) console.error(INSECURE_WARNING);
+}
+
+/** SIGHUP reloads the keys (with a fleet file); SIGINT and SIGTERM close the node and exit. */
+function wireSignals(values: NodeValues, running: RunningNode): void {
   if (values.config) reloadKeysOnHangup(values.config, running);
   const stop = () => {
     running.close();
@@ -263,8 +301,6 @@ async function serve(values: NodeValues, positionals: string[], token: string | 
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  await new Promise(() => {}); // serve until a signal or shutdown command
-  return 0;
 }
 
 /** Tries to bind the status port this long after a restart in place (the old process holds it until it exits). */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Clock, TimerId } from "../base/clock.ts";
+import type { Clock } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
 import type { Departure, MemberCounts, MemberView } from "../node/members.ts";
 import { type Random, randomInt, sample } from "../base/random.ts";
@@ -34,6 +34,7 @@ import { retransmitLimit, type SwimConfig } from "./swim_config.ts";
 import { newSwimStats, type SwimStats } from "./swim_stats.ts";
 import { StateSync } from "./swim_state_sync.ts";
 import { TimerGroup } from "./swim_timers.ts";
+import { Prober } from "./swim_probe.ts";
 
 /** The part of the node's RPC endpoint membership uses (fire-and-forget datagrams only). */
 export interface SwimRpc {
@@ -58,9 +59,6 @@ export interface SwimOptions {
   /** Addresses to join through (self is ignored). */
   seeds?: readonly Address[];
 }
-
-/** Fraction of the probe timeout after which a member probing for another sends its nack. */
-const NACK_AT = 0.5;
 
 /** JSON bytes kept aside for the fields around piggybacked rumors. */
 const PROBE_OVERHEAD = 120;
@@ -90,10 +88,9 @@ export class Swim implements MemberView {
   #broadcasts = new BroadcastQueue(() => this.#armGossip());
   #table: MemberTable;
   #timers: TimerGroup;
-  #acks = new Map<number, { ack: () => void; nack: () => void }>();
   #sync: StateSync;
+  #prober: Prober;
   #seq: number;
-  #awareness = 0;
   /** Starts gossip rounds when rumors are queued (they run only while some are: an idle node has no gossip timer). */
   #armGossip: () => void = () => {};
   #started = false;
@@ -117,7 +114,7 @@ export class Swim implements MemberView {
       broadcasts: this.#broadcasts,
       onRefute: () => {
         this.stats.refutes++;
-        this.#adjustAwareness(1);
+        this.#prober.adjustAwareness(1);
       },
     });
     this.#table.onEvent((e) => {
@@ -134,6 +131,17 @@ export class Swim implements MemberView {
       send: (to, command, header) => this.#send(to, command, header),
       nextSeq: () => this.#nextSeq(),
     });
+    this.#prober = new Prober({
+      self: this.self,
+      table: this.#table,
+      config: this.config,
+      random: this.#random,
+      timers: this.#timers,
+      stats: this.stats,
+      send: (to, command, header) => this.#send(to, command, header),
+      withRumors: (header, first) => this.#withRumors(header, first),
+      nextSeq: () => this.#nextSeq(),
+    });
   }
 
   /** Registers handlers, joins through the seeds and starts the periodic work. */
@@ -143,7 +151,7 @@ export class Swim implements MemberView {
     for (let c = MEMBERSHIP_FIRST; c <= MEMBERSHIP_LAST; c++) {
       this.#rpc.handle(c, (m, from) => this.#receive(m, from));
     }
-    this.#every(() => this.#scaled(this.config.probeIntervalMs), () => this.#probe());
+    this.#every(() => this.#prober.scaled(this.config.probeIntervalMs), () => this.#prober.tick());
     this.#armGossip = this.#timers.whilePending(
       this.config.gossipIntervalMs,
       () => this.#broadcasts.size > 0,
@@ -159,7 +167,7 @@ export class Swim implements MemberView {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timers.stop();
-    this.#acks.clear();
+    this.#prober.clear();
     this.#sync.stop();
     this.#table.stop();
   }
@@ -229,71 +237,10 @@ export class Swim implements MemberView {
 
   /** Local health score (Lifeguard): 0 is healthy; probe timeouts are scaled by score + 1. */
   get awareness(): number {
-    return this.#awareness;
+    return this.#prober.awareness;
   }
 
   // ---- periodic work ----
-
-  /**
-   * One probe tick: the next member of the round-robin, and, besides it, a member suspected since the
-   * last tick (buddy probe). The buddy probe does not take the round-robin's turn: when many members
-   * fail at once, those nobody suspects yet are still probed at the full rate.
-   */
-  #probe(): void {
-    const buddy = this.#table.nextSuspectToProbe();
-    if (buddy) this.#probeOne(buddy);
-    const target = this.#table.nextProbeTarget();
-    if (target && target !== buddy) this.#probeOne(target);
-  }
-
-  #probeOne(target: Address): void {
-    this.stats.probes++;
-    const seq = this.#nextSeq();
-    let acked = false;
-    let nacks = 0;
-    let asked = 0;
-    const timers: { indirect?: TimerId; end?: TimerId } = {};
-    // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
-    this.#acks.set(seq, {
-      ack: () => {
-        if (acked) return;
-        acked = true;
-        this.#acks.delete(seq);
-        this.#timers.cancel(timers.indirect);
-        this.#timers.cancel(timers.end);
-        this.#adjustAwareness(-1);
-      },
-      nack: () => nacks++,
-    });
-    // Lifeguard buddy system: tell a suspect that it is suspected, so it refutes at once.
-    const m = this.#table.get(target);
-    const buddy = m?.state === "suspect"
-      ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.self })
-      : undefined;
-    this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }, buddy));
-    timers.indirect = this.#timers.after(this.#scaled(this.config.probeTimeoutMs), () => {
-      if (acked) return;
-      const peers = sample(
-        this.#random,
-        // memberlist: only members in state alive help (a suspect may be dead and send no nack).
-        this.#table.aliveOthers().filter((a) => a !== target),
-        this.config.indirectChecks,
-      );
-      asked = peers.length;
-      for (const p of peers) {
-        this.stats.indirectProbes++;
-        this.#send(p, MembershipCommand.PingReq, this.#withRumors({ s: seq, t: target }));
-      }
-    });
-    timers.end = this.#timers.after(this.#scaled(this.config.probeIntervalMs), () => {
-      this.#acks.delete(seq);
-      if (acked) return;
-      // Lifeguard: missing nacks mean the problem may be here, not at the target.
-      this.#adjustAwareness(asked > 0 ? asked - nacks : 1);
-      this.stats.probeFailures++;
-      this.#table.suspectFromProbe(target);
-    });
-  }
 
   #gossip(): void {
     if (this.#broadcasts.size === 0) return;
@@ -335,13 +282,14 @@ export class Swim implements MemberView {
         return this.#onPing(msg.probe, from);
       case "ack":
         this.#applyAll(msg.probe.updates, from);
-        this.#acks.get(msg.probe.seq)?.ack();
+        this.#prober.onAck(msg.probe.seq);
         return;
       case "nack":
-        this.#acks.get(msg.probe.seq)?.nack();
+        this.#prober.onNack(msg.probe.seq);
         return;
       case "ping-req":
-        return this.#onPingReq(msg.probe, from);
+        this.#applyAll(msg.probe.updates, from);
+        return this.#prober.probeFor(msg.probe, from);
       case "push":
         return this.#sync.onPush(msg.state, from);
       case "reply":
@@ -359,33 +307,6 @@ export class Swim implements MemberView {
     }
     this.#applyAll(p.updates, from);
     this.#send(from, MembershipCommand.Ack, this.#withRumors({ s: p.seq }));
-  }
-
-  /** Probes `target` for `from`; forwards the ack, or a nack when none came in time. */
-  #onPingReq(p: ProbeMessage, from: Address): void {
-    this.#applyAll(p.updates, from);
-    const target = p.target!;
-    const seq = this.#nextSeq();
-    let done = false;
-    this.#acks.set(seq, {
-      ack: () => {
-        if (done) return;
-        done = true;
-        this.#send(from, MembershipCommand.Ack, this.#withRumors({ s: p.seq }));
-      },
-      nack: () => {},
-    });
-    this.#send(target, MembershipCommand.Ping, this.#withRumors({ s: seq, t: target }));
-    // The nack goes at half the probe timeout, so it reaches the prober before its probe ends (a nack
-    // arriving after that counts as missing, and raises the prober's awareness for nothing); an ack
-    // still forwards until the full timeout.
-    this.#timers.after(Math.floor(this.config.probeTimeoutMs * NACK_AT), () => {
-      if (!done) this.#send(from, MembershipCommand.Nack, { s: p.seq });
-    });
-    this.#timers.after(this.config.probeTimeoutMs, () => {
-      this.#acks.delete(seq);
-      done = true;
-    });
   }
 
   #applyAll(updates: readonly MemberUpdate[], from: Address): void {
@@ -419,14 +340,6 @@ export class Swim implements MemberView {
   #nextSeq(): number {
     this.#seq = (this.#seq + 1) % Number.MAX_SAFE_INTEGER;
     return this.#seq;
-  }
-
-  #scaled(ms: number): number {
-    return ms * (this.#awareness + 1);
-  }
-
-  #adjustAwareness(delta: number): void {
-    this.#awareness = Math.min(this.config.awarenessMaxMultiplier - 1, Math.max(0, this.#awareness + delta));
   }
 
   #every(interval: () => number, fn: () => void): void {

@@ -129,6 +129,23 @@ const AT_LEAST_ONE = new Set<keyof SwimConfig>([
 ]);
 
 /**
+ * The settings of `overrides` that are set (an undefined one keeps the preset's); throws a
+ * TypeError for a field that no config has, or overrides that are not an object (callers in
+ * JavaScript or from a parsed file).
+ */
+function definedSettings(base: Readonly<SwimConfig>, overrides: Partial<SwimConfig> | undefined): Partial<SwimConfig> {
+  if (overrides === undefined || overrides === null) return {};
+  if (typeof overrides !== "object" || Array.isArray(overrides)) {
+    throw new TypeError("Membership overrides must be an object of SwimConfig fields");
+  }
+  const unknown = Object.keys(overrides).find((k) => !(k in base));
+  if (unknown !== undefined) {
+    throw new TypeError(`Unknown membership setting "${unknown}"; known: ${Object.keys(base).join(", ")}`);
+  }
+  return Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+}
+
+/**
  * Returns the preset's config with `overrides` applied; validates every field.
  * Throws `TypeError` for an unknown preset or field, `RangeError` for a bad value.
  *
@@ -138,21 +155,10 @@ const AT_LEAST_ONE = new Set<keyof SwimConfig>([
  * console.log(c.probeIntervalMs, c.probeTimeoutMs); // 4000 3000
  * ```
  */
-export function resolveSwimConfig(preset: string = "lan", overrides: unknown = undefined): SwimConfig {
+export function resolveSwimConfig(preset: string = "lan", overrides?: Partial<SwimConfig>): SwimConfig {
   const base = SWIM_PRESETS[preset as SwimPreset];
   if (!base) throw new TypeError(`Unknown membership preset "${preset}": use "lan" or "wan"`);
-  const config: SwimConfig = { ...base };
-  if (overrides !== undefined && overrides !== null) {
-    if (typeof overrides !== "object" || Array.isArray(overrides)) {
-      throw new TypeError("Membership overrides must be an object of SwimConfig fields");
-    }
-    for (const [k, v] of Object.entries(overrides)) {
-      if (!(k in base)) {
-        throw new TypeError(`Unknown membership setting "${k}"; known: ${Object.keys(base).join(", ")}`);
-      }
-      if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
-    }
-  }
+  const config: SwimConfig = { ...base, ...definedSettings(base, overrides) };
   for (const [k, v] of Object.entries(config) as [keyof SwimConfig, unknown][]) {
     const min = AT_LEAST_ONE.has(k) ? 1 : 0;
     if (typeof v !== "number" || !Number.isFinite(v) || v < min) {

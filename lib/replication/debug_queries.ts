@@ -6,15 +6,11 @@
  *
  * @module
  */
-import { InternalAddressBook } from "../net/internal_address.ts";
-import type { AddressMap } from "../wire/rpc_types.ts";
-import { realClock } from "../base/clock.ts";
 import type { InternalMessage } from "../wire/envelope.ts";
-import type { FrameAuth } from "../wire/frame.ts";
-import { Rpc, type RpcAnswer } from "../wire/rpc.ts";
+import type { Rpc, RpcAnswer } from "../wire/rpc.ts";
+import { RpcSocket } from "../wire/rpc_socket.ts";
 import type { MemoryStore } from "../storage/store.ts";
 import type { Address } from "../net/transport.ts";
-import { UdpTransport } from "../net/udp_transport.ts";
 import { DebugCommand } from "./replica_protocol.ts";
 import {
   type HeldKey,
@@ -163,8 +159,14 @@ function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {
   return { header: keysPageHeader({ keys: page, next: keys.length > limit ? keys[limit - 1] : null }) };
 }
 
+/** Per-attempt timeout of a debug query (ms). */
+const DEBUG_TIMEOUT_MS = 500;
+/** Retries of a debug query. */
+const DEBUG_RETRIES = 3;
+
 /**
- * Client for the debug queries over its own UDP socket.
+ * Client for the debug queries over its own UDP socket (opened by {@linkcode RpcSocket.open}: an
+ * ephemeral port of `host`, frames tagged with `auth`, nodes' internal ports from `addresses`).
  *
  * @example
  * ```ts ignore
@@ -174,37 +176,13 @@ function onKeys(m: InternalMessage, store: MemoryStore): RpcAnswer {
  * dbg.close();
  * ```
  */
-export class ClusterDebugClient {
-  #transport: UdpTransport;
-  #rpc: Rpc;
-
-  private constructor(transport: UdpTransport, auth: FrameAuth | undefined, addresses: AddressMap) {
-    this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock, { auth, addresses });
-    transport.onReceive((d, from) => this.#rpc.receive(d, from));
-  }
-
-  /**
-   * Opens a socket on an ephemeral loopback (or `host`) port; `auth` tags its frames (the cluster
-   * keyring); `addresses` finds nodes' internal ports (default: client port + 10000).
-   */
-  static async open(
-    host = "127.0.0.1",
-    auth?: FrameAuth,
-    addresses: AddressMap = new InternalAddressBook(),
-  ): Promise<ClusterDebugClient> {
-    return new ClusterDebugClient(await UdpTransport.listen(host, 0), auth, addresses);
-  }
-
+export class ClusterDebugClient extends RpcSocket {
   /** Every key `node` holds (tombstones included), sorted by key. */
   async keys(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<HeldKey[]> {
     const out: HeldKey[] = [];
     let after = "";
     for (;;) {
-      const r = await this.#rpc.call(node, DebugCommand.Keys, { after }, undefined, {
-        timeoutMs: options.timeoutMs ?? 500,
-        retries: options.retries ?? 3,
-      });
+      const r = await this.#call(node, DebugCommand.Keys, { after }, options);
       const page = parseKeysPage(r.header);
       if (!page) throw new TypeError(`Malformed debug reply from ${node}`);
       out.push(...page.keys);
@@ -215,10 +193,7 @@ export class ClusterDebugClient {
 
   /** Replication counters and sizes of `node`. */
   async stats(node: Address, options: { timeoutMs?: number; retries?: number } = {}): Promise<ReplicationDebugStats> {
-    const r = await this.#rpc.call(node, DebugCommand.Stats, {}, undefined, {
-      timeoutMs: options.timeoutMs ?? 500,
-      retries: options.retries ?? 3,
-    });
+    const r = await this.#call(node, DebugCommand.Stats, {}, options);
     const stats = parseReplicationDebugStats(r.header);
     if (!stats) throw new TypeError(`Malformed debug stats from ${node}`);
     return stats;
@@ -229,18 +204,17 @@ export class ClusterDebugClient {
     node: Address,
     options: { timeoutMs?: number; retries?: number } = {},
   ): Promise<{ members: MemberRow[]; more: number }> {
-    const r = await this.#rpc.call(node, DEBUG_MEMBERS, {}, undefined, {
-      timeoutMs: options.timeoutMs ?? 500,
-      retries: options.retries ?? 3,
-    });
+    const r = await this.#call(node, DEBUG_MEMBERS, {}, options);
     const page = parseMembersPage(r.header);
     if (!page) throw new TypeError(`Malformed members reply from ${node}`);
     return page;
   }
 
-  /** Closes the socket. */
-  close(): void {
-    this.#rpc.close();
-    this.#transport.close();
+  /** One query, with the debug timeout and retries unless `options` sets them. */
+  #call(node: Address, command: number, header: unknown, options: { timeoutMs?: number; retries?: number }) {
+    return this.rpc.call(node, command, header, undefined, {
+      timeoutMs: options.timeoutMs ?? DEBUG_TIMEOUT_MS,
+      retries: options.retries ?? DEBUG_RETRIES,
+    });
   }
 }

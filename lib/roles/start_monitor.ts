@@ -114,20 +114,86 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
   const host = options.host ?? "127.0.0.1";
   // The first key signs rounds; reports signed with any key of the list are accepted (a rotation).
   const clusterKeys = await importClusterKeys(fleet ? clusterKeysOf(fleet) : []);
-  const clusterKey = clusterKeys[0];
+  const transport = options.transport ?? await bindRoundSocket(options, host);
+  const ready: { app?: Hono } = {};
+  const refusals = new Refusals();
+  const server = listenMonitorHttp(options, host, transport, refusals, ready);
+  const bound = `http://${formatAddress(server.addr.hostname, server.addr.port)}`;
+  const monitor = new Monitor({
+    transport,
+    clock,
+    random: options.random,
+    config,
+    clusterKey: clusterKeys[0],
+    frameAuth: fleetKeyring(fleet),
+    internalAddresses: new InternalAddressBook(fleet?.internalAddresses),
+    reportUrl: reportUrl(options.publicUrl ?? fleet?.monitor?.url ?? bound),
+    fleetNodes: fleet?.nodes,
+    name: fleet?.name,
+    tcpProbe: options.tcpProbe,
+  });
+  monitor.server = { http: server, restarts: options.restarts ?? 0 };
+  // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
+  const persist = options.dataDir ? await restoreHistory(monitor, options.dataDir) : false;
+  const { hub, coalescer } = liveUpdates(monitor, config, clock, refusals);
+  const verifyKeys = clusterKeys.length > 0 ? clusterKeys : undefined;
+  const app = ready.app = createMonitorApp({
+    monitor,
+    hub,
+    clusterKey: verifyKeys,
+    refusals,
+    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys, refusals }),
+  });
+  const history = historySaver(monitor, persist ? options.dataDir : undefined, clock, config.persistIntervalMs);
+  if (options.fillFromFleet) await fillFromAnyNode(monitor, fleet);
+  if (options.autoStart ?? true) monitor.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    monitor,
+    app,
+    hub,
+    http: server,
+    url: bound,
+    reportUrl: monitor.reportUrl,
+    udpAddress: transport.address,
+    close: () =>
+      closed ??= (async () => {
+        history.stop();
+        coalescer.close();
+        await monitor.close();
+        await history.save();
+        hub.close();
+        await server.close();
+        transport.close();
+        await (transport as UdpTransport).closed;
+      })(),
+  };
+}
+
+/**
+ * The UDP socket rounds are sent from: the fleet's monitor.udp, else the HTTP host (all interfaces
+ * when that is loopback and the fleet has nodes elsewhere: rounds must reach them).
+ */
+async function bindRoundSocket(options: StartMonitorOptions, host: string): Promise<Transport> {
+  const fleet = options.fleet;
   const fleetUdp = fleet?.monitor?.udp ? parseAddress(fleet.monitor.udp) : undefined;
-  // Rounds must reach the nodes: a loopback-only HTTP host still sends rounds from all interfaces
-  // when the fleet has nodes elsewhere.
   const loopback = (h: string) => /^(127\.|localhost$|::1$|\[::1\])/.test(h);
   const remoteNodes = (fleet?.nodes ?? []).some((a) => !loopback(parseAddress(a).hostname));
   const udpHost = options.udpHost ?? fleetUdp?.hostname ?? (loopback(host) && remoteNodes ? "0.0.0.0" : host);
-  const transport = options.transport ?? await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
+  return await UdpTransport.listen(udpHost, options.udpPort ?? fleetUdp?.port ?? 0);
+}
 
-  let server: HttpListener;
-  const ready: { app?: Hono } = {};
-  const refusals = new Refusals();
+/** The HTTP listener (answering 503 until `ready.app` is set); closes `transport` when it cannot listen. */
+function listenMonitorHttp(
+  options: StartMonitorOptions,
+  host: string,
+  transport: Transport,
+  refusals: Refusals,
+  ready: { app?: Hono },
+): HttpListener {
   try {
-    server = listenHttp({
+    return listenHttp({
       hostname: host,
       port: options.port ?? 8080,
       refusals,
@@ -146,52 +212,48 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     }
     throw e;
   }
-  const bound = `http://${formatAddress(server.addr.hostname, server.addr.port)}`;
-  const base = options.publicUrl ?? fleet?.monitor?.url ?? bound;
-  const monitor = new Monitor({
-    transport,
-    clock,
-    random: options.random,
-    config,
-    clusterKey,
-    frameAuth: fleetKeyring(fleet),
-    internalAddresses: new InternalAddressBook(fleet?.internalAddresses),
-    reportUrl: reportUrl(base),
-    fleetNodes: fleet?.nodes,
-    name: fleet?.name,
-    tcpProbe: options.tcpProbe,
-  });
-  monitor.server = { http: server, restarts: options.restarts ?? 0 };
-  // False when a snapshot that cannot be used could not be moved aside either: saving would overwrite it.
-  let persist = options.dataDir !== undefined;
-  if (options.dataDir) {
-    const dir = options.dataDir;
+}
+
+/**
+ * Restores the history saved in `dir`. A snapshot that cannot be used is renamed aside so the next
+ * save cannot overwrite it; false when that failed too (the history is then not saved this run).
+ */
+async function restoreHistory(monitor: Monitor, dir: string): Promise<boolean> {
+  try {
+    const snap = await loadSnapshot(dir);
+    if (snap) monitor.restore(snap);
+    return true;
+  } catch (e) {
+    const unusable = e instanceof UnusableSnapshotError;
+    const what = unusable
+      ? `cannot use ${e.path}: ${e.problem}`
+      : `cannot restore ${dir}/${SNAPSHOT_FILE}: ${(e as Error).message}`;
     try {
-      const snap = await loadSnapshot(dir);
-      if (snap) monitor.restore(snap);
-    } catch (e) {
-      // Keep the file: rename it aside so the next save cannot overwrite it.
-      const unusable = e instanceof UnusableSnapshotError;
-      const what = unusable
-        ? `cannot use ${e.path}: ${e.problem}`
-        : `cannot restore ${dir}/${SNAPSHOT_FILE}: ${(e as Error).message}`;
-      try {
-        const aside = await setAsideSnapshot(dir);
-        console.error(
-          `monitor: ${what}; moved it to ${aside}, ${
-            unusable ? "starting with an empty history" : "keeping what was restored before the error"
-          }`,
-        );
-      } catch (m) {
-        persist = false;
-        console.error(
-          `monitor: ${what}; cannot move it aside either (${
-            (m as Error).message
-          }), so the history is not saved this run and the file stays as it is`,
-        );
-      }
+      const aside = await setAsideSnapshot(dir);
+      console.error(
+        `monitor: ${what}; moved it to ${aside}, ${
+          unusable ? "starting with an empty history" : "keeping what was restored before the error"
+        }`,
+      );
+      return true;
+    } catch (m) {
+      console.error(
+        `monitor: ${what}; cannot move it aside either (${
+          (m as Error).message
+        }), so the history is not saved this run and the file stays as it is`,
+      );
+      return false;
     }
   }
+}
+
+/** The live-update streams, fed by a coalescer of the monitor's changes (rendering only while someone watches). */
+function liveUpdates(
+  monitor: Monitor,
+  config: MonitorConfig,
+  clock: Clock,
+  refusals: Refusals,
+): { hub: EventHub; coalescer: Coalescer } {
   const hub = new EventHub({
     maxClients: config.maxSseClients,
     keepAliveMs: config.sseKeepAliveMs,
@@ -206,56 +268,36 @@ export async function startMonitor(options: StartMonitorOptions = {}): Promise<R
     hub.publish("summary", { html: renderSummary(monitor) });
   });
   monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
-  const verifyKeys = clusterKeys.length > 0 ? clusterKeys : undefined;
-  const app = ready.app = createMonitorApp({
-    monitor,
-    hub,
-    clusterKey: verifyKeys,
-    refusals,
-    extraRoutes: (app) => registerAdminRoutes(app, { clusterKey: verifyKeys, refusals }),
-  });
+  return { hub, coalescer };
+}
 
-  let persistTimer: TimerId | undefined;
+/**
+ * Saves the history to `dir` every `intervalMs` (nothing without a dir); `save` saves now, after
+ * any save in progress, and `stop` ends the saves by time.
+ */
+function historySaver(
+  monitor: Monitor,
+  dir: string | undefined,
+  clock: Clock,
+  intervalMs: number,
+): { save: () => Promise<void>; stop: () => void } {
+  let timer: TimerId | undefined;
   let saving: Promise<void> = Promise.resolve();
   const save = () => {
-    if (!options.dataDir || !persist) return saving;
-    const dir = options.dataDir;
+    if (dir === undefined) return saving;
     saving = saving.then(() => saveSnapshot(dir, monitor.snapshot())).catch((e) => {
       console.error(`monitor: cannot save history to ${dir}: ${(e as Error).message}`);
     });
     return saving;
   };
-  if (options.dataDir && persist) {
+  if (dir !== undefined) {
     const tick = () => {
       save();
-      persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+      timer = clock.setTimeout(tick, intervalMs);
     };
-    persistTimer = clock.setTimeout(tick, config.persistIntervalMs);
+    timer = clock.setTimeout(tick, intervalMs);
   }
-  if (options.fillFromFleet) await fillFromAnyNode(monitor, fleet);
-  if (options.autoStart ?? true) monitor.start();
-
-  let closed: Promise<void> | undefined;
-  return {
-    monitor,
-    app,
-    hub,
-    http: server,
-    url: bound,
-    reportUrl: monitor.reportUrl,
-    udpAddress: transport.address,
-    close: () =>
-      closed ??= (async () => {
-        if (persistTimer !== undefined) clock.clearTimeout(persistTimer);
-        coalescer.close();
-        await monitor.close();
-        await save();
-        hub.close();
-        await server.close();
-        transport.close();
-        await (transport as UdpTransport).closed;
-      })(),
-  };
+  return { save, stop: () => timer !== undefined && clock.clearTimeout(timer) };
 }
 
 /** Fills the monitor's view from the table of the first fleet node that answers (quietly gives up). */

@@ -153,93 +153,32 @@ export interface RunningNode {
  */
 export async function startNode(options: StartNodeOptions = {}): Promise<RunningNode> {
   const clock = options.clock ?? realClock;
-  const store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
-  let persistence: LogPersistence | undefined;
-  let loadedKeys = 0;
-  if (options.dataDir) {
-    persistence = openDataDir(options.dataDir, options.fsync, store);
-    loadedKeys = store.size;
-    store.listener = persistence;
-  }
-  let bound: Transport | undefined, internal: Transport | undefined;
-  try {
-    bound = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
-    internal = await bindInternal(options, bound);
-  } catch (e) {
-    persistence?.close();
-    if (!options.transport) bound?.close();
-    throw e;
-  }
-  const transport: Transport = bound;
+  const { store, persistence, loadedKeys } = openStorage(options);
+  const { transport, internal } = await openSockets(options, persistence);
   const hlc = new HybridLogicalClock(clock, transport.address);
-  const address = transport.address;
   const sub = options.subsystemOptions ?? {};
   // Membership and replication make the node's executor, so they come first, on an endpoint
   // made for the node; they close when it closes.
   const rpcAuth = options.frameAuth ?? fleetKeyring(options.fleet);
-  const rpc = nodeEndpoint(internal ?? transport, clock, {
-    auth: rpcAuth,
-    addresses: internal ? fleetAddressBook(options.fleet, address, internal.address) : undefined,
-    freshnessWindowMs: options.freshnessWindowMs ?? options.fleet?.frameWindowMs,
-  }, persistence);
   const closers: (() => void)[] = [];
-  const services: ServiceContext = {
-    address,
-    rpc,
-    store,
-    hlc,
-    clock,
-    random: options.random ?? Math.random,
-    fleet: options.fleet,
-    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== address),
-    dataDir: options.dataDir,
-    onClose: (fn) => closers.push(fn),
-  };
+  const services = serviceContext(options, { clock, store, hlc, transport, internal, persistence, rpcAuth }, closers);
   const stats = new StatsSources();
   const cluster = attachCluster(services, sub, new LocalExecutor(store, hlc), stats);
-  const guard = destructiveGuard(options.destructiveFrom, options.fleet, address, rpcAuth);
-  const budget = replyBudget(clock, options.trustedClients, options.fleet, options.replyBudget);
-  stats.add(() => clientGuardStats(guard, budget));
-  const node = new KVNode({
-    transport,
-    clock,
-    store,
-    executor: cluster.executor,
-    rpc,
-    pid: options.pid,
-    onShutdown: options.onShutdown,
-    config: options.nodeConfig,
-    allowDestructive: guard ? (from, packet) => guard.admit(packet, from, clock.now()) : undefined,
-    replyBudget: budget,
-    durability: persistence,
-    internalTransport: internal,
-  });
-  // Expiry every second while replies are cached; an empty cache is looked at rarely (requests expire too).
-  const expiry = setIntervalOn(
-    clock,
-    () => node.replyCache.expire(clock.now()),
-    () => node.replyCache.size > 0 ? REPLY_EXPIRY_MS : REPLY_EXPIRY_IDLE_MS,
-  );
+  const guard = destructiveGuard(options.destructiveFrom, options.fleet, services.address, rpcAuth);
+  const { node, expiry } = createKvNode(options, services, { transport, internal, persistence, guard, stats, cluster });
   node.onClose(() => {
     for (const fn of closers.splice(0)) fn();
     expiry();
     persistence?.close();
   });
   const context: NodeContext = { ...services, node, onClose: (fn) => node.onClose(fn) };
-  const members = cluster.members;
-  const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
-  const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
-  const fleet = sub.fleet === false ? undefined : attachFleet(context, members, {
-    ...sub.fleet,
-    system: sub.fleet?.system ?? sub.monitoring?.system,
-    verdict: sub.fleet?.verdict ?? (members instanceof Swim ? (a) => members.member(a) : undefined),
-  }, stats);
+  const { agent, admin, fleet } = attachSubsystems(context, sub, cluster, stats);
   return {
     node,
     store,
     hlc,
     loadedKeys,
-    members,
+    members: cluster.members,
     cluster,
     agent,
     admin,
@@ -249,6 +188,130 @@ export async function startNode(options: StartNodeOptions = {}): Promise<Running
     fleet,
     close: () => node.close(),
   };
+}
+
+/** The store, loaded from the data dir when there is one (which then listens to its writes). */
+function openStorage(
+  options: StartNodeOptions,
+): { store: MemoryStore; persistence?: LogPersistence; loadedKeys: number } {
+  const store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
+  if (!options.dataDir) return { store, loadedKeys: 0 };
+  const persistence = openDataDir(options.dataDir, options.fsync, store);
+  const loadedKeys = store.size;
+  store.listener = persistence;
+  return { store, persistence, loadedKeys };
+}
+
+/** The client and internal sockets (those given, else bound); on a failure, closes what was opened. */
+async function openSockets(
+  options: StartNodeOptions,
+  persistence: LogPersistence | undefined,
+): Promise<{ transport: Transport; internal?: Transport }> {
+  let bound: Transport | undefined, internal: Transport | undefined;
+  try {
+    bound = options.transport ?? await UdpTransport.listen(options.host ?? "127.0.0.1", options.port ?? 4000);
+    internal = await bindInternal(options, bound);
+  } catch (e) {
+    persistence?.close();
+    if (!options.transport) bound?.close();
+    throw e;
+  }
+  return { transport: bound, internal };
+}
+
+/** What {@linkcode serviceContext} builds the subsystems' context from. */
+interface NodeBase {
+  clock: Clock;
+  store: MemoryStore;
+  hlc: HybridLogicalClock;
+  transport: Transport;
+  internal?: Transport;
+  persistence?: LogPersistence;
+  rpcAuth?: FrameAuth;
+}
+
+/** The context membership and replication attach with: the node's endpoint (on the internal socket) and its parts. */
+function serviceContext(options: StartNodeOptions, base: NodeBase, closers: (() => void)[]): ServiceContext {
+  const { clock, transport, internal } = base;
+  const address = transport.address;
+  const rpc = nodeEndpoint(internal ?? transport, clock, {
+    auth: base.rpcAuth,
+    addresses: internal ? fleetAddressBook(options.fleet, address, internal.address) : undefined,
+    freshnessWindowMs: options.freshnessWindowMs ?? options.fleet?.frameWindowMs,
+  }, base.persistence);
+  return {
+    address,
+    rpc,
+    store: base.store,
+    hlc: base.hlc,
+    clock,
+    random: options.random ?? Math.random,
+    fleet: options.fleet,
+    seeds: (options.seeds ?? options.fleet?.nodes ?? []).filter((a) => a !== address),
+    dataDir: options.dataDir,
+    onClose: (fn) => closers.push(fn),
+  };
+}
+
+/** The parts of the protocol server made before it. */
+interface NodeParts {
+  transport: Transport;
+  internal?: Transport;
+  persistence?: LogPersistence;
+  guard?: DestructiveGuard;
+  stats: StatsSources;
+  cluster: ClusterParts;
+}
+
+/** The protocol server with its client guards, and the expiry of its reply cache (`expiry` stops it). */
+function createKvNode(
+  options: StartNodeOptions,
+  services: ServiceContext,
+  parts: NodeParts,
+): { node: KVNode; expiry: () => void } {
+  const { clock } = services;
+  const { guard } = parts;
+  const budget = replyBudget(clock, options.trustedClients, options.fleet, options.replyBudget);
+  parts.stats.add(() => clientGuardStats(guard, budget));
+  const node = new KVNode({
+    transport: parts.transport,
+    clock,
+    store: services.store,
+    executor: parts.cluster.executor,
+    rpc: services.rpc,
+    pid: options.pid,
+    onShutdown: options.onShutdown,
+    config: options.nodeConfig,
+    allowDestructive: guard ? (from, packet) => guard.admit(packet, from, clock.now()) : undefined,
+    replyBudget: budget,
+    durability: parts.persistence,
+    internalTransport: parts.internal,
+  });
+  // Expiry every second while replies are cached; an empty cache is looked at rarely (requests expire too).
+  const expiry = setIntervalOn(
+    clock,
+    () => node.replyCache.expire(clock.now()),
+    () => node.replyCache.size > 0 ? REPLY_EXPIRY_MS : REPLY_EXPIRY_IDLE_MS,
+  );
+  return { node, expiry };
+}
+
+/** The monitoring agent, the admin service and the fleet table (unless turned off). */
+function attachSubsystems(
+  context: NodeContext,
+  sub: SubsystemOptions,
+  cluster: ClusterParts,
+  stats: StatsSources,
+): { agent: MonitoringAgent; admin?: AdminService; fleet?: FleetService } {
+  const members = cluster.members;
+  const agent = attachMonitoringAgent(context, members, sub.monitoring, stats);
+  const admin = attachAdmin(context, members, sub.admin, () => cluster.catchUp.status(), stats);
+  const fleet = sub.fleet === false ? undefined : attachFleet(context, members, {
+    ...sub.fleet,
+    system: sub.fleet?.system ?? sub.monitoring?.system,
+    verdict: sub.fleet?.verdict ?? (members instanceof Swim ? (a) => members.member(a) : undefined),
+  }, stats);
+  return { agent, admin, fleet };
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { registerAdminRoutes } from "../../lib/admin/monitor/routes.ts";
+import { parseCommandListJson, parseCommandRecordJson } from "../../lib/admin/monitor/results_store.ts";
 import type { NodeResult } from "../../lib/admin/protocol.ts";
 import { signedPost, testKey, WRONG_KEY_HEX } from "../monitor/signed_reports.ts";
 import { ORDER, rolloutResult } from "./rollout_results.ts";
@@ -63,6 +64,22 @@ Deno.test("admin routes: signed results are stored; unsigned, forged, mismatched
     ["127.0.0.1:4001", "failed", 2],
   ]);
   assert.equal((await app.request(`/api/admin/commands/${"f".repeat(32)}`)).status, 404);
+});
+
+Deno.test("admin routes: kvctl reads back the command list and a command as the monitor serves them, and refuses other JSON", async () => {
+  const { app, post } = await setup();
+  await post("127.0.0.1:4000", result("127.0.0.1:4000", { stdout: "x".repeat(1000) }));
+  await post("127.0.0.1:4001", result("127.0.0.1:4001", { status: "running", exitCode: undefined }));
+  const list = await (await app.request("/api/admin/commands")).json();
+  assert.deepEqual(parseCommandListJson(list), list);
+  const one = await (await app.request(`/api/admin/commands/${ID}`)).json();
+  const parsed = parseCommandRecordJson(one);
+  assert.deepEqual(parsed, one);
+  assert.deepEqual(parsed?.results?.map((r) => r.status), ["ok", "running"]);
+  assert.equal(parseCommandRecordJson({ ...one, id: "nope" }), undefined);
+  assert.equal(parseCommandRecordJson({ ...one, results: [{ node: "x" }] }), undefined);
+  assert.equal(parseCommandListJson({ error: "no route" }), undefined);
+  assert.equal(parseCommandListJson("<html>"), undefined);
 });
 
 Deno.test("admin routes: a late 'running' never replaces a final result; output is capped", async () => {

@@ -5,6 +5,7 @@ import {
   resolveSwimConfig,
   retransmitLimit,
   suspicionBounds,
+  type SwimConfig,
   WAN_CONFIG,
 } from "../../lib/membership/swim_config.ts";
 import { remainingSuspicionMs } from "../../lib/membership/swim_suspicion.ts";
@@ -15,7 +16,7 @@ Deno.test("config: presets, overrides and clear errors", () => {
   assert.ok(WAN_CONFIG.suspicionMult > LAN_CONFIG.suspicionMult);
   assert.equal(resolveSwimConfig("wan", { probeIntervalMs: 4_000 }).probeIntervalMs, 4_000);
   assert.throws(() => resolveSwimConfig("moon"), { name: "TypeError", message: /lan.*wan/ });
-  assert.throws(() => resolveSwimConfig("lan", { probeIntervalMS: 5 }), {
+  assert.throws(() => resolveSwimConfig("lan", { probeIntervalMS: 5 } as Partial<SwimConfig>), {
     name: "TypeError",
     message: /probeIntervalMS/,
   });

@@ -31,8 +31,7 @@ import { decodeEntries, decodeVersions, encodeEntries } from "../../lib/replicat
 import * as rm from "../../lib/replication/replica_messages.ts";
 import * as dm from "../../lib/replication/debug_messages.ts";
 import { parseRoundHeader } from "../../lib/monitoring/round_message.ts";
-import { headerId, headerIndex } from "../../lib/admin/protocol.ts";
-import { hintList } from "../../lib/admin/gossip.ts";
+import { type AdminHeaderKind, type AdminHeaders, headerId, parseAdminHeader } from "../../lib/admin/protocol.ts";
 import { AdminClient, createCommand } from "../../lib/admin/client.ts";
 import { generateAdminKeys, importAdminPrivateKey } from "../../lib/admin/keys.ts";
 import type { RunOutcome, ScriptExecutor } from "../../lib/admin/runner.ts";
@@ -46,6 +45,12 @@ import { decodeDigest, decodeRequest, decodeRows, FleetCommand } from "../../lib
 import { rowProblem } from "../../lib/monitoring/fleet/row.ts";
 import { parseDumpPage } from "../../lib/monitoring/fleet/dump.ts";
 import type { Swim } from "../../lib/membership/swim.ts";
+import {
+  AdminResults,
+  parseCommandListJson,
+  parseCommandRecordJson,
+  recordJson,
+} from "../../lib/admin/monitor/results_store.ts";
 
 /** Mutates a JSON value: replace, drop or add a field somewhere inside. */
 function mutateJson(f: Fuzzer, v: unknown, depth = 0): unknown {
@@ -225,6 +230,124 @@ Deno.test("fuzz: replication and debug header codecs: typed values round-trip, m
   assert.ok(accepted > 0, "some mutated headers still pass (the invariants were checked on them)");
 });
 
+const ADMIN_HEADER_KINDS: readonly AdminHeaderKind[] = [
+  "id",
+  "chunk",
+  "digest",
+  "takeover",
+  "hints",
+  "known",
+  "ok",
+  "missing",
+  "chunkReply",
+  "haveReply",
+  "statsReply",
+];
+
+/** What the admin header validator accepts holds its layout, and passes the validator again unchanged. */
+function checkAdminHeader(kind: AdminHeaderKind, header: unknown, where: string): void {
+  const h = parseAdminHeader(kind, header);
+  if (h === undefined) return;
+  const id = (x: unknown) => typeof x === "string" && /^[0-9a-f]{32}$/.test(x);
+  if ("id" in h) assert.ok(id(h.id), `${where}: ${kind} id`);
+  if ("i" in h) assert.ok(h.i !== undefined && Number.isInteger(h.i) && h.i >= 0, `${where}: chunk index`);
+  if ("missing" in h) assert.equal(typeof h.missing, "boolean", `${where}: missing`);
+  if ("have" in h) assert.equal(typeof h.have, "string", `${where}: have bitmap`);
+  if ("stats" in h) {
+    assert.ok(
+      [h.stats, h.gossip].every((c) => Object.values(c).every((x) => typeof x === "number")),
+      `${where}: counters`,
+    );
+  }
+  if ("ids" in h) assert.ok(h.ids.every(id), `${where}: digest ids`);
+  if ("src" in h) assert.ok(h.src.length <= 4 && h.src.every((a) => /^\S+:\d+$/.test(a)), `${where}: hints`);
+  if ("token" in h) assert.equal(typeof h.token, "string", `${where}: token`);
+  if ("known" in h) assert.equal(typeof h.known, "boolean", `${where}: known`);
+  if ("ok" in h) {
+    assert.equal(typeof h.ok, "boolean", `${where}: ok`);
+    assert.ok([h.reason, h.message].every((x) => x === undefined || typeof x === "string"), `${where}: ok reason`);
+  }
+  assert.deepEqual(parseAdminHeader(kind, JSON.parse(JSON.stringify(h))), h, `${where}: ${kind} round trip`);
+}
+
+/** Random typed admin headers: what the validator must give back as they are. */
+function typedAdminHeaders(f: Fuzzer): { [K in AdminHeaderKind]: AdminHeaders[K] } {
+  const hex = (n: number) => Array.from(f.bytes(n), (b) => b.toString(16).padStart(2, "0")).join("");
+  const pid = f.int(1 << 22);
+  return {
+    id: { id: hex(16) },
+    chunk: { id: hex(16), i: f.int(1 << 20) },
+    digest: { ids: Array.from({ length: f.int(6) }, () => hex(16)) },
+    takeover: f.chance(0.5) ? { token: hex(4 + f.int(28)), pid } : { token: hex(4 + f.int(28)) },
+    hints: { src: Array.from({ length: f.int(5) }, () => `10.0.${f.int(256)}.${f.int(256)}:${f.int(65536)}`) },
+    known: { known: f.chance(0.5) },
+    ok: f.chance(0.5) ? { ok: true } : { ok: false, reason: `r${f.int(9)}`, message: hex(f.int(8)) },
+    missing: { missing: f.chance(0.5) },
+    chunkReply: f.chance(0.5) ? { i: f.int(1 << 20), missing: false } : { missing: true },
+    haveReply: f.chance(0.5) ? { state: "fetching", have: hex(f.int(8)) } : { state: "unknown" },
+    statsReply: {
+      stats: { received: f.int(100), chunks_served: f.int(9) },
+      gossip: f.chance(0.5) ? { hot: f.int(3) } : {},
+    },
+  };
+}
+
+/** A command record as the monitor serves it, with `n` node results. */
+function recordOf(f: Fuzzer, n: number): unknown {
+  const id = Array.from(f.bytes(16), (b) => b.toString(16).padStart(2, "0")).join("");
+  const store = new AdminResults();
+  const command = { id, kind: "run" as const, selector: "all", issuedAt: 1_000, expiresAt: 2_000, script: "true" };
+  for (let i = 0; i < n; i++) {
+    const status = f.pick(["ok", "running", "failed", "waiting"] as const);
+    store.accept({ id, node: `10.0.0.${i}:4000`, status, startedAt: 1_000 + i, stdout: "x", command }, 1_000 + i);
+  }
+  return JSON.parse(JSON.stringify(recordJson(store.get(id)!, true)));
+}
+
+Deno.test("fuzz: admin header codec: typed headers round-trip, mutated ones never throw and what passes holds its layout", () => {
+  const cases = fuzzCases(4_000);
+  const f = new Fuzzer(fuzzSeed() + 6);
+  let accepted = 0;
+  for (let i = 0; i < cases; i++) {
+    const typed = typedAdminHeaders(f);
+    for (const kind of ADMIN_HEADER_KINDS) {
+      assert.deepEqual(
+        parseAdminHeader(kind, JSON.parse(JSON.stringify(typed[kind]))),
+        typed[kind],
+        `case ${i}: ${kind}`,
+      );
+    }
+    const mutated = f.chance(0.8) ? mutateJson(f, typed[f.pick(ADMIN_HEADER_KINDS)]) : f.json();
+    for (const kind of ADMIN_HEADER_KINDS) {
+      checkAdminHeader(kind, mutated, `case ${i}`);
+      if (kind !== "hints" && parseAdminHeader(kind, mutated)) accepted++;
+    }
+  }
+  assert.ok(accepted > 0, "some mutated headers still pass (their layout was checked)");
+});
+
+Deno.test("fuzz: the monitor's admin command JSON read back by kvctl: served records round-trip, mutated ones never throw", () => {
+  const cases = fuzzCases(4_000);
+  const f = new Fuzzer(fuzzSeed() + 7);
+  let accepted = 0;
+  for (let i = 0; i < cases; i++) {
+    const record = recordOf(f, 1 + f.int(4));
+    assert.deepEqual(parseCommandRecordJson(record), record, `case ${i}`);
+    const mutated = f.chance(0.9) ? mutateJson(f, record) : f.json();
+    const r = parseCommandRecordJson(mutated);
+    if (r) {
+      accepted++;
+      assert.ok(
+        /^[0-9a-f]{32}$/.test(r.id) && (r.results ?? []).every((x) => /^[0-9a-f]{32}$/.test(x.id)),
+        `case ${i}`,
+      );
+      assert.deepEqual(parseCommandRecordJson(JSON.parse(JSON.stringify(r))), r, `case ${i}: round trip`);
+    }
+    parseCommandListJson(f.chance(0.5) ? { commands: [mutated] } : mutated);
+  }
+  assert.ok(accepted > 0, "some mutated records still pass");
+});
+
 class NoScripts implements ScriptExecutor {
   runs = 0;
   run(): Promise<RunOutcome> {
@@ -355,8 +478,7 @@ Deno.test("fuzz: internal decoders (frame, membership, replication, round, admin
       parseReplicationHeaders(header, f.int(300));
       parseRoundHeader(header);
       headerId(header);
-      headerIndex(header);
-      hintList(header);
+      for (const kind of ADMIN_HEADER_KINDS) checkAdminHeader(kind, header, `case ${i}`);
       const body = f.chance(0.3) ? f.bytes(f.length(500)) : f.mutate(f.pick(bodies), bodies);
       const entries = decodeEntries(body);
       if (entries) { for (const e of entries) assert.ok(e.key.length === 64 && e.entry.value instanceof Uint8Array); }

@@ -200,6 +200,25 @@ export function countResults(rec: CommandRecord): ResultCounts {
 }
 
 /**
+ * A command as `GET /api/admin/commands` (without results) and `GET /api/admin/commands/:id` (with
+ * every node's result, sorted by node) give it.
+ */
+export interface CommandRecordJson {
+  /** Command id. */
+  id: string;
+  /** Summary from the first report. */
+  command: CommandSummary;
+  /** When the first report arrived (ms). */
+  firstSeen: number;
+  /** When the last report arrived (ms). */
+  updatedAt: number;
+  /** Counts of the results. */
+  counts: ResultCounts;
+  /** Every node's result (one command only). */
+  results?: NodeResult[];
+}
+
+/**
  * JSON view of a record (results sorted by node).
  *
  * @example
@@ -207,8 +226,8 @@ export function countResults(rec: CommandRecord): ResultCounts {
  * return c.json(recordJson(store.get(id)!, true));
  * ```
  */
-export function recordJson(rec: CommandRecord, withResults: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+export function recordJson(rec: CommandRecord, withResults: boolean): CommandRecordJson {
+  const out: CommandRecordJson = {
     id: rec.id,
     command: rec.command,
     firstSeen: rec.firstSeen,
@@ -217,4 +236,45 @@ export function recordJson(rec: CommandRecord, withResults: boolean): Record<str
   };
   if (withResults) out.results = [...rec.results.values()].sort((a, b) => a.node.localeCompare(b.node));
   return out;
+}
+
+const count = z.number().int().min(0);
+const CommandRecordJsonSchema: z.ZodType<CommandRecordJson> = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  command: SummarySchema,
+  firstSeen: ms,
+  updatedAt: ms,
+  counts: z.object({ reported: count, done: count, byStatus: z.record(z.string().max(32), count) }),
+  results: z.array(NodeResultSchema).max(DEFAULT_RESULTS_LIMITS.maxNodesPerCommand).optional(),
+});
+const CommandListJsonSchema = z.object({
+  commands: z.array(CommandRecordJsonSchema).max(10_000),
+  rejected: count.optional(),
+});
+
+/**
+ * A command read back from the monitor's JSON ({@linkcode CommandRecordJson}), or undefined when
+ * it is not one.
+ *
+ * @example
+ * ```ts
+ * console.log(parseCommandRecordJson({ id: "x" })); // undefined
+ * ```
+ */
+export function parseCommandRecordJson(value: unknown): CommandRecordJson | undefined {
+  const r = CommandRecordJsonSchema.safeParse(value);
+  return r.success ? r.data : undefined;
+}
+
+/**
+ * The command list read back from `GET /api/admin/commands`, or undefined when it is not one.
+ *
+ * @example
+ * ```ts
+ * console.log(parseCommandListJson({ commands: [] })); // { commands: [] }
+ * ```
+ */
+export function parseCommandListJson(value: unknown): { commands: CommandRecordJson[]; rejected?: number } | undefined {
+  const r = CommandListJsonSchema.safeParse(value);
+  return r.success ? r.data : undefined;
 }

@@ -14,7 +14,7 @@ import { importClusterKeys } from "../../wire/http_key.ts";
 import { clusterKeysOf } from "../../config/fleet_file.ts";
 import type { NodeContext } from "../../node/context.ts";
 import type { MemberView } from "../../node/members.ts";
-import { sample } from "../../base/random.ts";
+import { type Random, sample } from "../../base/random.ts";
 import { type NodeReport, putStat, REPORT_LIMITS } from "../report.ts";
 import type { Address } from "../../net/transport.ts";
 import { DEFAULT_ROUND_GOSSIP_CONFIG, type RoundEvent, RoundGossip, type RoundGossipConfig } from "./round_gossip.ts";
@@ -80,21 +80,7 @@ export function attachMonitoringAgent(
     lastUrl = url;
     const extra = putStat({}, "round_hops", header.h);
     putStat(extra, "round_wait", Math.round(waitMs), "ms");
-    const statMap = await collector.collect(extra);
-    const alive = members.alive().filter((a) => a !== node.address);
-    const r: NodeReport = {
-      node: node.address,
-      round: header.r,
-      hops: header.h,
-      waitMs: Math.round(waitMs),
-      stats: statMap,
-      members: alive.length <= REPORT_LIMITS.maxMembers / 2
-        ? alive
-        : sample(random, alive, REPORT_LIMITS.maxMembers / 2),
-    };
-    const gone = (members.departed?.() ?? []).slice(0, REPORT_LIMITS.maxMembers)
-      .map((d) => ({ node: d.address, state: d.state, forMs: Math.max(0, Math.round(d.forMs)) }));
-    if (gone.length > 0) r.gone = gone;
+    const r = nodeReport(node.address, members, random, header, waitMs, await collector.collect(extra));
     if (node.closed) return;
     stats.reports++;
     await sink.send(url, r);
@@ -131,6 +117,33 @@ export function attachMonitoringAgent(
     sink.close();
   });
   return { gossip, monitorUrl: () => lastUrl, stats };
+}
+
+/**
+ * The report of round `header`: `stats`, and the members this node sees alive (a sample when there
+ * are more than half the limit) and gone.
+ */
+function nodeReport(
+  self: Address,
+  members: MemberView,
+  random: Random,
+  header: RoundHeader,
+  waitMs: number,
+  stats: NodeReport["stats"],
+): NodeReport {
+  const alive = members.alive().filter((a) => a !== self);
+  const r: NodeReport = {
+    node: self,
+    round: header.r,
+    hops: header.h,
+    waitMs: Math.round(waitMs),
+    stats,
+    members: alive.length <= REPORT_LIMITS.maxMembers / 2 ? alive : sample(random, alive, REPORT_LIMITS.maxMembers / 2),
+  };
+  const gone = (members.departed?.() ?? []).slice(0, REPORT_LIMITS.maxMembers)
+    .map((d) => ({ node: d.address, state: d.state, forMs: Math.max(0, Math.round(d.forMs)) }));
+  if (gone.length > 0) r.gone = gone;
+  return r;
 }
 
 /** The report endpoint of a monitor base URL (`http://h:p` → `http://h:p/api/report`). */

@@ -6,13 +6,9 @@
  *
  * @module
  */
-import { realClock } from "../../base/clock.ts";
 import type { Address } from "../../net/transport.ts";
-import { UdpTransport } from "../../net/udp_transport.ts";
-import type { FrameAuth } from "../../wire/frame.ts";
-import { Rpc } from "../../wire/rpc.ts";
-import type { AddressMap } from "../../wire/rpc_types.ts";
-import { InternalAddressBook } from "../../net/internal_address.ts";
+import type { Rpc } from "../../wire/rpc.ts";
+import { RpcSocket } from "../../wire/rpc_socket.ts";
 import type { FleetSnapshot } from "./attach.ts";
 import { FleetCommand } from "./protocol.ts";
 import type { FleetNodeView } from "./table.ts";
@@ -119,7 +115,8 @@ export function parseDumpPage(header: unknown): { snapshot: FleetSnapshot; next:
 }
 
 /**
- * A client socket for the query (kvctl status, the monitor): its own UDP port, frames tagged with `auth`.
+ * A client socket for the query (kvctl status, the monitor): its own UDP port, frames tagged with
+ * `auth`, sent to each node's internal address ({@linkcode RpcSocket.open}).
  *
  * @example
  * ```ts ignore
@@ -128,36 +125,9 @@ export function parseDumpPage(header: unknown): { snapshot: FleetSnapshot; next:
  * c.close();
  * ```
  */
-export class FleetQueryClient {
-  #transport: UdpTransport;
-  #rpc: Rpc;
-
-  private constructor(transport: UdpTransport, auth: FrameAuth | undefined, addresses: AddressMap) {
-    this.#transport = transport;
-    this.#rpc = new Rpc(transport, realClock, { auth, addresses });
-    transport.onReceive((d, from) => this.#rpc.receive(d, from));
-  }
-
-  /**
-   * Opens a socket on an ephemeral port of `host`. Queries go to each node's internal address
-   * (`addresses`: by default the client port + 10000, as `net/internal_address.ts` derives it).
-   */
-  static async open(
-    host = "127.0.0.1",
-    auth?: FrameAuth,
-    addresses: AddressMap = new InternalAddressBook(),
-  ): Promise<FleetQueryClient> {
-    return new FleetQueryClient(await UdpTransport.listen(host, 0), auth, addresses);
-  }
-
+export class FleetQueryClient extends RpcSocket {
   /** The table of `node`. */
   fetch(node: Address, options?: FetchFleetOptions): Promise<FleetSnapshot> {
-    return fetchFleet(this.#rpc, node, options);
-  }
-
-  /** Closes the socket. */
-  close(): void {
-    this.#rpc.close();
-    this.#transport.close();
+    return fetchFleet(this.rpc, node, options);
   }
 }

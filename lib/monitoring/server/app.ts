@@ -42,10 +42,27 @@ export interface MonitorAppOptions {
  * ```
  */
 export function createMonitorApp(options: MonitorAppOptions): Hono {
-  const { monitor, hub, clusterKey } = options;
-  const maxBody = options.maxBodyBytes ?? REPORT_LIMITS.maxBodyBytes;
   const app = new Hono();
+  reportRoute(app, options);
+  pageRoutes(app, options.monitor);
+  apiRoutes(app, options);
+  options.extraRoutes?.(app);
+  app.notFound((c) =>
+    c.req.path.startsWith("/api/")
+      ? c.json({ error: `no route ${c.req.path}` }, 404)
+      : c.html(notFound(c.req.path), 404)
+  );
+  app.onError((e, c) => {
+    console.error(`monitor: ${c.req.method} ${c.req.path} failed: ${e.message}`);
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}
 
+/** POST /api/report: a node's signed report (or a batch), checked and handed to the monitor. */
+function reportRoute(app: Hono, options: MonitorAppOptions): void {
+  const { monitor, clusterKey } = options;
+  const maxBody = options.maxBodyBytes ?? REPORT_LIMITS.maxBodyBytes;
   app.post("/api/report", async (c) => {
     const refuse = (status: 400 | 401 | 403 | 408 | 409 | 413 | 415, error: string) => {
       monitor.countRejected();
@@ -66,7 +83,10 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
     }
     return c.json(result, 202);
   });
+}
 
+/** The HTML pages: the node table and a node's detail (or its fragment for live updates). */
+function pageRoutes(app: Hono, monitor: Monitor): void {
   app.get("/", (c) => c.html(renderIndex(monitor, parseSort(c.req.query("sort"), c.req.query("dir")))));
 
   app.get("/nodes/:id", (c) => {
@@ -74,7 +94,11 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
     const page = renderDetail(monitor, id, c.req.query("fragment") === "1");
     return page === null ? c.html(notFound(id), 404) : c.html(page);
   });
+}
 
+/** The JSON API, Prometheus metrics, the live-update stream and the health check. */
+function apiRoutes(app: Hono, options: MonitorAppOptions): void {
+  const { monitor, hub } = options;
   app.get("/api/nodes", (c) => {
     const views = nodeViews(monitor);
     return c.json({ cluster: clusterSummary(monitor, views), nodes: views });
@@ -106,19 +130,6 @@ export function createMonitorApp(options: MonitorAppOptions): Hono {
   });
 
   app.get("/healthz", (c) => c.json({ ok: true, round: monitor.rounds.index, nodes: monitor.registry.size }));
-
-  options.extraRoutes?.(app);
-
-  app.notFound((c) =>
-    c.req.path.startsWith("/api/")
-      ? c.json({ error: `no route ${c.req.path}` }, 404)
-      : c.html(notFound(c.req.path), 404)
-  );
-  app.onError((e, c) => {
-    console.error(`monitor: ${c.req.method} ${c.req.path} failed: ${e.message}`);
-    return c.json({ error: "internal error" }, 500);
-  });
-  return app;
 }
 
 /** The 404 page (hono/html escapes `what`). */

@@ -131,10 +131,10 @@ export function roleCommand(
     args: [
       "run",
       "--quiet",
-      ...(role === "node" ? NODE_RUNTIME_FLAGS : []),
       ...(program ? ["--unstable-net"] : []),
       ...permissionFlags(set),
       ...(options.extraPermissions ?? []),
+      ...(role === "node" ? NODE_RUNTIME_FLAGS : []),
       program ?? MAIN.pathname,
       role,
       ...args,

@@ -4,11 +4,6 @@
  * @module
  */
 import { runCli, UsageError } from "./lib/base/cli_args.ts";
-import { nodeCommand } from "./lib/cli/node_command.ts";
-import { kvctlCommand } from "./lib/cli/kvctl.ts";
-import { clusterCommand } from "./lib/cli/cluster_command.ts";
-import { monitorCommand } from "./lib/cli/monitor_command.ts";
-import { adoptInvocationDirectory } from "./lib/cli/kvctl_config.ts";
 
 const HELP = `KVStore: a distributed key-value store for unreliable, far-apart hosts.
 
@@ -23,18 +18,26 @@ Commands:
 Run 'kvstore <command> --help' for the options of each.
 `;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  node: nodeCommand,
-  monitor: monitorCommand,
-  cluster: clusterCommand,
-  kvctl: kvctlCommand,
-  client: kvctlCommand,
+/**
+ * Each command's module, loaded when that command runs: a node process then holds only the node's
+ * code, not the monitor's, the cluster launcher's or kvctl's (each module loaded costs memory for the
+ * life of the process; docs/performance.md, "Idle node cost"). Literal specifiers, so `deno compile`
+ * and `deno bundle` still include them.
+ */
+const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  node: async () => (await import("./lib/cli/node_command.ts")).nodeCommand,
+  monitor: async () => (await import("./lib/cli/monitor_command.ts")).monitorCommand,
+  cluster: async () => (await import("./lib/cli/cluster_command.ts")).clusterCommand,
+  kvctl: async () => (await import("./lib/cli/kvctl.ts")).kvctlCommand,
+  client: async () => (await import("./lib/cli/kvctl.ts")).kvctlCommand,
 };
 
 if (import.meta.main) {
   await runCli(async () => {
     const [command, ...rest] = Deno.args;
-    if (command === "kvctl" || command === "client" || command === "cluster") adoptInvocationDirectory();
+    if (command === "kvctl" || command === "client" || command === "cluster") {
+      (await import("./lib/cli/kvctl_config.ts")).adoptInvocationDirectory();
+    }
     if (!command || command === "--help" || command === "-h" || command === "help") {
       console.log(HELP);
       return command ? 0 : 2;
@@ -43,6 +46,6 @@ if (import.meta.main) {
     if (!run) {
       throw new UsageError(`unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(", ")}. Run --help.`);
     }
-    return await run(rest);
+    return await (await run())(rest);
   });
 }

@@ -111,6 +111,10 @@ async function main(args: string[]): Promise<number> {
       `≤ ${IDLE_TARGET.rssMiB} MiB`,
       values["idle-targets"] ? rssOk : undefined,
     );
+    row(
+      "idle wake-ups per node, main thread (median, max)",
+      `${idle.wakeupsMedian.toFixed(1)}/s, ${idle.wakeupsMax.toFixed(1)}/s`,
+    );
     row("false suspicions / refutations while quiet", `${idle.alarms.suspicions} / ${idle.alarms.refutes}`);
     row("false deaths while quiet", String(idle.alarms.deaths), "0", idle.alarms.deaths === 0);
     const rounds = (await fleet.rounds()).filter((r) => r.startedAt >= quietFrom && r.expected > 0);

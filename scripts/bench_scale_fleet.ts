@@ -17,7 +17,7 @@ import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
-import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+import { processCpuMs, processRssBytes, processWakeups } from "./proc_stats.ts";
 
 /** Node processes started at the same time (each start costs about half a core-second). */
 export const START_CONCURRENCY = 6;
@@ -36,6 +36,8 @@ export interface ProcSample {
   cpuMs: number;
   /** Resident memory (bytes). */
   rssBytes: number;
+  /** Wake-ups of the main thread so far (voluntary context switches). */
+  wakeups: number;
 }
 
 /** Membership counters that matter for false alarms. */
@@ -186,7 +188,8 @@ export class ScaleFleet {
   sample(): Map<string, ProcSample> {
     const out = new Map<string, ProcSample>();
     for (const [a, p] of this.cluster.procs) {
-      out.set(a, { cpuMs: processCpuMs(p.child.pid), rssBytes: processRssBytes(p.child.pid) });
+      const pid = p.child.pid;
+      out.set(a, { cpuMs: processCpuMs(pid), rssBytes: processRssBytes(pid), wakeups: processWakeups(pid) });
     }
     return out;
   }

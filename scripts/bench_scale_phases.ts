@@ -41,6 +41,10 @@ export interface IdleFigures {
   rssMedianMiB: number;
   /** See rssMedianMiB. */
   rssMaxMiB: number;
+  /** Median and max wake-ups of a node's main thread per second (timers, datagrams, I/O). */
+  wakeupsMedian: number;
+  /** See wakeupsMedian. */
+  wakeupsMax: number;
   /** Suspicions, deaths and refutations counted by all nodes together during the window. */
   alarms: { suspicions: number; deaths: number; refutes: number };
 }
@@ -67,12 +71,13 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
   const s1 = fleet.sample();
   const elapsed = performance.now() - t0;
   const counters1 = await fleet.swimCounters(of);
-  const cpu: number[] = [], rss: number[] = [];
+  const cpu: number[] = [], rss: number[] = [], wakeups: number[] = [];
   for (const [a, end] of s1) {
     const start = s0.get(a);
     if (!start) continue;
     cpu.push((100 * (end.cpuMs - start.cpuMs)) / elapsed);
     rss.push(end.rssBytes / 2 ** 20);
+    wakeups.push((1000 * (end.wakeups - start.wakeups)) / elapsed);
   }
   const alarms = { suspicions: 0, deaths: 0, refutes: 0 };
   for (const [a, c] of counters1) {
@@ -87,6 +92,8 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
     cpuMax: Math.max(...cpu),
     rssMedianMiB: quantile(rss, 0.5),
     rssMaxMiB: Math.max(...rss),
+    wakeupsMedian: quantile(wakeups, 0.5),
+    wakeupsMax: Math.max(...wakeups),
     alarms,
   };
 }

@@ -23,8 +23,11 @@ Bundles main.ts and everything it imports into one file (deno bundle --platform 
   -h, --help      show this help
 `;
 
-/** The version line of deno.json as the bundler inlines it (`var deno_default = { name: …, version: "…"`). */
-const VERSION_IN_BUNDLE = /(var deno_default\d* = \{\s*name: "@kvstore\/kvstore",\s*version: )"[^"]*"/g;
+/**
+ * The version line of deno.json as the bundler inlines it: `var deno_default = { name: …, version: "…"`, or, in a
+ * module main.ts loads lazily (each command is), `deno_default = { …` inside the module's init function.
+ */
+const VERSION_IN_BUNDLE = /((?:var )?deno_default\d* = \{\s*name: "@kvstore\/kvstore",\s*version: )"[^"]*"/g;
 
 /**
  * Replaces the inlined deno.json version in a bundle's text; throws unless it is there exactly once.

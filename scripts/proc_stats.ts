@@ -51,3 +51,28 @@ export function processRssBytes(pid: number): number {
   if (!m) throw new Error(`No VmRSS line in /proc/${pid}/status (is ${pid} a zombie?)`);
   return Number(m[1]) * 1024;
 }
+
+/**
+ * How many times the main thread of process `pid` has gone to sleep and been woken so far (its
+ * voluntary context switches): a timer, a datagram or an I/O completion each wake an idle event
+ * loop about once, so the rate counts wake-ups whatever the machine's load.
+ *
+ * @example
+ * ```ts ignore
+ * const before = processWakeups(pid);
+ * // … a minute …
+ * console.log(`${(processWakeups(pid) - before) / 60} wake-ups/s`);
+ * ```
+ */
+export function processWakeups(pid: number): number {
+  const path = `/proc/${pid}/task/${pid}/status`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new Error(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(text);
+  if (!m) throw new Error(`No voluntary_ctxt_switches line in ${path}`);
+  return Number(m[1]);
+}

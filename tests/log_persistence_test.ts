@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { toHex } from "../lib/base/bytes.ts";
 import { type LogRecord, readRecords, RecordKind, RecordWriter } from "../lib/storage/log_record.ts";
-import { LogPersistence } from "../lib/storage/log_persistence.ts";
+import { LogPersistence, SYNC_INTERVAL_MS } from "../lib/storage/log_persistence.ts";
 import { startNode } from "../lib/roles/start_node.ts";
 import { type Entry, MemoryStore } from "../lib/storage/store.ts";
 
@@ -218,6 +218,29 @@ Deno.test("data dir of the SQLite backend: its keys are imported into the log on
     const names = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.ok(names.includes("kvstore.db.imported") && !names.includes("kvstore.db"), names.join(" "));
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("log persistence under batch: an idle log keeps no timer; a commit schedules one sync, which then ends", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-log-" });
+  const store = new MemoryStore(1 << 20);
+  const log = LogPersistence.open(dir, "batch");
+  try {
+    log.loadInto(store);
+    store.listener = log;
+    assert.equal(log.syncScheduled, false, "nothing written: no timer");
+    store.force(key(1), entry("v", 1));
+    log.commit();
+    assert.equal(log.syncScheduled, true, "the first unsynced commit schedules a sync");
+    store.force(key(2), entry("w", 2));
+    log.commit();
+    assert.equal(log.syncScheduled, true);
+    const deadline = Date.now() + SYNC_INTERVAL_MS * 5;
+    while (log.syncScheduled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(log.syncScheduled, false, "the sync ran and left no timer behind");
+  } finally {
+    log.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -218,3 +218,22 @@ Deno.test("--data-dir: 1,000 keys survive kill -9 and restart", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("real node process with --status-port: its status server (loaded only then) serves the fleet table", async () => {
+  const [port] = freeUdpPorts(1);
+  const dir = await Deno.makeTempDir({ prefix: "kvstore-status-" });
+  await Deno.writeTextFile(`${dir}/nodes.yaml`, `nodes:\n  - 127.0.0.1:${port}\n`);
+  const node = await startNodeProcess(port, ["--config", `${dir}/nodes.yaml`, "--status-port", "0"]);
+  try {
+    const line = await node.waitFor(/status page on http:\/\/\S+/);
+    const url = /http:\/\/\S+/.exec(line)![0];
+    const res = await fetch(`${url}/api/nodes`);
+    const body = await res.json() as { answeredBy: string; nodes: unknown[] };
+    assert.equal(res.status, 200);
+    assert.equal(body.answeredBy, `127.0.0.1:${port}`);
+    assert.ok(body.nodes.length >= 1);
+  } finally {
+    await node.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { KVClient } from "../lib/client/client.ts";
-import { freeUdpPorts, permissionFlags, ROLE_PERMISSION_SET, roleCommand } from "../lib/roles/process_launcher.ts";
+import {
+  freeUdpPorts,
+  NODE_RUNTIME_FLAGS,
+  permissionFlags,
+  ROLE_PERMISSION_SET,
+  roleCommand,
+} from "../lib/roles/process_launcher.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
 import { counterOf, NodeStatsReader } from "./node_stats_reader.ts";
 import { startNodeProcess } from "../lib/roles/process_launcher.ts";
@@ -54,7 +60,9 @@ async function denoTask(
 Deno.test("deno.json: each role's task, its compile task and the process launcher use one named set; no task repeats the lists", () => {
   for (const [task, [set, sub]] of Object.entries(ROLE_TASKS)) {
     assert.ok(denoJson.permissions[set], `no permission set "${set}" in deno.json`);
-    assert.equal(denoJson.tasks[task], `deno run --quiet --no-prompt -P=${set} main.ts ${sub}`);
+    // A node runs with its runtime flags (the launcher adds the same ones).
+    const runtime = sub === "node" ? `${NODE_RUNTIME_FLAGS.join(" ")} ` : "";
+    assert.equal(denoJson.tasks[task], `deno run --quiet --no-prompt ${runtime}-P=${set} main.ts ${sub}`);
     const compile = denoJson.tasks[`compile:${task}`];
     if (compile) assert.match(compile, new RegExp(`^deno compile -P=${set} --output dist/\\S+ main\\.ts ${sub}$`));
   }
@@ -78,6 +86,7 @@ Deno.test("deno.json: each role's task, its compile task and the process launche
     assert.equal(ROLE_PERMISSION_SET[role], ROLE_TASKS[role][0]);
   }
   assert.ok(roleCommand("node", [], { permissionSet: "node-admin" }).args.includes("-P=node-admin"));
+  assert.deepEqual(roleCommand("node", []).args.slice(6, 6 + NODE_RUNTIME_FLAGS.length), [...NODE_RUNTIME_FLAGS]);
   // The admin node is the node plus bash, nothing else (deno.json has no set inheritance to say so).
   assert.deepEqual(denoJson.permissions["node-admin"], { ...denoJson.permissions.node, run: ["bash"] });
 });
@@ -204,7 +213,8 @@ Deno.test("$LOG_TOKENS reaches the yaml library in the roles that read the fleet
   const dir = await Deno.makeTempDir({ prefix: "kvstore-perm-" });
   try {
     const fleet = `${dir}/nodes.yaml`;
-    await Deno.writeTextFile(fleet, "name: perm\nnodes:\n  - 127.0.0.1:4000\n  - 127.0.0.1:4001\n");
+    // An anchor: a node reads a plain fleet file without yaml (config/fleet_quick.ts), this one with it.
+    await Deno.writeTextFile(fleet, "name: perm\nnodes: &seeds\n  - 127.0.0.1:4000\n  - 127.0.0.1:4001\n");
     // Each mistake is found after the fleet file is parsed: kvctl pid needs one node, the fleet lists two.
     const cases: [string, string[]][] = [
       ["node", ["--config", fleet, "--port", "x"]],

@@ -12,7 +12,7 @@
  * @module
  */
 import { importClusterKey } from "../wire/http_key.ts";
-import { clusterKeysOf } from "../config/fleet_file.ts";
+import { clusterKeysOf } from "../config/fleet_config.ts";
 import type { StatsSources } from "../monitoring/agent/stats.ts";
 import type { NodeContext } from "../node/context.ts";
 import type { MemberView } from "../node/members.ts";

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { z } from "zod";
 import { utf8Encoder } from "../base/bytes.ts";
 import type { AdminConfig } from "./config.ts";
 
@@ -98,46 +97,6 @@ export interface SignedCommand {
  * ```
  */
 export const MAX_PIECES = 256;
-
-const hex = (n: number) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`));
-const time = z.number().int().min(0).max(8.64e15);
-
-const ADDRESS = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9._-]+):\d{1,5}$/;
-
-const RunSchema = z.strictObject({
-  script: z.string(),
-  timeoutMs: z.number().int().min(1),
-  restart: z.boolean().optional(),
-  rollout: z.strictObject({
-    order: z.array(z.string().max(300).regex(ADDRESS)).min(1).max(5_000),
-    budgetMs: z.number().int().min(1_000).max(7 * 24 * 3_600_000).optional(),
-  }).optional(),
-  program: z.strictObject({
-    path: z.string().min(1).max(1024),
-    sha256: hex(64),
-    signature: z.string().max(100).optional(),
-  }).optional(),
-});
-
-const PushSchema = z.strictObject({
-  path: z.string().min(1).max(1024),
-  mode: z.number().int().min(0).max(0o7777),
-  size: z.number().int().min(0).max(2 ** 50),
-  sha256: hex(64),
-  chunkSize: z.number().int().min(1024),
-  pieces: z.array(hex(64)).max(MAX_PIECES),
-});
-
-const BodySchema = z.strictObject({
-  v: z.literal(1),
-  id: hex(32),
-  kind: z.enum(["run", "push"]),
-  issuedAt: time,
-  expiresAt: time,
-  selector: z.string().min(1).max(4096),
-  run: RunSchema.optional(),
-  push: PushSchema.optional(),
-});
 
 /** Why a command was dropped (each is a counter in the node's stats). */
 export type Rejection = "unsigned" | "signature" | "expired" | "malformed" | "nokey";
@@ -259,12 +218,10 @@ export async function checkCommand(
   const fail = (reason: Rejection, message: string): CheckResult => ({ ok: false, reason, message });
   if (!raw || typeof raw !== "object") return fail("malformed", "not a command object");
   const r = raw as Record<string, unknown>;
-  const parsed = BodySchema.safeParse(r.c);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    return fail("malformed", `bad field ${i.path.join(".") || "(command)"}: ${i.message}`);
-  }
-  const body = parsed.data as CommandBody;
+  // The schema (zod) is loaded with the first command a node checks, not at its start.
+  const parsed = (await import("./command_schema.ts")).parseCommandBody(r.c);
+  if (!parsed.ok) return fail("malformed", parsed.message);
+  const body = parsed.body;
   const semantic = semanticError(body, config);
   if (semantic) return fail("malformed", semantic);
   if (typeof r.s !== "string" || r.s.length === 0) return fail("unsigned", "the command carries no signature");

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type FleetConfig, loadFleet } from "../config/fleet_file.ts";
+import type { FleetConfig } from "../config/fleet_config.ts";
+import { readFleet } from "../config/fleet_read.ts";
 import { defaultInternalPort, internalAddressOf } from "../net/internal_address.ts";
 import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
 import { DEFAULT_MAX_BYTES, startNode, type StartNodeOptions } from "../roles/start_node.ts";
@@ -19,7 +20,6 @@ import { Swim } from "../membership/swim.ts";
 import { realClock } from "../base/clock.ts";
 import { loadProgramInfo } from "../base/program.ts";
 import type { RunningNode } from "../roles/start_node.ts";
-import { startStatusServer } from "../roles/status_server.ts";
 
 /** Help text of `node`. */
 export const NODE_HELP = `Usage: kvstore node [options]
@@ -76,7 +76,7 @@ add the new key second everywhere, move it first everywhere, drop the old one
 function reloadKeysOnHangup(path: string, running: RunningNode): void {
   Deno.addSignalListener("SIGHUP", async () => {
     try {
-      const keyring = fleetKeyring(await loadFleet(path));
+      const keyring = fleetKeyring(await readFleet(path));
       if (!keyring) throw new Error(`${path} has no clusterKey; the keys in force stay`);
       running.node.rpc.setAuth(keyring);
       if (running.destructiveGuard) running.destructiveGuard.auth = keyring;
@@ -216,7 +216,7 @@ async function nodeSettings(values: NodeValues, positionals: string[]): Promise<
   if (positionals.length > 0) {
     throw new UsageError(`node: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
   }
-  const fleet = values.config ? await loadFleet(values.config) : undefined;
+  const fleet = values.config ? await readFleet(values.config) : undefined;
   const port = values.port ? parseInteger(values.port, "--port", 0, 65535) : 4000;
   for (const s of values.seed ?? []) {
     try {
@@ -312,6 +312,8 @@ async function serveStatus(values: NodeValues, running: RunningNode, name: strin
   const port = parseInteger(values["status-port"], "--status-port", 0, 65535);
   const fleet = running.fleet;
   if (!fleet) throw new UsageError("node: --status-port needs the fleet table, which is off");
+  // Loaded only here: the page, the monitor's views and hono stay out of a node without a status port.
+  const { startStatusServer } = await import("../roles/status_server.ts");
   const start = () => startStatusServer({ host: values["status-host"], port, read: () => fleet.snapshot(), name });
   const announce = (url: string) => console.log(`kvstore node ${running.node.address} status page on ${url}`);
   try {

@@ -8,6 +8,10 @@ import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "ya
 import { z } from "zod";
 import { parseAddress } from "../net/transport.ts";
 import { isSourceNetwork } from "../net/source_networks.ts";
+import { ConfigError, type FleetConfig, isEd25519PublicKeyText } from "./fleet_config.ts";
+import { readFleetText } from "./fleet_read.ts";
+
+export { clusterKeysOf, ConfigError, type FleetConfig } from "./fleet_config.ts";
 
 const address = z.string().refine((s) => {
   try {
@@ -17,17 +21,6 @@ const address = z.string().refine((s) => {
     return false;
   }
 }, { message: "expected host:port, for example 127.0.0.1:4000" });
-
-/** Whether `text` is base64 of an Ed25519 public key (32 raw bytes or 44 SPKI bytes). */
-function isEd25519PublicKeyText(text: string): boolean {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text.trim())) return false;
-  try {
-    const n = Uint8Array.fromBase64(text.trim()).length;
-    return n === 32 || n === 44;
-  } catch {
-    return false;
-  }
-}
 
 const clusterKeyText = z.string().regex(/^(?:[0-9a-fA-F]{2}){16,}$/, {
   message: "expected at least 32 hex digits (an even count), for example from 'openssl rand -hex 32'",
@@ -107,68 +100,10 @@ const FleetSchema = z.strictObject({
   frameWindowMs: z.number().int().min(100).max(3_600_000).optional(),
 });
 
-/** A validated fleet file (defaults filled in). */
-export interface FleetConfig {
-  /** Cluster name shown on the status page (default `kvstore`). */
-  name: string;
-  /** The status server: its HTTP URL (nodes report there) and the UDP address it sends rounds from. */
-  monitor?: { url: string; udp?: string };
-  /** Shared key(s), hex: the first signs internal traffic and reports, every one is accepted. */
-  clusterKey?: string | string[];
-  /** Admin Ed25519 public key (base64), for signed admin commands. */
-  adminPublicKey?: string;
-  /** Timing preset of gossip and replication. */
-  preset: "lan" | "wan";
-  /** Replication factors and optional tuning (docs/cluster.md). */
-  replication: {
-    n: number;
-    w: number;
-    r: number;
-    virtualNodes?: number;
-    replicaTimeoutMs?: number;
-    replicaRetries?: number;
-    antiEntropyIntervalMs?: number;
-    handoffIntervalMs?: number;
-    tombstoneGraceMs?: number;
-  };
-  /** Who may send shutdown and wipeout without a proof (default loopback). */
-  destructiveCommandsFrom?: string[];
-  /** Clients exempt from the reply budget (default loopback). */
-  trustedClients?: string[];
-  /** Seed nodes (client/UDP addresses). */
-  nodes: string[];
-  /** Nodes whose internal port is not their client port + 10000: client address → port or host:port. */
-  internalAddresses?: Record<string, number | string>;
-  /** Window (ms) of an internal frame's time (default 30 s). */
-  frameWindowMs?: number;
-}
-
 // The interface and the schema must describe the same thing (checked by the compiler both ways).
 type Parsed = z.output<typeof FleetSchema>;
 const _schemaYieldsConfig: (p: Parsed) => FleetConfig = (p) => p;
 const _configIsSchemaOutput: (c: FleetConfig) => Parsed = (c) => c;
-
-/**
- * The fleet's cluster keys, the signing key first (empty when it has none).
- *
- * @example
- * ```ts
- * console.log(clusterKeysOf(parseFleet(`clusterKey: ["${"a".repeat(32)}", "${"b".repeat(32)}"]\nnodes: ["127.0.0.1:1"]\n`, "f")).length); // 2
- * ```
- */
-export function clusterKeysOf(fleet: Pick<FleetConfig, "clusterKey">): string[] {
-  const k = fleet.clusterKey;
-  return k === undefined ? [] : typeof k === "string" ? [k] : [...k];
-}
-
-/** A fleet file that cannot be used; the message names the file, line and problem. */
-export class ConfigError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
 
 /**
  * Parses and validates fleet-file text. `file` is only used in messages.
@@ -255,14 +190,5 @@ export function formatFleet(fleet: FleetFileFields, comment?: string): string {
 
 /** Reads and validates a fleet file; throws {@linkcode ConfigError} with a clear message. */
 export async function loadFleet(path: string): Promise<FleetConfig> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new ConfigError(`Cannot read ${path}: no such file; pass --config with the path of your nodes.yaml`);
-    }
-    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
-  }
-  return parseFleet(text, path);
+  return parseFleet(await readFleetText(path), path);
 }

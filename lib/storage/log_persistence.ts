@@ -65,7 +65,7 @@ export class LogPersistence implements StoreListener, Durability {
   #logBytes = 0; // bytes of every log since the newest snapshot
   #staged = new RecordWriter();
   #unsynced = false;
-  #syncTimer: ReturnType<typeof setInterval> | undefined;
+  #syncTimer: ReturnType<typeof setTimeout> | undefined;
   #store: MemoryStore | undefined;
   #compaction: {
     gen: number;
@@ -86,10 +86,6 @@ export class LogPersistence implements StoreListener, Durability {
     this.fsync = fsync;
     this.#gen = gen;
     this.#file = Deno.openSync(this.#path("log", gen), { read: true, write: true, create: true });
-    if (fsync === "batch") {
-      const timer = this.#syncTimer = setInterval(() => this.#syncIfNeeded(), SYNC_INTERVAL_MS);
-      Deno.unrefTimer(timer);
-    }
   }
 
   /**
@@ -194,7 +190,10 @@ export class LogPersistence implements StoreListener, Durability {
     try {
       writeAll(this.#file, bytes);
       if (this.fsync === "always") this.#file.syncDataSync();
-      else this.#unsynced = true;
+      else {
+        this.#unsynced = true;
+        this.#scheduleSync();
+      }
     } catch (e) {
       this.#staged.reset();
       this.#cutBack();
@@ -313,6 +312,25 @@ export class LogPersistence implements StoreListener, Durability {
     this.#file.seekSync(0, Deno.SeekMode.End);
   }
 
+  /**
+   * Whether a sync is scheduled (`batch`): one timer, armed by the first commit after a sync, so
+   * an idle log keeps no timer and wakes nobody (docs/performance.md, "Idle node cost").
+   */
+  get syncScheduled(): boolean {
+    return this.#syncTimer !== undefined;
+  }
+
+  // Under `batch`, syncs within SYNC_INTERVAL_MS of the first unsynced commit (again if it failed).
+  #scheduleSync(): void {
+    if (this.fsync !== "batch" || this.#syncTimer !== undefined || this.#closed) return;
+    const timer = this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#syncIfNeeded();
+      if (this.#unsynced) this.#scheduleSync();
+    }, SYNC_INTERVAL_MS);
+    Deno.unrefTimer(timer);
+  }
+
   #syncIfNeeded(): void {
     if (!this.#unsynced) return;
     try {
@@ -329,7 +347,8 @@ export class LogPersistence implements StoreListener, Durability {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#syncTimer !== undefined) clearInterval(this.#syncTimer);
+    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     this.#abandonCompaction();
     try {
       this.commit();

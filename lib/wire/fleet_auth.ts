@@ -6,7 +6,7 @@
  */
 import { toHex } from "../base/bytes.ts";
 import { ClusterKeyring } from "./keyring.ts";
-import { clusterKeysOf, type FleetConfig } from "../config/fleet_file.ts";
+import { clusterKeysOf, type FleetConfig } from "../config/fleet_config.ts";
 import type { Address } from "../net/transport.ts";
 
 /**

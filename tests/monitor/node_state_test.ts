@@ -8,7 +8,7 @@ import { NodeRegistry } from "../../lib/monitoring/server/registry.ts";
 import { DEFAULT_MONITOR_CONFIG } from "../../lib/monitoring/server/config.ts";
 import { displayedState } from "../../lib/monitoring/server/node_state.ts";
 import type { NodeReport } from "../../lib/monitoring/report.ts";
-import { ReportSchema } from "../../lib/monitoring/report.ts";
+import { ReportSchema } from "../../lib/monitoring/report_schema.ts";
 
 const A = "127.0.0.1:4000", B = "127.0.0.1:4001", C = "127.0.0.1:4002";
 

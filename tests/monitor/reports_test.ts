@@ -1,7 +1,8 @@
 /** What a node reports: the report's validation, and the stats collector behind it. */
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/base/clock.ts";
-import { parseReportBody, putStat } from "../../lib/monitoring/report.ts";
+import { putStat } from "../../lib/monitoring/report.ts";
+import { parseReportBody } from "../../lib/monitoring/report_schema.ts";
 import { startNode } from "../../lib/roles/start_node.ts";
 import { MemoryNetwork } from "../../lib/net/memory_network.ts";
 import { KVSTORE_VERSION, StatsCollector } from "../../lib/monitoring/agent/stats.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import { importClusterKeys } from "../../wire/http_key.ts";
-import { clusterKeysOf } from "../../config/fleet_file.ts";
+import { clusterKeysOf } from "../../config/fleet_config.ts";
 import type { NodeContext } from "../../node/context.ts";
 import type { MemberView } from "../../node/members.ts";
 import { type Random, sample } from "../../base/random.ts";

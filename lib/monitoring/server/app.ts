@@ -12,7 +12,8 @@ import type { EventHub } from "./events.ts";
 import { renderMetrics } from "./metrics.ts";
 import type { Monitor } from "./monitor.ts";
 import { parseSort, renderDetail, renderIndex } from "./page.ts";
-import { parseReportBody, REPORT_LIMITS } from "../report.ts";
+import { REPORT_LIMITS } from "../report.ts";
+import { parseReportBody } from "../report_schema.ts";
 import { clusterSummary, nodeView, nodeViews } from "./view.ts";
 import type { Refusals } from "../../net/refusals.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { FleetConfig } from "../config/fleet_config.ts";
-import { readFleet } from "../config/fleet_read.ts";
+import { loadFleet } from "../config/fleet_file.ts";
 import { defaultInternalPort, internalAddressOf } from "../net/internal_address.ts";
 import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
 import { DEFAULT_MAX_BYTES, startNode, type StartNodeOptions } from "../roles/start_node.ts";
@@ -76,7 +76,7 @@ add the new key second everywhere, move it first everywhere, drop the old one
 function reloadKeysOnHangup(path: string, running: RunningNode): void {
   Deno.addSignalListener("SIGHUP", async () => {
     try {
-      const keyring = fleetKeyring(await readFleet(path));
+      const keyring = fleetKeyring(await loadFleet(path));
       if (!keyring) throw new Error(`${path} has no clusterKey; the keys in force stay`);
       running.node.rpc.setAuth(keyring);
       if (running.destructiveGuard) running.destructiveGuard.auth = keyring;
@@ -216,7 +216,7 @@ async function nodeSettings(values: NodeValues, positionals: string[]): Promise<
   if (positionals.length > 0) {
     throw new UsageError(`node: unexpected argument "${positionals[0]}". Run with --help to see the options.`);
   }
-  const fleet = values.config ? await readFleet(values.config) : undefined;
+  const fleet = values.config ? await loadFleet(values.config) : undefined;
   const port = values.port ? parseInteger(values.port, "--port", 0, 65535) : 4000;
   for (const s of values.seed ?? []) {
     try {

@@ -1,8 +1,7 @@
 /**
  * The validated fleet file (`FleetConfig`) and what reads it without parsing YAML: its cluster keys,
- * its error class, the Ed25519 key check. Parsing lives in `fleet_file.ts` (npm:yaml + zod) and, for
- * the common plain files, in `fleet_quick.ts`, so a node can read its fleet file without loading
- * yaml and zod (docs/performance.md, "Idle node cost").
+ * its error class, the Ed25519 key check. Parsing lives in `fleet_file.ts` (npm:yaml + zod), which
+ * modules that only need these types do not load.
  *
  * @module
  */

@@ -9,7 +9,6 @@ import { z } from "zod";
 import { parseAddress } from "../net/transport.ts";
 import { isSourceNetwork } from "../net/source_networks.ts";
 import { ConfigError, type FleetConfig, isEd25519PublicKeyText } from "./fleet_config.ts";
-import { readFleetText } from "./fleet_read.ts";
 
 export { clusterKeysOf, ConfigError, type FleetConfig } from "./fleet_config.ts";
 
@@ -186,6 +185,18 @@ export function formatFleet(fleet: FleetFileFields, comment?: string): string {
   const doc = new Document(fleet);
   if (comment) doc.commentBefore = ` ${comment}`;
   return doc.toString();
+}
+
+/** The text of the fleet file at `path`; throws {@linkcode ConfigError} naming the file when it cannot be read. */
+async function readFleetText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigError(`Cannot read ${path}: no such file; pass --config with the path of your nodes.yaml`);
+    }
+    throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
 }
 
 /** Reads and validates a fleet file; throws {@linkcode ConfigError} with a clear message. */

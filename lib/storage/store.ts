@@ -4,8 +4,8 @@
  * @module
  */
 import type { Version } from "./hlc.ts";
-import { KeyTable } from "./key_table.ts";
-import { ValueArena } from "./value_arena.ts";
+import { KeyTable, MAX_NODE_INDEX, MAX_RECORD_VALUE_LENGTH, MAX_SEGMENT, MAX_VALUE_OFFSET } from "./key_table.ts";
+import { type ArenaCounters, ValueArena } from "./value_arena.ts";
 
 /** A stored entry: a value or a tombstone, with the version that wrote it. */
 export interface Entry {
@@ -36,6 +36,25 @@ export type StoreKey = string | Uint8Array;
 /** Bytes charged for a stored key. */
 export const KEY_BYTES = 32;
 
+/** Where a store's memory goes (see {@linkcode MemoryStore.memory}). */
+export interface StoreMemory extends ArenaCounters {
+  /** Bytes of the key records (48 a record, free ones included). */
+  recordBytes: number;
+  /** Bytes of the hash index (8 a slot). */
+  indexBytes: number;
+  /** Bytes of the values held. */
+  liveValueBytes: number;
+  /** Bytes of the value segments held (live values, garbage, and the open segment's tail). */
+  segmentBytes: number;
+  /** Bytes of live values compaction moved to another segment so that theirs could be dropped. */
+  movedBytes: number;
+}
+
+/** Bytes of one key record in the table. */
+const RECORD_BYTES = 48;
+/** Bytes of one index slot. */
+const INDEX_SLOT_BYTES = 8;
+
 /** Outcome of applying a write. */
 export type ApplyResult = "applied" | "stale" | "full";
 
@@ -43,7 +62,7 @@ export type ApplyResult = "applied" | "stale" | "full";
  * A map of hex keys (64 digits: 32-byte keys) to versioned entries. Bytes charged:
  * 32 per key plus the value length; a write that would exceed `capacity` is refused whole.
  *
- * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 64-byte
+ * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 48-byte
  * record per key); values are copied into a {@linkcode ValueArena}, whose bytes are never
  * overwritten, so an entry read from the store stays valid after later writes. Entries are
  * built on each read.
@@ -69,18 +88,38 @@ export class MemoryStore {
   #bytes = 0;
   #live = 0;
   #changes = 0;
+  #moved = 0;
   /** Receives every change (persistence). */
   listener?: StoreListener;
 
-  /** Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments. */
+  /**
+   * Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments
+   * (at most 1 MiB, the default).
+   */
   constructor(capacity: number, segmentBytes?: number) {
+    if (segmentBytes !== undefined && segmentBytes > MAX_VALUE_OFFSET) {
+      throw new RangeError(`Value segments are at most ${MAX_VALUE_OFFSET} bytes, got ${segmentBytes}`);
+    }
     this.capacity = capacity;
     this.#arena = this.#newArena(segmentBytes);
   }
 
   #newArena(segmentBytes?: number): ValueArena {
     this.#compactTargets = undefined;
-    return new ValueArena(segmentBytes, (segment) => this.#compactTargets?.delete(segment));
+    return new ValueArena(segmentBytes, (segment) => this.#compactTargets?.delete(segment), MAX_SEGMENT + 1);
+  }
+
+  /** Where the store's memory goes, and how much of the space values freed has come back. */
+  memory(): StoreMemory {
+    const arena = this.#arena;
+    return {
+      recordBytes: this.#table.capacity * RECORD_BYTES,
+      indexBytes: this.#table.indexSlots * INDEX_SLOT_BYTES,
+      liveValueBytes: arena.liveBytes,
+      segmentBytes: arena.allocatedBytes,
+      movedBytes: this.#moved,
+      ...arena.counters,
+    };
   }
 
   /** Bytes in use (keys + values, tombstones charged for their key). */
@@ -138,19 +177,24 @@ export class MemoryStore {
   // Stores `entry` for the parsed key, held at `record` (or −1).
   #set(key: StoreKey, entry: Entry, record: number): ApplyResult {
     const table = this.#table;
-    const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
+    const length = entry.tombstone ? 0 : entry.value.length;
+    if (length > MAX_RECORD_VALUE_LENGTH) {
+      throw new RangeError(`Cannot store a value of ${length} bytes: at most ${MAX_RECORD_VALUE_LENGTH}`);
+    }
+    const newBytes = KEY_BYTES + length;
     const wasLive = record >= 0 && !table.tombstone(record);
     const oldBytes = record < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(record) : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
     const arena = this.#arena;
+    if (!arena.canStore(length)) return "full";
+    const node = this.#nodeOf(entry.version.n);
     if (record < 0) record = table.insert();
     else arena.release(table.segment(record), table.length(record));
     // Copied into the arena, so the entry never aliases a packet buffer.
-    const length = entry.tombstone ? 0 : entry.value.length;
     const segment = arena.store(entry.tombstone ? EMPTY : entry.value);
     table.setLocation(record, segment, arena.lastOffset, length);
     table.setTime(record, entry.version.t);
-    table.setNode(record, this.#nodeOf(entry.version.n));
+    table.setNode(record, node);
     table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
@@ -245,8 +289,8 @@ export class MemoryStore {
     return this.#arena.view(table.segment(record), table.offset(record), table.length(record));
   }
 
-  // Compaction, a few records per write: when the arena holds more than twice the live bytes,
-  // the values of its segments under half live are moved out as a cursor passes over the table,
+  // Compaction, a few records per write: when the arena holds more than 1.25 times the live bytes,
+  // the values of its emptiest segments are moved out as a cursor passes over the table,
   // COMPACT_RECORDS_PER_WRITE records at each write, so no single write pays for the whole pass.
   // Records never move, so the pass sees every key that was there when it started.
   #compactStep(): void {
@@ -265,6 +309,8 @@ export class MemoryStore {
       const segment = table.segment(record);
       if (!targets.has(segment)) continue;
       const length = table.length(record);
+      if (!arena.canStore(length)) return void (this.#compactTargets = undefined); // at the segment limit: stop
+      this.#moved += length;
       const moved = arena.store(arena.view(segment, table.offset(record), length));
       table.setLocation(record, moved, arena.lastOffset, length);
       arena.release(segment, length);
@@ -285,6 +331,11 @@ export class MemoryStore {
   #nodeOf(id: string): number {
     let index = this.#nodeIndex.get(id);
     if (index === undefined) {
+      if (this.#nodes.length > MAX_NODE_INDEX) {
+        throw new RangeError(
+          `Cannot store a version of node ${JSON.stringify(id)}: ${this.#nodes.length} node ids held`,
+        );
+      }
       index = this.#nodes.length;
       this.#nodes.push(id);
       this.#nodeIndex.set(id, index);

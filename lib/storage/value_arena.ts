@@ -6,8 +6,13 @@
  * {@linkcode ValueArena.view} keeps its bytes for as long as it is referenced, even
  * after the value is replaced: replacing appends, and the old bytes become garbage.
  * A segment whose values are all gone is dropped (the GC frees it once no view of
- * it is left). The owner compacts: when garbage outweighs live bytes it moves the
- * live values out of the emptiest segments ({@linkcode ValueArena.compactionTargets}).
+ * it is left). The owner compacts: when the segments hold more than 1.25 times the
+ * live bytes it moves the live values out of the emptiest segments
+ * ({@linkcode ValueArena.compactionTargets}), so replaced values' space comes back
+ * at the price of copying some live ones (`deno task bench:churn` measures both).
+ *
+ * Values start at multiples of 4 (the key table keeps an offset / 4), and at most
+ * `maxSegments` segments are held at once ({@linkcode ValueArena.canStore}).
  *
  * @module
  */
@@ -18,6 +23,24 @@ export const DEFAULT_SEGMENT_BYTES = 1 << 20;
 const EMPTY = new Uint8Array(0);
 /** Segment number of an empty value (nothing stored). */
 export const NO_SEGMENT = -1;
+/** Compaction starts when the segments hold more than this many times the live bytes (plus two segments). */
+export const COMPACT_AT = 1.25;
+/** A compaction pass picks segments until it would bring them down to this many times the live bytes. */
+export const COMPACT_TO = 1.1;
+/** Segments fuller than this share of live bytes are never compacted (moving them would cost too much). */
+export const COMPACT_MAX_LIVE = 0.8;
+/** Values start at multiples of this many bytes. */
+export const VALUE_ALIGNMENT = 4;
+
+/** What an arena has done since it was made: how much of the space values freed came back. */
+export interface ArenaCounters {
+  /** Bytes of values released (replaced, deleted, or moved out by compaction). */
+  releasedBytes: number;
+  /** Bytes of segments dropped (given back to the runtime) since the arena was made. */
+  droppedBytes: number;
+  /** Bytes of segments opened since the arena was made. */
+  openedBytes: number;
+}
 
 /**
  * Append-only value segments with live-byte accounting.
@@ -39,6 +62,9 @@ export class ValueArena {
   #fill = 0;
   #liveBytes = 0;
   #allocated = 0;
+  #maxSegments: number;
+  #held = 0;
+  #counters: ArenaCounters = { releasedBytes: 0, droppedBytes: 0, openedBytes: 0 };
   /** Offset of the value last stored by {@linkcode ValueArena.store}. */
   lastOffset = 0;
 
@@ -46,14 +72,33 @@ export class ValueArena {
 
   /**
    * Creates an empty arena of `segmentBytes` segments; `onDrop` hears of each segment dropped
-   * (its number may then be reused by a new segment).
+   * (its number may then be reused by a new segment); segment numbers stay below `maxSegments`.
    */
-  constructor(segmentBytes: number = DEFAULT_SEGMENT_BYTES, onDrop: (segment: number) => void = () => {}) {
+  constructor(
+    segmentBytes: number = DEFAULT_SEGMENT_BYTES,
+    onDrop: (segment: number) => void = () => {},
+    maxSegments: number = Number.MAX_SAFE_INTEGER,
+  ) {
     this.#onDrop = onDrop;
     if (!Number.isInteger(segmentBytes) || segmentBytes < 1) {
       throw new RangeError(`Segment size must be a positive whole number of bytes, got ${segmentBytes}`);
     }
     this.segmentBytes = segmentBytes;
+    this.#maxSegments = maxSegments;
+  }
+
+  /** Running totals (a copy). */
+  get counters(): ArenaCounters {
+    return { ...this.#counters };
+  }
+
+  /** Whether a value of `length` bytes can be stored without a segment number beyond the limit. */
+  canStore(length: number): boolean {
+    return length === 0 || this.#fits(length) || this.#held < this.#maxSegments;
+  }
+
+  #fits(length: number): boolean {
+    return this.#current !== NO_SEGMENT && this.#fill + length <= this.#segments[this.#current]!.length;
   }
 
   /** Bytes of the values stored and not released. */
@@ -71,12 +116,10 @@ export class ValueArena {
     const length = value.length;
     this.lastOffset = 0;
     if (length === 0) return NO_SEGMENT;
-    if (this.#current === NO_SEGMENT || this.#fill + length > this.#segments[this.#current]!.length) {
-      this.#open(Math.max(this.segmentBytes, length));
-    }
+    if (!this.#fits(length)) this.#open(Math.max(this.segmentBytes, length));
     const segment = this.#current, offset = this.#fill;
     this.#segments[segment]!.set(value, offset);
-    this.#fill += length;
+    this.#fill += (length + VALUE_ALIGNMENT - 1) & -VALUE_ALIGNMENT;
     this.#live[segment] += length;
     this.#liveBytes += length;
     this.lastOffset = offset;
@@ -93,34 +136,47 @@ export class ValueArena {
     if (segment === NO_SEGMENT) return;
     this.#live[segment] -= length;
     this.#liveBytes -= length;
+    this.#counters.releasedBytes += length;
     if (this.#live[segment] === 0 && segment !== this.#current) this.#drop(segment);
   }
 
-  /** Whether the segments hold more than twice the live bytes (plus two segments of slack). */
+  /** Whether the segments hold more than {@linkcode COMPACT_AT} × the live bytes (plus two segments of slack). */
   get needsCompaction(): boolean {
-    return this.#allocated > 2 * this.#liveBytes + 2 * this.segmentBytes;
+    return this.#allocated > COMPACT_AT * this.#liveBytes + 2 * this.segmentBytes;
   }
 
   /**
-   * Segments worth compacting, or none: when {@linkcode ValueArena.needsCompaction}, every
-   * segment but the current one that is under half live. The owner moves their values
-   * ({@linkcode ValueArena.store} a copy, then {@linkcode ValueArena.release} the old one),
+   * Segments worth compacting, or none: when {@linkcode ValueArena.needsCompaction}, the emptiest
+   * segments (but the current one, and none over {@linkcode COMPACT_MAX_LIVE} live) until their
+   * garbage brings the segments down to {@linkcode COMPACT_TO} × the live bytes. The owner moves their
+   * values ({@linkcode ValueArena.store} a copy, then {@linkcode ValueArena.release} the old one),
    * which drops them.
    */
   compactionTargets(): Set<number> {
     const targets = new Set<number>();
     if (!this.needsCompaction) return targets;
+    const candidates: number[] = [];
     for (let s = 0; s < this.#segments.length; s++) {
       const seg = this.#segments[s];
-      if (seg && s !== this.#current && this.#live[s] * 2 < seg.length) targets.add(s);
+      if (seg && s !== this.#current && this.#live[s] < COMPACT_MAX_LIVE * seg.length) candidates.push(s);
+    }
+    candidates.sort((a, b) => this.#live[a] / this.#segments[a]!.length - this.#live[b] / this.#segments[b]!.length);
+    let excess = this.#allocated - COMPACT_TO * this.#liveBytes;
+    for (const s of candidates) {
+      if (excess <= 0) break;
+      targets.add(s);
+      excess -= this.#segments[s]!.length - this.#live[s];
     }
     return targets;
   }
 
   #open(bytes: number): void {
     const previous = this.#current;
-    const segment = this.#freeNumbers.pop() ?? this.#segments.length;
+    if (this.#held >= this.#maxSegments) throw new RangeError(`Value arena is full: ${this.#held} segments held`);
+    const segment = this.#freeNumbers.pop() ?? this.#segments.length; // below #held + 1: every lower number is held
     this.#segments[segment] = new Uint8Array(bytes);
+    this.#held++;
+    this.#counters.openedBytes += bytes;
     this.#live[segment] = 0;
     this.#allocated += bytes;
     this.#current = segment;
@@ -130,6 +186,8 @@ export class ValueArena {
 
   #drop(segment: number): void {
     this.#allocated -= this.#segments[segment]!.length;
+    this.#counters.droppedBytes += this.#segments[segment]!.length;
+    this.#held--;
     this.#segments[segment] = undefined;
     this.#freeNumbers.push(segment);
     this.#onDrop(segment);

@@ -79,7 +79,9 @@ async function churnMain(args: string[]): Promise<number> {
   const dir = values["data-dir"] ? await Deno.makeTempDir({ prefix: "kvstore-churn-" }) : undefined;
   const [port] = freeUdpPorts(1);
   const address = `127.0.0.1:${port}`;
-  const node = await startNodeProcess(port, dir ? ["--data-dir", dir, "--fsync", "batch"] : []);
+  // A capacity well over the live data (the default, 64 MiB, would refuse most of the puts).
+  const nodeArgs = ["--max-bytes", "1GiB", ...(dir ? ["--data-dir", dir, "--fsync", "batch"] : [])];
+  const node = await startNodeProcess(port, nodeArgs);
   const debug = await ClusterDebugClient.open();
   try {
     await new Promise((r) => setTimeout(r, IDLE_MS));
@@ -153,14 +155,16 @@ function report(samples: Sample[], idle: number): number {
   if (m && first) {
     const freed = (m.releasedBytes - m.movedBytes) - (first.releasedBytes - first.movedBytes);
     const dropped = m.droppedBytes - first.droppedBytes, moved = m.movedBytes - first.movedBytes;
+    const reused = m.reusedBytes - first.reusedBytes;
     console.log(
-      `Value arena during the churn: overwrites freed ${mib(freed)}; segments given back ${mib(dropped)}, of which ${
-        mib(moved)
-      } were live values compaction moved out first\n  reused / freed = (given back − moved) / freed = ${
-        ((dropped - moved) / freed).toFixed(2)
-      }; copying = moved / freed = ${(moved / freed).toFixed(2)}; fragmentation at the end = segments / values = ${
-        (m.segmentBytes / m.liveValueBytes).toFixed(2)
-      }; key records ${mib(m.recordBytes)}, index ${mib(m.indexBytes)}`,
+      `Value arena during the churn: overwrites freed ${mib(freed)}; compaction moved ${mib(moved)} of live values ` +
+        `out of the emptiest segments and dropped ${mib(dropped)} of segments; ${mib(reused)} of new segments were ` +
+        `dropped ones written again\n  reclaimed / freed = (dropped − moved) / freed = ${
+          ((dropped - moved) / freed).toFixed(2)
+        }; reused / dropped = ${(reused / dropped).toFixed(2)}; copying = moved / freed = ${
+          (moved / freed).toFixed(2)
+        }; fragmentation at the end = segments / values = ${(m.segmentBytes / m.liveValueBytes).toFixed(2)}; ` +
+        `key records ${mib(m.recordBytes)}, index ${mib(m.indexBytes)}`,
     );
   }
   const ok = rss <= bound;

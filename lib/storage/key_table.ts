@@ -15,7 +15,7 @@
  *
  * A record is packed to 48 bytes (it was 64, with a word each for the hash,
  * flags, node, segment, offset and length): the hash is recomputed from the key
- * when a key is removed, the value's place is one word (segment and offset / 4)
+ * when a key is removed, the value's place is one word (segment and offset / 8)
  * and its length, flags and node index share another. Hence the limits below
  * ({@linkcode MAX_SEGMENT}, {@linkcode MAX_VALUE_OFFSET}, {@linkcode MAX_NODE_INDEX}).
  *
@@ -36,13 +36,13 @@ const LOCATION = 10, META = 11;
 const TIME = 4;
 /** META: the value length in bits 0–15, then the flags, then the node index in bits 18–31. */
 const LENGTH_MASK = 0xffff, USED = 1 << 16, TOMBSTONE = 1 << 17, NODE_SHIFT = 18;
-/** LOCATION: segment + 1 in bits 18–31 (0: no segment), offset / 4 in bits 0–17. */
-const SEGMENT_SHIFT = 18, OFFSET_MASK = (1 << SEGMENT_SHIFT) - 1;
+/** LOCATION: segment + 1 in bits 23–31 (0: no segment), offset / 8 in bits 0–22. */
+const SEGMENT_SHIFT = 23, OFFSET_MASK = (1 << SEGMENT_SHIFT) - 1, OFFSET_UNIT = 8;
 
 /** Largest segment number a record holds (−1, no segment, is held too). */
 export const MAX_SEGMENT = (1 << (32 - SEGMENT_SHIFT)) - 2;
-/** Value offsets are multiples of 4 below this (1 MiB). */
-export const MAX_VALUE_OFFSET = (OFFSET_MASK + 1) * 4;
+/** Value offsets are multiples of 8 below this (64 MiB). */
+export const MAX_VALUE_OFFSET = (OFFSET_MASK + 1) * OFFSET_UNIT;
 /** Largest value length a record holds. */
 export const MAX_RECORD_VALUE_LENGTH = LENGTH_MASK;
 /** Largest node index a record holds. */
@@ -232,7 +232,8 @@ export class KeyTable {
 
   /** Where the value of `record` starts in its segment. */
   offset(record: number): number {
-    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LOCATION] & OFFSET_MASK) * 4;
+    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LOCATION] & OFFSET_MASK) *
+      OFFSET_UNIT;
   }
 
   /** Length of the value of `record`. */
@@ -242,15 +243,18 @@ export class KeyTable {
 
   /**
    * Records where the value of `record` is kept: a segment number (−1 … {@linkcode MAX_SEGMENT}), an
-   * offset (a multiple of 4 below {@linkcode MAX_VALUE_OFFSET}) and a length (up to
+   * offset (a multiple of 8 below {@linkcode MAX_VALUE_OFFSET}) and a length (up to
    * {@linkcode MAX_RECORD_VALUE_LENGTH}).
    */
   setLocation(record: number, segment: number, offset: number, length: number): void {
     assert(segment >= -1 && segment <= MAX_SEGMENT, `segment ${segment} out of range`);
-    assert(offset >= 0 && offset < MAX_VALUE_OFFSET && (offset & 3) === 0, `value offset ${offset} out of range`);
+    assert(
+      offset >= 0 && offset < MAX_VALUE_OFFSET && offset % OFFSET_UNIT === 0,
+      `value offset ${offset} out of range`,
+    );
     assert(length >= 0 && length <= MAX_RECORD_VALUE_LENGTH, `value length ${length} out of range`);
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
-    words[b + LOCATION] = ((segment + 1) << SEGMENT_SHIFT) | (offset >>> 2);
+    words[b + LOCATION] = ((segment + 1) << SEGMENT_SHIFT) | (offset / OFFSET_UNIT);
     words[b + META] = (words[b + META] & ~LENGTH_MASK) | length;
   }
 

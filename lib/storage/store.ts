@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { SlabAllocator } from "../base/slab.ts";
 import type { Version } from "./hlc.ts";
 import { KeyTable, MAX_NODE_INDEX, MAX_RECORD_VALUE_LENGTH, MAX_SEGMENT, MAX_VALUE_OFFSET } from "./key_table.ts";
 import { type ArenaCounters, ValueArena } from "./value_arena.ts";
@@ -19,7 +20,10 @@ export interface Entry {
 
 /** Receives every change so it can be made durable. */
 export interface StoreListener {
-  /** Called after an entry is set (`key` as the caller gave it: bytes on the request path). */
+  /**
+   * Called after an entry is set (`key` as the caller gave it: bytes on the request path); the
+   * entry's value is a view of the store, valid only during the call.
+   */
   set(key: StoreKey, entry: Entry): void;
   /** Called after an entry is deleted outright (tombstone collected, wipeout of one key). */
   delete(key: StoreKey): void;
@@ -63,9 +67,11 @@ export type ApplyResult = "applied" | "stale" | "full";
  * 32 per key plus the value length; a write that would exceed `capacity` is refused whole.
  *
  * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 48-byte
- * record per key); values are copied into a {@linkcode ValueArena}, whose bytes are never
- * overwritten, so an entry read from the store stays valid after later writes. Entries are
- * built on each read.
+ * record per key); values are copied into a {@linkcode ValueArena}, which writes the memory of
+ * replaced values again. So {@linkcode MemoryStore.getEntry} returns a copy of the value (cut
+ * from a slab: cheap), which stays valid; the views the other reads give
+ * ({@linkcode MemoryStore.getValue}, {@linkcode MemoryStore.entries}, {@linkcode MemoryStore.scan},
+ * the listener's entries) are valid only until the store next changes. Entries are built on each read.
  *
  * @example
  * ```ts
@@ -78,10 +84,14 @@ export class MemoryStore {
   /** Capacity in bytes. */
   readonly capacity: number;
   #table = new KeyTable();
+  // Where getEntry's copies of values are cut from (regions are never reused).
+  #copies = new SlabAllocator();
   #arena: ValueArena;
   // A compaction pass in progress: segments still to empty (a dropped one leaves the set), cursor.
   #compactTargets: Set<number> | undefined;
   #compactCursor = 0;
+  // Writes left before the arena is asked for targets again (it had none worth moving).
+  #compactBackoff = 0;
   // Node ids of versions, by the index a table record holds.
   #nodes: string[] = [];
   #nodeIndex = new Map<string, number>();
@@ -94,7 +104,7 @@ export class MemoryStore {
 
   /**
    * Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments
-   * (at most 1 MiB, the default).
+   * (33 MiB by default, at most 64 MiB).
    */
   constructor(capacity: number, segmentBytes?: number) {
     if (segmentBytes !== undefined && segmentBytes > MAX_VALUE_OFFSET) {
@@ -142,15 +152,21 @@ export class MemoryStore {
     return this.#table.size;
   }
 
-  /** The entry for `key`, including tombstones. */
+  /** The entry for `key`, including tombstones; its value is a copy, valid after later writes. */
   getEntry(key: StoreKey): Entry | undefined {
     const table = this.#table;
     table.parseKey(key);
     const record = table.find();
-    return record < 0 ? undefined : this.#entryAt(record);
+    if (record < 0) return undefined;
+    const entry = this.#entryAt(record);
+    if (entry.value.length > 0) entry.value = this.#copies.copy(entry.value);
+    return entry;
   }
 
-  /** The live value for `key`, or undefined if absent or removed. */
+  /**
+   * The live value for `key`, or undefined if absent or removed: a view of the store, valid only
+   * until the store next changes (the request path encodes it into the reply at once).
+   */
   getValue(key: StoreKey): Uint8Array | undefined {
     const table = this.#table;
     table.parseKey(key);
@@ -239,7 +255,10 @@ export class MemoryStore {
     this.listener?.clear();
   }
 
-  /** Iterates over all entries, tombstones included. The store must not change during the iteration. */
+  /**
+   * Iterates over all entries, tombstones included. The store must not change during the iteration,
+   * and the values are views, valid until it does.
+   */
   *entries(): IterableIterator<[string, Entry]> {
     const table = this.#table;
     for (let record = 0; record < table.capacity; record++) {
@@ -252,7 +271,7 @@ export class MemoryStore {
    * returns the record to go on from, or −1 after the last. Unlike {@linkcode MemoryStore.entries}
    * the store may change between calls: records never move, so a pass that goes on across
    * changes sees every key that was there all along (keys added meanwhile may or may not be seen).
-   * `key` is a view of the table, valid only during the call.
+   * `key` and the entry's value are views of the store, valid only during the call.
    */
   scan(from: number, max: number, visit: (key: Uint8Array, entry: Entry) => void): number {
     const table = this.#table;
@@ -297,9 +316,10 @@ export class MemoryStore {
     const table = this.#table, arena = this.#arena;
     let targets = this.#compactTargets;
     if (!targets) {
+      if (this.#compactBackoff > 0) return void this.#compactBackoff--;
       if (!arena.needsCompaction) return;
       targets = arena.compactionTargets();
-      if (targets.size === 0) return;
+      if (targets.size === 0) return void (this.#compactBackoff = COMPACT_BACKOFF_WRITES);
       this.#compactTargets = targets;
       this.#compactCursor = 0;
     }
@@ -345,5 +365,7 @@ export class MemoryStore {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Writes before the arena is asked again after it had no segment worth compacting (each ask visits every segment). */
+const COMPACT_BACKOFF_WRITES = 1024;
 /** Table records a compaction pass covers per write (a pass over 2^20 records spans 2^17 writes). */
 const COMPACT_RECORDS_PER_WRITE = 8;

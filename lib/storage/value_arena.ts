@@ -1,17 +1,21 @@
 /**
- * Values kept in large append-only segments instead of one buffer each: a value
- * costs its bytes, not a JS object, an `ArrayBuffer` and a malloc'd backing store.
+ * Values kept in large segments instead of one buffer each: a value costs its
+ * bytes, not a JS object, an `ArrayBuffer` and a malloc'd backing store.
  *
- * A segment is never written again below its fill mark, so a view handed out by
- * {@linkcode ValueArena.view} keeps its bytes for as long as it is referenced, even
- * after the value is replaced: replacing appends, and the old bytes become garbage.
- * A segment whose values are all gone is dropped (the GC frees it once no view of
- * it is left). The owner compacts: when the segments hold more than 1.25 times the
- * live bytes it moves the live values out of the emptiest segments
- * ({@linkcode ValueArena.compactionTargets}), so replaced values' space comes back
- * at the price of copying some live ones (`deno task bench:churn` measures both).
+ * Values are appended to the open segment; a replaced value's bytes become
+ * garbage. A segment whose values are all gone is dropped, and its buffer is
+ * kept for the next segments (a quarter of the bytes held, at least {@linkcode SPARE_SEGMENTS}), so under
+ * churn the same memory is written again instead of being freed to the garbage
+ * collector and allocated anew: freed buffers wait for a GC, and malloc kept
+ * what they had held resident (a node under overwrites held some 100 MiB more
+ * than its segments). The owner compacts: when the segments hold more than 1.25
+ * times the live bytes it moves the live values out of the emptiest segments
+ * ({@linkcode ValueArena.compactionTargets}), which drops them.
  *
- * Values start at multiples of 4 (the key table keeps an offset / 4), and at most
+ * So a view from {@linkcode ValueArena.view} is valid only until the next
+ * {@linkcode ValueArena.store}: whoever keeps a value longer copies it.
+ *
+ * Values start at multiples of 8 (the key table keeps an offset / 8), and at most
  * `maxSegments` segments are held at once ({@linkcode ValueArena.canStore}).
  *
  * @module
@@ -19,6 +23,15 @@
 
 /** Default segment size: 1 MiB (values are at most 15,000 bytes). */
 export const DEFAULT_SEGMENT_BYTES = 1 << 20;
+/**
+ * Dropped segments whose buffers are kept for reuse: at least this many, and up to a quarter of
+ * the bytes of the segments held (a compaction pass drops its segments in a burst).
+ */
+export const SPARE_SEGMENTS = 2;
+/** Share of the held segments' bytes that spare buffers may reach. */
+const SPARE_SHARE = 0.25;
+/** Slack a compaction leaves: segments may hold this much more than the ratio allows. */
+export const COMPACT_SLACK_BYTES = 4 << 20;
 
 const EMPTY = new Uint8Array(0);
 /** Segment number of an empty value (nothing stored). */
@@ -30,7 +43,7 @@ export const COMPACT_TO = 1.1;
 /** Segments fuller than this share of live bytes are never compacted (moving them would cost too much). */
 export const COMPACT_MAX_LIVE = 0.8;
 /** Values start at multiples of this many bytes. */
-export const VALUE_ALIGNMENT = 4;
+export const VALUE_ALIGNMENT = 8;
 
 /** What an arena has done since it was made: how much of the space values freed came back. */
 export interface ArenaCounters {
@@ -40,6 +53,8 @@ export interface ArenaCounters {
   droppedBytes: number;
   /** Bytes of segments opened since the arena was made. */
   openedBytes: number;
+  /** Bytes of segments opened on the buffer of a dropped one (memory written again, not allocated). */
+  reusedBytes: number;
 }
 
 /**
@@ -63,8 +78,9 @@ export class ValueArena {
   #liveBytes = 0;
   #allocated = 0;
   #maxSegments: number;
+  #spare: Uint8Array[] = [];
   #held = 0;
-  #counters: ArenaCounters = { releasedBytes: 0, droppedBytes: 0, openedBytes: 0 };
+  #counters: ArenaCounters = { releasedBytes: 0, droppedBytes: 0, openedBytes: 0, reusedBytes: 0 };
   /** Offset of the value last stored by {@linkcode ValueArena.store}. */
   lastOffset = 0;
 
@@ -106,9 +122,14 @@ export class ValueArena {
     return this.#liveBytes;
   }
 
-  /** Bytes of the segments held. */
+  /** Bytes of the segments held (not counting spare buffers). */
   get allocatedBytes(): number {
     return this.#allocated;
+  }
+
+  /** Bytes of the dropped segments' buffers kept for reuse. */
+  get spareBytes(): number {
+    return this.#spare.length * this.segmentBytes;
   }
 
   /** Copies `value` in; returns its segment number ({@linkcode NO_SEGMENT} when empty) and sets `lastOffset`. */
@@ -126,7 +147,7 @@ export class ValueArena {
     return segment;
   }
 
-  /** A view of a stored value (valid as long as it is referenced). */
+  /** A view of a stored value, valid until the next {@linkcode ValueArena.store} (copy it to keep it). */
   view(segment: number, offset: number, length: number): Uint8Array {
     return segment === NO_SEGMENT ? EMPTY : this.#segments[segment]!.subarray(offset, offset + length);
   }
@@ -140,9 +161,18 @@ export class ValueArena {
     if (this.#live[segment] === 0 && segment !== this.#current) this.#drop(segment);
   }
 
-  /** Whether the segments hold more than {@linkcode COMPACT_AT} × the live bytes (plus two segments of slack). */
+  /** Bytes of the segments written (the open segment's tail is not, so its pages are not resident). */
+  get writtenBytes(): number {
+    return this.#allocated - (this.#current === NO_SEGMENT ? 0 : this.#segments[this.#current]!.length - this.#fill);
+  }
+
+  /**
+   * Whether the segments written hold more than {@linkcode COMPACT_AT} × the live bytes, plus
+   * {@linkcode COMPACT_SLACK_BYTES} or two segments, whichever is less.
+   */
   get needsCompaction(): boolean {
-    return this.#allocated > COMPACT_AT * this.#liveBytes + 2 * this.segmentBytes;
+    const slack = Math.min(COMPACT_SLACK_BYTES, 2 * this.segmentBytes);
+    return this.writtenBytes > COMPACT_AT * this.#liveBytes + slack;
   }
 
   /**
@@ -161,7 +191,7 @@ export class ValueArena {
       if (seg && s !== this.#current && this.#live[s] < COMPACT_MAX_LIVE * seg.length) candidates.push(s);
     }
     candidates.sort((a, b) => this.#live[a] / this.#segments[a]!.length - this.#live[b] / this.#segments[b]!.length);
-    let excess = this.#allocated - COMPACT_TO * this.#liveBytes;
+    let excess = this.writtenBytes - COMPACT_TO * this.#liveBytes;
     for (const s of candidates) {
       if (excess <= 0) break;
       targets.add(s);
@@ -174,9 +204,11 @@ export class ValueArena {
     const previous = this.#current;
     if (this.#held >= this.#maxSegments) throw new RangeError(`Value arena is full: ${this.#held} segments held`);
     const segment = this.#freeNumbers.pop() ?? this.#segments.length; // below #held + 1: every lower number is held
-    this.#segments[segment] = new Uint8Array(bytes);
+    const spare = bytes === this.segmentBytes ? this.#spare.pop() : undefined;
+    this.#segments[segment] = spare ?? new Uint8Array(bytes);
     this.#held++;
     this.#counters.openedBytes += bytes;
+    if (spare) this.#counters.reusedBytes += bytes;
     this.#live[segment] = 0;
     this.#allocated += bytes;
     this.#current = segment;
@@ -185,9 +217,12 @@ export class ValueArena {
   }
 
   #drop(segment: number): void {
-    this.#allocated -= this.#segments[segment]!.length;
-    this.#counters.droppedBytes += this.#segments[segment]!.length;
+    const buffer = this.#segments[segment]!;
+    this.#allocated -= buffer.length;
+    this.#counters.droppedBytes += buffer.length;
     this.#held--;
+    const room = Math.max(SPARE_SEGMENTS, Math.floor((SPARE_SHARE * this.#allocated) / this.segmentBytes));
+    if (buffer.length === this.segmentBytes && this.#spare.length < room) this.#spare.push(buffer);
     this.#segments[segment] = undefined;
     this.#freeNumbers.push(segment);
     this.#onDrop(segment);

@@ -5,7 +5,7 @@
  * (d) redis-benchmark against a local redis-server with the same number of
  * outstanding requests and value size. Prints a table with ratios to (a) and
  * (d), server CPU per request, and memory per key after loading 1M keys
- * (`bench_memory.ts`: both servers warmed up the same way first).
+ * (`bench_memory.ts`: both servers measured the same way).
  *
  * @module
  */
@@ -179,13 +179,15 @@ async function measure(
   };
 }
 
-/** The memory rows: each server warmed up, then loaded; RSS growth per key added (`bench_memory.ts`). */
+/** The memory rows: settled RSS of a server with half the keys and of one with all, per key (`bench_memory.ts`). */
 async function printMemory(keys: number, valueSize: number, options: BenchOptions, redis: boolean): Promise<void> {
-  console.log(`\nMemory per key (${keys.toLocaleString("en-US")} keys of ${valueSize} B, RSS growth after a warm-up):`);
+  console.log(
+    `\nMemory per key (${keys.toLocaleString("en-US")} keys of ${valueSize} B; RSS slope from half the keys to all):`,
+  );
   const node = await nodeMemoryPerKey(keys, valueSize, options);
   console.log("  " + formatMemory("KVStore node", node, 32 + valueSize) + " (32 B key + value)");
   if (!redis) return;
-  const r = await redisMemoryPerKey(keys, valueSize, options);
+  const r = await redisMemoryPerKey(keys, valueSize);
   console.log("  " + formatMemory("redis-server", r, `key:${keys - 1}`.length + valueSize));
   console.log(`  node / redis: ${(node.perKey / r.perKey).toFixed(2)} (at most 1.00 is the target)`);
 }

@@ -1,16 +1,17 @@
 /**
- * The memory rows of `bench:compare`: bytes of RSS per key after loading a
- * fresh KVStore node and a fresh redis-server with the same number of keys of
- * the same value size.
+ * The memory rows of `bench:compare`: bytes of RSS per key of a KVStore node
+ * and of a redis-server holding the same number of keys of the same value size.
  *
- * Both are measured the same way: the server is started, warmed up with
- * traffic on a small keyspace over its network protocol (so its runtime,
- * buffers and caches reach their working size), left to settle ({@linkcode SETTLE_MS}),
- * its RSS is read, the keys are loaded, it settles again, its RSS is read again,
- * and the growth is divided by the keys added. Read right after a load, a node's
- * RSS still holds the 30 MiB or so its V8 heap grew under the load (a fixed
- * cost, given back once idle), which at 200,000 keys would be charged to the
- * keys as 150 B each. The RSS of the idle server is printed too.
+ * Both are measured the same way, as the slope between two loads: a fresh
+ * server is loaded with half the keys, another fresh one with all of them, each
+ * is left to settle ({@linkcode SETTLE_MS}: its lowest RSS over that time is read), and the difference
+ * is divided by the keys the second holds more. What a server costs whatever
+ * it holds (its runtime, buffers, a heap grown under load) falls out. Read as
+ * the growth from the idle server instead, a node was charged for the 30 MiB or
+ * so its V8 heap grows under a load and gives back only when V8's memory reducer
+ * runs, some 8 s after allocation stops, if it runs: at 200,000 keys that was
+ * 150 B per key; measured from a warmed-up server instead, the reducer had run
+ * after the load but not after the warm-up in one run, and the node read 29 B.
  *
  * @module
  */
@@ -19,30 +20,27 @@ import { freeUdpPorts, startNodeProcess } from "../lib/roles/process_launcher.ts
 import { processRssBytes } from "./proc_stats.ts";
 import { runCommand, startRedis } from "./bench_redis.ts";
 
-/** Keys of the warm-up load (at most a tenth of the keys measured). */
-export const WARM_KEYS = 10_000;
-/** Duration of the warm-up load. */
-const WARM_MS = 3_000;
 /**
  * Wait after a load before reading RSS: the reply cache's short ttl expires, and V8's memory reducer,
- * which runs some 8 s after allocation stops, gives back the heap the load grew (about 30 MiB). The
- * RSS before and after the keys are both read settled, for both servers (redis's does not change).
+ * which runs some 8 s after allocation stops, gives back heap the load grew. Redis's RSS does not change.
  */
-export const SETTLE_MS = 12_000;
+export const SETTLE_MS = 15_000;
 /** Wait after a start before reading the idle RSS. */
 const IDLE_MS = 500;
+/** Interval of RSS reads while a server settles. */
+const RSS_POLL_MS = 500;
 
 /** One server's memory figure. */
 export interface MemoryFigure {
   /** RSS (bytes) of the idle server, right after its start. */
   idle: number;
-  /** RSS after the warm-up. */
-  warm: number;
-  /** RSS after loading the keys. */
+  /** Settled RSS of a server loaded with half the keys. */
+  half: number;
+  /** Settled RSS of a server loaded with all the keys. */
   after: number;
-  /** Keys the load added. */
+  /** Keys the second server holds more than the first. */
   added: number;
-  /** (after − warm) / added. */
+  /** (after − half) / added. */
   perKey: number;
 }
 
@@ -53,37 +51,55 @@ const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
  *
  * @example
  * ```ts
- * const line = formatMemory("redis", { idle: 0, warm: 2 ** 20, after: 2 ** 21, added: 4096, perKey: 256 }, 110);
- * console.log(line.includes("256 B/key")); // true
+ * const f = { idle: 2 ** 20, half: 2 ** 22, after: 2 ** 23, added: 16_384, perKey: 256 };
+ * console.log(formatMemory("redis", f, 110).includes("256 B/key")); // true
  * ```
  */
 export function formatMemory(name: string, f: MemoryFigure, rawPerKey: number): string {
-  return `${name}: RSS idle ${mib(f.idle)} MiB, warmed ${mib(f.warm)} MiB → ${mib(f.after)} MiB after ${
+  return `${name}: RSS idle ${mib(f.idle)} MiB; settled ${mib(f.half)} MiB with half the keys, ${
+    mib(f.after)
+  } MiB with all: ${f.perKey.toFixed(0)} B per key of the ${
     f.added.toLocaleString("en-US")
-  } keys: ${f.perKey.toFixed(0)} B/key for ${rawPerKey} raw B, ${(f.perKey / rawPerKey).toFixed(2)}× raw`;
+  } more, for ${rawPerKey} raw B, ${(f.perKey / rawPerKey).toFixed(2)}× raw`;
 }
 
-/** Memory per key of a fresh node loaded with `keys` keys of `valueSize` bytes through the client protocol. */
+/** Memory per key of a node loaded with `keys` keys of `valueSize` bytes through the client protocol. */
 export async function nodeMemoryPerKey(
   keys: number,
   valueSize: number,
   options: BenchOptions,
   settleMs = SETTLE_MS,
 ): Promise<MemoryFigure> {
+  const half = Math.floor(keys / 2);
+  const first = await loadedNode(half, valueSize, options, settleMs);
+  const second = await loadedNode(keys, valueSize, options, settleMs);
+  return figure(second.idle, first.rss, second.rss, keys - half);
+}
+
+/** Memory per key of a redis-server loaded by `DEBUG POPULATE keys` with `valueSize`-byte values. */
+export async function redisMemoryPerKey(keys: number, valueSize: number, settleMs = SETTLE_MS): Promise<MemoryFigure> {
+  const first = await loadedRedis(Math.floor(keys / 2), valueSize, settleMs);
+  const second = await loadedRedis(keys, valueSize, settleMs);
+  return figure(second.idle, first.rss, second.rss, second.keys - first.keys);
+}
+
+function figure(idle: number, half: number, after: number, added: number): MemoryFigure {
+  return { idle, half, after, added, perKey: (after - half) / added };
+}
+
+/** A fresh node loaded with `keys` keys (bench keys 0 … keys − 1), settled: its idle and loaded RSS. */
+async function loadedNode(keys: number, valueSize: number, options: BenchOptions, settleMs: number) {
   const [port] = freeUdpPorts(1);
   // A short reply-cache TTL so the figure is the store's, not 5 s of cached put replies.
   const p = await startNodeProcess(port, ["--max-bytes", "4GiB", "--reply-cache-ttl", "50ms"]);
-  const load = { ...options, targets: [`127.0.0.1:${port}`], valueMin: valueSize, valueMax: valueSize };
-  const warmKeys = Math.min(WARM_KEYS, Math.floor(keys / 10));
   try {
     await sleep(IDLE_MS);
     const idle = processRssBytes(p.child.pid);
-    // The warm-up's keys are the first keys of the load (bench keys are numbered), so the load adds the rest.
-    await runBench({ ...load, keyspace: warmKeys, preload: true, getRatio: 0.5, warmupMs: 0, durationMs: WARM_MS });
-    await sleep(settleMs);
-    const warm = processRssBytes(p.child.pid);
     const r = await runBench({
-      ...load,
+      ...options,
+      targets: [`127.0.0.1:${port}`],
+      valueMin: valueSize,
+      valueMax: valueSize,
       keyspace: keys,
       preload: true,
       getRatio: 1,
@@ -92,54 +108,41 @@ export async function nodeMemoryPerKey(
       timeoutMs: 1_000,
     });
     if (r.failed > 0) throw new Error(`Loading ${keys} keys into the node: ${r.failed} puts failed`);
-    await sleep(settleMs);
-    const after = processRssBytes(p.child.pid);
-    const added = keys - warmKeys;
-    return { idle, warm, after, added, perKey: (after - warm) / added };
+    return { idle, rss: await settledRss(p.child.pid, settleMs) };
   } finally {
     await p.stop();
   }
 }
 
-/**
- * Memory per key of a fresh redis-server: warmed up by redis-benchmark (SET and GET on
- * `WARM_KEYS` keys, as the node is), then loaded by `DEBUG POPULATE keys` with `valueSize`-byte values.
- */
-export async function redisMemoryPerKey(
-  keys: number,
-  valueSize: number,
-  options: BenchOptions,
-  settleMs = SETTLE_MS,
-): Promise<MemoryFigure> {
+/** A fresh redis-server populated with `keys` keys, settled: its idle and loaded RSS and its key count. */
+async function loadedRedis(keys: number, valueSize: number, settleMs: number) {
   const redis = await startRedis();
   const cli = async (...args: string[]) => {
     const r = await runCommand("redis-cli", ["-p", String(redis.port), ...args]);
     if (!r.ok) throw new Error(`redis-cli ${args.join(" ")} failed: ${r.out.trim()}`);
     return r.out;
   };
-  const dbsize = async () => Number(/\d+/.exec(await cli("dbsize"))?.[0] ?? NaN);
   try {
     await sleep(IDLE_MS);
     const idle = processRssBytes(redis.pid);
-    const warmKeys = Math.min(WARM_KEYS, Math.floor(keys / 10));
-    const bench = await runCommand("redis-benchmark", [
-      ...["-h", "127.0.0.1", "-p", String(redis.port), "-c", String(options.clients), "-P", String(options.window)],
-      ...["-d", String(valueSize), "-r", String(warmKeys), "-n", String(10 * warmKeys), "-t", "set,get", "-q"],
-    ]);
-    if (!bench.ok) throw new Error(`redis-benchmark failed: ${bench.out.slice(-300)}`);
-    await sleep(settleMs);
-    // RSS from /proc, as for the node: redis's own used_memory_rss is sampled by its cron.
-    const warm = processRssBytes(redis.pid);
-    const before = await dbsize();
     const pop = await cli("debug", "populate", String(keys), "key", String(valueSize));
     if (!/OK/.test(pop)) throw new Error(`redis DEBUG POPULATE failed: ${pop.trim()}`);
-    await sleep(settleMs);
-    const after = processRssBytes(redis.pid);
-    const added = (await dbsize()) - before;
-    return { idle, warm, after, added, perKey: (after - warm) / added };
+    // RSS from /proc, as for the node: redis's own used_memory_rss is sampled by its cron.
+    const rss = await settledRss(redis.pid, settleMs);
+    return { idle, rss, keys: Number(/\d+/.exec(await cli("dbsize"))?.[0] ?? NaN) };
   } finally {
     await redis.stop();
   }
+}
+
+/** The lowest RSS of `pid` over `ms` (read every {@linkcode RSS_POLL_MS}): after a GC gave memory back, if one did. */
+async function settledRss(pid: number, ms: number): Promise<number> {
+  let low = processRssBytes(pid);
+  for (let waited = 0; waited < ms; waited += RSS_POLL_MS) {
+    await sleep(RSS_POLL_MS);
+    low = Math.min(low, processRssBytes(pid));
+  }
+  return low;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,7 +4,8 @@
  * cluster (N=3, W=2, R=2) through one and through all coordinators, and
  * (d) redis-benchmark against a local redis-server with the same number of
  * outstanding requests and value size. Prints a table with ratios to (a) and
- * (d), server CPU per request, and memory per key after loading 1M keys.
+ * (d), server CPU per request, and memory per key after loading 1M keys
+ * (`bench_memory.ts`: both servers measured the same way).
  *
  * @module
  */
@@ -22,8 +23,9 @@ import {
 } from "../lib/bench/run.ts";
 import { startEchoProcess } from "../lib/bench/bench.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
-import { loadRedisKeys, redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
-import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+import { redisAvailable, runRedisBenchmark } from "./bench_redis.ts";
+import { formatMemory, nodeMemoryPerKey, redisMemoryPerKey } from "./bench_memory.ts";
+import { processCpuMs } from "./proc_stats.ts";
 import { type CaseResult, formatPairedRatios, formatTable, median } from "./bench_table.ts";
 
 export type { CaseResult };
@@ -177,38 +179,17 @@ async function measure(
   };
 }
 
-/** Memory per key: RSS growth of a fresh node after loading `keys` keys of `valueSize` bytes. */
-async function nodeMemoryPerKey(keys: number, valueSize: number, options: BenchOptions): Promise<string> {
-  const [port] = freeUdpPorts(1);
-  // A short reply-cache TTL so the figure is the store's, not 5 s of cached put replies.
-  const p = await startNodeProcess(port, ["--max-bytes", "4GiB", "--reply-cache-ttl", "50ms"]);
-  try {
-    await new Promise((r) => setTimeout(r, 500));
-    const before = processRssBytes(p.child.pid);
-    await runBench({
-      ...options,
-      targets: [`127.0.0.1:${port}`],
-      keyspace: keys,
-      valueMin: valueSize,
-      valueMax: valueSize,
-      preload: true,
-      getRatio: 1,
-      warmupMs: 0,
-      durationMs: 200,
-      timeoutMs: 1_000,
-    });
-    await new Promise((r) => setTimeout(r, 2_000));
-    const after = processRssBytes(p.child.pid);
-    const raw = 32 + valueSize;
-    const perKey = (after - before) / keys;
-    return `KVStore node: RSS ${(before / 2 ** 20).toFixed(0)} MiB → ${(after / 2 ** 20).toFixed(0)} MiB after ${
-      keys.toLocaleString("en-US")
-    } keys of ${valueSize} B: ${perKey.toFixed(0)} B/key for ${raw} raw B (32 B key + value), ${
-      (perKey / raw).toFixed(2)
-    }× raw`;
-  } finally {
-    await p.stop();
-  }
+/** The memory rows: settled RSS of a server with half the keys and of one with all, per key (`bench_memory.ts`). */
+async function printMemory(keys: number, valueSize: number, options: BenchOptions, redis: boolean): Promise<void> {
+  console.log(
+    `\nMemory per key (${keys.toLocaleString("en-US")} keys of ${valueSize} B; RSS slope from half the keys to all):`,
+  );
+  const node = await nodeMemoryPerKey(keys, valueSize, options);
+  console.log("  " + formatMemory("KVStore node", node, 32 + valueSize) + " (32 B key + value)");
+  if (!redis) return;
+  const r = await redisMemoryPerKey(keys, valueSize);
+  console.log("  " + formatMemory("redis-server", r, `key:${keys - 1}`.length + valueSize));
+  console.log(`  node / redis: ${(node.perKey / r.perKey).toFixed(2)} (at most 1.00 is the target)`);
 }
 
 /** Runs the comparison; returns the exit code. */
@@ -333,11 +314,7 @@ export async function compareMain(args: string[]): Promise<number> {
     const durable = formatPairedRatios(byRound, "(b) single node", "(b) single node, --data-dir");
     if (durable) console.log(`\nDurable node against the in-memory node of the same round:\n${durable}`);
     if (!redis.ok) console.log(`\n(d) redis: not measured: ${redis.why}`);
-    if (memoryKeys > 0 && !skip.has("memory")) {
-      console.log("\nMemory per key:");
-      console.log("  " + await nodeMemoryPerKey(memoryKeys, valueSize, options));
-      if (redis.ok) console.log("  " + await loadRedisKeys(memoryKeys, valueSize));
-    }
+    if (memoryKeys > 0 && !skip.has("memory")) await printMemory(memoryKeys, valueSize, options, redis.ok);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

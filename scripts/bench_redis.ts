@@ -8,9 +8,17 @@
 import type { BenchOptions } from "../lib/bench/run.ts";
 import type { CaseResult } from "./bench_table.ts";
 import { WatchedProcess } from "../lib/base/watched_process.ts";
-import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+import { processCpuMs } from "./proc_stats.ts";
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+/**
+ * Runs `cmd` with `args`; its stdout and stderr together, and whether it succeeded (never throws).
+ *
+ * @example
+ * ```ts ignore
+ * console.log((await runCommand("redis-cli", ["ping"])).out); // PONG
+ * ```
+ */
+export async function runCommand(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
     const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" }).output();
     const dec = new TextDecoder();
@@ -29,19 +37,20 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: str
  * ```
  */
 export async function redisInstalled(): Promise<boolean> {
-  return (await run("redis-server", ["--version"])).ok && (await run("redis-benchmark", ["--version"])).ok &&
-    (await run("redis-cli", ["--version"])).ok;
+  return (await runCommand("redis-server", ["--version"])).ok &&
+    (await runCommand("redis-benchmark", ["--version"])).ok &&
+    (await runCommand("redis-cli", ["--version"])).ok;
 }
 
 /** Whether redis-server, redis-benchmark and redis-cli can run; installs them (apt-get) when root. */
 export async function redisAvailable(): Promise<{ ok: boolean; why: string }> {
   if (await redisInstalled()) return { ok: true, why: "" };
-  if (Deno.uid() !== 0 || !(await run("apt-get", ["--version"])).ok) {
+  if (Deno.uid() !== 0 || !(await runCommand("apt-get", ["--version"])).ok) {
     return { ok: false, why: "redis-server/redis-tools are not installed (install them, or run as root with apt-get)" };
   }
   console.error("bench:compare: installing redis-server and redis-tools from Debian (apt-get)…");
-  await run("apt-get", ["update", "-qq"]);
-  const inst = await run("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"]);
+  await runCommand("apt-get", ["update", "-qq"]);
+  const inst = await runCommand("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"]);
   if (!inst.ok || !(await redisInstalled())) {
     return { ok: false, why: `apt-get install failed: ${inst.out.slice(-300)}` };
   }
@@ -105,7 +114,7 @@ function parseCsv(text: string): CsvRow[] {
 }
 
 async function redisBenchmark(port: number, o: BenchOptions, valueSize: number, n: number): Promise<CsvRow[]> {
-  const r = await run("redis-benchmark", [
+  const r = await runCommand("redis-benchmark", [
     ...["-h", "127.0.0.1", "-p", String(port)],
     ...["-c", String(o.clients), "-P", String(o.window), "-d", String(valueSize)],
     ...["-r", String(o.keyspace), "-n", String(n), "-t", "set,get", "--csv"],
@@ -146,41 +155,6 @@ export async function runRedisBenchmark(o: BenchOptions, valueSize: number): Pro
       generatorCores: NaN,
       note: `redis-benchmark -c ${o.clients} -P ${o.window} -d ${valueSize}; SET and GET run one after the other`,
     };
-  } finally {
-    await redis.stop();
-  }
-}
-
-/** Memory per key of redis after `DEBUG POPULATE keys` with `valueSize`-byte values. */
-export async function loadRedisKeys(keys: number, valueSize: number): Promise<string> {
-  const redis = await startRedis();
-  try {
-    // RSS from /proc, as for the node: redis's own used_memory_rss is sampled by its cron and read
-    // right after DEBUG POPULATE it can still show the empty server (0 B/key).
-    const info = async () => {
-      const r = await run("redis-cli", ["-p", String(redis.port), "info", "memory"]);
-      const used = Number(/used_memory:(\d+)/.exec(r.out)?.[1] ?? NaN);
-      return { used, rss: processRssBytes(redis.pid) };
-    };
-    const before = await info();
-    const pop = await run("redis-cli", [
-      "-p",
-      String(redis.port),
-      "debug",
-      "populate",
-      String(keys),
-      "key",
-      String(valueSize),
-    ]);
-    if (!pop.ok || !/OK/.test(pop.out)) return `redis: DEBUG POPULATE failed: ${pop.out.trim()}`;
-    const after = await info();
-    const raw = `key:${keys - 1}`.length + valueSize;
-    const perKey = (after.rss - before.rss) / keys;
-    return `redis-server: RSS ${(before.rss / 2 ** 20).toFixed(0)} MiB → ${(after.rss / 2 ** 20).toFixed(0)} MiB: ${
-      perKey.toFixed(0)
-    } B/key (used_memory ${((after.used - before.used) / keys).toFixed(0)} B/key) for ~${raw} raw B, ${
-      (perKey / raw).toFixed(2)
-    }× raw`;
   } finally {
     await redis.stop();
   }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { KeyTable } from "../lib/storage/key_table.ts";
+import {
+  KeyTable,
+  MAX_NODE_INDEX,
+  MAX_RECORD_VALUE_LENGTH,
+  MAX_SEGMENT,
+  MAX_VALUE_OFFSET,
+} from "../lib/storage/key_table.ts";
+import { InvariantError } from "../lib/base/assert.ts";
 
 const hex = (i: number) => i.toString(16).padStart(8, "0").repeat(8);
 
@@ -13,7 +20,7 @@ Deno.test("key table: keys survive growth and removals; a key keeps its record, 
     records.push(slot);
     t.setTime(slot, i * 1.5);
     t.setNode(slot, i % 7);
-    t.setLocation(slot, i, i + 1, i + 2);
+    t.setLocation(slot, (i % 500) - 1, 8 * i, i + 2);
     t.setTombstone(slot, i % 3 === 0);
   }
   assert.equal(t.size, 5_000);
@@ -35,7 +42,7 @@ Deno.test("key table: keys survive growth and removals; a key keeps its record, 
     assert.equal(t.hexAt(slot), hex(i));
     assert.deepEqual(
       [t.time(slot), t.node(slot), t.segment(slot), t.offset(slot), t.length(slot), t.tombstone(slot)],
-      [i * 1.5, i % 7, i, i + 1, i + 2, i % 3 === 0],
+      [i * 1.5, i % 7, (i % 500) - 1, 8 * i, i + 2, i % 3 === 0],
     );
   }
   const freed = new Set(records.filter((_, i) => i % 2 === 0));
@@ -89,4 +96,37 @@ Deno.test("key table: keys must be 64 hex digits; upper case reads back as lower
   assert.equal(t.hexAt(slot), "ab".repeat(32));
   t.parse("ab".repeat(32));
   assert.equal(t.find(), slot);
+});
+
+Deno.test("key table: the packed fields hold their extremes without disturbing each other; beyond them, refused", () => {
+  const t = new KeyTable();
+  const cases: [number, number, number, number, boolean][] = [
+    [MAX_SEGMENT, MAX_VALUE_OFFSET - 8, MAX_RECORD_VALUE_LENGTH, MAX_NODE_INDEX, true],
+    [-1, 0, 0, 0, false],
+    [0, 8, 1, 1, true],
+    [345, 524_288, 15_000, 9_999, false],
+  ];
+  cases.forEach(([segment, offset, length, node, tombstone], i) => {
+    t.parse(hex(i));
+    const r = t.insert();
+    t.setTombstone(r, tombstone);
+    t.setNode(r, node);
+    t.setLocation(r, segment, offset, length);
+    t.setTime(r, 2 ** 52 + i);
+  });
+  cases.forEach((want, i) => {
+    t.parse(hex(i));
+    const r = t.find();
+    assert.deepEqual([t.segment(r), t.offset(r), t.length(r), t.node(r), t.tombstone(r)], want);
+    assert.equal(t.time(r), 2 ** 52 + i);
+    assert.ok(t.used(r));
+  });
+  t.parse(hex(0));
+  const r = t.find();
+  assert.throws(() => t.setLocation(r, MAX_SEGMENT + 1, 0, 0), InvariantError);
+  assert.throws(() => t.setLocation(r, 0, MAX_VALUE_OFFSET, 0), InvariantError);
+  assert.throws(() => t.setLocation(r, 0, 4, 0), InvariantError);
+  assert.throws(() => t.setLocation(r, 0, 0, MAX_RECORD_VALUE_LENGTH + 1), InvariantError);
+  assert.throws(() => t.setNode(r, MAX_NODE_INDEX + 1), InvariantError);
+  assert.equal(t.length(r), MAX_RECORD_VALUE_LENGTH, "unchanged by the refused writes");
 });

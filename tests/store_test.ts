@@ -124,17 +124,25 @@ Deno.test("store agrees with a map under random puts, tombstones, deletes and co
   assert.throws(() => s.getEntry("zz".repeat(32)), TypeError);
 });
 
-Deno.test("store: a value read stays intact after it is replaced and its segment compacted away", () => {
+Deno.test("store: an entry read stays intact after it is replaced and its segment compacted and reused", () => {
   const s = new MemoryStore(1 << 20, 64);
   const key = k("kept");
   s.force(key, { value: new Uint8Array(40).fill(1), version: v(1), tombstone: false });
-  const first = s.getValue(key)!;
+  const first = s.getEntry(key)!.value;
+  const view = s.getValue(key)!;
   for (let i = 2; i < 200; i++) s.force(key, { value: new Uint8Array(40).fill(i), version: v(i), tombstone: false });
   for (let i = 0; i < 50; i++) {
     s.force(k(`other${i}`), { value: new Uint8Array(30).fill(i), version: v(1), tombstone: false });
   }
-  assert.deepEqual(first, new Uint8Array(40).fill(1));
+  assert.deepEqual(first, new Uint8Array(40).fill(1), "getEntry's value is a copy");
+  assert.notDeepEqual(view, new Uint8Array(40).fill(1), "getValue's view was written again: the space was reused");
   assert.deepEqual(s.getValue(key), new Uint8Array(40).fill(199));
   for (let i = 0; i < 50; i++) assert.deepEqual(s.getValue(k(`other${i}`)), new Uint8Array(30).fill(i));
   assert.equal(s.bytes, 32 + 40 + 50 * (32 + 30));
+  const m = s.memory();
+  assert.ok(m.reusedBytes > 0 && m.droppedBytes > 0, JSON.stringify(m));
+  assert.ok(
+    m.segmentBytes <= 1.25 * m.liveValueBytes + 2 * 64 + 64,
+    `segments ${m.segmentBytes} B for ${m.liveValueBytes}`,
+  );
 });

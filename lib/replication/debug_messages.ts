@@ -14,6 +14,7 @@
  * @module
  */
 import type { Address } from "../net/transport.ts";
+import type { StoreMemory } from "../storage/store.ts";
 import type { ReplicationStats } from "./local_replica.ts";
 
 /** A key a node holds, as the debug query reports it. */
@@ -90,6 +91,8 @@ export interface ReplicationDebugStats extends ReplicationStats {
   config: { n: number; w: number; r: number; virtualNodes: number };
   /** The membership's own counters, when the node runs SWIM. */
   membership?: MembershipCounters;
+  /** Where the store's memory goes (byte counts; `bench:churn` reads the arena's reuse here). */
+  storage?: StoreMemory;
 }
 
 /** Failure-detection counters of a node's membership (cumulative), as the stats query reports them. */
@@ -216,6 +219,10 @@ export function parseReplicationDebugStats(header: unknown): ReplicationDebugSta
   if (h.membership !== undefined) {
     const m = fieldsOf(h.membership);
     if (!m || ["suspicions", "deaths", "refutes"].some((k) => typeof m[k] !== "number")) return null;
+  }
+  if (h.storage !== undefined) {
+    const s = fieldsOf(h.storage);
+    if (!s || Object.values(s).some((v) => typeof v !== "number")) return null;
   }
   return h as unknown as ReplicationDebugStats;
 }

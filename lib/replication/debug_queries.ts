@@ -118,6 +118,7 @@ export function replicationDebugStats(source: DebugSource): ReplicationDebugStat
     n: source.placement.n(),
     config: { n: c.n, w: c.w, r: c.r, virtualNodes: c.virtualNodes },
     ...(membership ? { membership } : {}),
+    storage: store.memory(),
     ...source.stats,
   };
 }

@@ -1,31 +1,53 @@
 /**
  * A hash table of 32-byte keys in typed arrays, laid out like a compact dict:
- * each key has a 64-byte record (the key as 8 words, its hash, and the caller's
- * fields) in a dense array of records, and a separate open-addressing index of
- * (hash, record) pairs finds it. A lookup reads one index line and one record
- * line, instead of following a map's pointers to a key string and an entry
- * object.
+ * each key has a 48-byte record (the key as 8 words, the version time and two
+ * packed words of the caller's fields) in a dense array of records, and a
+ * separate open-addressing index of (hash, record) pairs finds it. A lookup
+ * reads one index line and one record line, instead of following a map's
+ * pointers to a key string and an entry object.
  *
  * Records never move: a key keeps its record number until it is removed (the
  * number is then reused), and records beyond the first 16,384 come in chunks of
- * that many (1 MiB), so growing allocates a chunk instead of copying every
+ * that many (768 KiB), so growing allocates a chunk instead of copying every
  * record. Only the index (8 bytes a slot, at most half full) is rebuilt when it
  * doubles: at a million keys a table of records doubling in place paused writes
  * for a second; the index rebuild takes tens of milliseconds.
+ *
+ * A record is packed to 48 bytes (it was 64, with a word each for the hash,
+ * flags, node, segment, offset and length): the hash is recomputed from the key
+ * when a key is removed, the value's place is one word (segment and offset / 8)
+ * and its length, flags and node index share another. Hence the limits below
+ * ({@linkcode MAX_SEGMENT}, {@linkcode MAX_VALUE_OFFSET}, {@linkcode MAX_NODE_INDEX}).
  *
  * Keys are given as 64-character hex strings (the store's key form); a key is
  * parsed into the table's scratch words by {@linkcode KeyTable.parse} first.
  *
  * @module
  */
+import { assert } from "../base/assert.ts";
 import { toHex } from "../base/bytes.ts";
 import { HashIndex } from "./hash_index.ts";
 
-/** Int32 words per record. */
-const RECORD_WORDS = 16;
-/** Record layout (int32 index within a record). */
-const HASH = 8, FLAGS = 9, NODE = 10, SEGMENT = 11, OFFSET = 12, LENGTH = 13; // 14–15: the time (float64)
-const USED = 1, TOMBSTONE = 2;
+/** Int32 words per record (48 bytes). */
+const RECORD_WORDS = 12;
+/** Record layout (int32 index within a record; words 8–9 hold the time as a float64). */
+const LOCATION = 10, META = 11;
+/** Float64 index of the time within a record. */
+const TIME = 4;
+/** META: the value length in bits 0–15, then the flags, then the node index in bits 18–31. */
+const LENGTH_MASK = 0xffff, USED = 1 << 16, TOMBSTONE = 1 << 17, NODE_SHIFT = 18;
+/** LOCATION: segment + 1 in bits 23–31 (0: no segment), offset / 8 in bits 0–22. */
+const SEGMENT_SHIFT = 23, OFFSET_MASK = (1 << SEGMENT_SHIFT) - 1, OFFSET_UNIT = 8;
+
+/** Largest segment number a record holds (−1, no segment, is held too). */
+export const MAX_SEGMENT = (1 << (32 - SEGMENT_SHIFT)) - 2;
+/** Value offsets are multiples of 8 below this (64 MiB). */
+export const MAX_VALUE_OFFSET = (OFFSET_MASK + 1) * OFFSET_UNIT;
+/** Largest value length a record holds. */
+export const MAX_RECORD_VALUE_LENGTH = LENGTH_MASK;
+/** Largest node index a record holds. */
+export const MAX_NODE_INDEX = (1 << (32 - NODE_SHIFT)) - 1;
+
 const CHUNK_SHIFT = 14;
 /** Records per chunk (the first chunk grows by doubling up to this many). */
 const CHUNK_RECORDS = 1 << CHUNK_SHIFT;
@@ -106,13 +128,7 @@ export class KeyTable {
   }
 
   #hashParsed(): void {
-    const key = this.#key;
-    let h = 0x2f4a1b37;
-    for (let w = 0; w < 8; w++) {
-      h = Math.imul(h ^ key[w], 0x9e3779b1);
-      h ^= h >>> 15;
-    }
-    this.#hash = h === 0 ? 1 : h; // 0 marks an empty index slot
+    this.#hash = hashWords(this.#key, 0);
   }
 
   /** The record of the parsed key, or −1. */
@@ -136,8 +152,7 @@ export class KeyTable {
     const record = this.#free.length > 0 ? this.#free.pop()! : this.#newRecord();
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
     words.set(this.#key, b);
-    words[b + HASH] = this.#hash;
-    words[b + FLAGS] = USED;
+    words[b + META] = USED;
     index.add(this.#hash, record);
     return record;
   }
@@ -145,7 +160,7 @@ export class KeyTable {
   /** Removes the key of `record` (its number may be handed out again by a later insert). */
   remove(record: number): void {
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
-    this.#index.remove(words[b + HASH], record);
+    this.#index.remove(hashWords(words, b), record);
     words.fill(0, b, b + RECORD_WORDS);
     this.#free.push(record);
   }
@@ -162,7 +177,7 @@ export class KeyTable {
 
   /** Whether `record` holds a key. */
   used(record: number): boolean {
-    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] !== 0;
+    return (this.#meta(record) & USED) !== 0;
   }
 
   /** The key of `record` as 64 hex digits. */
@@ -179,56 +194,76 @@ export class KeyTable {
 
   /** Whether the entry of `record` is a tombstone. */
   tombstone(record: number): boolean {
-    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] & TOMBSTONE) !== 0;
+    return (this.#meta(record) & TOMBSTONE) !== 0;
   }
 
   /** Sets or clears the tombstone flag of `record`. */
   setTombstone(record: number, tombstone: boolean): void {
-    this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + FLAGS] = USED |
-      (tombstone ? TOMBSTONE : 0);
+    const meta = this.#meta(record) & ~TOMBSTONE;
+    this.#setMeta(record, tombstone ? meta | TOMBSTONE : meta);
   }
 
   /** Version time of `record`. */
   time(record: number): number {
-    return this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + 7];
+    return this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + TIME];
   }
 
   /** Sets the version time of `record`. */
   setTime(record: number, t: number): void {
-    this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + 7] = t;
+    this.#times[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * (RECORD_WORDS / 2) + TIME] = t;
   }
 
   /** The caller's node index of `record`. */
   node(record: number): number {
-    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + NODE];
+    return this.#meta(record) >>> NODE_SHIFT;
   }
 
-  /** Sets the caller's node index of `record`. */
+  /** Sets the caller's node index of `record` (0 … {@linkcode MAX_NODE_INDEX}). */
   setNode(record: number, node: number): void {
-    this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + NODE] = node;
+    assert(node >= 0 && node <= MAX_NODE_INDEX && Number.isInteger(node), `node index ${node} out of range`);
+    this.#setMeta(record, (this.#meta(record) & ((1 << NODE_SHIFT) - 1)) | (node << NODE_SHIFT));
   }
 
   /** Where the value of `record` is: the caller's segment number (see {@linkcode KeyTable.setLocation}). */
   segment(record: number): number {
-    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + SEGMENT];
+    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LOCATION] >>> SEGMENT_SHIFT) -
+      1;
   }
 
   /** Where the value of `record` starts in its segment. */
   offset(record: number): number {
-    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + OFFSET];
+    return (this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LOCATION] & OFFSET_MASK) *
+      OFFSET_UNIT;
   }
 
   /** Length of the value of `record`. */
   length(record: number): number {
-    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + LENGTH];
+    return this.#meta(record) & LENGTH_MASK;
   }
 
-  /** Records where the value of `record` is kept (three integers of the caller's choosing). */
+  /**
+   * Records where the value of `record` is kept: a segment number (−1 … {@linkcode MAX_SEGMENT}), an
+   * offset (a multiple of 8 below {@linkcode MAX_VALUE_OFFSET}) and a length (up to
+   * {@linkcode MAX_RECORD_VALUE_LENGTH}).
+   */
   setLocation(record: number, segment: number, offset: number, length: number): void {
+    assert(segment >= -1 && segment <= MAX_SEGMENT, `segment ${segment} out of range`);
+    assert(
+      offset >= 0 && offset < MAX_VALUE_OFFSET && offset % OFFSET_UNIT === 0,
+      `value offset ${offset} out of range`,
+    );
+    assert(length >= 0 && length <= MAX_RECORD_VALUE_LENGTH, `value length ${length} out of range`);
     const words = this.#words[record >>> CHUNK_SHIFT], b = (record & CHUNK_MASK) * RECORD_WORDS;
-    words[b + SEGMENT] = segment;
-    words[b + OFFSET] = offset;
-    words[b + LENGTH] = length;
+    words[b + LOCATION] = ((segment + 1) << SEGMENT_SHIFT) | (offset / OFFSET_UNIT);
+    words[b + META] = (words[b + META] & ~LENGTH_MASK) | length;
+  }
+
+  #meta(record: number): number {
+    return this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + META];
+  }
+
+  #setMeta(record: number, meta: number): void {
+    this.#words[record >>> CHUNK_SHIFT][(record & CHUNK_MASK) * RECORD_WORDS + META] = meta;
   }
 
   // A record number never handed out: the first chunk doubles up to a full chunk (a small
@@ -251,6 +286,16 @@ export class KeyTable {
     this.#times[chunk] = new Float64Array(words.buffer);
     this.#bytes[chunk] = new Uint8Array(words.buffer);
   }
+}
+
+// The hash of the 8 key words at `words[b]` (never 0: 0 marks an empty index slot).
+function hashWords(words: Int32Array, b: number): number {
+  let h = 0x2f4a1b37;
+  for (let w = 0; w < 8; w++) {
+    h = Math.imul(h ^ words[b + w], 0x9e3779b1);
+    h ^= h >>> 15;
+  }
+  return h === 0 ? 1 : h;
 }
 
 function notAKey(hex: string): TypeError {

@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { SlabAllocator } from "../base/slab.ts";
 import type { Version } from "./hlc.ts";
-import { KeyTable } from "./key_table.ts";
-import { ValueArena } from "./value_arena.ts";
+import { KeyTable, MAX_NODE_INDEX, MAX_RECORD_VALUE_LENGTH, MAX_SEGMENT, MAX_VALUE_OFFSET } from "./key_table.ts";
+import { type ArenaCounters, ValueArena } from "./value_arena.ts";
 
 /** A stored entry: a value or a tombstone, with the version that wrote it. */
 export interface Entry {
@@ -19,7 +20,10 @@ export interface Entry {
 
 /** Receives every change so it can be made durable. */
 export interface StoreListener {
-  /** Called after an entry is set (`key` as the caller gave it: bytes on the request path). */
+  /**
+   * Called after an entry is set (`key` as the caller gave it: bytes on the request path); the
+   * entry's value is a view of the store, valid only during the call.
+   */
   set(key: StoreKey, entry: Entry): void;
   /** Called after an entry is deleted outright (tombstone collected, wipeout of one key). */
   delete(key: StoreKey): void;
@@ -50,6 +54,25 @@ export type StoreKey = string | Uint8Array;
 /** Bytes charged for a stored key. */
 export const KEY_BYTES = 32;
 
+/** Where a store's memory goes (see {@linkcode MemoryStore.memory}). */
+export interface StoreMemory extends ArenaCounters {
+  /** Bytes of the key records (48 a record, free ones included). */
+  recordBytes: number;
+  /** Bytes of the hash index (8 a slot). */
+  indexBytes: number;
+  /** Bytes of the values held. */
+  liveValueBytes: number;
+  /** Bytes of the value segments held (live values, garbage, and the open segment's tail). */
+  segmentBytes: number;
+  /** Bytes of live values compaction moved to another segment so that theirs could be dropped. */
+  movedBytes: number;
+}
+
+/** Bytes of one key record in the table. */
+const RECORD_BYTES = 48;
+/** Bytes of one index slot. */
+const INDEX_SLOT_BYTES = 8;
+
 /** Outcome of applying a write. */
 export type ApplyResult = "applied" | "stale" | "full";
 
@@ -57,10 +80,12 @@ export type ApplyResult = "applied" | "stale" | "full";
  * A map of hex keys (64 digits: 32-byte keys) to versioned entries. Bytes charged:
  * 32 per key plus the value length; a write that would exceed `capacity` is refused whole.
  *
- * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 64-byte
- * record per key); values are copied into a {@linkcode ValueArena}, whose bytes are never
- * overwritten, so an entry read from the store stays valid after later writes. Entries are
- * built on each read.
+ * Keys, versions, flags and where the value is live in a {@linkcode KeyTable} (one 48-byte
+ * record per key); values are copied into a {@linkcode ValueArena}, which writes the memory of
+ * replaced values again. So {@linkcode MemoryStore.getEntry} returns a copy of the value (cut
+ * from a slab: cheap), which stays valid; the views the other reads give
+ * ({@linkcode MemoryStore.getValue}, {@linkcode MemoryStore.entries}, {@linkcode MemoryStore.scan},
+ * the listener's entries) are valid only until the store next changes. Entries are built on each read.
  *
  * @example
  * ```ts
@@ -73,30 +98,54 @@ export class MemoryStore {
   /** Capacity in bytes. */
   readonly capacity: number;
   #table = new KeyTable();
+  // Where getEntry's copies of values are cut from (regions are never reused).
+  #copies = new SlabAllocator();
   #arena: ValueArena;
   // A compaction pass in progress: segments still to empty (a dropped one leaves the set), cursor.
   #compactTargets: Set<number> | undefined;
   #compactCursor = 0;
+  // Writes left before the arena is asked for targets again (it had none worth moving).
+  #compactBackoff = 0;
   // Node ids of versions, by the index a table record holds.
   #nodes: string[] = [];
   #nodeIndex = new Map<string, number>();
   #bytes = 0;
   #live = 0;
   #changes = 0;
+  #moved = 0;
   /** Receives every change (persistence). */
   listener?: StoreListener;
   /** Receives every version change (anti-entropy's range digests). */
   observer?: VersionObserver;
 
-  /** Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments. */
+  /**
+   * Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments
+   * (33 MiB by default, at most 64 MiB).
+   */
   constructor(capacity: number, segmentBytes?: number) {
+    if (segmentBytes !== undefined && segmentBytes > MAX_VALUE_OFFSET) {
+      throw new RangeError(`Value segments are at most ${MAX_VALUE_OFFSET} bytes, got ${segmentBytes}`);
+    }
     this.capacity = capacity;
     this.#arena = this.#newArena(segmentBytes);
   }
 
   #newArena(segmentBytes?: number): ValueArena {
     this.#compactTargets = undefined;
-    return new ValueArena(segmentBytes, (segment) => this.#compactTargets?.delete(segment));
+    return new ValueArena(segmentBytes, (segment) => this.#compactTargets?.delete(segment), MAX_SEGMENT + 1);
+  }
+
+  /** Where the store's memory goes, and how much of the space values freed has come back. */
+  memory(): StoreMemory {
+    const arena = this.#arena;
+    return {
+      recordBytes: this.#table.capacity * RECORD_BYTES,
+      indexBytes: this.#table.indexSlots * INDEX_SLOT_BYTES,
+      liveValueBytes: arena.liveBytes,
+      segmentBytes: arena.allocatedBytes,
+      movedBytes: this.#moved,
+      ...arena.counters,
+    };
   }
 
   /** Bytes in use (keys + values, tombstones charged for their key). */
@@ -119,15 +168,21 @@ export class MemoryStore {
     return this.#table.size;
   }
 
-  /** The entry for `key`, including tombstones. */
+  /** The entry for `key`, including tombstones; its value is a copy, valid after later writes. */
   getEntry(key: StoreKey): Entry | undefined {
     const table = this.#table;
     table.parseKey(key);
     const record = table.find();
-    return record < 0 ? undefined : this.#entryAt(record);
+    if (record < 0) return undefined;
+    const entry = this.#entryAt(record);
+    if (entry.value.length > 0) entry.value = this.#copies.copy(entry.value);
+    return entry;
   }
 
-  /** The live value for `key`, or undefined if absent or removed. */
+  /**
+   * The live value for `key`, or undefined if absent or removed: a view of the store, valid only
+   * until the store next changes (the request path encodes it into the reply at once).
+   */
   getValue(key: StoreKey): Uint8Array | undefined {
     const table = this.#table;
     table.parseKey(key);
@@ -154,20 +209,25 @@ export class MemoryStore {
   // Stores `entry` for the parsed key, held at `record` (or −1).
   #set(key: StoreKey, entry: Entry, record: number): ApplyResult {
     const table = this.#table;
-    const newBytes = KEY_BYTES + (entry.tombstone ? 0 : entry.value.length);
+    const length = entry.tombstone ? 0 : entry.value.length;
+    if (length > MAX_RECORD_VALUE_LENGTH) {
+      throw new RangeError(`Cannot store a value of ${length} bytes: at most ${MAX_RECORD_VALUE_LENGTH}`);
+    }
+    const newBytes = KEY_BYTES + length;
     const wasLive = record >= 0 && !table.tombstone(record);
     const oldBytes = record < 0 ? 0 : KEY_BYTES + (wasLive ? table.length(record) : 0);
     if (this.#bytes - oldBytes + newBytes > this.capacity && newBytes > oldBytes) return "full";
     const arena = this.#arena;
+    if (!arena.canStore(length)) return "full";
+    const node = this.#nodeOf(entry.version.n);
     const before = this.observer && record >= 0 ? this.#entryAt(record) : undefined;
     if (record < 0) record = table.insert();
     else arena.release(table.segment(record), table.length(record));
     // Copied into the arena, so the entry never aliases a packet buffer.
-    const length = entry.tombstone ? 0 : entry.value.length;
     const segment = arena.store(entry.tombstone ? EMPTY : entry.value);
     table.setLocation(record, segment, arena.lastOffset, length);
     table.setTime(record, entry.version.t);
-    table.setNode(record, this.#nodeOf(entry.version.n));
+    table.setNode(record, node);
     table.setTombstone(record, entry.tombstone);
     this.#bytes += newBytes - oldBytes;
     this.#live += (entry.tombstone ? 0 : 1) - (wasLive ? 1 : 0);
@@ -216,7 +276,10 @@ export class MemoryStore {
     this.observer?.cleared();
   }
 
-  /** Iterates over all entries, tombstones included. The store must not change during the iteration. */
+  /**
+   * Iterates over all entries, tombstones included. The store must not change during the iteration,
+   * and the values are views, valid until it does.
+   */
   *entries(): IterableIterator<[string, Entry]> {
     const table = this.#table;
     for (let record = 0; record < table.capacity; record++) {
@@ -229,7 +292,7 @@ export class MemoryStore {
    * returns the record to go on from, or −1 after the last. Unlike {@linkcode MemoryStore.entries}
    * the store may change between calls: records never move, so a pass that goes on across
    * changes sees every key that was there all along (keys added meanwhile may or may not be seen).
-   * `key` is a view of the table, valid only during the call.
+   * `key` and the entry's value are views of the store, valid only during the call.
    */
   scan(from: number, max: number, visit: (key: Uint8Array, entry: Entry) => void): number {
     const table = this.#table;
@@ -266,17 +329,18 @@ export class MemoryStore {
     return this.#arena.view(table.segment(record), table.offset(record), table.length(record));
   }
 
-  // Compaction, a few records per write: when the arena holds more than twice the live bytes,
-  // the values of its segments under half live are moved out as a cursor passes over the table,
+  // Compaction, a few records per write: when the arena holds more than 1.25 times the live bytes,
+  // the values of its emptiest segments are moved out as a cursor passes over the table,
   // COMPACT_RECORDS_PER_WRITE records at each write, so no single write pays for the whole pass.
   // Records never move, so the pass sees every key that was there when it started.
   #compactStep(): void {
     const table = this.#table, arena = this.#arena;
     let targets = this.#compactTargets;
     if (!targets) {
+      if (this.#compactBackoff > 0) return void this.#compactBackoff--;
       if (!arena.needsCompaction) return;
       targets = arena.compactionTargets();
-      if (targets.size === 0) return;
+      if (targets.size === 0) return void (this.#compactBackoff = COMPACT_BACKOFF_WRITES);
       this.#compactTargets = targets;
       this.#compactCursor = 0;
     }
@@ -286,6 +350,8 @@ export class MemoryStore {
       const segment = table.segment(record);
       if (!targets.has(segment)) continue;
       const length = table.length(record);
+      if (!arena.canStore(length)) return void (this.#compactTargets = undefined); // at the segment limit: stop
+      this.#moved += length;
       const moved = arena.store(arena.view(segment, table.offset(record), length));
       table.setLocation(record, moved, arena.lastOffset, length);
       arena.release(segment, length);
@@ -306,6 +372,11 @@ export class MemoryStore {
   #nodeOf(id: string): number {
     let index = this.#nodeIndex.get(id);
     if (index === undefined) {
+      if (this.#nodes.length > MAX_NODE_INDEX) {
+        throw new RangeError(
+          `Cannot store a version of node ${JSON.stringify(id)}: ${this.#nodes.length} node ids held`,
+        );
+      }
       index = this.#nodes.length;
       this.#nodes.push(id);
       this.#nodeIndex.set(id, index);
@@ -315,5 +386,11 @@ export class MemoryStore {
 }
 
 const EMPTY = new Uint8Array(0);
-/** Table records a compaction pass covers per write (a pass over 2^20 records spans 2^17 writes). */
-const COMPACT_RECORDS_PER_WRITE = 8;
+/** Writes before the arena is asked again after it had no segment worth compacting (each ask visits every segment). */
+const COMPACT_BACKOFF_WRITES = 1024;
+/**
+ * Table records a compaction pass covers per write (a pass over 2^20 records spans 2^15 writes).
+ * At 8, a pass over 100,000 keys under overwrites let the segments reach 1.6 × the live values
+ * before it ended (new values and moved ones pile up until the targets drop); at 32, 1.2 ×.
+ */
+const COMPACT_RECORDS_PER_WRITE = 32;

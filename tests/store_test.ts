@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { MemoryStore } from "../lib/storage/store.ts";
+import { MAX_STORE_CAPACITY, segmentBytesFor } from "../lib/storage/segment_size.ts";
+import { MAX_SEGMENT, MAX_VALUE_OFFSET } from "../lib/storage/key_table.ts";
+import { DEFAULT_SEGMENT_BYTES } from "../lib/storage/value_arena.ts";
 import { compareVersions, HybridLogicalClock } from "../lib/storage/hlc.ts";
 import { VirtualClock } from "../lib/base/clock.ts";
 import { ReplyCache } from "../lib/node/reply_cache.ts";
@@ -145,4 +148,22 @@ Deno.test("store: an entry read stays intact after it is replaced and its segmen
     m.segmentBytes <= 1.25 * m.liveValueBytes + 2 * 64 + 64,
     `segments ${m.segmentBytes} B for ${m.liveValueBytes}`,
   );
+});
+
+Deno.test("a large store gets segments large enough to hold twice its capacity; above the limit it refuses", () => {
+  assert.equal(segmentBytesFor(64 * 1024 * 1024), DEFAULT_SEGMENT_BYTES);
+  for (const capacity of [400 * 1024 ** 2, 1024 ** 3, 4 * 1024 ** 3, MAX_STORE_CAPACITY]) {
+    const bytes = segmentBytesFor(capacity);
+    assert.ok(bytes * (MAX_SEGMENT + 1) >= 2 * capacity, `${bytes} B segments for ${capacity} B`);
+    assert.ok(bytes <= MAX_VALUE_OFFSET);
+  }
+  // A 4 GiB store opens 32 MiB segments: with 1 MiB ones it answered "full" past about 511 MiB of values.
+  const store = new MemoryStore(4 * 1024 ** 3);
+  assert.equal(
+    store.apply("ab".repeat(32), { value: new Uint8Array(100), version: v(1), tombstone: false }),
+    "applied",
+  );
+  assert.equal(store.memory().segmentBytes, 32 * 1024 * 1024);
+  assert.throws(() => segmentBytesFor(MAX_STORE_CAPACITY + 1), /lower --max-bytes/);
+  assert.throws(() => new MemoryStore(MAX_STORE_CAPACITY * 2), RangeError);
 });

@@ -10,6 +10,7 @@ import { DEFAULT_NODE_CONFIG } from "../node/kv_node.ts";
 import { DEFAULT_MAX_BYTES, startNode, type StartNodeOptions } from "../roles/start_node.ts";
 import { formatAddress, parseAddress, type Transport } from "../net/transport.ts";
 import { FSYNC_POLICIES, type FsyncPolicy } from "../storage/durability.ts";
+import { MAX_STORE_CAPACITY } from "../storage/segment_size.ts";
 import { CLIENT_GUARD_HELP, clientGuardSettings } from "./client_guard_flags.ts";
 import { fleetKeyring, INSECURE_WARNING, insecureClusterError } from "../wire/fleet_auth.ts";
 import { parseDuration, parseFlags, parseInteger, parseSize, UsageError } from "../base/cli_args.ts";
@@ -208,6 +209,7 @@ interface NodeSettings {
   port: number;
   host: string;
   fsync: FsyncPolicy;
+  maxBytes: number;
   guards: ReturnType<typeof clientGuardSettings>;
 }
 
@@ -230,10 +232,16 @@ async function nodeSettings(values: NodeValues, positionals: string[]): Promise<
   if (!(FSYNC_POLICIES as readonly string[]).includes(fsync)) {
     throw new UsageError(`node: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got "${fsync}"`);
   }
+  const maxBytes = values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES;
+  if (maxBytes > MAX_STORE_CAPACITY) {
+    throw new UsageError(
+      `node: --max-bytes is at most ${MAX_STORE_CAPACITY / 1024 ** 3}GiB, got "${values["max-bytes"]}"`,
+    );
+  }
   const guards = clientGuardSettings(values, fleet);
   const refusal = insecureClusterError(fleet, formatAddress(host, port), values.seed ?? [], values.insecure === true);
   if (refusal) throw new UsageError(`node: ${refusal}`);
-  return { fleet, port, host, fsync: fsync as FsyncPolicy, guards };
+  return { fleet, port, host, fsync: fsync as FsyncPolicy, maxBytes, guards };
 }
 
 /** The options {@linkcode startNode} gets from the flags, on the sockets bound (the restarter is made later). */
@@ -266,7 +274,7 @@ function nodeOptions(
     port: settings.port,
     fleet,
     seeds: values.seed ? [...new Set([...(fleet?.nodes ?? []), ...values.seed])] : undefined,
-    maxBytes: values["max-bytes"] ? parseSize(values["max-bytes"], "--max-bytes") : DEFAULT_MAX_BYTES,
+    maxBytes: settings.maxBytes,
     dataDir: values["data-dir"],
     fsync: settings.fsync,
     pid: Deno.pid,

@@ -6,6 +6,7 @@
 import { SlabAllocator } from "../base/slab.ts";
 import type { Version } from "./hlc.ts";
 import { KeyTable, MAX_NODE_INDEX, MAX_RECORD_VALUE_LENGTH, MAX_SEGMENT, MAX_VALUE_OFFSET } from "./key_table.ts";
+import { segmentBytesFor } from "./segment_size.ts";
 import { type ArenaCounters, ValueArena } from "./value_arena.ts";
 
 /** A stored entry: a value or a tombstone, with the version that wrote it. */
@@ -120,10 +121,10 @@ export class MemoryStore {
 
   /**
    * Creates a store that holds at most `capacity` bytes; `segmentBytes` sizes its value segments
-   * (33 MiB by default, at most 64 MiB).
+   * (by default {@linkcode segmentBytesFor} the capacity, at most 64 MiB).
    */
-  constructor(capacity: number, segmentBytes?: number) {
-    if (segmentBytes !== undefined && segmentBytes > MAX_VALUE_OFFSET) {
+  constructor(capacity: number, segmentBytes: number = segmentBytesFor(capacity)) {
+    if (segmentBytes > MAX_VALUE_OFFSET) {
       throw new RangeError(`Value segments are at most ${MAX_VALUE_OFFSET} bytes, got ${segmentBytes}`);
     }
     this.capacity = capacity;

@@ -19,10 +19,21 @@ import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
 import { processCpuMs, processRssBytes } from "./proc_stats.ts";
 
-/** Node processes started at the same time (each start costs about half a core-second). */
-export const START_CONCURRENCY = 6;
-/** How long one node may take to listen (a hundred starting on two busy cores take minutes in all). */
-const NODE_START_TIMEOUT_MS = 180_000;
+/**
+ * Node processes started at the same time: one per core. A start is CPU-bound (0.37 s of CPU, 0.5-0.8 s
+ * of wall time alone), so more at once only make each slower: 6 at once on 2 cores took 7-55 s each.
+ */
+export const START_CONCURRENCY = Math.min(6, Math.max(1, navigator.hardwareConcurrency || 2));
+/**
+ * How long one node may take to listen. Generous: a runnable node that waits for a core (all the
+ * fleet's processes share one scheduler group, which gets a fraction of the machine when others run)
+ * is only slow; a stuck one is given up by {@linkcode NODE_START_WATCH} long before.
+ */
+const NODE_START_TIMEOUT_MS = 900_000;
+/** A start that used this much CPU without listening, or slept this long without any, is stuck. */
+const NODE_START_WATCH = { cpuLimitMs: 30_000, stallMs: 60_000 };
+/** Progress lines while nodes start or a wait lasts: at most one per this interval. */
+export const PROGRESS_INTERVAL_MS = 10_000;
 /** The monitor's round interval: its default (each round makes every node post a report). */
 const MONITOR_INTERVAL_MS = 10_000;
 /** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). 300 ms was too short for a hundred nodes at load 100+: most polls went unanswered. */
@@ -55,6 +66,11 @@ export interface RoundFigures {
   t90?: number;
 }
 
+/** The machine's load averages, for progress lines. */
+export function loadText(): string {
+  return Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+}
+
 /** Runs `fn` over `items` with at most `limit` at a time. */
 export async function pool<T, R>(
   items: readonly T[],
@@ -62,11 +78,16 @@ export async function pool<T, R>(
   fn: (x: T, i: number) => Promise<R>,
 ): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let next = 0;
+  let next = 0, failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      out[i] = await fn(items[i], i);
+      try {
+        out[i] = await fn(items[i], i);
+      } catch (e) {
+        failed = true; // no new item once one failed
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -102,6 +123,7 @@ export class ScaleFleet {
       monitor: "in-process",
       dirPrefix: "kvstore-scale-",
       startTimeoutMs: NODE_START_TIMEOUT_MS,
+      startWatch: NODE_START_WATCH,
       monitorIntervalMs: MONITOR_INTERVAL_MS,
       clientOptions: { timeoutMs: 200, retries: 4 },
     });
@@ -124,9 +146,27 @@ export class ScaleFleet {
     return [...this.cluster.procs.keys()];
   }
 
-  /** Starts the nodes at `addresses`, {@linkcode START_CONCURRENCY} at a time; resolves when all listen. */
-  async start(addresses: readonly string[]): Promise<void> {
-    await pool(addresses, START_CONCURRENCY, (a) => this.cluster.startNode(a));
+  /**
+   * Starts the nodes at `addresses`, {@linkcode START_CONCURRENCY} at a time, printing progress; resolves
+   * when all listen, with each one's start time (spawn to its listening line, ms).
+   */
+  async start(addresses: readonly string[]): Promise<number[]> {
+    const t0 = performance.now();
+    let done = 0, printed = t0;
+    return await pool(addresses, START_CONCURRENCY, async (a) => {
+      const s = performance.now();
+      await this.cluster.startNode(a);
+      const now = performance.now();
+      done++;
+      if (now - printed >= PROGRESS_INTERVAL_MS || done === addresses.length) {
+        printed = now;
+        console.log(
+          `    started ${done}/${addresses.length} (${((now - t0) / 1000).toFixed(0)} s; this one took ` +
+            `${((now - s) / 1000).toFixed(1)} s; load ${loadText()})`,
+        );
+      }
+      return now - s;
+    });
   }
 
   /** A kept client of `address`. */
@@ -162,6 +202,7 @@ export class ScaleFleet {
   ): Promise<number[]> {
     const first = new Array<number>(of.length).fill(NaN);
     const deadline = since + timeoutMs;
+    let printed = performance.now();
     for (;;) {
       const counts = await this.counts(of);
       const now = performance.now();
@@ -169,6 +210,14 @@ export class ScaleFleet {
         if (n === count && Number.isNaN(first[i])) first[i] = now - since;
       });
       if (first.every((t) => !Number.isNaN(t))) return first;
+      if (now - printed >= PROGRESS_INTERVAL_MS) {
+        printed = now;
+        const unanswered = counts.filter((n) => n < 0).length;
+        console.log(
+          `    ${first.filter((t) => !Number.isNaN(t)).length}/${of.length} nodes have counted ${count} ` +
+            `(${((now - since) / 1000).toFixed(0)} s; ${unanswered} did not answer in time; load ${loadText()})`,
+        );
+      }
       if (now > deadline) {
         const late = of.filter((_, i) => Number.isNaN(first[i]));
         throw new Error(

@@ -9,7 +9,14 @@
  */
 import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
-import { loadText, PROGRESS_INTERVAL_MS, restartWaves, ScaleFleet, START_CONCURRENCY } from "./bench_scale_fleet.ts";
+import {
+  cpuShares,
+  loadText,
+  PROGRESS_INTERVAL_MS,
+  restartWaves,
+  ScaleFleet,
+  START_CONCURRENCY,
+} from "./bench_scale_fleet.ts";
 import { type Check, checkKeys, type KeyCheck, measureIdle, type Row, writeKeys } from "./bench_scale_phases.ts";
 
 /** Help text. */
@@ -80,8 +87,10 @@ async function main(args: string[]): Promise<number> {
   try {
     console.log(`bench:scale: ${nodes} nodes (${seeds} seeds) in ${fleet.cluster.dir}; load ${Deno.loadavg()}`);
     // 1. Start and join.
+    const cpuBefore = fleet.cpu();
     const startTimes = (await fleet.start(fleet.addresses)).sort((a, b) => a - b);
     const lastStart = performance.now();
+    row("CPU while the nodes started", cpuShares(cpuBefore, fleet.cpu()));
     row(
       "nodes started (each listening)",
       `${nodes} in ${((lastStart - t0) / 1000).toFixed(1)} s, ${START_CONCURRENCY} at a time; spawn to listening ` +
@@ -105,7 +114,9 @@ async function main(args: string[]): Promise<number> {
 
     // 2. Quiet window: idle CPU and RSS, false alarms, round coverage.
     const quietFrom = Date.now();
+    const quietCpu = fleet.cpu();
     const idle = await measureIdle(fleet, quietMs);
+    row("CPU in the quiet window", cpuShares(quietCpu, fleet.cpu()));
     const cpuOk = idle.cpuMedian <= IDLE_TARGET.cpuPercent, rssOk = idle.rssMedianMiB <= IDLE_TARGET.rssMiB;
     row(
       `idle CPU per node over ${quietMs / 1000} s (median, max)`,

@@ -17,7 +17,7 @@ import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
-import { processCpuMs, processRssBytes } from "./proc_stats.ts";
+import { machineCpuMs, processCpuMs, processRssBytes } from "./proc_stats.ts";
 
 /**
  * Node processes started at the same time: one per core. A start is CPU-bound (0.37 s of CPU, 0.5-0.8 s
@@ -47,6 +47,35 @@ export interface ProcSample {
   cpuMs: number;
   /** Resident memory (bytes). */
   rssBytes: number;
+}
+
+/** CPU time used so far by the fleet's nodes, this process (harness and monitor) and the whole machine. */
+export interface CpuSnapshot {
+  /** When (performance.now()). */
+  at: number;
+  /** The running nodes, together (ms). */
+  nodesMs: number;
+  /** This process (ms). */
+  selfMs: number;
+  /** The whole machine, busy (ms, all cores). */
+  busyMs: number;
+}
+
+/**
+ * Who used the CPU between two snapshots, in cores: the nodes, this process, everything else (other
+ * programs on the machine; nodes that stopped meanwhile count there too).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(cpuShares(a, b)); // "nodes 0.41, harness 0.01, others 1.58 of 2 cores"
+ * ```
+ */
+export function cpuShares(a: CpuSnapshot, b: CpuSnapshot): string {
+  const s = Math.max(1, b.at - a.at);
+  const nodes = (b.nodesMs - a.nodesMs) / s, self = (b.selfMs - a.selfMs) / s;
+  const others = Math.max(0, (b.busyMs - a.busyMs) / s - nodes - self);
+  return `nodes ${nodes.toFixed(2)}, harness ${self.toFixed(2)}, others ${others.toFixed(2)} of ` +
+    `${navigator.hardwareConcurrency} cores`;
 }
 
 /** Membership counters that matter for false alarms. */
@@ -152,18 +181,19 @@ export class ScaleFleet {
    */
   async start(addresses: readonly string[]): Promise<number[]> {
     const t0 = performance.now();
-    let done = 0, printed = t0;
+    let done = 0, last = this.cpu();
     return await pool(addresses, START_CONCURRENCY, async (a) => {
       const s = performance.now();
       await this.cluster.startNode(a);
       const now = performance.now();
       done++;
-      if (now - printed >= PROGRESS_INTERVAL_MS || done === addresses.length) {
-        printed = now;
+      if (now - last.at >= PROGRESS_INTERVAL_MS || done === addresses.length) {
+        const cpu = this.cpu();
         console.log(
           `    started ${done}/${addresses.length} (${((now - t0) / 1000).toFixed(0)} s; this one took ` +
-            `${((now - s) / 1000).toFixed(1)} s; load ${loadText()})`,
+            `${((now - s) / 1000).toFixed(1)} s; CPU since the last line: ${cpuShares(last, cpu)}; load ${loadText()})`,
         );
+        last = cpu;
       }
       return now - s;
     });
@@ -229,6 +259,17 @@ export class ScaleFleet {
       }
       await new Promise((r) => setTimeout(r, intervalMs));
     }
+  }
+
+  /** CPU time used so far by the running nodes, this process and the machine. */
+  cpu(): CpuSnapshot {
+    let nodesMs = 0;
+    for (const p of this.cluster.procs.values()) {
+      try {
+        nodesMs += processCpuMs(p.child.pid);
+      } catch { /* exited meanwhile */ }
+    }
+    return { at: performance.now(), nodesMs, selfMs: processCpuMs(Deno.pid), busyMs: machineCpuMs().busyMs };
   }
 
   /** CPU time and RSS of every running node process, by address. */

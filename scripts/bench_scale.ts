@@ -16,6 +16,7 @@ import {
   restartWaves,
   ScaleFleet,
   START_CONCURRENCY,
+  type SwimCounters,
 } from "./bench_scale_fleet.ts";
 import { type Check, checkKeys, type KeyCheck, measureIdle, type Row, writeKeys } from "./bench_scale_phases.ts";
 
@@ -98,9 +99,19 @@ async function main(args: string[]): Promise<number> {
           (startTimes[startTimes.length - 1] / 1000).toFixed(1)
         } s max; load ${loadText()}`,
     );
+    const joinCpu = fleet.cpu();
     const joined = await fleet.waitForCount(fleet.addresses, nodes, lastStart, joinBound).catch((e) => e as Error);
     if (joined instanceof Error) {
       row(`every node counts ${nodes}`, joined.message, `≤ ${joinBound / 1000} s`, false);
+      // What the nodes were doing: their CPU, and false alarms (a node too slow to ack is suspected).
+      row("CPU while waiting for the join", cpuShares(joinCpu, fleet.cpu()));
+      const counters = await fleet.swimCounters(fleet.running);
+      const sum = (k: keyof SwimCounters) => [...counters.values()].reduce((t, c) => t + c[k], 0);
+      row(
+        "membership counters then (sums)",
+        `suspicions ${sum("suspicions")}, refutations ${sum("refutes")}, deaths ${sum("deaths")} ` +
+          `(${counters.size} of ${fleet.running.length} nodes answered)`,
+      );
       return report(rows, checks);
     }
     const joinMs = Math.max(...joined);

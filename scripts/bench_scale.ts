@@ -97,7 +97,7 @@ async function main(args: string[]): Promise<number> {
       `${nodes} in ${((lastStart - t0) / 1000).toFixed(1)} s, ${START_CONCURRENCY} at a time; spawn to listening ` +
         `${(startTimes[startTimes.length >> 1] / 1000).toFixed(1)} s median, ${
           (startTimes[startTimes.length - 1] / 1000).toFixed(1)
-        } s max; load ${loadText()}`,
+        } s max; waited ${(fleet.pacedMs / 1000).toFixed(0)} s for busy nodes; load ${loadText()}`,
     );
     const joinCpu = fleet.cpu();
     const joined = await fleet.waitForCount(fleet.addresses, nodes, lastStart, joinBound).catch((e) => e as Error);
@@ -105,15 +105,10 @@ async function main(args: string[]): Promise<number> {
       row(`every node counts ${nodes}`, joined.message, `≤ ${joinBound / 1000} s`, false);
       // What the nodes were doing: their CPU, and false alarms (a node too slow to ack is suspected).
       row("CPU while waiting for the join", cpuShares(joinCpu, fleet.cpu()));
-      const counters = await fleet.swimCounters(fleet.running);
-      const sum = (k: keyof SwimCounters) => [...counters.values()].reduce((t, c) => t + c[k], 0);
-      row(
-        "membership counters then (sums)",
-        `suspicions ${sum("suspicions")}, refutations ${sum("refutes")}, deaths ${sum("deaths")} ` +
-          `(${counters.size} of ${fleet.running.length} nodes answered)`,
-      );
+      await startAlarms(fleet, row);
       return report(rows, checks);
     }
+    await startAlarms(fleet, row);
     const joinMs = Math.max(...joined);
     row(
       `every node counts ${nodes} alive`,
@@ -272,6 +267,18 @@ function keyRows(row: (m: string, v: string, t?: string, ok?: boolean) => void, 
     `${k.lost} lost, ${k.wrong} wrong of ${k.checked}${k.unanswered ? ` (${k.unanswered} unanswered)` : ""}`,
     "0",
     k.lost + k.wrong === 0,
+  );
+}
+
+/** Reports the suspicions, refutations and deaths every node counted since it started (false alarms while joining). */
+async function startAlarms(fleet: ScaleFleet, row: (m: string, v: string) => void): Promise<void> {
+  const counters = await fleet.swimCounters(fleet.running);
+  const sum = (k: keyof SwimCounters) => [...counters.values()].reduce((t, c) => t + c[k], 0);
+  row(
+    "false suspicions / refutations / deaths while the nodes started and joined (sums)",
+    `${sum("suspicions")} / ${sum("refutes")} / ${
+      sum("deaths")
+    } (${counters.size} of ${fleet.running.length} nodes answered)`,
   );
 }
 

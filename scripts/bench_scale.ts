@@ -9,7 +9,15 @@
  */
 import { parseDuration, parseFlags, parseInteger, runCli } from "../lib/base/cli_args.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
-import { restartWaves, ScaleFleet } from "./bench_scale_fleet.ts";
+import {
+  cpuShares,
+  loadText,
+  PROGRESS_INTERVAL_MS,
+  restartWaves,
+  ScaleFleet,
+  START_CONCURRENCY,
+  type SwimCounters,
+} from "./bench_scale_fleet.ts";
 import { type Check, checkKeys, type KeyCheck, measureIdle, type Row, writeKeys } from "./bench_scale_phases.ts";
 
 /** Help text. */
@@ -34,6 +42,8 @@ const IDLE_TARGET = { cpuPercent: 0.3, rssMiB: 60 };
 const RESTART_BUDGET_MS = 120_000;
 /** Signals that stop the run early (every node process is killed first). */
 const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+/** Lines of an error's text printed when the run stops on it (the first is in the table). */
+const ERROR_LINES_SHOWN = 40;
 /** Pause after the join before the quiet window (the monitor's first rounds, the join's push-pulls). */
 const SETTLE_MS = 10_000;
 
@@ -78,14 +88,27 @@ async function main(args: string[]): Promise<number> {
   try {
     console.log(`bench:scale: ${nodes} nodes (${seeds} seeds) in ${fleet.cluster.dir}; load ${Deno.loadavg()}`);
     // 1. Start and join.
-    await fleet.start(fleet.addresses);
+    const cpuBefore = fleet.cpu();
+    const startTimes = (await fleet.start(fleet.addresses)).sort((a, b) => a - b);
     const lastStart = performance.now();
-    row("nodes started (each listening)", `${nodes} in ${((lastStart - t0) / 1000).toFixed(1)} s`);
+    row("CPU while the nodes started", cpuShares(cpuBefore, fleet.cpu()));
+    row(
+      "nodes started (each listening)",
+      `${nodes} in ${((lastStart - t0) / 1000).toFixed(1)} s, ${START_CONCURRENCY} at a time; spawn to listening ` +
+        `${(startTimes[startTimes.length >> 1] / 1000).toFixed(1)} s median, ${
+          (startTimes[startTimes.length - 1] / 1000).toFixed(1)
+        } s max; waited ${(fleet.pacedMs / 1000).toFixed(0)} s for busy nodes; load ${loadText()}`,
+    );
+    const joinCpu = fleet.cpu();
     const joined = await fleet.waitForCount(fleet.addresses, nodes, lastStart, joinBound).catch((e) => e as Error);
     if (joined instanceof Error) {
       row(`every node counts ${nodes}`, joined.message, `≤ ${joinBound / 1000} s`, false);
+      // What the nodes were doing: their CPU, and false alarms (a node too slow to ack is suspected).
+      row("CPU while waiting for the join", cpuShares(joinCpu, fleet.cpu()));
+      await startAlarms(fleet, row);
       return report(rows, checks);
     }
+    await startAlarms(fleet, row);
     const joinMs = Math.max(...joined);
     row(
       `every node counts ${nodes} alive`,
@@ -97,7 +120,9 @@ async function main(args: string[]): Promise<number> {
 
     // 2. Quiet window: idle CPU and RSS, false alarms, round coverage.
     const quietFrom = Date.now();
+    const quietCpu = fleet.cpu();
     const idle = await measureIdle(fleet, quietMs);
+    row("CPU in the quiet window", cpuShares(quietCpu, fleet.cpu()));
     const cpuOk = idle.cpuMedian <= IDLE_TARGET.cpuPercent, rssOk = idle.rssMedianMiB <= IDLE_TARGET.rssMiB;
     row(
       `idle CPU per node over ${quietMs / 1000} s (median, max)`,
@@ -191,8 +216,17 @@ async function main(args: string[]): Promise<number> {
       const waves = restartWaves(survivors, DEFAULT_REPLICATION_CONFIG.n, DEFAULT_REPLICATION_CONFIG.virtualNodes)
         .map((w) => w.filter((a) => toRestart.includes(a))).filter((w) => w.length > 0);
       const started = performance.now();
-      let failed = "";
+      let failed = "", printed = started, restarted = 0;
       for (const wave of waves) {
+        if (performance.now() - printed >= PROGRESS_INTERVAL_MS) {
+          printed = performance.now();
+          console.log(
+            `    restarted ${restarted}/${toRestart.length} (${
+              ((printed - started) / 1000).toFixed(0)
+            } s; load ${loadText()})`,
+          );
+        }
+        restarted += wave.length;
         for (const a of wave) fleet.forget(a);
         await Promise.all(wave.map((a) => fleet.cluster.restart(a, "SIGTERM")));
         const late = await waitCaughtUp(fleet, wave);
@@ -219,7 +253,10 @@ async function main(args: string[]): Promise<number> {
     );
     return report(rows, checks);
   } catch (e) {
-    row("run stopped by an error", (e as Error).message.split("\n")[0], "", false);
+    const lines = (e as Error).message.split("\n");
+    row("run stopped by an error", lines[0], "", false);
+    // The rest: the output lines the error quotes (a node that did not start).
+    for (const line of lines.slice(1, ERROR_LINES_SHOWN)) console.log(`    | ${line}`);
     return report(rows, checks);
   } finally {
     for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, stop);
@@ -234,6 +271,18 @@ function keyRows(row: (m: string, v: string, t?: string, ok?: boolean) => void, 
     `${k.lost} lost, ${k.wrong} wrong of ${k.checked}${k.unanswered ? ` (${k.unanswered} unanswered)` : ""}`,
     "0",
     k.lost + k.wrong === 0,
+  );
+}
+
+/** Reports the suspicions, refutations and deaths every node counted since it started (false alarms while joining). */
+async function startAlarms(fleet: ScaleFleet, row: (m: string, v: string) => void): Promise<void> {
+  const counters = await fleet.swimCounters(fleet.running);
+  const sum = (k: keyof SwimCounters) => [...counters.values()].reduce((t, c) => t + c[k], 0);
+  row(
+    "false suspicions / refutations / deaths while the nodes started and joined (sums)",
+    `${sum("suspicions")} / ${sum("refutes")} / ${
+      sum("deaths")
+    } (${counters.size} of ${fleet.running.length} nodes answered)`,
   );
 }
 

@@ -17,12 +17,35 @@ import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
-import { processCpuMs, processRssBytes, processWakeups } from "./proc_stats.ts";
+import { machineCpuMs, processCpuMs, processRssBytes, processWakeups } from "./proc_stats.ts";
+import { readProcessState } from "../lib/base/process_state.ts";
 
-/** Node processes started at the same time (each start costs about half a core-second). */
-export const START_CONCURRENCY = 6;
-/** How long one node may take to listen (a hundred starting on two busy cores take minutes in all). */
-const NODE_START_TIMEOUT_MS = 180_000;
+/**
+ * Node processes started at the same time: one per core. A start is CPU-bound (0.37 s of CPU, 0.5-0.8 s
+ * of wall time alone), so more at once only make each slower: 6 at once on 2 cores took 7-55 s each.
+ */
+export const START_CONCURRENCY = Math.min(6, Math.max(1, navigator.hardwareConcurrency || 2));
+/**
+ * How long one node may take to listen. Generous: a runnable node that waits for a core (all the
+ * fleet's processes share one scheduler group, which gets a fraction of the machine when others run)
+ * is only slow; a stuck one is given up by {@linkcode NODE_START_WATCH} long before.
+ */
+const NODE_START_TIMEOUT_MS = 900_000;
+/** A start that used this much CPU without listening, or slept this long without any, is stuck. */
+const NODE_START_WATCH = { cpuLimitMs: 30_000, stallMs: 60_000 };
+/**
+ * Pacing of the starts: the next node is started only while at most this many running nodes wait
+ * for a core (main thread runnable), for up to {@linkcode PACE_MAX_WAIT_MS}, looked at every
+ * {@linkcode PACE_POLL_MS}. Starting more into a fleet already short of CPU made its nodes miss acks:
+ * 64,890 suspicions and 5,578 false deaths while 100 started on the shared machine.
+ */
+const PACE_RUNNABLE = 2 * (navigator.hardwareConcurrency || 2);
+/** The longest a start waits for the fleet to catch up (then it starts anyway). */
+const PACE_MAX_WAIT_MS = 30_000;
+/** How often the pacing looks at the nodes' states. */
+const PACE_POLL_MS = 500;
+/** Progress lines while nodes start or a wait lasts: at most one per this interval. */
+export const PROGRESS_INTERVAL_MS = 10_000;
 /** The monitor's round interval: its default (each round makes every node post a report). */
 const MONITOR_INTERVAL_MS = 10_000;
 /** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). 300 ms was too short for a hundred nodes at load 100+: most polls went unanswered. */
@@ -38,6 +61,35 @@ export interface ProcSample {
   rssBytes: number;
   /** Wake-ups of the main thread so far (voluntary context switches). */
   wakeups: number;
+}
+
+/** CPU time used so far by the fleet's nodes, this process (harness and monitor) and the whole machine. */
+export interface CpuSnapshot {
+  /** When (performance.now()). */
+  at: number;
+  /** The running nodes, together (ms). */
+  nodesMs: number;
+  /** This process (ms). */
+  selfMs: number;
+  /** The whole machine, busy (ms, all cores). */
+  busyMs: number;
+}
+
+/**
+ * Who used the CPU between two snapshots, in cores: the nodes, this process, everything else (other
+ * programs on the machine; nodes that stopped meanwhile count there too).
+ *
+ * @example
+ * ```ts ignore
+ * console.log(cpuShares(a, b)); // "nodes 0.41, harness 0.01, others 1.58 of 2 cores"
+ * ```
+ */
+export function cpuShares(a: CpuSnapshot, b: CpuSnapshot): string {
+  const s = Math.max(1, b.at - a.at);
+  const nodes = (b.nodesMs - a.nodesMs) / s, self = (b.selfMs - a.selfMs) / s;
+  const others = Math.max(0, (b.busyMs - a.busyMs) / s - nodes - self);
+  return `nodes ${nodes.toFixed(2)}, harness ${self.toFixed(2)}, others ${others.toFixed(2)} of ` +
+    `${navigator.hardwareConcurrency} cores`;
 }
 
 /** Membership counters that matter for false alarms. */
@@ -57,6 +109,11 @@ export interface RoundFigures {
   t90?: number;
 }
 
+/** The machine's load averages, for progress lines. */
+export function loadText(): string {
+  return Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
+}
+
 /** Runs `fn` over `items` with at most `limit` at a time. */
 export async function pool<T, R>(
   items: readonly T[],
@@ -64,11 +121,16 @@ export async function pool<T, R>(
   fn: (x: T, i: number) => Promise<R>,
 ): Promise<R[]> {
   const out = new Array<R>(items.length);
-  let next = 0;
+  let next = 0, failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      out[i] = await fn(items[i], i);
+      try {
+        out[i] = await fn(items[i], i);
+      } catch (e) {
+        failed = true; // no new item once one failed
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -104,6 +166,7 @@ export class ScaleFleet {
       monitor: "in-process",
       dirPrefix: "kvstore-scale-",
       startTimeoutMs: NODE_START_TIMEOUT_MS,
+      startWatch: NODE_START_WATCH,
       monitorIntervalMs: MONITOR_INTERVAL_MS,
       clientOptions: { timeoutMs: 200, retries: 4 },
     });
@@ -126,9 +189,48 @@ export class ScaleFleet {
     return [...this.cluster.procs.keys()];
   }
 
-  /** Starts the nodes at `addresses`, {@linkcode START_CONCURRENCY} at a time; resolves when all listen. */
-  async start(addresses: readonly string[]): Promise<void> {
-    await pool(addresses, START_CONCURRENCY, (a) => this.cluster.startNode(a));
+  /**
+   * Starts the nodes at `addresses`, {@linkcode START_CONCURRENCY} at a time, printing progress; resolves
+   * when all listen, with each one's start time (spawn to its listening line, ms).
+   */
+  async start(addresses: readonly string[]): Promise<number[]> {
+    const t0 = performance.now();
+    let done = 0, last = this.cpu();
+    return await pool(addresses, START_CONCURRENCY, async (a) => {
+      this.pacedMs += await this.#pace();
+      const s = performance.now();
+      await this.cluster.startNode(a);
+      const now = performance.now();
+      done++;
+      if (now - last.at >= PROGRESS_INTERVAL_MS || done === addresses.length) {
+        const cpu = this.cpu();
+        console.log(
+          `    started ${done}/${addresses.length} (${((now - t0) / 1000).toFixed(0)} s; this one took ` +
+            `${((now - s) / 1000).toFixed(1)} s; CPU since the last line: ${cpuShares(last, cpu)}; load ${loadText()})`,
+        );
+        last = cpu;
+      }
+      return now - s;
+    });
+  }
+
+  /** Time starts waited for the fleet to catch up so far (ms, summed over the concurrent starts). */
+  pacedMs = 0;
+
+  /** Running nodes whose main thread is runnable (waiting for or on a core). */
+  runnableNodes(): number {
+    let n = 0;
+    for (const p of this.cluster.procs.values()) if (readProcessState(p.child.pid)?.state === "R") n++;
+    return n;
+  }
+
+  /** Waits while more than {@linkcode PACE_RUNNABLE} nodes are runnable (at most {@linkcode PACE_MAX_WAIT_MS}); the ms waited. */
+  async #pace(): Promise<number> {
+    const start = performance.now();
+    while (this.runnableNodes() > PACE_RUNNABLE && performance.now() - start < PACE_MAX_WAIT_MS) {
+      await new Promise((r) => setTimeout(r, PACE_POLL_MS));
+    }
+    return performance.now() - start;
   }
 
   /** A kept client of `address`. */
@@ -164,6 +266,7 @@ export class ScaleFleet {
   ): Promise<number[]> {
     const first = new Array<number>(of.length).fill(NaN);
     const deadline = since + timeoutMs;
+    let printed = performance.now();
     for (;;) {
       const counts = await this.counts(of);
       const now = performance.now();
@@ -171,6 +274,14 @@ export class ScaleFleet {
         if (n === count && Number.isNaN(first[i])) first[i] = now - since;
       });
       if (first.every((t) => !Number.isNaN(t))) return first;
+      if (now - printed >= PROGRESS_INTERVAL_MS) {
+        printed = now;
+        const unanswered = counts.filter((n) => n < 0).length;
+        console.log(
+          `    ${first.filter((t) => !Number.isNaN(t)).length}/${of.length} nodes have counted ${count} ` +
+            `(${((now - since) / 1000).toFixed(0)} s; ${unanswered} did not answer in time; load ${loadText()})`,
+        );
+      }
       if (now > deadline) {
         const late = of.filter((_, i) => Number.isNaN(first[i]));
         throw new Error(
@@ -182,6 +293,17 @@ export class ScaleFleet {
       }
       await new Promise((r) => setTimeout(r, intervalMs));
     }
+  }
+
+  /** CPU time used so far by the running nodes, this process and the machine. */
+  cpu(): CpuSnapshot {
+    let nodesMs = 0;
+    for (const p of this.cluster.procs.values()) {
+      try {
+        nodesMs += processCpuMs(p.child.pid);
+      } catch { /* exited meanwhile */ }
+    }
+    return { at: performance.now(), nodesMs, selfMs: processCpuMs(Deno.pid), busyMs: machineCpuMs().busyMs };
   }
 
   /** CPU time and RSS of every running node process, by address. */

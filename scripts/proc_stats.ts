@@ -76,3 +76,19 @@ export function processWakeups(pid: number): number {
   if (!m) throw new Error(`No voluntary_ctxt_switches line in ${path}`);
   return Number(m[1]);
 }
+
+/**
+ * CPU time the whole machine has spent busy (user, nice, system, irq, softirq, steal) and idle so far
+ * (ms, all cores together), from the first line of `/proc/stat`.
+ *
+ * @example
+ * ```ts ignore
+ * const { busyMs } = machineCpuMs();
+ * ```
+ */
+export function machineCpuMs(): { busyMs: number; idleMs: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+  const t = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait irq softirq steal
+  const ms = (x: number) => (x * 1000) / CLK_TCK;
+  return { busyMs: ms(t[0] + t[1] + t[2] + t[5] + t[6] + (t[7] ?? 0)), idleMs: ms(t[3] + t[4]) };
+}

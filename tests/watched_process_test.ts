@@ -36,3 +36,19 @@ Deno.test("watched process: waitFor rejects after its timeout; stop kills and dr
   const status = await p.stop("SIGKILL");
   assert.equal(status.signal, "SIGKILL");
 });
+
+Deno.test("watched process: a timeout says what the silent process was doing (/proc) and that it printed nothing", async () => {
+  const p = new WatchedProcess("silent", "sleep", ["30"]);
+  try {
+    await assert.rejects(p.waitFor(/never/, 300), (e: Error) => {
+      const first = e.message.split("\n")[0];
+      assert.match(first, /^silent: no line matching \/never\/ within 300 ms; process \d+: S \(sleeping\)/);
+      assert.match(first, /s of CPU in \d+\.\d s .*sleeping in \w+/);
+      assert.match(first, /threads: sleep S/);
+      assert.match(first, /output: none \(nothing on stdout or stderr\)$/);
+      return true;
+    });
+  } finally {
+    await p.stop("SIGKILL");
+  }
+});

@@ -6,6 +6,7 @@
  * @module
  */
 import { forEachLine } from "./lines.ts";
+import { describeProcess } from "./process_state.ts";
 
 /** Output lines kept per process (oldest dropped first). */
 export const KEPT_OUTPUT_LINES = 5_000;
@@ -94,15 +95,22 @@ export class WatchedProcess {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         settle();
       };
-      const fail = (why: string) =>
-        finish(() =>
-          reject(new Error(`${this.name}: ${why}; output:\n${this.output.slice(-QUOTED_OUTPUT_LINES).join("\n")}`))
-        );
-      const timer = setTimeout(() => fail(`no line matching ${pattern} within ${timeoutMs} ms`), timeoutMs);
+      const fail = (why: string) => finish(() => reject(new Error(`${this.name}: ${why}; ${this.quoteOutput()}`)));
+      // What the process is doing goes on the first line: a starved process and a blocked one look alike otherwise.
+      const timer = setTimeout(
+        () => fail(`no line matching ${pattern} within ${timeoutMs} ms; ${describeProcess(this.child.pid)}`),
+        timeoutMs,
+      );
       const waiter = { pattern, resolve: (l: string) => finish(() => resolve(l)) };
       this.#waiters.push(waiter);
       this.child.status.then((s) => fail(`exited with code ${s.code} before printing ${pattern}`));
     });
+  }
+
+  /** The last output lines, for an error: `output:` and the lines, or `output: none` when it printed nothing. */
+  quoteOutput(): string {
+    if (this.output.length === 0) return "output: none (nothing on stdout or stderr)";
+    return `output:\n${this.output.slice(-QUOTED_OUTPUT_LINES).join("\n")}`;
   }
 
   /** Sends `signal` (default SIGTERM) if the process still runs. */

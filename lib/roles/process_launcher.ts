@@ -5,6 +5,7 @@
  */
 import { defaultInternalPort, MAX_DEFAULT_CLIENT_PORT } from "../net/internal_address.ts";
 import { WatchedProcess, type WatchedProcessOptions } from "../base/watched_process.ts";
+import { describeProcessState, loadAverage, readProcessState } from "../base/process_state.ts";
 
 /**
  * The repository's deno.json, whose `"permissions"` object defines one named permission set per role
@@ -165,8 +166,41 @@ export class RoleProcess extends WatchedProcess {
 }
 
 /**
+ * How a node start is watched besides its timeout (`/proc`, Linux, `--allow-all`): a start that is only
+ * slow (a process runnable but waiting for a core on an overloaded machine) is waited for up to the
+ * timeout, while one that is stuck is given up early, with what it was doing.
+ *
+ * @example
+ * ```ts
+ * const watch: StartWatch = { cpuLimitMs: 30_000, stallMs: 60_000 };
+ * console.log(watch.stallMs / 1000); // 60
+ * ```
+ */
+export interface StartWatch {
+  /** Give up when the process has used this much CPU time without listening (a start uses under 1 s). */
+  cpuLimitMs: number;
+  /** Give up when the process has been asleep (not runnable) without using CPU for this long. */
+  stallMs: number;
+}
+
+/** How often a watched start looks at the process. */
+const START_WATCH_INTERVAL_MS = 1_000;
+
+/** How {@linkcode startNodeProcess} starts a node. */
+export interface NodeStartOptions extends RoleCommandOptions {
+  /** Also print every line of the node. */
+  echo?: boolean;
+  /** Name in printed lines and errors (default `node:<port>`). */
+  name?: string;
+  /** How long the node may take to listen (default 30 s). */
+  startTimeoutMs?: number;
+  /** Give a stuck start up before the timeout (default: only the timeout). */
+  startWatch?: StartWatch;
+}
+
+/**
  * Starts a node process on `port` and waits until it listens (at most `options.startTimeoutMs`,
- * default 30 s).
+ * default 30 s). An error says what the process was doing (`/proc`) and quotes its output.
  *
  * @example
  * ```ts ignore
@@ -177,16 +211,47 @@ export class RoleProcess extends WatchedProcess {
 export async function startNodeProcess(
   port: number,
   args: string[] = [],
-  options: RoleCommandOptions & { echo?: boolean; name?: string; startTimeoutMs?: number } = {},
+  options: NodeStartOptions = {},
 ): Promise<RoleProcess> {
   const p = new RoleProcess(options.name ?? `node:${port}`, "node", ["--port", String(port), ...args], options);
+  const listening = p.waitFor(/listening on udp/, options.startTimeoutMs);
+  let stopWatch = () => {};
   try {
-    await p.waitFor(/listening on udp/, options.startTimeoutMs);
+    if (!options.startWatch) await listening;
+    else {
+      const watch = watchStart(p, options.startWatch);
+      stopWatch = watch.stop;
+      await Promise.race([listening, watch.failed]);
+    }
   } catch (e) {
+    listening.catch(() => {}); // rejects too once the process is killed
     await p.stop("SIGKILL");
     throw e;
+  } finally {
+    stopWatch();
   }
   return p;
+}
+
+/** Rejects when the starting process `p` is stuck (see {@linkcode StartWatch}); `stop` ends the watch. */
+function watchStart(p: RoleProcess, watch: StartWatch): { failed: Promise<never>; stop: () => void } {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    let lastCpu = -1, lastProgress = performance.now();
+    timer = setInterval(() => {
+      const s = readProcessState(p.child.pid);
+      if (!s) return; // exited (the wait for its line says so) or /proc unreadable
+      const now = performance.now();
+      if (s.state === "R" || s.cpuMs !== lastCpu) lastProgress = now;
+      lastCpu = s.cpuMs;
+      let why = "";
+      if (s.cpuMs > watch.cpuLimitMs) why = `used over ${watch.cpuLimitMs / 1000} s of CPU without listening`;
+      else if (now - lastProgress > watch.stallMs) why = `asleep without using CPU for ${watch.stallMs / 1000} s`;
+      if (why) reject(new Error(`${p.name}: ${why}; ${describeProcessState(s, loadAverage())}; ${p.quoteOutput()}`));
+    }, START_WATCH_INTERVAL_MS);
+  });
+  failed.catch(() => {}); // awaited through the race only
+  return { failed, stop: () => clearInterval(timer) };
 }
 
 /** Attempts at finding one client port whose internal port is free as well. */

@@ -35,6 +35,7 @@ import {
   type PermissionSet,
   type RoleProcess,
   startNodeProcess,
+  type StartWatch,
 } from "../../lib/roles/process_launcher.ts";
 import { type RunningMonitor, startMonitor } from "../../lib/roles/start_monitor.ts";
 import { newClusterKey } from "../../lib/wire/fleet_auth.ts";
@@ -73,6 +74,8 @@ export interface ProcessClusterOptions {
   dirPrefix?: string;
   /** How long a node may take to listen (default 30 s; a hundred nodes on two busy cores take longer). */
   startTimeoutMs?: number;
+  /** Give a stuck node start up before `startTimeoutMs` (default: only the timeout). */
+  startWatch?: StartWatch;
   /** Round interval of the in-process monitor (default 5 s). */
   monitorIntervalMs?: number;
 }
@@ -257,6 +260,7 @@ export class ProcessCluster {
     const p = await startNodeProcess(this.ports[i], ["--config", config, ...argv], {
       permissionSet: options.permissionSet ?? this.#options.permissionSet,
       startTimeoutMs: this.#options.startTimeoutMs,
+      startWatch: this.#options.startWatch,
     });
     this.procs.set(address, p);
     return p;

@@ -184,10 +184,13 @@ function attachFleet(s: ReturnType<typeof startSwim>, n: number, seed: number, l
       const { swim, receive } = s.nodes.get(self)!;
       let alive: Address[] | undefined;
       swim.onChange(() => alive = undefined);
+      // Members SWIM knows (none is forgotten within a run: that takes reconnectTimeoutMs, 24 h).
+      const known = new Set(swim.members().map((m) => m.address));
+      swim.onEvent((e) => known.add(e.address));
       return {
         peers: () => alive ??= swim.alive(),
         verdict: (a) => swim.member(a),
-        known: (a) => swim.member(a) !== undefined,
+        known: (a) => known.has(a),
         other: (d, from) => {
           if (d[0] === MembershipCommand.Gossip) s.state.lastGossipAt = s.clock.now();
           receive(d, from);
@@ -221,9 +224,13 @@ function killAndWatch(
   const pending = new Set<string>();
   for (const o of sim.nodes.keys()) for (const v of victims) pending.add(`${o}>${v}`);
   const allDown = () => {
+    const now = s.clock.now();
     for (const key of pending) {
       const [o, v] = key.split(">");
-      const view = sim.nodes.get(o)!.assess(v);
+      const g = sim.nodes.get(o)!, e = g.table.get(v);
+      // Neither SWIM's verdict nor K silent intervals yet: it cannot read "not responding" (checked below when either holds).
+      if (e && !deadAt.has(key) && now - e.seenAt < g.config.notRespondingIntervals * g.rowIntervalMs) continue;
+      const view = g.assess(v);
       if (view?.state === "not responding") {
         downAt.set(key, { at: s.clock.now(), verdict: view.reason?.includes("SWIM") ?? false });
         pending.delete(key);

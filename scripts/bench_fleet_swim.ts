@@ -22,7 +22,15 @@ import { VirtualClock } from "../lib/base/clock.ts";
 import { MemoryNetwork, type MemoryTransport } from "../lib/net/memory_network.ts";
 import { MembershipCommand } from "../lib/membership/membership_codec.ts";
 import type { MemberEvent } from "../lib/membership/membership_table.ts";
-import { advanceUntil, FLEET_STEP_MS, type FleetSim, killVictims, startFleet, stats } from "./bench_fleet_measure.ts";
+import {
+  advanceUntil,
+  betweenRuns,
+  FLEET_STEP_MS,
+  type FleetSim,
+  killVictims,
+  startFleet,
+  stats,
+} from "./bench_fleet_measure.ts";
 
 /** Figures of one size over several runs (median and p99 over runs, ms after the kill). */
 export interface FleetSwimFigures {
@@ -68,16 +76,17 @@ export const SWIM_STEP_MS = FLEET_STEP_MS;
  *
  * @example
  * ```ts ignore
- * const f = measureFleetSwim(200, { runs: 3 });
+ * const f = await measureFleetSwim(200, { runs: 3 });
  * console.log(f.swimAll.median, f.fleetAll.median);
  * ```
  */
-export function measureFleetSwim(n: number, options: MeasureFleetSwimOptions = {}): FleetSwimFigures {
+export async function measureFleetSwim(n: number, options: MeasureFleetSwimOptions = {}): Promise<FleetSwimFigures> {
   const runs = options.runs ?? 10;
   const results: SwimRun[] = [];
   for (let r = 0; r < runs; r++) {
     options.onProgress?.(`fleet+SWIM n=${n} run ${r + 1}/${runs}`);
     results.push(swimRun(n, (options.seed ?? 1) + r, options.loss ?? 0.01));
+    await betweenRuns();
   }
   const config = resolveSwimConfig("lan");
   return {

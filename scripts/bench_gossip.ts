@@ -252,19 +252,23 @@ export async function benchGossipMain(args: string[]): Promise<number> {
   if (rows.length > 0) console.log(formatGossipTable(rows, seed));
   const fleetRows: FleetFigures[] = [];
   for (const n of fleetSizes) {
-    fleetRows.push(measureFleet(n, {
-      seed,
-      runs: fleetRuns,
-      onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
-    }));
+    fleetRows.push(
+      await measureFleet(n, {
+        seed,
+        runs: fleetRuns,
+        onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
+      }),
+    );
   }
   const swimRows: FleetSwimFigures[] = [];
   for (const n of swimSizes) {
-    swimRows.push(measureFleetSwim(n, {
-      seed,
-      runs: fleetRuns,
-      onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
-    }));
+    swimRows.push(
+      await measureFleetSwim(n, {
+        seed,
+        runs: fleetRuns,
+        onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
+      }),
+    );
   }
   if (tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
   if (fleetRows.length + swimRows.length > 0) console.log("\n" + formatFleetTable(fleetRows, swimRows));

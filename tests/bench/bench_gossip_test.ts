@@ -84,9 +84,9 @@ Deno.test("bench:gossip flags: sizes, seed, help; bad flags are usage errors", (
   }
 });
 
-Deno.test("bench:gossip fleet table: 30 nodes, 1 % loss: a change reaches every table, killed nodes read not responding", () => {
-  const f = measureFleet(30, { runs: 2, seed: 5 });
-  const w = measureFleetSwim(30, { runs: 1, seed: 5 });
+Deno.test("bench:gossip fleet table: 30 nodes, 1 % loss: a change reaches every table, killed nodes read not responding", async () => {
+  const f = await measureFleet(30, { runs: 2, seed: 5 });
+  const w = await measureFleetSwim(30, { runs: 1, seed: 5 });
   console.log(`  measured:\n${formatFleetTable([f], [w])}`);
   assert.equal(f.runs, 2);
   assert.ok(f.spread99.median > 0 && f.spreadAll.median >= f.spread99.median, "all after 99 %");
@@ -98,7 +98,7 @@ Deno.test("bench:gossip fleet table: 30 nodes, 1 % loss: a change reaches every 
   assert.ok(f.killed.median >= k - f.rowIntervalMs - 1_000, `not long before K intervals (${f.killed.median} ms)`);
   assert.ok(f.killed.p99 < k + 20_000, `and soon after (${f.killed.p99} ms)`);
   assert.ok(f.bytesPerNodePerSec > 0 && f.bytesPerNodePerSecP99 >= f.bytesPerNodePerSec && f.tableBytes > 0);
-  assert.deepEqual(measureFleet(30, { runs: 2, seed: 5 }), f, "deterministic for a seed");
+  assert.deepEqual(await measureFleet(30, { runs: 2, seed: 5 }), f, "deterministic for a seed");
 
   assert.equal(w.killed, 10);
   assert.ok(
@@ -111,9 +111,9 @@ Deno.test("bench:gossip fleet table: 30 nodes, 1 % loss: a change reaches every 
   );
 });
 
-Deno.test("bench:gossip fleet measurements fail when what they wait for never happens", () => {
+Deno.test("bench:gossip fleet measurements fail when what they wait for never happens", async () => {
   // 100 % loss: the changed row never reaches another table; the measurement says so, it reports no time.
-  assert.throws(() => measureFleet(6, { runs: 1, seed: 2, loss: 1 }), FleetMeasureError, "99 % spread did not happen");
+  await assert.rejects(measureFleet(6, { runs: 1, seed: 2, loss: 1 }), FleetMeasureError, "99 % spread did not happen");
 
   const sim = startFleet(6, 3, 1);
   const origin = sim.nodes.get(Simulation.address(0))!;
@@ -140,4 +140,15 @@ Deno.test("bench:gossip fleet: the computed K-rule time is when the simulated ta
   sim.clock.advance(1.001); // virtual times are fractional ms: a hair over the computed time
   assert.equal(allDown(), true, `every table reads them down at the computed ${downMs} ms`);
   for (const g of sim.nodes.values()) g.stop();
+});
+
+Deno.test("bench:gossip fleet: the event loop turns between runs (queued row-loop handlers hold a whole fleet until it does)", async () => {
+  let turns = 0;
+  const timer = setInterval(() => turns++, 0);
+  try {
+    await measureFleet(6, { runs: 3, seed: 1 });
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(turns >= 2, `a timer ran between the runs (${turns} times)`);
 });

@@ -16,6 +16,7 @@ import { parseFlags, parseInteger, runCli, UsageError } from "../lib/base/cli_ar
 import { DEFAULT_ROUND_GOSSIP_CONFIG as ROUND } from "../lib/monitoring/agent/round_gossip.ts";
 import { type GossipFigures, measureGossip } from "./bench_gossip_measure.ts";
 import { type FleetFigures, measureFleet } from "./bench_fleet_measure.ts";
+import { type FleetSwimFigures, measureFleetSwim, SWIM_STEP_MS } from "./bench_fleet_swim.ts";
 
 export { type GossipFigures, measureGossip, type MeasureOptions } from "./bench_gossip_measure.ts";
 
@@ -43,9 +44,14 @@ Options:
   --fleet-sizes A,B,…
                   sizes of the fleet-table simulation (default: --sizes); it runs only the
                   fleet-table gossip on the in-memory network with 1 % loss, 10 seeds each:
-                  change → 99 % / all of the tables (median, p99), bytes/node/s, 10 killed →
-                  "not responding" everywhere, table memory
-  --fleet-runs N  seeds per fleet size (default 10)
+                  change → 99 % / all of the tables (median, p99), bytes/node/s, table
+                  memory, 10 killed → "not responding" everywhere by the K-interval rule
+  --swim-sizes A,B,…
+                  sizes of the fleet + SWIM simulation (default: --fleet-sizes): real SWIM
+                  and the fleet gossip on every node, 1 % loss, 10 seeds each; 10 killed →
+                  dead at every live node's SWIM, "not responding" in every fleet table
+  --fleet-runs N  seeds per size of both (default 10); a 1,000-node seed costs about
+                  55 s of CPU in the pure table and 95 s in fleet + SWIM
   --no-nodes      skip the whole-node table (only the fleet-table one)
   -h, --help      show this help
 `;
@@ -58,6 +64,8 @@ export interface BenchGossipArgs {
   seed: number;
   /** Sizes of the fleet-table simulation. */
   fleetSizes: number[];
+  /** Sizes of the fleet + SWIM simulation. */
+  swimSizes: number[];
   /** Seeds per fleet size. */
   fleetRuns: number;
   /** Skip the whole-node simulation. */
@@ -73,6 +81,7 @@ export function parseBenchGossipArgs(args: string[]): BenchGossipArgs {
     seed: { type: "string" },
     "fleet-sizes": { type: "string" },
     "fleet-runs": { type: "string" },
+    "swim-sizes": { type: "string" },
     "no-nodes": { type: "boolean" },
   });
   if (positionals.length > 0) {
@@ -88,7 +97,18 @@ export function parseBenchGossipArgs(args: string[]): BenchGossipArgs {
   const fleetRuns = values["fleet-runs"] === undefined
     ? 10
     : parseInteger(values["fleet-runs"], "--fleet-runs", 1, 100);
-  return { sizes, seed, fleetSizes, fleetRuns, noNodes: values["no-nodes"] ?? false, help: values.help ?? false };
+  const swimSizes = values["swim-sizes"] === undefined
+    ? fleetSizes
+    : values["swim-sizes"].split(",").map((s) => parseInteger(s, "--swim-sizes", 3, 5_000));
+  return {
+    sizes,
+    seed,
+    fleetSizes,
+    swimSizes,
+    fleetRuns,
+    noNodes: values["no-nodes"] ?? false,
+    help: values.help ?? false,
+  };
 }
 
 const ms = (x: number) => x >= 10_000 ? `${(x / 1_000).toFixed(1)} s` : `${Math.round(x)} ms`;
@@ -141,39 +161,67 @@ export function formatGossipTable(rows: readonly GossipFigures[], seed: number):
   return [line(head), ...body.map(line), "", ...notes].join("\n");
 }
 
-/** The fleet-table figures as a text table with notes. */
-export function formatFleetTable(rows: readonly FleetFigures[]): string {
-  const head = ["n", "row every", "change → 99 %", "change → all", "bytes/node/s", "10 killed → down", "table"];
+/** The fleet-table figures as a text table with notes; `swim` adds the "10 killed" columns with SWIM's verdict. */
+export function formatFleetTable(rows: readonly FleetFigures[], swim: readonly FleetSwimFigures[] = []): string {
+  const head = [
+    "n",
+    "row every",
+    "change → 99 %",
+    "change → all",
+    "bytes/node/s",
+    "table",
+    "killed: K rule alone",
+    "SWIM: dead at all",
+    "fleet: not responding",
+  ];
   const mp = (x: { median: number; p99: number }) => `${ms(x.median)} (p99 ${ms(x.p99)})`;
-  const body = rows.map((f) => [
-    String(f.n),
-    ms(f.rowIntervalMs),
-    mp(f.spread99),
-    mp(f.spreadAll),
-    Math.round(f.bytesPerNodePerSec).toLocaleString("en-US"),
-    `${f.killed.count}: ${mp(f.killed)}`,
-    `${(f.tableBytes / 1024).toFixed(0)} KiB`,
-  ]);
+  const sizes = [...new Set([...rows.map((f) => f.n), ...swim.map((f) => f.n)])].sort((a, b) => a - b);
+  const body = sizes.map((n) => {
+    const f = rows.find((x) => x.n === n), w = swim.find((x) => x.n === n);
+    return [
+      String(n),
+      f ? ms(f.rowIntervalMs) : "–",
+      f ? mp(f.spread99) : "–",
+      f ? mp(f.spreadAll) : "–",
+      f
+        ? `${Math.round(f.bytesPerNodePerSec).toLocaleString("en-US")} (p99 ${
+          Math.round(f.bytesPerNodePerSecP99).toLocaleString("en-US")
+        })`
+        : "–",
+      f ? `${(f.tableBytes / 1024).toFixed(0)} KiB` : "–",
+      f ? `${f.killed.count}: ${mp(f.killed)}` : "–",
+      w ? `${w.killed}: ${mp(w.swimAll)}` : "–",
+      w ? `${mp(w.fleetAll)}, ${Math.round(w.byVerdict * 100)} % by verdict` : "–",
+    ];
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join("  ");
-  const r0 = rows[0];
+  const r0 = rows[0] ?? swim[0];
+  const loss = ((rows[0]?.loss ?? 0.01) * 100).toFixed(0);
   const notes = [
-    `Fleet table (pure-table simulation: only lib/monitoring/fleet/gossip.ts on the in-memory network, virtual time, ` +
-    `${((r0?.loss ?? 0) * 100).toFixed(0)} % loss, ${
-      r0?.runs ?? 0
-    } seeds per size; median over seeds, p99 in brackets).`,
-    "change: one node rewrites its row; time until 99 % / all other tables hold that version.",
-    "bytes/node/s: fleet frames sent (payload + frame header + tag) per node per second in steady state.",
-    "killed → down: no SWIM here, so by the K-interval rule alone (K = 3 row intervals + spreading); a node " +
-    "uses SWIM's verdict as soon as it has one (the 'fleet: down' column above).",
+    `Fleet table, ${loss} % loss, virtual time, ${r0?.runs ?? 0} seeds per size: median over seeds, p99 in brackets.`,
+    "change, bytes, table, K rule: pure-table simulation (only lib/monitoring/fleet/gossip.ts on the in-memory " +
+    "network); tables start filled, two row intervals of warm-up.",
+    "change: one node rewrites its row half way between two of its own rewrites; time until 99 % / all other " +
+    "tables hold that version (checked every 100 ms).",
+    "bytes/node/s: fleet frames sent (payload + frame header + tag) per node per second over one row interval.",
     "table: estimated memory of one node's table (rows as objects).",
+    "killed: K rule alone: 10 nodes killed (a third of a small fleet), no SWIM: every other table reads them " +
+    "'not responding' at seenAt + K row intervals (K = 3), computed once every table holds their last rows.",
+    "SWIM / fleet: every node runs the real SWIM (LAN preset) and the fleet gossip with SWIM's live members and " +
+    "verdict; 10 killed: every live node's SWIM declares each dead / its fleet table reads each 'not responding'.",
+    ...swim.map((w) =>
+      `n=${w.n}: fleet − SWIM at most ${ms(Math.max(0, w.lagMaxMs))} over ${w.runs} seeds (gossip interval ` +
+      `${ms(w.gossipIntervalMs)}, row interval ${ms(w.rowIntervalMs)}; checked every ${SWIM_STEP_MS} ms); SWIM ` +
+      `suspicion timeout ${ms(w.suspicionMs[0])}-${ms(w.suspicionMs[1])}`
+    ),
   ];
   return [line(head), ...body.map(line), "", ...notes].join("\n");
 }
 
 /** Runs the command; returns the exit code. */
 export async function benchGossipMain(args: string[]): Promise<number> {
-  const { sizes, seed, help, fleetSizes, fleetRuns, noNodes } = parseBenchGossipArgs(args);
+  const { sizes, seed, help, fleetSizes, swimSizes, fleetRuns, noNodes } = parseBenchGossipArgs(args);
   if (help) {
     console.log(BENCH_GOSSIP_HELP);
     return 0;
@@ -204,14 +252,26 @@ export async function benchGossipMain(args: string[]): Promise<number> {
   if (rows.length > 0) console.log(formatGossipTable(rows, seed));
   const fleetRows: FleetFigures[] = [];
   for (const n of fleetSizes) {
-    fleetRows.push(measureFleet(n, {
-      seed,
-      runs: fleetRuns,
-      onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
-    }));
+    fleetRows.push(
+      await measureFleet(n, {
+        seed,
+        runs: fleetRuns,
+        onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
+      }),
+    );
+  }
+  const swimRows: FleetSwimFigures[] = [];
+  for (const n of swimSizes) {
+    swimRows.push(
+      await measureFleetSwim(n, {
+        seed,
+        runs: fleetRuns,
+        onProgress: (what) => Deno.stderr.writeSync(enc.encode(tty ? `\r${what}\x1b[K` : `${what}\n`)),
+      }),
+    );
   }
   if (tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));
-  if (fleetRows.length > 0) console.log("\n" + formatFleetTable(fleetRows));
+  if (fleetRows.length + swimRows.length > 0) console.log("\n" + formatFleetTable(fleetRows, swimRows));
   console.error(`bench:gossip: done in ${((performance.now() - began) / 1_000).toFixed(1)} s of wall time`);
   return 0;
 }

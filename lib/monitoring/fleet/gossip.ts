@@ -14,19 +14,20 @@ import type { Clock, TimerId } from "../../base/clock.ts";
 import { type Random, sample } from "../../base/random.ts";
 import type { Address } from "../../net/transport.ts";
 import {
-  chunkDigest,
   chunkRows,
-  decodeDigest,
+  decodePackedDigest,
   decodeRequest,
   decodeRows,
-  encodeDigest,
   encodeRequest,
+  encodeSortedDigest,
   FleetCommand,
   MAX_ENTRIES,
+  type PackedDigest,
   type VersionEntry,
 } from "./protocol.ts";
 import type { FleetRow } from "./row.ts";
 import { assessEntry, type FleetNodeView, FleetTable, type Verdict } from "./table.ts";
+import { compareDigest } from "./digest_compare.ts";
 
 /** Tunables of the fleet table (all have defaults). */
 export interface FleetTableConfig {
@@ -237,7 +238,7 @@ export class FleetGossip {
     const peers = sample(this.#deps.random, this.#gossipCandidates(), this.config.fanout);
     if (peers.length === 0) return;
     this.#forget();
-    const chunks = chunkDigest(this.table.versions()).map(encodeDigest);
+    const chunks = encodeSortedDigest(this.table.sortedByHash());
     for (const to of peers) for (const c of chunks) this.#send(to, FleetCommand.Digest, c);
   }
 
@@ -257,9 +258,9 @@ export class FleetGossip {
   receive(command: number, payload: Uint8Array, from: Address): void {
     if (this.#stopped) return;
     if (command === FleetCommand.Digest) {
-      const d = decodeDigest(payload);
+      const d = decodePackedDigest(payload);
       if (!d) return void this.counters.malformed++;
-      this.#onDigest(d.lo, d.hi, d.entries, from);
+      this.#onDigest(d, from);
     } else if (command === FleetCommand.Request) {
       const entries = decodeRequest(payload);
       if (!entries) return void this.counters.malformed++;
@@ -322,21 +323,8 @@ export class FleetGossip {
     return this.#deps.peers().filter((a) => a !== this.#deps.self);
   }
 
-  #onDigest(lo: number, hi: number, entries: VersionEntry[], from: Address): void {
-    const theirs = new Map<number, number>();
-    for (const e of entries) theirs.set(e.hash, Math.min(theirs.get(e.hash) ?? Infinity, e.version));
-    const rows: FleetRow[] = [];
-    for (const e of this.table.inRange(lo, hi)) {
-      const v = theirs.get(e.hash);
-      if (v === undefined || e.row.version > v) rows.push(e.row);
-    }
-    const wanted: VersionEntry[] = [];
-    for (const e of entries) {
-      const mine = this.table.byHash(e.hash);
-      let have = mine.length === 0 ? 0 : Infinity;
-      for (const m of mine) have = Math.min(have, m.row.version);
-      if (e.version > have) wanted.push({ hash: e.hash, version: have });
-    }
+  #onDigest(d: PackedDigest, from: Address): void {
+    const { rows, wanted } = compareDigest(this.table, d);
     this.#sendRows(from, rows);
     for (let i = 0; i < wanted.length; i += MAX_ENTRIES) {
       this.#send(from, FleetCommand.Request, encodeRequest(wanted.slice(i, i + MAX_ENTRIES)));

@@ -99,6 +99,43 @@ export function decodeDigest(payload: Uint8Array): Digest | null {
   }
 }
 
+/** A digest chunk as two parallel arrays: what a node reads every gossip interval, without an object per entry. */
+export interface PackedDigest {
+  /** Lowest hash covered. */
+  lo: number;
+  /** Highest hash covered. */
+  hi: number;
+  /** Hashes of the entries, each in `[lo, hi]`. */
+  hashes: Uint32Array;
+  /** Their versions. */
+  versions: Uint32Array;
+}
+
+/**
+ * Decodes a digest chunk into a {@linkcode PackedDigest}; null when malformed, exactly when
+ * {@linkcode decodeDigest} returns null (never throws).
+ *
+ * @example
+ * ```ts
+ * const d = decodePackedDigest(encodeDigest({ lo: 0, hi: 9, entries: [{ hash: 7, version: 3 }] }));
+ * console.log(d?.hashes[0], d?.versions[0]); // 7 3
+ * ```
+ */
+export function decodePackedDigest(payload: Uint8Array): PackedDigest | null {
+  if (payload.length < 10) return null;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const lo = view.getUint32(0, true), hi = view.getUint32(4, true), n = view.getUint16(8, true);
+  if (n > MAX_ENTRIES || payload.length !== 10 + 8 * n || lo > hi) return null;
+  const hashes = new Uint32Array(n), versions = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const hash = view.getUint32(10 + 8 * i, true);
+    if (hash < lo || hash > hi) return null;
+    hashes[i] = hash;
+    versions[i] = view.getUint32(14 + 8 * i, true);
+  }
+  return { lo, hi, hashes, versions };
+}
+
 /** Encodes a request. */
 export function encodeRequest(entries: readonly VersionEntry[]): Uint8Array {
   if (entries.length > MAX_ENTRIES) throw new RangeError(`A request holds at most ${MAX_ENTRIES} entries`);
@@ -174,6 +211,50 @@ export function chunkDigest(sorted: readonly VersionEntry[]): Digest[] {
     const last = end >= sorted.length;
     const hi = last ? 0xffff_ffff : sorted[end - 1].hash;
     out.push({ lo, hi, entries: sorted.slice(i, end) });
+    if (last) break;
+    lo = hi + 1;
+    i = end;
+  }
+  return out;
+}
+
+/** A row's stand-in in a digest: its address hash and version (a table entry fits). */
+export interface HashedVersion {
+  /** FNV-1a hash of the row's address. */
+  hash: number;
+  /** The row (only its version is read). */
+  row: { version: number };
+}
+
+/**
+ * Encodes the digest of `sorted` (sorted by hash) as its chunks: the same bytes as
+ * `chunkDigest(entries).map(encodeDigest)`, without building an entry per row (a node sends its
+ * digest every gossip interval, so this runs n times a second across a fleet of n).
+ *
+ * @example
+ * ```ts
+ * const chunks = encodeSortedDigest([{ hash: 7, row: { version: 3 } }]);
+ * console.log(chunks.length, decodeDigest(chunks[0])?.entries); // 1 [ { hash: 7, version: 3 } ]
+ * ```
+ */
+export function encodeSortedDigest(sorted: readonly HashedVersion[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let lo = 0;
+  let i = 0;
+  while (i < sorted.length || out.length === 0) {
+    let end = Math.min(sorted.length, i + MAX_ENTRIES);
+    while (end < sorted.length && end > i + 1 && sorted[end].hash === sorted[end - 1].hash) end--;
+    const last = end >= sorted.length;
+    const hi = last ? 0xffff_ffff : sorted[end - 1].hash;
+    const w = new ByteWriter(10 + 8 * (end - i));
+    w.u32(lo);
+    w.u32(hi);
+    w.u16(end - i);
+    for (let k = i; k < end; k++) {
+      w.u32(sorted[k].hash);
+      w.u32(sorted[k].row.version);
+    }
+    out.push(w.done());
     if (last) break;
     lo = hi + 1;
     i = end;

@@ -194,7 +194,12 @@ export class ByteReader {
     const n = this.u8();
     if (n > max) throw new RangeError("string too long");
     const at = this.#need(n);
-    return utf8Decoder.decode(this.#bytes.subarray(at, at + n));
+    const b = this.#bytes;
+    let ascii = true;
+    for (let i = at; i < at + n && ascii; i++) ascii = b[i] < 0x80;
+    // ASCII (every address, most program strings): the same string as the decoder's, without a runtime call per string.
+    if (ascii) return String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
+    return utf8Decoder.decode(b.subarray(at, at + n));
   }
 }
 

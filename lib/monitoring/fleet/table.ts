@@ -51,6 +51,8 @@ export interface FleetTableLimits {
   forgetAfterMs: number;
 }
 
+const NONE: readonly TableEntry[] = Object.freeze([]);
+
 /**
  * The table.
  *
@@ -66,7 +68,7 @@ export class FleetTable {
   readonly self: Address;
   #limits: FleetTableLimits;
   #rows = new Map<string, TableEntry>();
-  #byHash = new Map<number, string[]>();
+  #byHash = new Map<number, TableEntry[]>();
   #sorted: TableEntry[] | undefined;
 
   /** An empty table for node `self`. */
@@ -90,9 +92,9 @@ export class FleetTable {
     return this.#rows.values();
   }
 
-  /** Entries whose address hashes to `hash`. */
-  byHash(hash: number): TableEntry[] {
-    return (this.#byHash.get(hash) ?? []).map((a) => this.#rows.get(a)!);
+  /** Entries whose address hashes to `hash` (the table's own list: do not change it). */
+  byHash(hash: number): readonly TableEntry[] {
+    return this.#byHash.get(hash) ?? NONE;
   }
 
   /** Keeps `row` if it is newer than the one held; true when kept. */
@@ -106,10 +108,11 @@ export class FleetTable {
     }
     if (this.#rows.size >= this.#limits.maxRows) return false;
     const hash = addressHash(row.node);
-    this.#rows.set(row.node, { row, hash, seenAt: now });
+    const entry: TableEntry = { row, hash, seenAt: now };
+    this.#rows.set(row.node, entry);
     const same = this.#byHash.get(hash);
-    if (same) same.push(row.node);
-    else this.#byHash.set(hash, [row.node]);
+    if (same) same.push(entry);
+    else this.#byHash.set(hash, [entry]);
     this.#sorted = undefined;
     return true;
   }
@@ -119,7 +122,11 @@ export class FleetTable {
     return this.#bySortedHash().map((e) => ({ hash: e.hash, version: e.row.version }));
   }
 
-  /** Entries sorted by hash (cached until a row is added or removed). */
+  /** Entries sorted by hash (cached until a row is added or removed; the table's own list: do not change it). */
+  sortedByHash(): readonly TableEntry[] {
+    return this.#bySortedHash();
+  }
+
   #bySortedHash(): TableEntry[] {
     if (!this.#sorted) this.#sorted = [...this.#rows.values()].sort((a, b) => a.hash - b.hash);
     return this.#sorted;
@@ -160,7 +167,7 @@ export class FleetTable {
     const e = this.#rows.get(address);
     if (!e) return;
     this.#rows.delete(address);
-    const same = this.#byHash.get(e.hash)!.filter((a) => a !== address);
+    const same = this.#byHash.get(e.hash)!.filter((x) => x !== e);
     if (same.length > 0) this.#byHash.set(e.hash, same);
     else this.#byHash.delete(e.hash);
     this.#sorted = undefined;

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { askView } from "../../lib/replication/catch_up.ts";
 import { waitUntil } from "../support/real_time.ts";
 import { bundle } from "../../scripts/bundle.ts";
-import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
-import { lostKeys, writeKeys } from "./rollout_traffic.ts";
-import { byNode } from "./rollout_results.ts";
+import { membersEverywhere, startAdminCluster } from "../admin/admin_processes.ts";
+import { lostKeys, writeKeys } from "../admin/rollout_traffic.ts";
+import { byNode } from "../admin/rollout_results.ts";
 
 const VERSION = "0.1.0-upgrade-test";
 

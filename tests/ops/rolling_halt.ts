@@ -9,10 +9,10 @@
  * budget runs out).
  */
 import assert from "node:assert/strict";
-import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
+import { membersEverywhere, startAdminCluster } from "../admin/admin_processes.ts";
 import { poll } from "../support/real_time.ts";
-import { lostKeys, pidOf, writeKeys } from "./rollout_traffic.ts";
-import { byNode } from "./rollout_results.ts";
+import { lostKeys, pidOf, writeKeys } from "../admin/rollout_traffic.ts";
+import { byNode } from "../admin/rollout_results.ts";
 
 function sorted(addresses: string[]): string[] {
   return [...addresses].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));

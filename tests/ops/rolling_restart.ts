@@ -6,9 +6,9 @@
  * during the rollout answered, every answer the acknowledged value.
  */
 import assert from "node:assert/strict";
-import { membersEverywhere, startAdminCluster } from "./admin_processes.ts";
-import { lostKeys, pidOf, startReader, writeKeys } from "./rollout_traffic.ts";
-import { byNode } from "./rollout_results.ts";
+import { membersEverywhere, startAdminCluster } from "../admin/admin_processes.ts";
+import { lostKeys, pidOf, startReader, writeKeys } from "../admin/rollout_traffic.ts";
+import { byNode } from "../admin/rollout_results.ts";
 
 Deno.test("rolling restart, 5 in-memory nodes: 0 of 1,000 keys lost, ≥ 99% of reads answered, one node at a time", async () => {
   const c = await startAdminCluster(5, { allowRun: true });

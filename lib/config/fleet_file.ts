@@ -6,20 +6,13 @@
  */
 import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { parseAddress } from "../net/transport.ts";
+import { addressSchema } from "../net/address_schema.ts";
 import { isSourceNetwork } from "../net/source_networks.ts";
 import { ConfigError, type FleetConfig, isEd25519PublicKeyText } from "./fleet_config.ts";
 
 export { clusterKeysOf, ConfigError, type FleetConfig } from "./fleet_config.ts";
 
-const address = z.string().refine((s) => {
-  try {
-    parseAddress(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, { message: "expected host:port, for example 127.0.0.1:4000" });
+const address = addressSchema();
 
 const clusterKeyText = z.string().regex(/^(?:[0-9a-fA-F]{2}){16,}$/, {
   message: "expected at least 32 hex digits (an even count), for example from 'openssl rand -hex 32'",

@@ -5,17 +5,10 @@
  * @module
  */
 import { z } from "zod";
-import { parseAddress } from "../net/transport.ts";
+import { addressSchema } from "../net/address_schema.ts";
 import { type NodeReport, REPORT_LIMITS, ROUND_ID, STAT_NAME } from "./report.ts";
 
-const address = z.string().max(64).refine((s) => {
-  try {
-    parseAddress(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, { message: "expected host:port" });
+const address = addressSchema(64);
 
 const StatSchema = z.strictObject({
   value: z.union([z.number().finite(), z.string().max(REPORT_LIMITS.maxStringLength)]),

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseAddress } from "../../net/transport.ts";
+import { addressSchema } from "../../net/address_schema.ts";
 import type { CommandSummary } from "../command.ts";
 import { isFinal, type NodeResult, RESULT_STATUSES } from "../protocol.ts";
 
@@ -57,14 +57,7 @@ export interface CommandRecord {
   results: Map<string, NodeResult>;
 }
 
-const address = z.string().max(64).refine((s) => {
-  try {
-    parseAddress(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, { message: "expected host:port" });
+const address = addressSchema(64);
 const ms = z.number().int().min(0).max(8.64e15);
 
 const SummarySchema = z.object({

@@ -202,7 +202,23 @@ export function chunkRows(rows: readonly FleetRow[]): Uint8Array[] {
  * one hash across two chunks.
  */
 export function chunkDigest(sorted: readonly VersionEntry[]): Digest[] {
-  const out: Digest[] = [];
+  return digestRanges(sorted).map(({ lo, hi, start, end }) => ({ lo, hi, entries: sorted.slice(start, end) }));
+}
+
+/** One digest chunk's hash range and the slice `[start, end)` of the sorted entries it holds. */
+interface DigestRange {
+  lo: number;
+  hi: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Cuts entries sorted by hash into chunks of at most {@linkcode MAX_ENTRIES} covering the whole
+ * hash space (one chunk when there is none), never splitting one hash across two chunks.
+ */
+function digestRanges(sorted: readonly { hash: number }[]): DigestRange[] {
+  const out: DigestRange[] = [];
   let lo = 0;
   let i = 0;
   while (i < sorted.length || out.length === 0) {
@@ -210,7 +226,7 @@ export function chunkDigest(sorted: readonly VersionEntry[]): Digest[] {
     while (end < sorted.length && end > i + 1 && sorted[end].hash === sorted[end - 1].hash) end--;
     const last = end >= sorted.length;
     const hi = last ? 0xffff_ffff : sorted[end - 1].hash;
-    out.push({ lo, hi, entries: sorted.slice(i, end) });
+    out.push({ lo, hi, start: i, end });
     if (last) break;
     lo = hi + 1;
     i = end;
@@ -238,28 +254,17 @@ export interface HashedVersion {
  * ```
  */
 export function encodeSortedDigest(sorted: readonly HashedVersion[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let lo = 0;
-  let i = 0;
-  while (i < sorted.length || out.length === 0) {
-    let end = Math.min(sorted.length, i + MAX_ENTRIES);
-    while (end < sorted.length && end > i + 1 && sorted[end].hash === sorted[end - 1].hash) end--;
-    const last = end >= sorted.length;
-    const hi = last ? 0xffff_ffff : sorted[end - 1].hash;
-    const w = new ByteWriter(10 + 8 * (end - i));
+  return digestRanges(sorted).map(({ lo, hi, start, end }) => {
+    const w = new ByteWriter(10 + 8 * (end - start));
     w.u32(lo);
     w.u32(hi);
-    w.u16(end - i);
-    for (let k = i; k < end; k++) {
+    w.u16(end - start);
+    for (let k = start; k < end; k++) {
       w.u32(sorted[k].hash);
       w.u32(sorted[k].row.version);
     }
-    out.push(w.done());
-    if (last) break;
-    lo = hi + 1;
-    i = end;
-  }
-  return out;
+    return w.done();
+  });
 }
 
 function writeEntries(w: ByteWriter, entries: readonly VersionEntry[]): void {

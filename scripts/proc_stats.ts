@@ -7,8 +7,7 @@
  * @module
  */
 
-/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on Linux). */
-const CLK_TCK = 100;
+import { statCpuMs, ticksToMs } from "../lib/base/process_state.ts";
 
 function readProc(pid: number, file: "stat" | "status"): string {
   const path = `/proc/${pid}/${file}`;
@@ -33,9 +32,7 @@ function readProc(pid: number, file: "stat" | "status"): string {
  * ```
  */
 export function processCpuMs(pid: number): number {
-  const stat = readProc(pid, "stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  return statCpuMs(readProc(pid, "stat"));
 }
 
 /**
@@ -89,6 +86,5 @@ export function processWakeups(pid: number): number {
 export function machineCpuMs(): { busyMs: number; idleMs: number } {
   const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
   const t = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait irq softirq steal
-  const ms = (x: number) => (x * 1000) / CLK_TCK;
-  return { busyMs: ms(t[0] + t[1] + t[2] + t[5] + t[6] + (t[7] ?? 0)), idleMs: ms(t[3] + t[4]) };
+  return { busyMs: ticksToMs(t[0] + t[1] + t[2] + t[5] + t[6] + (t[7] ?? 0)), idleMs: ticksToMs(t[3] + t[4]) };
 }

@@ -48,6 +48,32 @@ function parseStat(text: string): { name: string; fields: string[] } {
   return { name: text.slice(open + 1, close), fields: text.slice(close + 2).trim().split(" ") };
 }
 
+/**
+ * Milliseconds of clock ticks (USER_HZ) as `/proc` counts them.
+ *
+ * @example
+ * ```ts
+ * console.log(ticksToMs(250)); // 2500
+ * ```
+ */
+export function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/**
+ * CPU time (ms, user + system) in the text of a `/proc/<pid>/stat` file.
+ *
+ * @example
+ * ```ts
+ * console.log(statCpuMs("42 (deno) S 1 42 42 0 -1 0 0 0 0 0 150 50 0 0")); // 2000
+ * ```
+ */
+export function statCpuMs(stat: string): number {
+  const { fields } = parseStat(stat);
+  // Fields after the name, 0-based: 11 utime, 12 stime.
+  return ticksToMs(Number(fields[11]) + Number(fields[12]));
+}
+
 function readOr(path: string): string {
   try {
     return Deno.readTextFileSync(path).trim();
@@ -74,9 +100,9 @@ export function readProcessState(pid: number): ProcessState | undefined {
     return undefined;
   }
   const { fields } = parseStat(stat);
-  // Fields after the name, 0-based: 0 state, 11 utime, 12 stime, 19 starttime (ticks after boot).
-  const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  const ageMs = Number(uptime.split(" ")[0]) * 1000 - (Number(fields[19]) * 1000) / CLK_TCK;
+  // Fields after the name, 0-based: 0 state, 19 starttime (ticks after boot).
+  const cpuMs = statCpuMs(stat);
+  const ageMs = Number(uptime.split(" ")[0]) * 1000 - ticksToMs(Number(fields[19]));
   const threads: ThreadState[] = [];
   try {
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {

@@ -72,6 +72,24 @@ export interface AntiEntropyResult {
   truncated: number;
 }
 
+/**
+ * A peer did not compare digests (its table is for another placement, or another bucket count):
+ * the pair is not known to be in sync, and the round counts the peer as failed.
+ *
+ * @example
+ * ```ts
+ * const e = new DigestMismatchError("10.0.0.2:4000", "placement");
+ * console.log(e.message); // 10.0.0.2:4000 did not compare digests: placement
+ * ```
+ */
+export class DigestMismatchError extends Error {
+  /** Creates the error for `peer`, which answered `reason`. */
+  constructor(peer: Address, reason: string) {
+    super(`${peer} did not compare digests: ${reason}`);
+    this.name = "DigestMismatchError";
+  }
+}
+
 /** Options of one anti-entropy round. */
 export interface AntiEntropyRunOptions {
   /**
@@ -211,17 +229,33 @@ export class AntiEntropy {
     const options = replicaCallOptions(config);
     const bucketCount = config.digestBuckets;
     const mine = this.digests().get(peer) ?? new Uint32Array(2 * bucketCount + 2);
+    const placement = this.ranges.placementFingerprint;
     // First the 16-byte total of the pair; the 8 B-per-bucket table only when the totals differ.
-    const totals = digestRequestHeader({ bucketCount, totals: [mine[2 * bucketCount], mine[2 * bucketCount + 1]] });
+    const totals = [mine[2 * bucketCount], mine[2 * bucketCount + 1]] as const;
     let reply = parseDigestReply(
-      (await rpc.call(peer, ReplicaCommand.Digest, totals, undefined, options)).header,
+      (await rpc.call(
+        peer,
+        ReplicaCommand.Digest,
+        digestRequestHeader({ bucketCount, totals, placement }),
+        undefined,
+        options,
+      ))
+        .header,
       bucketCount,
     );
     if (reply.more) {
       const table = new Uint8Array(mine.buffer.slice(0, 8 * bucketCount));
-      const r = await rpc.call(peer, ReplicaCommand.Digest, digestRequestHeader({ bucketCount }), table, options);
+      const r = await rpc.call(
+        peer,
+        ReplicaCommand.Digest,
+        digestRequestHeader({ bucketCount, placement }),
+        table,
+        options,
+      );
       reply = parseDigestReply(r.header, bucketCount);
     }
+    // Not compared (another ring, another bucket count): not "in sync"; the round counts the peer as failed.
+    if (reply.error !== undefined) throw new DigestMismatchError(peer, reply.error);
     const diff = reply.differing;
     if (diff.length === 0) return;
     result.differingBuckets += diff.length;
@@ -301,6 +335,10 @@ export class AntiEntropy {
     const wrongCount = digestReplyHeader({ differing: [], more: false, error: "bucket count" });
     if (request?.bucketCount !== B) return { header: wrongCount };
     const mine = this.digests().get(from);
+    if (request.placement !== undefined && request.placement !== this.ranges.placementFingerprint) {
+      this.#deps.stats.digestPlacementMismatches++;
+      return { header: digestReplyHeader({ differing: [], more: false, error: "placement" }) };
+    }
     if (m.body.length === 0) {
       const x = mine ? mine[2 * B] : 0, y = mine ? mine[2 * B + 1] : 0;
       const same = request.totals !== undefined && request.totals[0] === x && request.totals[1] === y;

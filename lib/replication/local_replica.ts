@@ -54,6 +54,8 @@ export interface ReplicationStats {
   replicaWritesApplied: number;
   /** Replica messages (authenticated, so from a peer) whose payload did not decode. */
   rejectedReplicaMessages: number;
+  /** Digest requests not compared: the asker's table was for another placement (ring or N) than this node's. */
+  digestPlacementMismatches: number;
   /** Wall time of the last anti-entropy round that transferred nothing (ms since epoch; 0 = never). */
   lastQuietRound: number;
 }
@@ -85,6 +87,7 @@ export function newReplicationStats(): ReplicationStats {
     entriesReceived: 0,
     replicaWritesApplied: 0,
     rejectedReplicaMessages: 0,
+    digestPlacementMismatches: 0,
     lastQuietRound: 0,
   };
 }

@@ -166,6 +166,14 @@ export class RangeDigests implements VersionObserver {
     return this.#n;
   }
 
+  /**
+   * The {@linkcode Ring.fingerprint} of the placement the tables are exact for (0 before the first
+   * use): two nodes' tables compare only when theirs match.
+   */
+  get placementFingerprint(): number {
+    return this.#ring ? this.#ring.fingerprint(this.#n) : 0;
+  }
+
   /** Takes `before`'s hashes out of the tables and puts `after`'s in. */
   versionChanged(key: StoreKey, before: Entry | undefined, after: Entry | undefined): void {
     const ring = this.#ring;

@@ -11,7 +11,7 @@
  *
  * | command       | request header                          | request body      | reply header                         | reply body              |
  * | ------------- | --------------------------------------- | ----------------- | ------------------------------------ | ----------------------- |
- * | Digest (0x32) | `{b: B, t: [x, y]}` (totals) or `{b: B}` | none, or 8·B B    | `{d: [bucket…]}` or `{more: 1}`      | none                    |
+ * | Digest (0x32) | `{b: B, t: [x, y], p}` (totals) or `{b: B, p}` | none, or 8·B B | `{d: [bucket…]}` or `{more: 1}` | none                    |
  * | Keys (0x33)   | `{b: [bucket…], nb: B}`                  | versions          | `{want: [index…], lack: n}`          | versions newer there    |
  * | Fetch (0x34)  | `{k: [hex key…]}`                        | none              | `{done: n}` (keys answered, in order) | entries (as many as fit) |
  * | Push (0x35)   | `{}`                                     | entries           | `{s: "o"/"s"/"f" per entry}`         | none                    |
@@ -19,7 +19,10 @@
  *
  * A Digest with totals is answered `{d: []}` when the pair's totals agree and `{more: 1}` when they
  * differ; the asker then sends the 8·B-byte table (two 32-bit words per bucket) and gets the
- * differing buckets. A Digest for another bucket count is answered `{d: [], error: "bucket count"}`.
+ * differing buckets. A Digest for another bucket count is answered `{d: [], error: "bucket count"}`;
+ * one whose placement fingerprint `p` (`Ring.fingerprint`: the ring and N the asker's table is for)
+ * is not the answerer's is answered `{d: [], error: "placement"}`: tables of two rings do not compare
+ * (an empty table there is not "nothing to send"). Nodes of the previous version send no `p`.
  *
  * @module
  */
@@ -30,6 +33,8 @@ export interface DigestRequest {
   bucketCount: number;
   /** The 64-bit total of the pair's table as two 32-bit words (totals round only). */
   totals?: readonly [number, number];
+  /** The fingerprint of the placement the asker's table is for (absent from older nodes). */
+  placement?: number;
 }
 
 /** Digest reply: the buckets that differ, or `more` (the totals differ: send the table). */
@@ -97,7 +102,8 @@ export const MAX_FETCH_KEYS = 500;
  * ```
  */
 export function digestRequestHeader(r: DigestRequest): WireHeader {
-  return r.totals ? { b: r.bucketCount, t: [r.totals[0], r.totals[1]] } : { b: r.bucketCount };
+  const totals = r.totals ? { t: [r.totals[0], r.totals[1]] } : {};
+  return r.placement === undefined ? { b: r.bucketCount, ...totals } : { b: r.bucketCount, ...totals, p: r.placement };
 }
 
 /**
@@ -114,7 +120,8 @@ export function parseDigestRequest(header: unknown): DigestRequest | null {
   if (!h || !isCount(h.b) || h.b < 1) return null;
   const t = h.t;
   const totals = Array.isArray(t) && t.length === 2 && isWord(t[0]) && isWord(t[1]) ? [t[0], t[1]] as const : undefined;
-  return totals ? { bucketCount: h.b, totals } : { bucketCount: h.b };
+  const request: DigestRequest = totals ? { bucketCount: h.b, totals } : { bucketCount: h.b };
+  return isWord(h.p) ? { ...request, placement: h.p } : request;
 }
 
 /**

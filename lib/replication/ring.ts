@@ -142,6 +142,7 @@ export class Ring {
   // a lookup searches only its slice's few tokens.
   #slotStart = new Uint32Array(SLOTS + 1);
   #cache = new Map<number, Address[][]>();
+  #fingerprints: { n: number; value: number } | undefined;
 
   /** Builds the ring of `members` (duplicates ignored) with `virtualNodes` tokens each. */
   constructor(members: Iterable<Address>, virtualNodes: number) {
@@ -169,6 +170,16 @@ export class Ring {
       while (i < this.#tokens.length && slot < SLOTS && this.#tokens[i] < slot * SLOT_WIDTH) i++;
       this.#slotStart[slot] = slot === SLOTS ? this.#tokens.length : i;
     }
+  }
+
+  /**
+   * A 32-bit fingerprint of the placement with `n` replicas per key (members, tokens per member, n):
+   * two nodes whose fingerprints match place every key on the same owners.
+   */
+  fingerprint(n: number): number {
+    const text = `${this.members.join("\n")}\n${this.virtualNodes}\n${n}`;
+    if (this.#fingerprints?.n !== n) this.#fingerprints = { n, value: murmur3(new TextEncoder().encode(text)) };
+    return this.#fingerprints.value;
   }
 
   /** Number of members. */

@@ -177,3 +177,21 @@ Deno.test("ring lookups through the slice index equal a linear search of the tok
     }
   }
 });
+
+Deno.test("ring fingerprint: equal for the same members, tokens and N; different when any of them differs", () => {
+  const members = ["a:1", "b:1", "c:1", "d:1"];
+  const ring = new Ring(members, 64);
+  assert.equal(
+    ring.fingerprint(3),
+    new Ring([...members].reverse(), 64).fingerprint(3),
+    "member order does not matter",
+  );
+  const others = [
+    new Ring(members.slice(1), 64).fingerprint(3),
+    new Ring([...members, "e:1"], 64).fingerprint(3),
+    new Ring(members, 65).fingerprint(3),
+    ring.fingerprint(2),
+  ];
+  for (const f of others) assert.notEqual(f, ring.fingerprint(3));
+  assert.ok(Number.isInteger(ring.fingerprint(3)) && ring.fingerprint(3) >= 0 && ring.fingerprint(3) <= 0xffff_ffff);
+});

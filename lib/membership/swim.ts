@@ -151,7 +151,7 @@ export class Swim implements MemberView {
     for (let c = MEMBERSHIP_FIRST; c <= MEMBERSHIP_LAST; c++) {
       this.#rpc.handle(c, (m, from) => this.#receive(m, from));
     }
-    this.#every(() => this.#prober.scaled(this.config.probeIntervalMs), () => this.#prober.tick());
+    this.#every(() => this.#prober.scaled(this.#prober.timing().intervalMs), () => this.#prober.tick());
     this.#armGossip = this.#timers.whilePending(
       this.config.gossipIntervalMs,
       () => this.#broadcasts.size > 0,

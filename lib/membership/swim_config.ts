@@ -7,13 +7,13 @@
 
 /** Every tunable of the membership protocol. Times are milliseconds. */
 export interface SwimConfig {
-  /** Time between two failure-detection probes of this node (one random member per probe). */
+  /** Time between two failure-detection probes of this node (one member per probe), up to 10 members (`probeTiming`). */
   probeIntervalMs: number;
-  /** How long to wait for the direct ack before asking others to probe indirectly. */
+  /** How long to wait for the direct ack before asking others to probe indirectly, up to 10 members (`probeTiming`). */
   probeTimeoutMs: number;
   /** Members asked to probe indirectly (ping-req) when the direct ack is late. */
   indirectChecks: number;
-  /** Suspicion timeout base: min timeout = suspicionMult × max(1, log10(n)) × probeIntervalMs. */
+  /** Suspicion timeout base: min timeout = suspicionMult × max(1, log10(n)) × the probe interval at n (`probeTiming`). */
   suspicionMult: number;
   /** Max suspicion timeout (no confirmations) = suspicionMaxTimeoutMult × min timeout. */
   suspicionMaxTimeoutMult: number;
@@ -177,16 +177,43 @@ export function resolveSwimConfig(preset: string = "lan", overrides?: Partial<Sw
 }
 
 /**
- * Lifeguard suspicion bounds for a cluster of `n` members: `[minMs, maxMs]`.
+ * The probe interval and timeout in a cluster of `n` members: the configured ones up to 10 members,
+ * divided by √log10(n) above (100 members: 0.71×, 1,000: 0.58×).
+ *
+ * Each member is probed about once per interval whatever the size (every node probes one member per
+ * interval), but the suspicion timeout grows with log10(n) and, when several nodes fail at once, the
+ * last of them to be probed first waits longer: with the configured rates, 10 of 100 nodes killed
+ * at once were declared dead by every survivor after 11-16 s in simulation, and 17 s on one machine of
+ * 100 real nodes. Sized this way the suspicion timeout grows with √log10(n) instead, and each node
+ * sends √log10(n) times as many probes (100 members: 1.4 a second on the LAN).
+ *
+ * @example
+ * ```ts
+ * console.log(probeTiming(LAN_CONFIG, 10)); // { intervalMs: 1000, timeoutMs: 500 }
+ * console.log(probeTiming(LAN_CONFIG, 100)); // { intervalMs: 707, timeoutMs: 353 }
+ * ```
+ */
+export function probeTiming(config: SwimConfig, n: number): { intervalMs: number; timeoutMs: number } {
+  const scale = 1 / Math.sqrt(Math.max(1, Math.log10(Math.max(1, n))));
+  return {
+    intervalMs: Math.floor(config.probeIntervalMs * scale),
+    timeoutMs: Math.floor(config.probeTimeoutMs * scale),
+  };
+}
+
+/**
+ * Lifeguard suspicion bounds for a cluster of `n` members: `[minMs, maxMs]`; the minimum is
+ * `suspicionMult × max(1, log10(n))` probe intervals ({@linkcode probeTiming} at that size).
  *
  * @example
  * ```ts
  * console.log(suspicionBounds(LAN_CONFIG, 10)); // [4000, 24000]
+ * console.log(suspicionBounds(LAN_CONFIG, 100)); // [5656, 33936]
  * ```
  */
 export function suspicionBounds(config: SwimConfig, n: number): [number, number] {
   const scale = Math.max(1, Math.log10(Math.max(1, n)));
-  const min = Math.floor(config.suspicionMult * scale * config.probeIntervalMs);
+  const min = Math.floor(config.suspicionMult * scale * probeTiming(config, n).intervalMs);
   return [min, min * config.suspicionMaxTimeoutMult];
 }
 

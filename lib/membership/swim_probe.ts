@@ -14,7 +14,7 @@ import { type Random, sample } from "../base/random.ts";
 import type { Address } from "../net/transport.ts";
 import { encodeUpdate, MembershipCommand, type ProbeMessage, type WireUpdate } from "./membership_codec.ts";
 import type { MemberTable } from "./membership_table.ts";
-import type { SwimConfig } from "./swim_config.ts";
+import { probeTiming, type SwimConfig } from "./swim_config.ts";
 import type { SwimStats } from "./swim_stats.ts";
 import type { TimerGroup } from "./swim_timers.ts";
 
@@ -65,6 +65,11 @@ export class Prober {
   /** Local health score (Lifeguard): 0 is healthy; probe timeouts are scaled by score + 1. */
   get awareness(): number {
     return this.#awareness;
+  }
+
+  /** The probe interval and timeout at the current number of live members ({@linkcode probeTiming}). */
+  timing(): { intervalMs: number; timeoutMs: number } {
+    return probeTiming(this.#d.config, this.#d.table.liveCount);
   }
 
   /** `ms` scaled by the local health: awareness + 1 times. */
@@ -130,7 +135,8 @@ export class Prober {
       ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.#d.self })
       : undefined;
     this.#d.send(target, MembershipCommand.Ping, this.#d.withRumors({ s: seq, t: target }, buddy));
-    timers.indirect = this.#d.timers.after(this.scaled(this.#d.config.probeTimeoutMs), () => {
+    const timing = this.timing();
+    timers.indirect = this.#d.timers.after(this.scaled(timing.timeoutMs), () => {
       if (acked) return;
       const peers = sample(
         this.#d.random,
@@ -144,13 +150,21 @@ export class Prober {
         this.#d.send(p, MembershipCommand.PingReq, this.#d.withRumors({ s: seq, t: target }));
       }
     });
-    timers.end = this.#d.timers.after(this.scaled(this.#d.config.probeIntervalMs), () => {
-      this.#acks.delete(seq);
+    timers.end = this.#d.timers.after(this.scaled(timing.intervalMs), () => {
       if (acked) return;
-      // Lifeguard: missing nacks mean the problem may be here, not at the target.
-      this.adjustAwareness(asked > 0 ? asked - nacks : 1);
       this.#d.stats.probeFailures++;
       this.#d.table.suspectFromProbe(target);
+      if (asked === 0) {
+        this.#acks.delete(seq);
+        return this.adjustAwareness(1);
+      }
+      // Lifeguard: missing nacks mean the problem may be here, not at the target. Nacks still on
+      // their way count: the helpers' answers are judged a probe timeout later (a late ack changes nothing).
+      acked = true;
+      this.#d.timers.after(timing.timeoutMs, () => {
+        this.#acks.delete(seq);
+        this.adjustAwareness(asked - nacks);
+      });
     });
   }
 
@@ -168,13 +182,14 @@ export class Prober {
       nack: () => {},
     });
     this.#d.send(target, MembershipCommand.Ping, this.#d.withRumors({ s: seq, t: target }));
-    // The nack goes at half the probe timeout, so it reaches the prober before its probe ends (a nack
-    // arriving after that counts as missing, and raises the prober's awareness for nothing); an ack
-    // still forwards until the full timeout.
-    this.#d.timers.after(Math.floor(this.#d.config.probeTimeoutMs * NACK_AT), () => {
+    // The nack goes at half the probe timeout, so it normally reaches the prober before its probe ends
+    // (the prober counts nacks up to a probe timeout after that; later ones count as missing and raise
+    // its awareness for nothing); an ack still forwards until the full timeout.
+    const timeoutMs = this.timing().timeoutMs;
+    this.#d.timers.after(Math.floor(timeoutMs * NACK_AT), () => {
       if (!done) this.#d.send(from, MembershipCommand.Nack, { s: p.seq });
     });
-    this.#d.timers.after(this.#d.config.probeTimeoutMs, () => {
+    this.#d.timers.after(timeoutMs, () => {
       this.#acks.delete(seq);
       done = true;
     });

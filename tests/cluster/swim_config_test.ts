@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   LAN_CONFIG,
+  probeTiming,
   resolveSwimConfig,
   retransmitLimit,
   suspicionBounds,
@@ -25,9 +26,12 @@ Deno.test("config: presets, overrides and clear errors", () => {
     message: /indirectChecks/,
   });
   assert.throws(() => resolveSwimConfig("lan", { probeTimeoutMs: 5_000 }), { name: "RangeError" });
-  // memberlist formulas
+  // memberlist formulas, with the probe interval sized above 10 members (÷ √log10 n)
   assert.deepEqual(suspicionBounds(LAN_CONFIG, 5), [4_000, 24_000]);
-  assert.deepEqual(suspicionBounds(LAN_CONFIG, 100), [8_000, 48_000]);
+  assert.deepEqual(probeTiming(LAN_CONFIG, 10), { intervalMs: 1_000, timeoutMs: 500 });
+  assert.deepEqual(probeTiming(LAN_CONFIG, 100), { intervalMs: 707, timeoutMs: 353 });
+  assert.deepEqual(probeTiming(WAN_CONFIG, 10_000), { intervalMs: 2_500, timeoutMs: 1_500 });
+  assert.deepEqual(suspicionBounds(LAN_CONFIG, 100), [5_656, 33_936]);
   assert.equal(retransmitLimit(LAN_CONFIG, 50), 8);
 });
 

@@ -343,6 +343,27 @@ export class ScaleFleet {
     return out;
   }
 
+  /**
+   * When each of `of` declared every one of `victims` dead, in ms after `since` (a `performance.now()`):
+   * the time its members answer arrived less how long the last of them had been dead there (so the
+   * answer's own delay counts against the node, never for it); NaN where a node did not answer or
+   * does not hold them all dead. Unlike polling the member count, this does not add the poll
+   * interval and the polling round's slowest answer to every node's time.
+   */
+  async declaredDead(of: readonly string[], victims: readonly string[], since: number): Promise<number[]> {
+    const out = new Array<number>(of.length).fill(NaN);
+    const wanted = new Set(victims);
+    await pool([...of.keys()], 16, async (i) => {
+      try {
+        const { members } = await this.#debug.members(of[i], QUERY);
+        const arrived = performance.now();
+        const dead = members.filter((m) => wanted.has(m.address) && m.state === "dead");
+        if (dead.length === wanted.size) out[i] = arrived - Math.min(...dead.map((m) => m.forMs)) - since;
+      } catch { /* NaN: no answer */ }
+    });
+    return out;
+  }
+
   /** How `peer` is doing (its catch-up state); undefined without an answer. */
   view(peer: string): Promise<ViewAnswer | undefined> {
     return askView(this.#rpc, peer, peer, { viewTimeoutMs: QUERY.timeoutMs, viewRetries: QUERY.retries });

@@ -113,15 +113,15 @@ export class Prober {
   #probeOne(target: Address): void {
     this.#d.stats.probes++;
     const seq = this.#d.nextSeq();
-    let acked = false;
+    let settled = false; // by an ack, or by the probe's end
     let nacks = 0;
     let asked = 0;
     const timers: { indirect?: TimerId; end?: TimerId } = {};
     // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
     this.#acks.set(seq, {
       ack: () => {
-        if (acked) return;
-        acked = true;
+        if (settled) return;
+        settled = true;
         this.#acks.delete(seq);
         this.#d.timers.cancel(timers.indirect);
         this.#d.timers.cancel(timers.end);
@@ -137,7 +137,7 @@ export class Prober {
     this.#d.send(target, MembershipCommand.Ping, this.#d.withRumors({ s: seq, t: target }, buddy));
     const timing = this.timing();
     timers.indirect = this.#d.timers.after(this.scaled(timing.timeoutMs), () => {
-      if (acked) return;
+      if (settled) return;
       const peers = sample(
         this.#d.random,
         // memberlist: only members in state alive help (a suspect may be dead and send no nack).
@@ -151,7 +151,8 @@ export class Prober {
       }
     });
     timers.end = this.#d.timers.after(this.scaled(timing.intervalMs), () => {
-      if (acked) return;
+      if (settled) return;
+      settled = true; // an ack from now on changes nothing
       this.#d.stats.probeFailures++;
       this.#d.table.suspectFromProbe(target);
       if (asked === 0) {
@@ -159,8 +160,7 @@ export class Prober {
         return this.adjustAwareness(1);
       }
       // Lifeguard: missing nacks mean the problem may be here, not at the target. Nacks still on
-      // their way count: the helpers' answers are judged a probe timeout later (a late ack changes nothing).
-      acked = true;
+      // their way count: the helpers' answers are judged a probe timeout later.
       this.#d.timers.after(timing.timeoutMs, () => {
         this.#acks.delete(seq);
         this.adjustAwareness(asked - nacks);

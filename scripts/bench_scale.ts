@@ -18,7 +18,16 @@ import {
   START_CONCURRENCY,
   type SwimCounters,
 } from "./bench_scale_fleet.ts";
-import { type Check, checkKeys, type KeyCheck, measureIdle, type Row, writeKeys } from "./bench_scale_phases.ts";
+import {
+  type Check,
+  checkKeys,
+  declaredDead,
+  type KeyCheck,
+  measureIdle,
+  notAlive,
+  type Row,
+  writeKeys,
+} from "./bench_scale_phases.ts";
 
 /** Help text. */
 export const SCALE_HELP = `Usage: deno task bench:scale [--nodes N] [--seeds N] [--quiet-window D] [--keys N]
@@ -186,6 +195,7 @@ async function main(args: string[]): Promise<number> {
         Math.max(detectBound * 4, 60_000),
       )
         .catch((e) => e as Error);
+      const lists = await fleet.memberLists(survivors);
       if (detected instanceof Error) {
         row(
           `kill -9 of ${victims.length}: declared dead by every survivor`,
@@ -195,7 +205,7 @@ async function main(args: string[]): Promise<number> {
         );
       } else {
         const polled = detected.slice().sort((a, b) => a - b);
-        const declared = (await fleet.declaredDead(survivors, victims, killedAt)).sort((a, b) => a - b);
+        const declared = declaredDead(lists, survivors, victims, killedAt).sort((a, b) => a - b);
         // The nodes' own times when every survivor told them; else what polling saw.
         const exact = declared.every((t) => Number.isFinite(t));
         const times = exact ? declared : polled;
@@ -211,7 +221,7 @@ async function main(args: string[]): Promise<number> {
           worstMs <= detectBound,
         );
       }
-      const wrong = await fleet.notAlive(survivors, new Set(survivors));
+      const wrong = notAlive(lists, survivors, new Set(survivors));
       row("survivors seen dead by a survivor after the kill", String(wrong.size), "0", wrong.size === 0);
       for (const [a, bad] of [...wrong].slice(0, 5)) console.log(`    ${a}: ${bad.slice(0, 5).join(", ")}`);
     }

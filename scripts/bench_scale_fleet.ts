@@ -13,6 +13,7 @@ import { UdpTransport } from "../lib/net/udp_transport.ts";
 import { InternalAddressBook } from "../lib/net/internal_address.ts";
 import { askView, type ViewAnswer } from "../lib/replication/catch_up.ts";
 import { ClusterDebugClient } from "../lib/replication/debug_queries.ts";
+import type { MemberRow } from "../lib/replication/debug_messages.ts";
 import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
@@ -328,38 +329,17 @@ export class ScaleFleet {
     return out;
   }
 
-  /** For each of `of`: the members it does not see alive or suspect among `expectedAlive`. */
-  async notAlive(of: readonly string[], expectedAlive: ReadonlySet<string>): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
+  /**
+   * The member list of each of `of` (debug members query), with when its answer arrived (a
+   * `performance.now()`); a node that did not answer is absent.
+   */
+  async memberLists(of: readonly string[]): Promise<Map<string, MemberList>> {
+    const out = new Map<string, MemberList>();
     await pool(of, 16, async (a) => {
       try {
         const { members } = await this.#debug.members(a, QUERY);
-        const bad = members.filter((m) => expectedAlive.has(m.address) && m.state !== "alive" && m.state !== "suspect");
-        if (bad.length > 0) out.set(a, bad.map((m) => `${m.address} ${m.state}`));
-      } catch {
-        out.set(a, ["(no answer)"]);
-      }
-    });
-    return out;
-  }
-
-  /**
-   * When each of `of` declared every one of `victims` dead, in ms after `since` (a `performance.now()`):
-   * the time its members answer arrived less how long the last of them had been dead there (so the
-   * answer's own delay counts against the node, never for it); NaN where a node did not answer or
-   * does not hold them all dead. Unlike polling the member count, this does not add the poll
-   * interval and the polling round's slowest answer to every node's time.
-   */
-  async declaredDead(of: readonly string[], victims: readonly string[], since: number): Promise<number[]> {
-    const out = new Array<number>(of.length).fill(NaN);
-    const wanted = new Set(victims);
-    await pool([...of.keys()], 16, async (i) => {
-      try {
-        const { members } = await this.#debug.members(of[i], QUERY);
-        const arrived = performance.now();
-        const dead = members.filter((m) => wanted.has(m.address) && m.state === "dead");
-        if (dead.length === wanted.size) out[i] = arrived - Math.min(...dead.map((m) => m.forMs)) - since;
-      } catch { /* NaN: no answer */ }
+        out.set(a, { members, arrivedAt: performance.now() });
+      } catch { /* absent: no answer */ }
     });
     return out;
   }
@@ -412,4 +392,12 @@ export function restartWaves(members: readonly string[], n: number, virtualNodes
     for (const x of near) wave.blocked.add(x);
   }
   return waves.map((w) => w.nodes);
+}
+
+/** One node's member list and when it arrived (a `performance.now()`). */
+export interface MemberList {
+  /** The members it knows, with their states. */
+  members: MemberRow[];
+  /** When its answer arrived. */
+  arrivedAt: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Phases of `deno task bench:scale`: the quiet window (idle CPU and RSS per node, false alarms), the
- * workload (every acknowledged write recorded) and the key check (what was lost, and whether by design:
- * every owner of the key killed, from the ring the writes were placed on).
+ * workload (every acknowledged write recorded), the readings of the kill (when each survivor declared
+ * the killed dead, and whether any sees a survivor dead, from the member lists) and the key check (what
+ * was lost, and whether by design: every owner of the key killed, from the ring the writes were placed on).
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { KeyNotFoundError } from "../lib/client/errors.ts";
 import { toKey } from "../lib/client/keys.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
 import { Ring } from "../lib/replication/ring.ts";
-import { pool, type ScaleFleet } from "./bench_scale_fleet.ts";
+import { type MemberList, pool, type ScaleFleet } from "./bench_scale_fleet.ts";
 
 /** One row of the table. */
 export interface Row {
@@ -187,4 +188,46 @@ export async function checkKeys(
   });
   for (const e of examples) console.log(`    ${e}`);
   return out;
+}
+
+/** For each of `of`: the members it does not see alive or suspect among `expectedAlive` ("(no answer)" without a list). */
+export function notAlive(
+  lists: ReadonlyMap<string, MemberList>,
+  of: readonly string[],
+  expectedAlive: ReadonlySet<string>,
+): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const a of of) {
+    const list = lists.get(a);
+    if (!list) {
+      out.set(a, ["(no answer)"]);
+      continue;
+    }
+    const bad = list.members.filter((m) =>
+      expectedAlive.has(m.address) && m.state !== "alive" && m.state !== "suspect"
+    );
+    if (bad.length > 0) out.set(a, bad.map((m) => `${m.address} ${m.state}`));
+  }
+  return out;
+}
+
+/**
+ * When each of `of` declared every one of `victims` dead, in ms after `since` (a `performance.now()`):
+ * the time its member list arrived less how long the last of them had been dead there (so the
+ * answer's own delay counts against the node, never for it); NaN where a node did not answer or
+ * does not hold them all dead. Unlike polling the member count, this does not add the poll
+ * interval and the polling round's slowest answer to every node's time.
+ */
+export function declaredDead(
+  lists: ReadonlyMap<string, MemberList>,
+  of: readonly string[],
+  victims: readonly string[],
+  since: number,
+): number[] {
+  const wanted = new Set(victims);
+  return of.map((a) => {
+    const list = lists.get(a);
+    const dead = list?.members.filter((m) => wanted.has(m.address) && m.state === "dead") ?? [];
+    return list && dead.length === wanted.size ? list.arrivedAt - Math.min(...dead.map((m) => m.forMs)) - since : NaN;
+  });
 }

@@ -13,6 +13,7 @@ import { membersEverywhere, startAdminCluster } from "../admin/admin_processes.t
 import { poll } from "../support/real_time.ts";
 import { lostKeys, pidOf, writeKeys } from "../admin/rollout_traffic.ts";
 import { byNode } from "../admin/rollout_results.ts";
+import type { ProcessCluster } from "../support/process_cluster.ts";
 
 function sorted(addresses: string[]): string[] {
   return [...addresses].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
@@ -20,14 +21,22 @@ function sorted(addresses: string[]): string[] {
 
 const RUN = ["--restart", "--wait", "--config", "nodes.yaml", "--key", "admin.key"];
 
+/**
+ * Both scenarios' start: the 5 nodes see each other, 1,000 keys acknowledged; the rollout order, the
+ * node that will fail (the third) and every node's pid before the rollout.
+ */
+async function haltScenario(c: ProcessCluster) {
+  await membersEverywhere(c, 5);
+  const keys = await writeKeys(c.addresses, 1_000);
+  const order = sorted(c.addresses);
+  const pids = new Map(await Promise.all(order.map(async (a) => [a, await pidOf(a)] as const)));
+  return { keys, order, bad: order[2], pids };
+}
+
 Deno.test("rolling restart halts at a node whose new process cannot start: later nodes untouched, 0 keys lost", async () => {
   const c = await startAdminCluster(5, { allowRun: true, perNodeConfig: true });
   try {
-    await membersEverywhere(c, 5);
-    const keys = await writeKeys(c.addresses, 1_000);
-    const order = sorted(c.addresses);
-    const bad = order[2];
-    const pids = new Map(await Promise.all(order.map(async (a) => [a, await pidOf(a)] as const)));
+    const { keys, order, bad, pids } = await haltScenario(c);
     await Deno.writeTextFile(
       `${c.dir}/break.sh`,
       `if [ "$KVSTORE_NODE" = "${bad}" ]; then echo 'nodes: [' >> "$KVSTORE_CONFIG"; echo broke it; fi\n`,
@@ -67,11 +76,7 @@ Deno.test("rolling restart halts when a node's new process hangs after the takeo
   const c = await startAdminCluster(5, { allowRun: true });
   let stopped: number | undefined;
   try {
-    await membersEverywhere(c, 5);
-    const keys = await writeKeys(c.addresses, 1_000);
-    const order = sorted(c.addresses);
-    const bad = order[2];
-    const pids = new Map(await Promise.all(order.map(async (a) => [a, await pidOf(a)] as const)));
+    const { keys, order, bad, pids } = await haltScenario(c);
     await Deno.writeTextFile(`${c.dir}/noop.sh`, "echo ok\n");
     const run = c.kvctl(["run", "noop.sh", "--timeout", "5s", "--budget", "8s", ...RUN]);
     // As soon as the bad node's new process holds the port, freeze it (a hung host).

@@ -13,6 +13,7 @@ import { askView } from "../../lib/replication/catch_up.ts";
 import { JoinGate } from "../../lib/replication/join_gate.ts";
 import { keyPositionHex, Ring } from "../../lib/replication/ring.ts";
 import { SimCluster } from "../support/sim_cluster.ts";
+import type { RunningNode } from "../../lib/roles/start_node.ts";
 import { settle } from "../support/virtual_time.ts";
 
 const dec = new TextDecoder();
@@ -21,19 +22,7 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
   // Requests run in 5 ms ticks from the first tick on; conditions are checked every 50 ms.
   const sim = new SimCluster({ seed: 5, time: { run: { settleFirst: false } } });
   try {
-    const nodes = await sim.addNodes(5);
-    const all = nodes.map((n) => n.node.address);
-    for (const n of nodes) {
-      n.context.seeds.splice(
-        0,
-        n.context.seeds.length,
-        ...all.filter((a) => a !== n.node.address),
-      );
-    }
-    await sim.waitForMembers(5, { limitMs: 30_000, what: "the 5 nodes to see each other" });
-    const writer = sim.client(all[0]);
-    const keys = Array.from({ length: 300 }, (_, i) => `key-${i}`);
-    for (const k of keys) await sim.run(writer.put(k, `value of ${k}`));
+    const { nodes, all, keys } = await seededCluster(sim, 5, 300);
     await sim.until(
       () => all.every((a) => sim.nodes.get(a)!.cluster.replication!.stats.pendingReplicaWrites === 0),
       { limitMs: 5_000, failAtLimit: false },
@@ -64,10 +53,7 @@ Deno.test("a node restarted empty: held until joined, reads right at once, caugh
     assert.equal(status.keysToGo, 0);
     assert.deepEqual(status.views?.missing, []);
     const ring = new Ring(all, parts.replication!.config.virtualNodes);
-    const owned = keys.map((k) => toHex(toKey(k))).filter((h) =>
-      ring.preferenceListAt(keyPositionHex(h), 3).includes(victim)
-    );
-    const missing = owned.filter((h) => !restarted.store.getEntry(h));
+    const { owned, missing } = ownedKeys(ring, keys, restarted);
     assert.deepEqual(missing, [], `${missing.length} of ${owned.length} owned keys missing after catch-up`);
     assert.ok(status.keysReceived > 0, "entries came from peers (others by read repair of the early reads)");
     // Another node answers the view query about it: alive, and its program version.
@@ -113,19 +99,7 @@ Deno.test("rolling restart in the simulation: each node killed, declared dead, r
   for (const seed of [11, 12, 13]) {
     const sim = new SimCluster({ seed, time: { run: { settleFirst: false } } });
     try {
-      const nodes = await sim.addNodes(6);
-      const all = nodes.map((n) => n.node.address);
-      for (const n of nodes) {
-        n.context.seeds.splice(
-          0,
-          n.context.seeds.length,
-          ...all.filter((a) => a !== n.node.address),
-        );
-      }
-      await sim.waitForMembers(6, { limitMs: 30_000, what: "the 6 nodes to see each other" });
-      const writer = sim.client(all[0]);
-      const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
-      for (const k of keys) await sim.run(writer.put(k, `value of ${k}`));
+      const { nodes, all, keys } = await seededCluster(sim, 6, 200);
       const ring = new Ring(all, nodes[0].cluster.replication!.config.virtualNodes);
       for (const victim of all) {
         sim.kill(victim);
@@ -137,10 +111,7 @@ Deno.test("rolling restart in the simulation: each node killed, declared dead, r
           limitMs: 60_000,
           what: () => `${victim} not caught up: ${JSON.stringify(catchUp.status())}`,
         });
-        const owned = keys.map((k) => toHex(toKey(k))).filter((h) =>
-          ring.preferenceListAt(keyPositionHex(h), 3).includes(victim)
-        );
-        const missing = owned.filter((h) => !restarted.store.getEntry(h));
+        const { owned, missing } = ownedKeys(ring, keys, restarted);
         assert.deepEqual(
           missing,
           [],
@@ -153,3 +124,24 @@ Deno.test("rolling restart in the simulation: each node killed, declared dead, r
     }
   }
 });
+
+/** Starts `n` nodes that list each other as seeds, waits until they see each other, and writes `count` keys through the first. */
+async function seededCluster(sim: SimCluster, n: number, count: number) {
+  const nodes = await sim.addNodes(n);
+  const all = nodes.map((x) => x.node.address);
+  for (const x of nodes) x.context.seeds.splice(0, x.context.seeds.length, ...all.filter((a) => a !== x.node.address));
+  await sim.waitForMembers(n, { limitMs: 30_000, what: `the ${n} nodes to see each other` });
+  const writer = sim.client(all[0]);
+  const keys = Array.from({ length: count }, (_, i) => `key-${i}`);
+  for (const k of keys) await sim.run(writer.put(k, `value of ${k}`));
+  return { nodes, all, keys };
+}
+
+/** The keys (hex) of `keys` that `node` owns on `ring` (N = 3), and those of them its store lacks. */
+function ownedKeys(ring: Ring, keys: readonly string[], node: RunningNode): { owned: string[]; missing: string[] } {
+  const self = node.node.address;
+  const owned = keys.map((k) => toHex(toKey(k))).filter((h) =>
+    ring.preferenceListAt(keyPositionHex(h), 3).includes(self)
+  );
+  return { owned, missing: owned.filter((h) => !node.store.getEntry(h)) };
+}

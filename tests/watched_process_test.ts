@@ -29,6 +29,16 @@ Deno.test("watched process: waitFor rejects when the process exits first, quotin
   assert.equal((await p.exited()).code, 3);
 });
 
+Deno.test("watched process: a line printed just before the exit is found (40 processes at once)", async () => {
+  const missed: string[] = [];
+  await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+    const p = new WatchedProcess(`quick-${i}`, Deno.execPath(), script(`console.log("bye"); Deno.exit(3);`));
+    await p.waitFor(/bye/).catch((e: Error) => missed.push(e.message));
+    assert.equal((await p.exited()).code, 3);
+  }));
+  assert.deepEqual(missed, [], "the exit was seen before the last line was read");
+});
+
 Deno.test("watched process: waitFor rejects after its timeout; stop kills and drains", async () => {
   const p = new WatchedProcess("sleeper", Deno.execPath(), script(`console.log("up"); setInterval(() => {}, 1000);`));
   await p.waitFor(/up/);

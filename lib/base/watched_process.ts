@@ -103,7 +103,8 @@ export class WatchedProcess {
       );
       const waiter = { pattern, resolve: (l: string) => finish(() => resolve(l)) };
       this.#waiters.push(waiter);
-      this.child.status.then((s) => fail(`exited with code ${s.code} before printing ${pattern}`));
+      // After the output is drained: a line printed just before the exit still counts, and is quoted.
+      this.exited().then((s) => fail(`exited with code ${s.code} before printing ${pattern}`));
     });
   }
 

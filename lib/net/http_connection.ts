@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { bodyStream, headEnd, parseHead, plainResponse, type RequestHead, writeResponse } from "./http1.ts";
+import {
+  bodyStream,
+  endsWithConnection,
+  headEnd,
+  parseHead,
+  plainResponse,
+  type RequestHead,
+  writeResponse,
+} from "./http1.ts";
 import type { RefusalReason } from "./refusals.ts";
 import { concatBytes } from "../base/bytes.ts";
 
@@ -148,7 +156,8 @@ async function serveRequest(io: ConnectionIo, pending: Uint8Array, end: number):
   }
   const connection = header(head, "connection")?.toLowerCase();
   const wanted = head.version === "HTTP/1.1" ? connection !== "close" : connection === "keep-alive";
-  const keepAlive = wanted && next instanceof Uint8Array; // a body not read to its end ends the connection
+  // A body not read to its end ends the connection, and so does an event stream's response.
+  const keepAlive = wanted && next instanceof Uint8Array && !endsWithConnection(res);
   try {
     await writeResponse(res, { method: head.method, version: head.version, keepAlive }, io.write);
   } catch {

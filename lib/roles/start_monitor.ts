@@ -263,9 +263,11 @@ function liveUpdates(
   const coalescer = new Coalescer(config.sseFlushMs, clock, (ids, removed, _round) => {
     if (hub.clients === 0) return; // nobody watching: render nothing
     const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
-    if (rows.length > 0) hub.publish("rows", rows);
-    if (removed.length > 0) hub.publish("removed", removed);
-    hub.publish("summary", { html: renderSummary(monitor) });
+    const events: [string, unknown][] = [];
+    if (rows.length > 0) events.push(["rows", rows]);
+    if (removed.length > 0) events.push(["removed", removed]);
+    events.push(["summary", { html: renderSummary(monitor) }]);
+    hub.publishAll(events);
   });
   monitor.onChange((c) => coalescer.mark(c.nodes, c.removed, c.round || c.nodes.length > 0));
   return { hub, coalescer };

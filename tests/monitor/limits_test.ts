@@ -77,3 +77,23 @@ Deno.test("EventHub: a subscriber that does not read is dropped past its queue b
     hub.close();
   }
 });
+
+Deno.test("EventHub.publishAll: several events reach a client as one chunk, in order", async () => {
+  const hub = new EventHub({ maxClients: 2, keepAliveMs: 60_000 }, realClock);
+  const reader = hub.connect()!.body!.getReader();
+  const decoder = new TextDecoder();
+  try {
+    assert.match(decoder.decode((await reader.read()).value), /: connected/);
+    hub.publishAll([["rows", [{ id: "a" }]], ["removed", ["b"]], ["summary", { html: "s" }]]);
+    const chunk = decoder.decode((await reader.read()).value);
+    assert.deepEqual(
+      chunk.split("\n\n").filter(Boolean).map((e) => e.split("\n")[0]),
+      ["event: rows", "event: removed", "event: summary"],
+    );
+    assert.match(chunk, /data: \[\{"id":"a"\}\]\n\nevent: removed\ndata: \["b"\]\n\n/);
+    assert.equal(hub.sent, 3, "three events counted");
+  } finally {
+    await reader.cancel();
+    hub.close();
+  }
+});

@@ -66,6 +66,35 @@ Deno.test("listenHttp: GET, POST with content-length and chunked, HEAD, keep-ali
   }
 });
 
+Deno.test("listenHttp: an event stream is written unframed, one write per chunk, and its connection closes after it", async () => {
+  const events = [encoder.encode("event: a\ndata: 1\n\n"), encoder.encode("x".repeat(5_000))];
+  const l = listenHttp({
+    port: 0,
+    handler: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            for (const e of events) c.enqueue(e);
+            c.close();
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      ),
+  });
+  try {
+    // A kept-alive request: the server still closes after the stream (no second response).
+    const c = await raw(l.addr.port, "GET /events HTTP/1.1\r\nHost: x\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+    const text = await readAll(c);
+    const [head, body] = [text.slice(0, text.indexOf("\r\n\r\n")), text.slice(text.indexOf("\r\n\r\n") + 4)];
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    assert.match(head, /\r\nconnection: close$/i);
+    assert.doesNotMatch(head, /transfer-encoding/i, "not chunked");
+    assert.equal(body, events.map((e) => new TextDecoder().decode(e)).join(""), "the chunks as they are, then the end");
+  } finally {
+    await l.close();
+  }
+});
+
 Deno.test("listenHttp: a head not complete within the header timeout is closed and counted", async () => {
   const l = listenHttp({ port: 0, headerTimeoutMs: 300, handler: () => new Response("ok") });
   try {

@@ -88,9 +88,17 @@ export class EventHub {
 
   /** Sends an event to every client. */
   publish(event: string, data: unknown): void {
-    if (this.#clients.size === 0) return;
-    this.#write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    this.sent++;
+    this.publishAll([[event, data]]);
+  }
+
+  /**
+   * Sends events to every client as one chunk: one write per client for all of them (a flush's
+   * rows and summary), where each chunk costs a write and its allocation per client.
+   */
+  publishAll(events: readonly (readonly [event: string, data: unknown])[]): void {
+    if (this.#clients.size === 0 || events.length === 0) return;
+    this.#write(events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(""));
+    this.sent += events.length;
   }
 
   #write(text: string): void {

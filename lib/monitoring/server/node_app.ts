@@ -82,8 +82,8 @@ export function createNodeStatusApp(read: () => FleetSnapshot, clock: Clock, nam
     if (hub.clients > 0) {
       const ids = adapter.sync();
       const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
-      if (rows.length > 0) hub.publish("rows", rows);
-      hub.publish("summary", { html: renderSummary(monitor) });
+      const summary: [string, unknown] = ["summary", { html: renderSummary(monitor) }];
+      hub.publishAll(rows.length > 0 ? [["rows", rows], summary] : [summary]);
     }
     timer = clock.setTimeout(tick, 1_000);
   };

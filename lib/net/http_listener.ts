@@ -86,6 +86,8 @@ export interface HttpListener {
   limits: HttpListenerLimits;
   /** Refusals by reason. */
   refusals: Refusals;
+  /** Whether the timeouts' sweep timer runs: only while a connection is open, so an idle server sleeps. */
+  readonly sweeping: boolean;
   /** Connections open now. */
   readonly connections: number;
   /** Stops accepting, closes every connection; resolves when all are done. */
@@ -147,8 +149,8 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
     table: new ConnectionTable(refusals),
     closing: false,
     wake: () => {},
+    sweepTimer: undefined,
   };
-  const sweep = setInterval(() => run.table.sweep(limits, Date.now()), SWEEP_MS);
   const accepting = acceptLoop(run);
   let closed: Promise<void> | undefined;
   return {
@@ -158,7 +160,10 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
     get connections() {
       return run.table.slots.size;
     },
-    close: () => closed ??= closeListener(run, sweep, accepting),
+    get sweeping() {
+      return run.sweepTimer !== undefined;
+    },
+    close: () => closed ??= closeListener(run, accepting),
   };
 }
 
@@ -178,6 +183,22 @@ interface ListenerRun {
   closing: boolean;
   /** Ends the accept loop's back-off pause at once. */
   wake: () => void;
+  /** The timeouts' sweep, every {@linkcode SWEEP_MS} while a connection is open (none wakes an idle process). */
+  sweepTimer: ReturnType<typeof setInterval> | undefined;
+}
+
+/** Sweeps the table for timeouts while it holds a connection; the first admitted connection starts it. */
+function startSweeping(run: ListenerRun): void {
+  if (run.sweepTimer !== undefined || run.closing) return;
+  run.sweepTimer = setInterval(() => {
+    run.table.sweep(run.limits, Date.now());
+    if (run.table.slots.size === 0) stopSweeping(run);
+  }, SWEEP_MS);
+}
+
+function stopSweeping(run: ListenerRun): void {
+  if (run.sweepTimer !== undefined) clearInterval(run.sweepTimer);
+  run.sweepTimer = undefined;
 }
 
 /** The open connections of one listener, with the time each has waited in its current state. */
@@ -319,6 +340,7 @@ function admit(run: ListenerRun, conn: Deno.Conn): void {
     return;
   }
   table.slots.add(slot);
+  startSweeping(run);
   const task = serve(run, slot);
   table.tasks.add(task);
   task.finally(() => table.tasks.delete(task));
@@ -348,13 +370,9 @@ async function serve(run: ListenerRun, slot: Slot): Promise<void> {
 }
 
 /** Stops accepting, closes every connection, and waits for their tasks. */
-async function closeListener(
-  run: ListenerRun,
-  sweep: ReturnType<typeof setInterval>,
-  accepting: Promise<void>,
-): Promise<void> {
+async function closeListener(run: ListenerRun, accepting: Promise<void>): Promise<void> {
   run.closing = true;
-  clearInterval(sweep);
+  stopSweeping(run);
   run.wake();
   try {
     run.listener.close();

@@ -95,6 +95,24 @@ Deno.test("listenHttp: an event stream is written unframed, one write per chunk,
   }
 });
 
+Deno.test("listenHttp: the timeout sweep runs only while a connection is open", async () => {
+  const l = listenHttp({ port: 0, headerTimeoutMs: 300, handler: () => new Response("ok") });
+  try {
+    assert.equal(l.sweeping, false, "no timer before any connection");
+    const c = await raw(l.addr.port, "");
+    await waitUntil(() => l.sweeping, { timeoutMs: 2_000, what: "the sweep to start" });
+    assert.match(await readAll(c), /^$/, "closed by the header timeout, which the sweep enforces");
+    assert.equal(l.refusals.get("header_timeout"), 1);
+    await waitUntil(() => !l.sweeping, { timeoutMs: 2_000, what: "the sweep to stop once no connection is open" });
+    assert.equal(l.connections, 0);
+    const again = await raw(l.addr.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert.match(await readAll(again), /^HTTP\/1\.1 200 [\s\S]*\r\nok\r\n/, "served after the sweep stopped");
+  } finally {
+    await l.close();
+  }
+  assert.equal(l.sweeping, false);
+});
+
 Deno.test("listenHttp: a head not complete within the header timeout is closed and counted", async () => {
   const l = listenHttp({ port: 0, headerTimeoutMs: 300, handler: () => new Response("ok") });
   try {

@@ -204,3 +204,37 @@ Deno.test("node status routes: /api/nodes says who answered and each row's age; 
     sim.close();
   }
 });
+
+Deno.test("node status page: the live-update timer runs only while an event stream is open", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  let fired = 0;
+  const counting = {
+    now: () => clock.now(),
+    setTimeout: (fn: () => void, ms: number) => clock.setTimeout(() => (fired++, fn()), ms),
+    clearTimeout: (id: number | ReturnType<typeof setTimeout>) => clock.clearTimeout(id),
+  };
+  const snapshot = () => ({
+    answeredBy: "10.0.0.1:4000",
+    at: clock.now(),
+    intervalMs: 2_000,
+    notRespondingIntervals: 3,
+    nodes: [],
+  });
+  const { app, close } = createNodeStatusApp(snapshot, counting, "t");
+  try {
+    assert.equal((await app.request("/api/nodes")).status, 200);
+    clock.advance(10_000);
+    assert.equal(fired, 0, "no timer fired while nobody watched");
+    const reader = (await app.request("/events")).body!.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /connected/);
+    clock.advance(1_000);
+    assert.match(new TextDecoder().decode((await reader.read()).value), /event: summary/, "a watcher gets updates");
+    await reader.cancel();
+    clock.advance(2_000); // one more tick finds nobody and stops
+    fired = 0;
+    clock.advance(10_000);
+    assert.equal(fired, 0, "no timer fired once the watcher left");
+  } finally {
+    close();
+  }
+});

@@ -16,7 +16,7 @@ import { renderMetrics } from "./metrics.ts";
 import { renderRowById, renderSummary } from "./page.ts";
 
 /** Live-update limits of a node's page (named like the monitor's). */
-export const NODE_PAGE_LIMITS = { maxSseClients: 16, sseKeepAliveMs: 15_000 } as const;
+export const NODE_PAGE_LIMITS = { maxSseClients: 16, sseKeepAliveMs: 15_000, liveUpdateMs: 1_000 } as const;
 
 /** A node's status app and what it holds. */
 export interface NodeStatusApp {
@@ -44,10 +44,29 @@ export function createNodeStatusApp(read: () => FleetSnapshot, clock: Clock, nam
   );
   const inner = createMonitorApp({ monitor, hub });
   const app = new Hono();
-  // Each request reads the table first, so what it shows is as fresh as the node's table.
+  // Live updates while someone watches: the changed rows every second, no timer while nobody does.
+  let timer: TimerId | undefined;
+  let closed = false;
+  const watch = () => {
+    if (!closed && timer === undefined && hub.clients > 0) {
+      timer = clock.setTimeout(tick, NODE_PAGE_LIMITS.liveUpdateMs);
+    }
+  };
+  const tick = () => {
+    timer = undefined;
+    if (closed || hub.clients === 0) return;
+    const ids = adapter.sync();
+    const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
+    const summary: [string, unknown] = ["summary", { html: renderSummary(monitor) }];
+    hub.publishAll(rows.length > 0 ? [["rows", rows], summary] : [summary]);
+    watch();
+  };
+  // Each request reads the table first, so what it shows is as fresh as the node's table; an event stream opened
+  // by it starts the live updates.
   app.use("*", async (_c, next) => {
     adapter.sync();
     await next();
+    watch();
   });
   app.post("/api/report", (c) => c.json({ error: "this is a node's status server; reports go to the monitor" }, 404));
   app.get("/api/nodes", (c) => c.json(adapter.last));
@@ -74,20 +93,6 @@ export function createNodeStatusApp(read: () => FleetSnapshot, clock: Clock, nam
   );
   app.route("/", inner);
 
-  // Live updates while someone watches: the changed rows every second.
-  let timer: TimerId | undefined;
-  let closed = false;
-  const tick = () => {
-    if (closed) return;
-    if (hub.clients > 0) {
-      const ids = adapter.sync();
-      const rows = ids.map((id) => ({ id, html: renderRowById(monitor, id) })).filter((r) => r.html !== "");
-      const summary: [string, unknown] = ["summary", { html: renderSummary(monitor) }];
-      hub.publishAll(rows.length > 0 ? [["rows", rows], summary] : [summary]);
-    }
-    timer = clock.setTimeout(tick, 1_000);
-  };
-  timer = clock.setTimeout(tick, 1_000);
   return {
     app,
     close: () => {

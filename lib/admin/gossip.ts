@@ -32,7 +32,7 @@ export interface GossipDeps {
   random: Random;
   /** Tunables. */
   config: AdminConfig;
-  /** Ids of the unexpired commands the node holds. */
+  /** Ids of the unexpired commands the node holds (asked once per push-pull round, peer or not). */
   ids(): string[];
   /** A held command by id. */
   get(id: string): SignedCommand | undefined;
@@ -172,10 +172,11 @@ export class CommandGossip {
 
   /** One push-pull exchange with a random member. */
   async #pushPull(): Promise<void> {
+    if (this.#closed) return;
+    const mine = this.#d.ids(); // asked even alone: the holder prunes its expired commands then
     const [peer] = this.#peers(1);
-    if (!peer || this.#closed) return;
+    if (!peer) return;
     this.stats.pushPulls++;
-    const mine = this.#d.ids();
     let theirs: string[];
     try {
       const reply = await this.#d.rpc.call(peer, AdminCommand.Digest, { ids: mine }, undefined, {

@@ -94,7 +94,6 @@ export class AdminService {
   #hints = new Map<string, Set<Address>>();
   #runs: Promise<void> = Promise.resolve();
   #closed = false;
-  #prune: (() => void) | undefined;
 
   /** Creates the service and registers its handlers on the node's rpc. */
   constructor(options: AdminServiceOptions) {
@@ -125,7 +124,10 @@ export class AdminService {
       clock: options.clock,
       random: options.random,
       config: options.config,
-      ids: () => [...this.#held.keys()],
+      ids: () => {
+        this.#pruneExpired(); // every push-pull round and digest answer: no timer of its own
+        return [...this.#held.keys()];
+      },
       get: (id) => this.#held.get(id)?.command,
       hints: (id) => [...(this.#hints.get(id) ?? [])],
       receive: (raw, from, hints) => this.receive(raw, from, hints).then((r) => r.receipt),
@@ -160,18 +162,10 @@ export class AdminService {
     }));
   }
 
-  /** Starts gossip and periodic pruning. */
+  /** Starts gossip; expired commands are pruned at each push-pull round (which asks for the ids held) and on receipt. */
   start(): void {
     if (this.#closed) return;
     this.gossip.start();
-    const { clock } = this.#o;
-    const loop = () => {
-      if (this.#closed) return;
-      this.#pruneExpired();
-      timer = clock.setTimeout(loop, this.#o.config.pushPullIntervalMs);
-    };
-    let timer = clock.setTimeout(loop, this.#o.config.pushPullIntervalMs);
-    this.#prune = () => clock.clearTimeout(timer);
   }
 
   /** This node's result for a command. */
@@ -202,7 +196,9 @@ export class AdminService {
     // Another copy with this id may be under check: wait for its verdict. A forged copy must not
     // make the genuine one look known, so only accepted commands count as seen.
     for (let p = id && this.#pending.get(id); p; p = id && this.#pending.get(id)) await p;
-    if (id && (this.guard.has(id) || this.#held.has(id))) {
+    const known = (id: string) => this.guard.has(id) || this.#held.has(id);
+    if (id && known(id)) this.#pruneExpired(); // a copy of an expired command is checked (and rejected), not "known"
+    if (id && known(id)) {
       this.stats.duplicates++;
       if (hints.length > 0) this.#addHints(id, hints);
       return { receipt: "known", id };
@@ -251,7 +247,6 @@ export class AdminService {
     if (this.#closed) return;
     this.#closed = true;
     this.rollout.close();
-    this.#prune?.();
     this.gossip.close();
     for (const t of this.#transfers.values()) t.close();
     this.#transfers.clear();

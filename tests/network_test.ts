@@ -127,36 +127,6 @@ Deno.test("rpc: call/reply with retries over a lossy network; malformed packets 
   tb.close();
 });
 
-Deno.test("rpc: once its last call is answered, no timer is left to wake an idle node", async () => {
-  const clock = new VirtualClock(0);
-  const net = new MemoryNetwork(clock, { seed: 3 });
-  const ta = net.createTransport("a:1"), tb = net.createTransport("b:1");
-  let fired = 0; // timers of a's clock that ran
-  const counting = {
-    now: () => clock.now(),
-    setTimeout: (fn: () => void, ms: number) => clock.setTimeout(() => (fired++, fn()), ms),
-    clearTimeout: (id: number | ReturnType<typeof setTimeout>) => clock.clearTimeout(id),
-  };
-  const a = new Rpc(ta, counting), b = new Rpc(tb, clock);
-  ta.onReceive((d, f) => a.receive(d, f));
-  tb.onReceive((d, f) => b.receive(d, f));
-  b.handle(0x30, () => ({ header: { ok: true } }));
-  let answered = 0;
-  for (let i = 0; i < 3; i++) {
-    const call = a.call("b:1", 0x30, { i }, undefined, { timeoutMs: 500 }).then(() => answered++);
-    await runUntil(clock, () => answered === i + 1, { tickMs: 1, settle: 1, limitMs: 100, what: "the answer" });
-    await call;
-  }
-  fired = 0;
-  clock.advance(5_000);
-  assert.equal(answered, 3);
-  assert.equal(fired, 0, "timers that fired after every call was answered");
-  a.close();
-  b.close();
-  ta.close();
-  tb.close();
-});
-
 Deno.test("udp transport: a burst adds receives (handled in one turn), quiet traffic goes back to one", async () => {
   const t = await UdpTransport.listen("127.0.0.1", 0);
   const sender = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });

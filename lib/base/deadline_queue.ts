@@ -77,17 +77,6 @@ export class DeadlineQueue {
     if (deadline < this.#timerAt) this.#schedule(deadline);
   }
 
-  /**
-   * Forgets every entry and cancels the timer, for an owner with no wait left: on an idle node
-   * the timer set for an answered call's deadline would otherwise wake the process for nothing.
-   */
-  clear(): void {
-    this.#size = 0;
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
   /** Stops the timer and forgets every entry. */
   close(): void {
     this.#closed = true;

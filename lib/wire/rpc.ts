@@ -309,7 +309,6 @@ export class Rpc {
       const p = this.#pending.get(callId);
       if (p === undefined) return;
       this.#pending.delete(callId);
-      if (this.#pending.size === 0) this.#deadlines.clear(); // nothing left to time out: no wake-up for it
       p.callback(payload);
       return;
     }

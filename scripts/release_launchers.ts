@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { NODE_RUNTIME_FLAGS } from "../lib/roles/process_launcher.ts";
 
 /** One permission set as deno.json writes it. */
 export type PermissionSetConfig = Record<string, unknown>;
@@ -100,6 +101,8 @@ export interface LauncherSpec {
   set: string;
   /** Permission set when started with `--allow-run` (the node: node-admin). */
   runSet?: string;
+  /** Runtime flags of the role besides its permissions (the node's: `NODE_RUNTIME_FLAGS`). */
+  runtime?: readonly string[];
 }
 
 /**
@@ -111,7 +114,7 @@ export interface LauncherSpec {
  * ```
  */
 export const LAUNCHERS: readonly LauncherSpec[] = [
-  { file: "kvstore-node", role: "node", set: "node", runSet: "node-admin" },
+  { file: "kvstore-node", role: "node", set: "node", runSet: "node-admin", runtime: NODE_RUNTIME_FLAGS },
   { file: "kvstore-monitor", role: "monitor", set: "monitor" },
   { file: "kvctl", role: "kvctl", set: "kvctl" },
 ];
@@ -122,8 +125,8 @@ function q(word: string): string {
 }
 
 /** The exec line of a launcher with the flags of one set. */
-function execLine(unstable: string[], flags: string[], role: string): string {
-  const words = [...RUNTIME_FLAGS, ...unstable.map((u) => `--unstable-${u}`), ...flags].map(q).join(" ");
+function execLine(unstable: string[], flags: string[], role: string, runtime: readonly string[] = []): string {
+  const words = [...RUNTIME_FLAGS, ...runtime, ...unstable.map((u) => `--unstable-${u}`), ...flags].map(q).join(" ");
   return `exec "$here/runtime/deno" run ${words} "$here/kvstore.js" ${q(role)} "$@"`;
 }
 
@@ -175,16 +178,16 @@ export function launcherScript(
       "done",
       "# --help: the node's help, then this launcher's one flag.",
       'case " $* " in *" --help "*|*" -h "*)',
-      `  ${execLine(unstable, flagsOf(spec.set), spec.role).replace(/^exec /, "")}`,
+      `  ${execLine(unstable, flagsOf(spec.set), spec.role, spec.runtime).replace(/^exec /, "")}`,
       `  echo "Launcher ${spec.file}: --allow-run starts the node with the '${spec.runSet}' permission set, which may run"`,
       `  echo "bash (kvctl run scripts, restarts in place, kvctl upgrade); without it, '${spec.set}': no programs."`,
       "  exit 0 ;;",
       "esac",
       `if [ -n "$admin" ]; then`,
-      `  ${execLine(unstable, flagsOf(spec.runSet), spec.role)}`,
+      `  ${execLine(unstable, flagsOf(spec.runSet), spec.role, spec.runtime)}`,
       "fi",
     );
   }
-  lines.push(execLine(unstable, flagsOf(spec.set), spec.role), "");
+  lines.push(execLine(unstable, flagsOf(spec.set), spec.role, spec.runtime), "");
   return lines.join("\n");
 }

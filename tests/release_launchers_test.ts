@@ -5,6 +5,7 @@
  * launcher, with no hand-kept list in between.
  */
 import assert from "node:assert/strict";
+import { NODE_RUNTIME_FLAGS, NODE_V8_FLAGS } from "../lib/roles/process_launcher.ts";
 import {
   LAUNCHERS,
   launcherScript,
@@ -74,6 +75,9 @@ Deno.test("the node launcher: --allow-run picks node-admin, the only set with ru
   assert.equal(execs.length, 2);
   assert.match(execs[0], /--allow-run=bash "\$here\/kvstore\.js" node "\$@"$/);
   assert.ok(!execs[1].includes("--allow-run"), execs[1]);
+  // The node runs with the runtime flags deno.json's node task has (V8's semi-space cap, no code cache), both ways.
+  for (const e of execs) for (const f of NODE_RUNTIME_FLAGS) assert.ok(e.includes(` ${f} `), `${f} in ${e}`);
+  assert.ok(!launcherScript(LAUNCHERS[2], config.permissions, config.unstable).includes(NODE_V8_FLAGS), "kvctl: not");
   for (const l of LAUNCHERS) {
     const t = launcherScript(l, config.permissions, config.unstable);
     assert.ok(t.startsWith("#!/bin/sh\n"));

@@ -187,19 +187,10 @@ export class FleetGossip {
       this.#timer = clock.setTimeout(gossipLoop, this.config.gossipIntervalMs);
       if (clock.now() < rowDueAt) return this.gossipOnce();
       rowDueAt = clock.now() + this.rowIntervalMs;
-      this.#refreshThenGossip();
+      this.#refreshThen(() => this.#stopped || this.gossipOnce()).catch(() => {});
     };
     this.refresh().catch(() => {});
     this.#timer = clock.setTimeout(gossipLoop, random() * this.config.gossipIntervalMs);
-  }
-
-  #refreshThenGossip(): void {
-    const s = this.#deps.summary();
-    if (!(s instanceof Promise)) {
-      this.#applySummary(s);
-      return this.gossipOnce();
-    }
-    s.then((summary) => this.#applySummary(summary), () => {}).finally(() => this.#stopped || this.gossipOnce());
   }
 
   /** Stops the timers. */
@@ -210,10 +201,16 @@ export class FleetGossip {
 
   /** Rewrites the own row from a fresh summary (a new version). */
   refresh(): Promise<void> {
+    return this.#refreshThen(() => {});
+  }
+
+  /** Rewrites the own row, then calls `after` (also when the summary fails). */
+  #refreshThen(after: () => void): Promise<void> {
     const s = this.#deps.summary();
     // A synchronous summary applies at once (simulations advance virtual time without microtasks).
-    if (s instanceof Promise) return s.then((summary) => this.#applySummary(summary));
+    if (s instanceof Promise) return s.then((summary) => this.#applySummary(summary)).finally(after);
     this.#applySummary(s);
+    after();
     return Promise.resolve();
   }
 

@@ -147,7 +147,7 @@ export class FleetGossip {
     rowsRefused: 0,
   };
   #deps: FleetGossipDeps;
-  #timer: TimerId | undefined;
+  #timers: TimerId[] = [];
   #stopped = false;
   #own: FleetRow | undefined;
   #forgotAt = -Infinity;
@@ -174,48 +174,39 @@ export class FleetGossip {
     return Math.min(c.maxRowIntervalMs, Math.max(c.minRowIntervalMs, n * c.rowIntervalPerNodeMs));
   }
 
-  /**
-   * Writes the own row now; gossips every gossip interval (the first after a random delay), and
-   * rewrites the row at the first gossip tick a row interval after the last, before that tick's
-   * digest goes out: one timer, so an idle node wakes once per gossip interval, not twice.
-   */
+  /** Writes the own row now, then every row interval; gossips every gossip interval (first one after a random delay). */
   start(): void {
     const { clock, random } = this.#deps;
-    let rowDueAt = clock.now() + this.rowIntervalMs;
+    const rowLoop = () => {
+      if (this.#stopped) return;
+      this.refresh().catch(() => {});
+      this.#timers[0] = clock.setTimeout(rowLoop, this.rowIntervalMs);
+    };
     const gossipLoop = () => {
       if (this.#stopped) return;
-      this.#timer = clock.setTimeout(gossipLoop, this.config.gossipIntervalMs);
-      if (clock.now() < rowDueAt) return this.gossipOnce();
-      rowDueAt = clock.now() + this.rowIntervalMs;
-      this.#refreshThen(() => this.#stopped || this.gossipOnce()).catch(() => {});
+      this.gossipOnce();
+      this.#timers[1] = clock.setTimeout(gossipLoop, this.config.gossipIntervalMs);
     };
-    this.refresh().catch(() => {});
-    this.#timer = clock.setTimeout(gossipLoop, random() * this.config.gossipIntervalMs);
+    rowLoop();
+    this.#timers[1] = clock.setTimeout(gossipLoop, random() * this.config.gossipIntervalMs);
   }
 
   /** Stops the timers. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) this.#deps.clock.clearTimeout(this.#timer);
+    for (const t of this.#timers) if (t !== undefined) this.#deps.clock.clearTimeout(t);
   }
 
   /** Rewrites the own row from a fresh summary (a new version). */
   refresh(): Promise<void> {
-    return this.#refreshThen(() => {});
-  }
-
-  /** Rewrites the own row, then calls `after` (also when the summary fails). */
-  #refreshThen(after: () => void): Promise<void> {
+    const apply = (summary: Omit<FleetRow, "node" | "version" | "updatedAt" | "state">) => {
+      if (!this.#stopped) this.setOwn({ ...summary, state: this.#own?.state === "left" ? "left" : "ok" });
+    };
     const s = this.#deps.summary();
     // A synchronous summary applies at once (simulations advance virtual time without microtasks).
-    if (s instanceof Promise) return s.then((summary) => this.#applySummary(summary)).finally(after);
-    this.#applySummary(s);
-    after();
+    if (s instanceof Promise) return s.then(apply);
+    apply(s);
     return Promise.resolve();
-  }
-
-  #applySummary(summary: Omit<FleetRow, "node" | "version" | "updatedAt" | "state">): void {
-    if (!this.#stopped) this.setOwn({ ...summary, state: this.#own?.state === "left" ? "left" : "ok" });
   }
 
   /** Writes the own row with `fields` under a new version. */

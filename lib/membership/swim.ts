@@ -269,10 +269,18 @@ export class Swim implements MemberView {
       this.stats.malformed++;
       return;
     }
+    const incarnation = this.#table.incarnation;
     try {
       this.#dispatch(msg, from);
     } catch {
       this.stats.errors++;
+    }
+    // It made this node refute (the sender holds it suspect, dead or left): the sender hears the refutation at
+    // once, not when a rumor that may go to other members first reaches it.
+    if (this.#table.incarnation > incarnation) {
+      this.#send(from, MembershipCommand.Gossip, {
+        u: [encodeUpdate({ address: this.self, state: "alive", incarnation: this.#table.incarnation })],
+      });
     }
   }
 
@@ -306,7 +314,25 @@ export class Swim implements MemberView {
       return;
     }
     this.#applyAll(p.updates, from);
-    this.#send(from, MembershipCommand.Ack, this.#withRumors({ s: p.seq }));
+    this.#send(from, MembershipCommand.Ack, this.#withRumors({ s: p.seq }, this.#deathNotice(p.updates)));
+  }
+
+  /**
+   * This node's entry for a member it holds dead or left that `updates` still call alive at no
+   * higher incarnation (in a ping, the sender's own entry), sent back first in the ack: a member
+   * declared dead while alive (a forged rumor in an unkeyed fleet, a mistaken verdict) hears it at
+   * its next probe and refutes, where the rumor itself may have spent its retransmits elsewhere
+   * (once, after a fuzz planted dead members, a live node stayed dead at a peer past 30 s).
+   */
+  #deathNotice(updates: readonly MemberUpdate[]): WireUpdate | undefined {
+    for (const u of updates) {
+      if (u.state !== "alive" || u.address === this.self) continue;
+      const m = this.#table.get(u.address);
+      if (m && (m.state === "dead" || m.state === "left") && m.incarnation >= u.incarnation) {
+        return encodeUpdate({ address: m.address, state: m.state, incarnation: m.incarnation });
+      }
+    }
+    return undefined;
   }
 
   #applyAll(updates: readonly MemberUpdate[], from: Address): void {

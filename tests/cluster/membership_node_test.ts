@@ -15,7 +15,8 @@ import type { Swim } from "../../lib/membership/swim.ts";
 
 const A = "10.0.0.1:4000", B = "10.0.0.2:4000", C = "10.0.0.3:4000";
 
-Deno.test("node: malformed and unknown membership datagrams are counted and ignored", async () => {
+/** Node A alone on an in-memory network (no replication), with its clock and network for peers to join. */
+async function nodeAtA() {
   const clock = new VirtualClock();
   const net = new MemoryNetwork(clock, { seed: 1 });
   const running = await startNode({
@@ -23,6 +24,11 @@ Deno.test("node: malformed and unknown membership datagrams are counted and igno
     clock,
     subsystemOptions: { replication: false },
   });
+  return { clock, net, running };
+}
+
+Deno.test("node: malformed and unknown membership datagrams are counted and ignored", async () => {
+  const { clock, net, running } = await nodeAtA();
   const attacker = net.createTransport(C);
   try {
     const swim = running.members as Swim;
@@ -69,13 +75,7 @@ Deno.test("attach: staticMembers option gives a fixed view; membership count fol
 });
 
 Deno.test("a member held dead that pings is told so in the ack, after the rumor has spent its retransmits, and refutes", async () => {
-  const clock = new VirtualClock();
-  const net = new MemoryNetwork(clock, { seed: 1 });
-  const running = await startNode({
-    transport: net.createTransport(A),
-    clock,
-    subsystemOptions: { replication: false },
-  });
+  const { clock, net, running } = await nodeAtA();
   const y = net.createTransport(B), z = net.createTransport(C);
   const acksToY: WireUpdate[][] = [];
   y.onReceive((d) => {

@@ -279,7 +279,7 @@ export class Swim implements MemberView {
     // once, not when a rumor that may go to other members first reaches it.
     if (this.#table.incarnation > incarnation) {
       this.#send(from, MembershipCommand.Gossip, {
-        u: [encodeUpdate({ address: this.self, state: "alive", incarnation: this.#table.incarnation })],
+        u: [this.#selfEntry()],
       });
     }
   }
@@ -346,11 +346,16 @@ export class Swim implements MemberView {
    * talks to it directly learns its current incarnation) and an optional first rumor.
    */
   #withRumors<T extends object>(header: T, first?: WireUpdate): T & { u: WireUpdate[] } {
-    const me = encodeUpdate({ address: this.self, state: "alive", incarnation: this.#table.incarnation });
+    const me = this.#selfEntry();
     const u = first ? [first, me] : [me];
     const used = u.reduce((n, w) => n + JSON.stringify(w).length + 1, 0);
     u.push(...this.#broadcasts.take(this.config.gossipMaxBytes - PROBE_OVERHEAD - used, this.#retransmits()));
     return { ...header, u };
+  }
+
+  /** This node's own entry: alive at its current incarnation. */
+  #selfEntry(): WireUpdate {
+    return encodeUpdate({ address: this.self, state: "alive", incarnation: this.#table.incarnation });
   }
 
   #retransmits(): number {

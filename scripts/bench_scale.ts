@@ -12,6 +12,7 @@ import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_confi
 import {
   cpuShares,
   loadText,
+  MONITOR_INTERVAL_MS,
   PROGRESS_INTERVAL_MS,
   restartWaves,
   ScaleFleet,
@@ -26,16 +27,19 @@ import {
   measureIdle,
   notAlive,
   type Row,
+  settle,
   writeKeys,
 } from "./bench_scale_phases.ts";
 
 /** Help text. */
 export const SCALE_HELP = `Usage: deno task bench:scale [--nodes N] [--seeds N] [--quiet-window D] [--keys N]
                              [--kill-percent P] [--restart N] [--detect-bound D] [--join-bound D]
+                             [--settle-max D] [--idle-targets]
 
 Starts N node processes (default 100) and the monitor on loopback, the first --seeds (3) listed in the
 fleet file and the others joining through them; then measures join time, monitor round coverage, idle
-CPU and RSS per node over --quiet-window (60s), false suspicions and deaths, a light workload of --keys
+CPU and RSS per node over --quiet-window (60s) once the nodes' CPU has stopped falling after the join
+(15 s windows, at most --settle-max, 180s), false suspicions and deaths, a light workload of --keys
 acknowledged writes (20 per node), kill -9 of --kill-percent (10) of the non-seed nodes and the time
 until every survivor declared them dead, keys lost, and a rolling restart of --restart survivors (all)
 in waves of nodes that share no key range. Exits 1 when an invariant fails:
@@ -53,8 +57,8 @@ const RESTART_BUDGET_MS = 120_000;
 const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
 /** Lines of an error's text printed when the run stops on it (the first is in the table). */
 const ERROR_LINES_SHOWN = 40;
-/** Pause after the join before the quiet window (the monitor's first rounds, the join's push-pulls). */
-const SETTLE_MS = 10_000;
+/** Window over which the nodes' CPU is compared while they settle after the join (see `settle`). */
+const SETTLE_WINDOW_MS = 15_000;
 
 async function main(args: string[]): Promise<number> {
   const { values } = parseFlags("bench:scale", args, {
@@ -67,6 +71,7 @@ async function main(args: string[]): Promise<number> {
     "detect-bound": { type: "string" },
     "join-bound": { type: "string" },
     "idle-targets": { type: "boolean" },
+    "settle-max": { type: "string" },
   });
   if (values.help) {
     console.log(SCALE_HELP);
@@ -75,6 +80,7 @@ async function main(args: string[]): Promise<number> {
   const nodes = values.nodes ? parseInteger(values.nodes, "--nodes", 4, 500) : 100;
   const seeds = values.seeds ? parseInteger(values.seeds, "--seeds", 1, nodes - 1) : 3;
   const quietMs = values["quiet-window"] ? parseDuration(values["quiet-window"], "--quiet-window") : 60_000;
+  const settleMaxMs = values["settle-max"] ? parseDuration(values["settle-max"], "--settle-max") : 180_000;
   const keys = values.keys ? parseInteger(values.keys, "--keys", 0, 1_000_000) : 20 * nodes;
   const killPercent = values["kill-percent"] ? parseInteger(values["kill-percent"], "--kill-percent", 0, 50) : 10;
   const detectBound = values["detect-bound"] ? parseDuration(values["detect-bound"], "--detect-bound") : 15_000;
@@ -125,7 +131,13 @@ async function main(args: string[]): Promise<number> {
       `≤ ${joinBound / 1000} s`,
       true,
     );
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    // Idle means settled: the join's hand-overs and table fills done (each window printed).
+    const settling = await settle(fleet, SETTLE_WINDOW_MS, settleMaxMs, console.log);
+    row(
+      "settling after the join (median node CPU per window)",
+      `${settling.medians.map((m) => `${m.toFixed(2)}%`).join(" → ")} in ${(settling.waitedMs / 1000).toFixed(0)} s` +
+        (settling.settled ? "" : ` (still falling at --settle-max)`),
+    );
 
     // 2. Quiet window: idle CPU and RSS, false alarms, round coverage.
     const quietFrom = Date.now();
@@ -146,12 +158,21 @@ async function main(args: string[]): Promise<number> {
       values["idle-targets"] ? rssOk : undefined,
     );
     row(
+      "idle RSS per node: its own memory, mapped files (medians)",
+      `${idle.anonymousMedianMiB.toFixed(1)} MiB anonymous, ${idle.mappedMedianMiB.toFixed(1)} MiB of mapped ` +
+        `files (the deno executable, shared by every node); PSS ${idle.pssMedianMiB.toFixed(1)} MiB`,
+    );
+    row(
       "idle wake-ups per node, main thread (median, max)",
       `${idle.wakeupsMedian.toFixed(1)}/s, ${idle.wakeupsMax.toFixed(1)}/s`,
     );
     row("false suspicions / refutations while quiet", `${idle.alarms.suspicions} / ${idle.alarms.refutes}`);
     row("false deaths while quiet", String(idle.alarms.deaths), "0", idle.alarms.deaths === 0);
-    const rounds = (await fleet.rounds()).filter((r) => r.startedAt >= quietFrom && r.expected > 0);
+    // Rounds that started in the window and have ended (the one still open has not heard from everyone yet).
+    const endedBy = Date.now() - MONITOR_INTERVAL_MS;
+    const rounds = (await fleet.rounds()).filter((r) =>
+      r.startedAt >= quietFrom && r.startedAt <= endedBy && r.expected > 0
+    );
     const worst = rounds.reduce((m, r) => Math.min(m, r.reported), nodes);
     const t90 = rounds.map((r) => r.t90 ?? NaN).filter(Number.isFinite).sort((a, b) => a - b);
     row(

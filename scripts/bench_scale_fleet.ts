@@ -18,7 +18,14 @@ import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
-import { machineCpuMs, processCpuMs, processRssBytes, processWakeups } from "./proc_stats.ts";
+import {
+  machineCpuMs,
+  processCpuMs,
+  processCpuNs,
+  processResidentSplit,
+  processWakeups,
+  type ResidentSplit,
+} from "./proc_stats.ts";
 import { readProcessState } from "../lib/base/process_state.ts";
 
 /**
@@ -48,7 +55,7 @@ const PACE_POLL_MS = 500;
 /** Progress lines while nodes start or a wait lasts: at most one per this interval. */
 export const PROGRESS_INTERVAL_MS = 10_000;
 /** The monitor's round interval: its default (each round makes every node post a report). */
-const MONITOR_INTERVAL_MS = 10_000;
+export const MONITOR_INTERVAL_MS = 10_000;
 /** Timeout of one membership-count question while polling (ms; no retry: the next poll asks again). 300 ms was too short for a hundred nodes at load 100+: most polls went unanswered. */
 const COUNT_TIMEOUT_MS = 1_000;
 /** Timeout and retries of a debug or view query. */
@@ -56,10 +63,10 @@ const QUERY = { timeoutMs: 1_000, retries: 3 };
 
 /** A snapshot of one node process. */
 export interface ProcSample {
-  /** CPU time used so far (ms). */
-  cpuMs: number;
-  /** Resident memory (bytes). */
-  rssBytes: number;
+  /** CPU time used so far by all its threads (ns, from schedstat). */
+  cpuNs: number;
+  /** Resident memory (bytes): the whole of it, its own (anonymous) part and its proportional share. */
+  memory: ResidentSplit;
   /** Wake-ups of the main thread so far (voluntary context switches). */
   wakeups: number;
 }
@@ -307,13 +314,20 @@ export class ScaleFleet {
     return { at: performance.now(), nodesMs, selfMs: processCpuMs(Deno.pid), busyMs: machineCpuMs().busyMs };
   }
 
-  /** CPU time and RSS of every running node process, by address. */
+  /** CPU time, memory and wake-ups of every running node process, by address. */
   sample(): Map<string, ProcSample> {
     const out = new Map<string, ProcSample>();
     for (const [a, p] of this.cluster.procs) {
       const pid = p.child.pid;
-      out.set(a, { cpuMs: processCpuMs(pid), rssBytes: processRssBytes(pid), wakeups: processWakeups(pid) });
+      out.set(a, { cpuNs: processCpuNs(pid), memory: processResidentSplit(pid), wakeups: processWakeups(pid) });
     }
+    return out;
+  }
+
+  /** CPU time (ns) every running node process has used so far, by address. */
+  cpuNs(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [a, p] of this.cluster.procs) out.set(a, processCpuNs(p.child.pid));
     return out;
   }
 

@@ -42,6 +42,12 @@ export interface IdleFigures {
   rssMedianMiB: number;
   /** See rssMedianMiB. */
   rssMaxMiB: number;
+  /** Median per node at the end of the window of its own (anonymous) memory, MiB. */
+  anonymousMedianMiB: number;
+  /** Median per node of the mapped files' pages in its RSS (the deno executable's, shared by every node), MiB. */
+  mappedMedianMiB: number;
+  /** Median per node of its proportional set size (shared pages divided among the processes mapping them), MiB. */
+  pssMedianMiB: number;
   /** Median and max wake-ups of a node's main thread per second (timers, datagrams, I/O). */
   wakeupsMedian: number;
   /** See wakeupsMedian. */
@@ -62,6 +68,61 @@ function quantile(xs: number[], q: number): number {
   return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
+const MIB = 2 ** 20;
+
+/** CPU time `ns` used over `elapsedMs` as a percentage of one core. */
+function corePercent(ns: number, elapsedMs: number): number {
+  return ns / 1e4 / elapsedMs;
+}
+
+/** What {@linkcode settle} saw. */
+export interface Settling {
+  /** How long it waited (ms). */
+  waitedMs: number;
+  /** The median CPU per node (percent of a core) in each window, in order. */
+  medians: number[];
+  /** Whether the last window's median had stopped falling (false: it gave up at `maxMs`). */
+  settled: boolean;
+}
+
+/**
+ * Waits until the nodes' CPU has stopped falling after the join: a new member brings push-pulls, a
+ * fleet table to fill, key ranges to hand over, and a node still doing that is not idle. Measures the
+ * median CPU per node over consecutive windows of `windowMs` and returns once a window's median is at
+ * least {@linkcode SETTLED_RATIO} of the one before (or after `maxMs`), printing each window.
+ */
+export async function settle(
+  fleet: ScaleFleet,
+  windowMs: number,
+  maxMs: number,
+  print: (line: string) => void,
+): Promise<Settling> {
+  const t0 = performance.now();
+  const medians: number[] = [];
+  let before = fleet.cpuNs(), at = performance.now();
+  while (true) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const now = fleet.cpuNs(), nowAt = performance.now();
+    const shares: number[] = [];
+    for (const [a, ns] of now) {
+      const b = before.get(a);
+      if (b !== undefined) shares.push(corePercent(ns - b, nowAt - at));
+    }
+    const median = quantile(shares, 0.5);
+    medians.push(median);
+    print(`    settling: ${((nowAt - t0) / 1000).toFixed(0)} s, median node CPU ${median.toFixed(2)}% of a core`);
+    const previous = medians.at(-2);
+    const waitedMs = nowAt - t0;
+    if (previous !== undefined && median >= SETTLED_RATIO * previous) return { waitedMs, medians, settled: true };
+    if (waitedMs >= maxMs) return { waitedMs, medians, settled: false };
+    before = now;
+    at = nowAt;
+  }
+}
+
+/** A window whose median CPU is at least this share of the previous one's ends the settling. */
+const SETTLED_RATIO = 0.9;
+
 /** Measures every node over `windowMs` of doing nothing. */
 export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<IdleFigures> {
   const of = fleet.running;
@@ -73,11 +134,15 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
   const elapsed = performance.now() - t0;
   const counters1 = await fleet.swimCounters(of);
   const cpu: number[] = [], rss: number[] = [], wakeups: number[] = [];
+  const anonymous: number[] = [], mapped: number[] = [], pss: number[] = [];
   for (const [a, end] of s1) {
     const start = s0.get(a);
     if (!start) continue;
-    cpu.push((100 * (end.cpuMs - start.cpuMs)) / elapsed);
-    rss.push(end.rssBytes / 2 ** 20);
+    cpu.push(corePercent(end.cpuNs - start.cpuNs, elapsed));
+    rss.push(end.memory.rss / MIB);
+    anonymous.push(end.memory.anonymous / MIB);
+    mapped.push((end.memory.rss - end.memory.anonymous) / MIB);
+    pss.push(end.memory.pss / MIB);
     wakeups.push((1000 * (end.wakeups - start.wakeups)) / elapsed);
   }
   const alarms = { suspicions: 0, deaths: 0, refutes: 0 };
@@ -93,6 +158,9 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
     cpuMax: Math.max(...cpu),
     rssMedianMiB: quantile(rss, 0.5),
     rssMaxMiB: Math.max(...rss),
+    anonymousMedianMiB: quantile(anonymous, 0.5),
+    mappedMedianMiB: quantile(mapped, 0.5),
+    pssMedianMiB: quantile(pss, 0.5),
     wakeupsMedian: quantile(wakeups, 0.5),
     wakeupsMax: Math.max(...wakeups),
     alarms,

@@ -9,7 +9,7 @@
 
 import { statCpuMs, ticksToMs } from "../lib/base/process_state.ts";
 
-function readProc(pid: number, file: "stat" | "status"): string {
+function readProc(pid: number, file: "stat" | "status" | "smaps_rollup"): string {
   const path = `/proc/${pid}/${file}`;
   try {
     return Deno.readTextFileSync(path);
@@ -47,6 +47,65 @@ export function processRssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readProc(pid, "status"));
   if (!m) throw new Error(`No VmRSS line in /proc/${pid}/status (is ${pid} a zombie?)`);
   return Number(m[1]) * 1024;
+}
+
+/**
+ * CPU time (ns) every thread of process `pid` has run so far, summed from each thread's
+ * `/proc/PID/task/TID/schedstat` (nanoseconds, not the 10 ms ticks of `stat`): an idle node uses a
+ * few ms a second, which ticks cannot tell apart over a window of seconds. A thread that ended is no
+ * longer counted, so a window's difference can only understate.
+ *
+ * @example
+ * ```ts ignore
+ * const before = processCpuNs(pid);
+ * // … 10 s …
+ * console.log(`${(processCpuNs(pid) - before) / 1e8 / 10}% of a core`);
+ * ```
+ */
+export function processCpuNs(pid: number): number {
+  let ns = 0;
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch (e) {
+    throw new Error(`Cannot read /proc/${pid}/task: ${(e as Error).message}`);
+  }
+  for (const t of tasks) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0]);
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return ns;
+}
+
+/** Where a process's resident memory is, from `/proc/PID/smaps_rollup` (bytes). */
+export interface ResidentSplit {
+  /** Resident set size: every page mapped and in memory. */
+  rss: number;
+  /** Anonymous pages: the process's own memory (heaps, stacks), which no other process shares. */
+  anonymous: number;
+  /** Proportional set size: each page divided by the number of processes mapping it. */
+  pss: number;
+}
+
+/**
+ * Where process `pid`'s resident memory is: what RSS counts is its own (anonymous) memory plus the
+ * pages of mapped files (the deno executable's code and data, shared by every process that runs it).
+ *
+ * @example
+ * ```ts ignore
+ * const m = processResidentSplit(pid);
+ * console.log(`${(m.rss - m.anonymous) / 2 ** 20} MiB of mapped files`);
+ * ```
+ */
+export function processResidentSplit(pid: number): ResidentSplit {
+  const text = readProc(pid, "smaps_rollup");
+  const kib = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+    if (!m) throw new Error(`No ${field} line in /proc/${pid}/smaps_rollup`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kib("Rss"), anonymous: kib("Anonymous"), pss: kib("Pss") };
 }
 
 /**

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { processCpuMs, processCpuNs, processResidentSplit } from "../../scripts/proc_stats.ts";
+
+Deno.test("processCpuNs: counts this process's CPU in nanoseconds, not above stat's ticks", () => {
+  const ns0 = processCpuNs(Deno.pid), ms0 = processCpuMs(Deno.pid);
+  const until = performance.now() + 200;
+  let spins = 0;
+  while (performance.now() < until) spins++;
+  const ns = processCpuNs(Deno.pid) - ns0, ms = processCpuMs(Deno.pid) - ms0;
+  assert.ok(spins > 0);
+  // 200 ms of spinning on the main thread: at least most of it was on a core (a busy machine may steal some).
+  assert.ok(ns > 50e6, `spinning 200 ms counted ${ns} ns`);
+  // Ticks are 10 ms; stat also keeps the CPU of threads that ended meanwhile (test workers), so it is
+  // never much below the threads' sum.
+  assert.ok(ns / 1e6 - ms < 60, `schedstat ${ns / 1e6} ms against stat ${ms} ms`);
+});
+
+Deno.test("processResidentSplit: own memory and proportional share are parts of the RSS", () => {
+  const before = processResidentSplit(Deno.pid);
+  assert.ok(before.anonymous > 0 && before.anonymous < before.rss, JSON.stringify(before));
+  assert.ok(before.pss > 0 && before.pss <= before.rss, JSON.stringify(before));
+  // 32 MiB written by this process is its own memory: the anonymous part grows by about that much.
+  const held = new Uint8Array(32 * 2 ** 20).fill(1);
+  const after = processResidentSplit(Deno.pid);
+  assert.equal(held[held.length - 1], 1);
+  assert.ok(
+    after.anonymous - before.anonymous > 24 * 2 ** 20,
+    `grew ${(after.anonymous - before.anonymous) / 2 ** 20} MiB`,
+  );
+});
+
+Deno.test("processCpuNs and processResidentSplit name the process when it does not exist", () => {
+  assert.throws(() => processCpuNs(2 ** 22 + 7), /Cannot read \/proc\/4194311\/task/);
+  assert.throws(() => processResidentSplit(2 ** 22 + 7), /Cannot read \/proc\/4194311\/smaps_rollup/);
+});

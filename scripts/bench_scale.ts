@@ -30,6 +30,7 @@ import {
   settle,
   writeKeys,
 } from "./bench_scale_phases.ts";
+import { REFERENCE_WAKE_HZ } from "./idle_reference.ts";
 
 /** Help text. */
 export const SCALE_HELP = `Usage: deno task bench:scale [--nodes N] [--seeds N] [--quiet-window D] [--keys N]
@@ -161,6 +162,15 @@ async function main(args: string[]): Promise<number> {
       "idle RSS per node: its own memory, mapped files (medians)",
       `${idle.anonymousMedianMiB.toFixed(1)} MiB anonymous, ${idle.mappedMedianMiB.toFixed(1)} MiB of mapped ` +
         `files (the deno executable, shared by every node); PSS ${idle.pssMedianMiB.toFixed(1)} MiB`,
+    );
+    const ref = idle.reference;
+    row(
+      `reference in the same window: bare Deno woken ${REFERENCE_WAKE_HZ} times a second`,
+      `${ref.cpu.toFixed(2)}% of a core, ${ref.rssMiB.toFixed(1)} MiB (${ref.anonymousMiB.toFixed(1)} anonymous), ` +
+        `${ref.wakeups.toFixed(1)} wake-ups/s; a node is ${(idle.cpuMedian / ref.cpu).toFixed(1)} × its CPU, ` +
+        `${(idle.rssMedianMiB / ref.rssMiB).toFixed(2)} × its RSS, ${
+          (idle.anonymousMedianMiB / ref.anonymousMiB).toFixed(1)
+        } × its own memory`,
     );
     row(
       "idle wake-ups per node, main thread (median, max)",

@@ -10,7 +10,8 @@ import { KeyNotFoundError } from "../lib/client/errors.ts";
 import { toKey } from "../lib/client/keys.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
 import { Ring } from "../lib/replication/ring.ts";
-import { type MemberList, pool, type ScaleFleet } from "./bench_scale_fleet.ts";
+import { type MemberList, pool, type ProcSample, type ScaleFleet } from "./bench_scale_fleet.ts";
+import { IdleReference, type ReferenceSample } from "./idle_reference.ts";
 
 /** One row of the table. */
 export interface Row {
@@ -52,6 +53,8 @@ export interface IdleFigures {
   wakeupsMedian: number;
   /** See wakeupsMedian. */
   wakeupsMax: number;
+  /** The reference process over the same window (`idle_reference.ts`): CPU share, RSS and its anonymous part (MiB), wake-ups/s. */
+  reference: { cpu: number; rssMiB: number; anonymousMiB: number; wakeups: number };
   /** Suspicions, deaths and refutations counted by all nodes together during the window. */
   alarms: { suspicions: number; deaths: number; refutes: number };
 }
@@ -120,6 +123,9 @@ export async function settle(
   }
 }
 
+/** Time the reference process runs before the window (its start-up is not idle). */
+const REFERENCE_WARMUP_MS = 3_000;
+
 /** A window whose median CPU is at least this share of the previous one's ends the settling. */
 const SETTLED_RATIO = 0.9;
 
@@ -127,11 +133,24 @@ const SETTLED_RATIO = 0.9;
 export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<IdleFigures> {
   const of = fleet.running;
   const counters0 = await fleet.swimCounters(of);
-  const s0 = fleet.sample();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, windowMs));
-  const s1 = fleet.sample();
-  const elapsed = performance.now() - t0;
+  const ref = IdleReference.start();
+  let r0: ReferenceSample,
+    r1: ReferenceSample,
+    s0: Map<string, ProcSample>,
+    s1: Map<string, ProcSample>,
+    elapsed: number;
+  try {
+    await new Promise((r) => setTimeout(r, REFERENCE_WARMUP_MS));
+    r0 = ref.sample();
+    s0 = fleet.sample();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowMs));
+    s1 = fleet.sample();
+    r1 = ref.sample();
+    elapsed = performance.now() - t0;
+  } finally {
+    await ref.stop();
+  }
   const counters1 = await fleet.swimCounters(of);
   const cpu: number[] = [], rss: number[] = [], wakeups: number[] = [];
   const anonymous: number[] = [], mapped: number[] = [], pss: number[] = [];
@@ -161,6 +180,12 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
     anonymousMedianMiB: quantile(anonymous, 0.5),
     mappedMedianMiB: quantile(mapped, 0.5),
     pssMedianMiB: quantile(pss, 0.5),
+    reference: {
+      cpu: corePercent(r1.cpuNs - r0.cpuNs, elapsed),
+      rssMiB: r1.memory.rss / MIB,
+      anonymousMiB: r1.memory.anonymous / MIB,
+      wakeups: (1000 * (r1.wakeups - r0.wakeups)) / elapsed,
+    },
     wakeupsMedian: quantile(wakeups, 0.5),
     wakeupsMax: Math.max(...wakeups),
     alarms,

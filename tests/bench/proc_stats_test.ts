@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { processCpuMs, processCpuNs, processResidentSplit } from "../../scripts/proc_stats.ts";
+import { IdleReference } from "../../scripts/idle_reference.ts";
 
 Deno.test("processCpuNs: counts this process's CPU in nanoseconds, not above stat's ticks", () => {
   const ns0 = processCpuNs(Deno.pid), ms0 = processCpuMs(Deno.pid);
@@ -32,4 +33,26 @@ Deno.test("processResidentSplit: own memory and proportional share are parts of 
 Deno.test("processCpuNs and processResidentSplit name the process when it does not exist", () => {
   assert.throws(() => processCpuNs(2 ** 22 + 7), /Cannot read \/proc\/4194311\/task/);
   assert.throws(() => processResidentSplit(2 ** 22 + 7), /Cannot read \/proc\/4194311\/smaps_rollup/);
+});
+
+Deno.test("IdleReference: a bare Deno process woken 10 times a second, read like a node and killed", async () => {
+  const ref = IdleReference.start();
+  try {
+    // Up and timing: its wake-ups advance (the event, not a sleep of a guessed length, is what is awaited).
+    let first = ref.sample();
+    while (first.wakeups === 0 || first.memory.rss < 2 ** 20) {
+      await new Promise((r) => setTimeout(r, 50));
+      first = ref.sample();
+    }
+    let later = ref.sample();
+    while (later.wakeups < first.wakeups + 5) {
+      await new Promise((r) => setTimeout(r, 50));
+      later = ref.sample();
+    }
+    assert.ok(later.cpuNs > first.cpuNs, "it used CPU while woken");
+    assert.ok(later.memory.anonymous < later.memory.rss);
+  } finally {
+    await ref.stop();
+  }
+  assert.throws(() => ref.sample(), /Cannot read \/proc/);
 });

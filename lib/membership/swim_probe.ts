@@ -1,11 +1,11 @@
 /**
  * SWIM failure detection with Lifeguard local health: the probe of one member per tick (direct
- * ping, then ping-req through k members when no ack came by the next tick, suspicion when none came), the
+ * ping, then ping-req through k members when the ack is late, suspicion when none came), the
  * probes this node makes for others (ping-req: forward the ack, or a nack in time), and the
  * awareness score that stretches this node's probe timeouts while it looks unhealthy.
  *
- * It draws from the membership's random source at each tick in one order (the helpers of the late
- * probes, then the targets): the membership simulations are seed-sensitive.
+ * It draws from the membership's random source in the same order as before it had a file of its
+ * own: the membership simulations are seed-sensitive.
  *
  * @module
  */
@@ -20,22 +20,6 @@ import type { TimerGroup } from "./swim_timers.ts";
 
 /** Fraction of the probe timeout after which a member probing for another sends its nack. */
 const NACK_AT = 0.5;
-
-/** A probe of this node's own, from its ping to its ack or its end. */
-interface ProbeInFlight {
-  /** Its sequence number (the ack carries it). */
-  seq: number;
-  /** The member probed. */
-  target: Address;
-  /** Settled by an ack, or ended. */
-  settled: boolean;
-  /** Nacks received from the helpers. */
-  nacks: number;
-  /** Helpers asked (ping-req). */
-  asked: number;
-  /** The timer that ends its indirect stage. */
-  end?: TimerId;
-}
 
 /** What the prober uses of its membership. */
 export interface ProberDeps {
@@ -71,8 +55,6 @@ export interface ProberDeps {
 export class Prober {
   #d: ProberDeps;
   #acks = new Map<number, { ack: () => void; nack: () => void }>();
-  /** Probes sent at the last tick, whose ack deadline is the next tick. */
-  #awaiting: ProbeInFlight[] = [];
   #awareness = 0;
 
   /** A prober over the membership's parts. */
@@ -113,88 +95,76 @@ export class Prober {
   /** Forgets the probes in progress (the membership stops). */
   clear(): void {
     this.#acks.clear();
-    this.#awaiting = [];
   }
 
   /**
-   * One probe tick: first the probes of the previous tick that got no ack go indirect (this tick is
-   * their ack deadline); then the next member of the
-   * round-robin, and, besides it, a member suspected since the last tick (buddy probe). The buddy
-   * probe does not take the round-robin's turn: when many members fail at once, those nobody suspects
-   * yet are still probed at the full rate.
-   *
-   * The direct ack is awaited until this next tick, not for a timer of its own: in Deno 2.9 a timer
-   * wakes the process at its deadline even when cleared, so a per-probe ack timer cost every idle
-   * node two wake-ups a probe for an ack that had come within milliseconds (docs/performance.md,
-   * "Idle node cost"). The ping-reqs then get `probeIntervalMs − probeTimeoutMs`, as before.
+   * One probe tick: the next member of the round-robin, and, besides it, a member suspected since the
+   * last tick (buddy probe). The buddy probe does not take the round-robin's turn: when many members
+   * fail at once, those nobody suspects yet are still probed at the full rate.
    */
   tick(): void {
-    const late = this.#awaiting;
-    this.#awaiting = [];
-    for (const probe of late) if (!probe.settled) this.#goIndirect(probe);
     const buddy = this.#d.table.nextSuspectToProbe();
     if (buddy) this.#probeOne(buddy);
     const target = this.#d.table.nextProbeTarget();
     if (target && target !== buddy) this.#probeOne(target);
   }
 
-  /** Probes `target` directly; {@linkcode Prober.tick} sends it indirect at the next tick if no ack came. */
+  /** Probes `target`: ping, ping-req through k alive members when the ack is late, suspicion when none came. */
   #probeOne(target: Address): void {
     this.#d.stats.probes++;
-    const probe: ProbeInFlight = { seq: this.#d.nextSeq(), target, settled: false, nacks: 0, asked: 0 };
-    // An ack settles the probe at once; no timer waits for it.
-    this.#acks.set(probe.seq, {
+    const seq = this.#d.nextSeq();
+    let settled = false; // by an ack, or by the probe's end
+    let nacks = 0;
+    let asked = 0;
+    const timers: { indirect?: TimerId; end?: TimerId } = {};
+    // An ack settles the probe at once and cancels its timers: a healthy idle node wakes once per probe.
+    this.#acks.set(seq, {
       ack: () => {
-        if (probe.settled) return;
-        probe.settled = true;
-        this.#acks.delete(probe.seq);
-        this.#d.timers.cancel(probe.end);
+        if (settled) return;
+        settled = true;
+        this.#acks.delete(seq);
+        this.#d.timers.cancel(timers.indirect);
+        this.#d.timers.cancel(timers.end);
         this.adjustAwareness(-1);
       },
-      nack: () => probe.nacks++,
+      nack: () => nacks++,
     });
-    this.#awaiting.push(probe);
     // Lifeguard buddy system: tell a suspect that it is suspected, so it refutes at once.
     const m = this.#d.table.get(target);
     const buddy = m?.state === "suspect"
       ? encodeUpdate({ address: target, state: "suspect", incarnation: m.incarnation, from: this.#d.self })
       : undefined;
-    this.#d.send(target, MembershipCommand.Ping, this.#d.withRumors({ s: probe.seq, t: target }, buddy));
-  }
-
-  /** No ack by the next tick: ping-req through k alive members, suspicion when none came by the probe's end. */
-  #goIndirect(probe: ProbeInFlight): void {
-    const peers = sample(
-      this.#d.random,
-      // memberlist: only members in state alive help (a suspect may be dead and send no nack).
-      this.#d.table.aliveOthers().filter((a) => a !== probe.target),
-      this.#d.config.indirectChecks,
-    );
-    probe.asked = peers.length;
-    for (const p of peers) {
-      this.#d.stats.indirectProbes++;
-      this.#d.send(p, MembershipCommand.PingReq, this.#d.withRumors({ s: probe.seq, t: probe.target }));
-    }
-    if (peers.length === 0) return this.#endProbe(probe); // nobody to ask: the probe ends now
+    this.#d.send(target, MembershipCommand.Ping, this.#d.withRumors({ s: seq, t: target }, buddy));
     const timing = this.timing();
-    probe.end = this.#d.timers.after(this.scaled(timing.intervalMs - timing.timeoutMs), () => this.#endProbe(probe));
-  }
-
-  /** The probe ended without an ack: the target becomes suspect; the missing nacks raise the awareness. */
-  #endProbe(probe: ProbeInFlight): void {
-    if (probe.settled) return;
-    probe.settled = true; // an ack from now on changes nothing
-    this.#d.stats.probeFailures++;
-    this.#d.table.suspectFromProbe(probe.target);
-    if (probe.asked === 0) {
-      this.#acks.delete(probe.seq);
-      return this.adjustAwareness(1);
-    }
-    // Lifeguard: missing nacks mean the problem may be here, not at the target. Nacks still on
-    // their way count: the helpers' answers are judged a probe timeout later.
-    this.#d.timers.after(this.timing().timeoutMs, () => {
-      this.#acks.delete(probe.seq);
-      this.adjustAwareness(probe.asked - probe.nacks);
+    timers.indirect = this.#d.timers.after(this.scaled(timing.timeoutMs), () => {
+      if (settled) return;
+      const peers = sample(
+        this.#d.random,
+        // memberlist: only members in state alive help (a suspect may be dead and send no nack).
+        this.#d.table.aliveOthers().filter((a) => a !== target),
+        this.#d.config.indirectChecks,
+      );
+      asked = peers.length;
+      for (const p of peers) {
+        this.#d.stats.indirectProbes++;
+        this.#d.send(p, MembershipCommand.PingReq, this.#d.withRumors({ s: seq, t: target }));
+      }
+    });
+    timers.end = this.#d.timers.after(this.scaled(timing.intervalMs), () => {
+      if (settled) return;
+      settled = true; // an ack from now on changes nothing
+      this.#d.stats.probeFailures++;
+      this.#d.table.suspectFromProbe(target);
+      if (asked === 0) {
+        this.#acks.delete(seq);
+        return this.adjustAwareness(1);
+      }
+      // Lifeguard: missing nacks mean the problem may be here, not at the target. Nacks still on
+      // their way count: the helpers' answers are judged a probe timeout later.
+      this.#d.timers.after(timing.timeoutMs, () => {
+        this.#acks.delete(seq);
+        this.adjustAwareness(asked - nacks);
+      });
     });
   }
 

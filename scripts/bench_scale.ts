@@ -39,8 +39,8 @@ export const SCALE_HELP = `Usage: deno task bench:scale [--nodes N] [--seeds N] 
 
 Starts N node processes (default 100) and the monitor on loopback, the first --seeds (3) listed in the
 fleet file and the others joining through them; then measures join time, monitor round coverage, idle
-CPU and RSS per node over --quiet-window (60s) once the nodes' CPU has stopped falling after the join
-(15 s windows, at most --settle-max, 180s), false suspicions and deaths, a light workload of --keys
+CPU and RSS per node over --quiet-window (60s) once the nodes' CPU has settled after the join (three 15 s
+windows within 10 % of each other, at most --settle-max, 180s), false suspicions and deaths, a light workload of --keys
 acknowledged writes (20 per node), kill -9 of --kill-percent (10) of the non-seed nodes and the time
 until every survivor declared them dead, keys lost, and a rolling restart of --restart survivors (all)
 in waves of nodes that share no key range. Exits 1 when an invariant fails:
@@ -137,7 +137,7 @@ async function main(args: string[]): Promise<number> {
     row(
       "settling after the join (median node CPU per window)",
       `${settling.medians.map((m) => `${m.toFixed(2)}%`).join(" → ")} in ${(settling.waitedMs / 1000).toFixed(0)} s` +
-        (settling.settled ? "" : ` (still falling at --settle-max)`),
+        (settling.settled ? "" : ` (still changing at --settle-max)`),
     );
 
     // 2. Quiet window: idle CPU and RSS, false alarms, round coverage.

@@ -84,15 +84,15 @@ export interface Settling {
   waitedMs: number;
   /** The median CPU per node (percent of a core) in each window, in order. */
   medians: number[];
-  /** Whether the last window's median had stopped falling (false: it gave up at `maxMs`). */
+  /** Whether {@linkcode isSettled} held at the end (false: it gave up at `maxMs`). */
   settled: boolean;
 }
 
 /**
- * Waits until the nodes' CPU has stopped falling after the join: a new member brings push-pulls, a
- * fleet table to fill, key ranges to hand over, and a node still doing that is not idle. Measures the
- * median CPU per node over consecutive windows of `windowMs` and returns once a window's median is at
- * least {@linkcode SETTLED_RATIO} of the one before (or after `maxMs`), printing each window.
+ * Waits until the nodes' CPU has settled after the join: a new member brings push-pulls, a fleet table
+ * to fill, key ranges to hand over, and a node still doing that is not idle. Measures the median CPU
+ * per node over consecutive windows of `windowMs` and returns once {@linkcode isSettled} (or after
+ * `maxMs`), printing each window.
  */
 export async function settle(
   fleet: ScaleFleet,
@@ -114,9 +114,8 @@ export async function settle(
     const median = quantile(shares, 0.5);
     medians.push(median);
     print(`    settling: ${((nowAt - t0) / 1000).toFixed(0)} s, median node CPU ${median.toFixed(2)}% of a core`);
-    const previous = medians.at(-2);
     const waitedMs = nowAt - t0;
-    if (previous !== undefined && median >= SETTLED_RATIO * previous) return { waitedMs, medians, settled: true };
+    if (isSettled(medians)) return { waitedMs, medians, settled: true };
     if (waitedMs >= maxMs) return { waitedMs, medians, settled: false };
     before = now;
     at = nowAt;
@@ -126,8 +125,28 @@ export async function settle(
 /** Time the reference process runs before the window (its start-up is not idle). */
 const REFERENCE_WARMUP_MS = 3_000;
 
-/** A window whose median CPU is at least this share of the previous one's ends the settling. */
-const SETTLED_RATIO = 0.9;
+/** {@linkcode SETTLED_WINDOWS} windows whose median CPUs are within this share of the lowest end the settling. */
+export const SETTLED_CHANGE = 0.1;
+
+/**
+ * Whether CPU medians of consecutive windows have settled: the last {@linkcode SETTLED_WINDOWS} are within
+ * {@linkcode SETTLED_CHANGE} of their lowest. Falling means the join's work is still ending; rising, that
+ * some of it has only begun; a plateau of two windows can still be the join's.
+ *
+ * @example
+ * ```ts
+ * console.log(isSettled([0.54, 0.35, 0.35, 0.34]), isSettled([0.53, 0.49])); // true false
+ * ```
+ */
+export function isSettled(medians: readonly number[]): boolean {
+  if (medians.length < SETTLED_WINDOWS) return false;
+  const last = medians.slice(-SETTLED_WINDOWS);
+  const low = Math.min(...last), high = Math.max(...last);
+  return high - low <= SETTLED_CHANGE * low;
+}
+
+/** Consecutive windows that must agree: at 12 nodes two 15 s windows agreed at 0.5 % before a third read 0.3 %. */
+export const SETTLED_WINDOWS = 3;
 
 /** Measures every node over `windowMs` of doing nothing. */
 export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<IdleFigures> {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { processCpuMs, processCpuNs, processResidentSplit } from "../../scripts/proc_stats.ts";
 import { IdleReference } from "../../scripts/idle_reference.ts";
+import { isSettled, SETTLED_CHANGE } from "../../scripts/bench_scale_phases.ts";
 
 Deno.test("processCpuNs: counts this process's CPU in nanoseconds, not above stat's ticks", () => {
   const ns0 = processCpuNs(Deno.pid), ms0 = processCpuMs(Deno.pid);
@@ -55,4 +56,16 @@ Deno.test("IdleReference: a bare Deno process woken 10 times a second, read like
     await ref.stop();
   }
   assert.throws(() => ref.sample(), /Cannot read \/proc/);
+});
+
+Deno.test("bench:scale settles when three windows' CPU medians are within 10 % of their lowest", () => {
+  assert.equal(isSettled([]), false);
+  assert.equal(isSettled([0.3, 0.3]), false, "two windows are not enough");
+  assert.equal(isSettled([0.53, 0.49]), false, "a plateau of the join's after-effects (12 nodes: 0.3 % after it)");
+  assert.equal(isSettled([0.54, 0.35, 0.35]), false, "still falling into the last two");
+  assert.equal(isSettled([0.54, 0.35, 0.35, 0.34]), true);
+  assert.equal(isSettled([0.46, 0.55, 0.3, 0.29, 0.3]), true);
+  assert.equal(isSettled([0.3, 0.3 * (1 + 0.9 * SETTLED_CHANGE), 0.3]), true, "just inside the bound");
+  assert.equal(isSettled([0.3, 0.3 * (1 + 1.1 * SETTLED_CHANGE), 0.3]), false, "just outside it");
+  assert.equal(isSettled([0.3, 0.3, 0.3 * (1 - 1.1 * SETTLED_CHANGE)]), false, "just outside it, falling");
 });

@@ -18,14 +18,7 @@ import { Ring } from "../lib/replication/ring.ts";
 import { ClusterKeyring } from "../lib/wire/keyring.ts";
 import { Rpc } from "../lib/wire/rpc.ts";
 import { ProcessCluster } from "../tests/support/process_cluster.ts";
-import {
-  machineCpuMs,
-  processCpuMs,
-  processCpuNs,
-  processResidentSplit,
-  processWakeups,
-  type ResidentSplit,
-} from "./proc_stats.ts";
+import { machineCpuMs, processCpuMs, processCpuNs, type ProcessSample, sampleProcess } from "./proc_stats.ts";
 import { readProcessState } from "../lib/base/process_state.ts";
 
 /**
@@ -60,16 +53,6 @@ export const MONITOR_INTERVAL_MS = 10_000;
 const COUNT_TIMEOUT_MS = 1_000;
 /** Timeout and retries of a debug or view query. */
 const QUERY = { timeoutMs: 1_000, retries: 3 };
-
-/** A snapshot of one node process. */
-export interface ProcSample {
-  /** CPU time used so far by all its threads (ns, from schedstat). */
-  cpuNs: number;
-  /** Resident memory (bytes): the whole of it, its own (anonymous) part and its proportional share. */
-  memory: ResidentSplit;
-  /** Wake-ups of the main thread so far (voluntary context switches). */
-  wakeups: number;
-}
 
 /** CPU time used so far by the fleet's nodes, this process (harness and monitor) and the whole machine. */
 export interface CpuSnapshot {
@@ -315,12 +298,9 @@ export class ScaleFleet {
   }
 
   /** CPU time, memory and wake-ups of every running node process, by address. */
-  sample(): Map<string, ProcSample> {
-    const out = new Map<string, ProcSample>();
-    for (const [a, p] of this.cluster.procs) {
-      const pid = p.child.pid;
-      out.set(a, { cpuNs: processCpuNs(pid), memory: processResidentSplit(pid), wakeups: processWakeups(pid) });
-    }
+  sample(): Map<string, ProcessSample> {
+    const out = new Map<string, ProcessSample>();
+    for (const [a, p] of this.cluster.procs) out.set(a, sampleProcess(p.child.pid));
     return out;
   }
 

@@ -10,8 +10,9 @@ import { KeyNotFoundError } from "../lib/client/errors.ts";
 import { toKey } from "../lib/client/keys.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../lib/replication/replication_config.ts";
 import { Ring } from "../lib/replication/ring.ts";
-import { type MemberList, pool, type ProcSample, type ScaleFleet } from "./bench_scale_fleet.ts";
-import { IdleReference, type ReferenceSample } from "./idle_reference.ts";
+import { type MemberList, pool, type ScaleFleet } from "./bench_scale_fleet.ts";
+import { IdleReference } from "./idle_reference.ts";
+import type { ProcessSample } from "./proc_stats.ts";
 
 /** One row of the table. */
 export interface Row {
@@ -148,16 +149,27 @@ export function isSettled(medians: readonly number[]): boolean {
 /** Consecutive windows that must agree: at 12 nodes two 15 s windows agreed at 0.5 % before a third read 0.3 %. */
 export const SETTLED_WINDOWS = 3;
 
+/** One process over a window of `elapsedMs`: CPU share of a core, RSS and its anonymous part at the end (MiB), wake-ups/s. */
+function windowFigures(
+  start: ProcessSample,
+  end: ProcessSample,
+  elapsedMs: number,
+): { cpu: number; rssMiB: number; anonymousMiB: number; wakeups: number } {
+  return {
+    cpu: corePercent(end.cpuNs - start.cpuNs, elapsedMs),
+    rssMiB: end.memory.rss / MIB,
+    anonymousMiB: end.memory.anonymous / MIB,
+    wakeups: (1000 * (end.wakeups - start.wakeups)) / elapsedMs,
+  };
+}
+
 /** Measures every node over `windowMs` of doing nothing. */
 export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<IdleFigures> {
   const of = fleet.running;
   const counters0 = await fleet.swimCounters(of);
   const ref = IdleReference.start();
-  let r0: ReferenceSample,
-    r1: ReferenceSample,
-    s0: Map<string, ProcSample>,
-    s1: Map<string, ProcSample>,
-    elapsed: number;
+  let r0: ProcessSample, r1: ProcessSample, s0: Map<string, ProcessSample>, s1: Map<string, ProcessSample>;
+  let elapsed: number;
   try {
     await new Promise((r) => setTimeout(r, REFERENCE_WARMUP_MS));
     r0 = ref.sample();
@@ -176,12 +188,13 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
   for (const [a, end] of s1) {
     const start = s0.get(a);
     if (!start) continue;
-    cpu.push(corePercent(end.cpuNs - start.cpuNs, elapsed));
-    rss.push(end.memory.rss / MIB);
-    anonymous.push(end.memory.anonymous / MIB);
-    mapped.push((end.memory.rss - end.memory.anonymous) / MIB);
+    const w = windowFigures(start, end, elapsed);
+    cpu.push(w.cpu);
+    rss.push(w.rssMiB);
+    anonymous.push(w.anonymousMiB);
+    mapped.push(w.rssMiB - w.anonymousMiB);
     pss.push(end.memory.pss / MIB);
-    wakeups.push((1000 * (end.wakeups - start.wakeups)) / elapsed);
+    wakeups.push(w.wakeups);
   }
   const alarms = { suspicions: 0, deaths: 0, refutes: 0 };
   for (const [a, c] of counters1) {
@@ -199,12 +212,7 @@ export async function measureIdle(fleet: ScaleFleet, windowMs: number): Promise<
     anonymousMedianMiB: quantile(anonymous, 0.5),
     mappedMedianMiB: quantile(mapped, 0.5),
     pssMedianMiB: quantile(pss, 0.5),
-    reference: {
-      cpu: corePercent(r1.cpuNs - r0.cpuNs, elapsed),
-      rssMiB: r1.memory.rss / MIB,
-      anonymousMiB: r1.memory.anonymous / MIB,
-      wakeups: (1000 * (r1.wakeups - r0.wakeups)) / elapsed,
-    },
+    reference: windowFigures(r0, r1, elapsed),
     wakeupsMedian: quantile(wakeups, 0.5),
     wakeupsMax: Math.max(...wakeups),
     alarms,

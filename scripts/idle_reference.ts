@@ -8,20 +8,10 @@
  * @module
  */
 import { NODE_RUNTIME_FLAGS } from "../lib/roles/process_launcher.ts";
-import { processCpuNs, processResidentSplit, processWakeups, type ResidentSplit } from "./proc_stats.ts";
+import { type ProcessSample, sampleProcess } from "./proc_stats.ts";
 
 /** How often the reference process wakes (Hz). */
 export const REFERENCE_WAKE_HZ = 10;
-
-/** A reading of the reference process. */
-export interface ReferenceSample {
-  /** CPU time of all its threads so far (ns). */
-  cpuNs: number;
-  /** Its resident memory. */
-  memory: ResidentSplit;
-  /** Wake-ups of its main thread so far. */
-  wakeups: number;
-}
 
 /**
  * A running reference process; {@linkcode IdleReference.stop} kills it.
@@ -56,9 +46,8 @@ export class IdleReference {
   }
 
   /** Its CPU, memory and wake-ups now. */
-  sample(): ReferenceSample {
-    const pid = this.#child.pid;
-    return { cpuNs: processCpuNs(pid), memory: processResidentSplit(pid), wakeups: processWakeups(pid) };
+  sample(): ProcessSample {
+    return sampleProcess(this.#child.pid);
   }
 
   /** Kills it and waits for its exit. */

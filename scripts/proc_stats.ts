@@ -59,7 +59,7 @@ export function processRssBytes(pid: number): number {
  * ```ts ignore
  * const before = processCpuNs(pid);
  * // … 10 s …
- * console.log(`${(processCpuNs(pid) - before) / 1e8 / 10}% of a core`);
+ * console.log(`${(processCpuNs(pid) - before) / 1e8}% of a core`); // ns / (10 s × 1e9 ns/s) × 100
  * ```
  */
 export function processCpuNs(pid: number): number {
@@ -146,4 +146,28 @@ export function machineCpuMs(): { busyMs: number; idleMs: number } {
   const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
   const t = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait irq softirq steal
   return { busyMs: ticksToMs(t[0] + t[1] + t[2] + t[5] + t[6] + (t[7] ?? 0)), idleMs: ticksToMs(t[3] + t[4]) };
+}
+
+/** One reading of a process for an idle measurement. */
+export interface ProcessSample {
+  /** CPU time used so far by all its threads (ns, {@linkcode processCpuNs}). */
+  cpuNs: number;
+  /** Its resident memory: the whole of it, its own (anonymous) part and its proportional share. */
+  memory: ResidentSplit;
+  /** Wake-ups of its main thread so far ({@linkcode processWakeups}). */
+  wakeups: number;
+}
+
+/**
+ * CPU time, memory and wake-ups of process `pid` now.
+ *
+ * @example
+ * ```ts ignore
+ * const a = sampleProcess(pid);
+ * // … a window …
+ * const b = sampleProcess(pid);
+ * ```
+ */
+export function sampleProcess(pid: number): ProcessSample {
+  return { cpuNs: processCpuNs(pid), memory: processResidentSplit(pid), wakeups: processWakeups(pid) };
 }
